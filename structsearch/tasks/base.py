@@ -1,0 +1,253 @@
+"""What a task is: train, validation and test splits plus the loss and metric that judge a model.
+
+Validation is always carved from the training data (stratified, seeded); the test split is only
+ever what the data's owners published as test, or a held-out part of the data that no other split
+touches.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from structsearch.errors import ConfigError, DataError
+
+DATA_ENV = "STRUCTSEARCH_DATA"
+
+
+@dataclass
+class Split:
+    """Inputs ``x`` and integer labels ``y``; ``lengths`` for padded sequences."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    lengths: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def subset(self, index: np.ndarray | torch.Tensor) -> Split:
+        index = torch.as_tensor(index, dtype=torch.long)
+        lengths = None if self.lengths is None else self.lengths[index]
+        return Split(self.x[index], self.y[index], lengths)
+
+
+@dataclass
+class Task:
+    """A learning problem: three splits, the input shape, the class count, the loss and the metric."""
+
+    name: str
+    train: Split
+    validation: Split
+    test: Split
+    input_shape: tuple[int, ...]
+    n_classes: int
+    loss: str = "cross_entropy"
+    metric: str = "accuracy"
+    sequence: bool = False
+    vocabulary_size: int = 0
+    options: dict = field(default_factory=dict)
+
+    @property
+    def n_inputs(self) -> int:
+        """Flat input width for an MLP (the product of ``input_shape``)."""
+        return int(np.prod(self.input_shape))
+
+    def loss_fn(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, y)
+
+    @staticmethod
+    def metric_fn(logits: torch.Tensor, y: torch.Tensor) -> float:
+        """Accuracy: the fraction of rows whose arg-max is the label."""
+        return float((logits.argmax(dim=1) == y).float().mean())
+
+    def describe(self) -> dict:
+        return {
+            "task": self.name,
+            "input_shape": list(self.input_shape),
+            "classes": self.n_classes,
+            "train": len(self.train),
+            "validation": len(self.validation),
+            "test": len(self.test),
+            "loss": self.loss,
+            "metric": self.metric,
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    name: str
+    loader: Callable[..., Task]
+    summary: str
+    needs_files: bool
+
+
+_REGISTRY: dict[str, TaskEntry] = {}
+
+
+def register_task(name: str, summary: str, needs_files: bool = False):
+    """Register ``loader(**options) -> Task`` under ``name`` (the name TOML and the CLI use)."""
+
+    def decorate(loader: Callable[..., Task]) -> Callable[..., Task]:
+        _REGISTRY[name] = TaskEntry(name, loader, summary, needs_files)
+        return loader
+
+    return decorate
+
+
+def task_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def task_entry(name: str) -> TaskEntry:
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}")
+    return _REGISTRY[name]
+
+
+def task_options(name: str) -> dict[str, object]:
+    """The options a task accepts, with their defaults."""
+    signature = inspect.signature(task_entry(name).loader)
+    return {p.name: p.default for p in signature.parameters.values()}
+
+
+def load_task(name: str, **options) -> Task:
+    """Load the task registered as ``name``; unknown options are a :class:`ConfigError`."""
+    entry = task_entry(name)
+    allowed = task_options(name)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(
+            f"task {name!r} has no option {unknown[0]!r}; its options are: {', '.join(allowed)}"
+        )
+    task = entry.loader(**options)
+    task.options = {**allowed, **options}
+    return task
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers shared by the loaders
+
+
+def default_data_dir() -> Path:
+    """Where downloads go when neither ``--data-dir`` nor ``$STRUCTSEARCH_DATA`` is given."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "structsearch"
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None, subdir: str) -> Path:
+    """The folder holding one dataset.
+
+    The base is ``data_dir``, else ``$STRUCTSEARCH_DATA``, else :func:`default_data_dir`; the
+    dataset lives in ``base/subdir`` when that exists, else in ``base`` itself (so ``data_dir``
+    may point straight at the dataset's own folder).  A base that was named but does not exist
+    is a :class:`DataError`.
+    """
+    named = data_dir if data_dir is not None else os.environ.get(DATA_ENV)
+    if named is None:
+        return default_data_dir() / subdir
+    base = Path(named).expanduser()
+    if not base.is_dir():
+        source = "--data-dir" if data_dir is not None else DATA_ENV
+        raise DataError(f"data directory {base} (from {source}) does not exist")
+    candidate = base / subdir
+    return candidate if candidate.is_dir() else base
+
+
+def check_fraction(name: str, value: float, low_open: bool = True) -> None:
+    inside = 0.0 < value < 1.0 if low_open else 0.0 <= value < 1.0
+    if not inside:
+        bounds = "(0, 1)" if low_open else "[0, 1)"
+        raise ConfigError(f"{name} must lie in {bounds}, got {value}")
+
+
+def stratified_split(
+    y: np.ndarray, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices of ``y`` into (kept, held out) with ``fraction`` of every class held out.
+
+    Every class keeps at least one row on each side when it has two or more.
+    """
+    kept, held = [], []
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        rows = rows[rng.permutation(rows.size)]
+        n_held = int(round(fraction * rows.size))
+        if rows.size >= 2:
+            n_held = min(max(n_held, 1), rows.size - 1)
+        held.append(rows[:n_held])
+        kept.append(rows[n_held:])
+    return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
+
+
+def stratified_subsample(
+    y: np.ndarray, size: int | None, rng: np.random.Generator, what: str, source: str
+) -> np.ndarray:
+    """Indices of a stratified, seeded subsample of ``size`` rows (all rows when ``size`` is None)."""
+    if size is None:
+        return np.arange(y.shape[0])
+    if size <= 0:
+        raise ConfigError(f"{what} must be positive, got {size}")
+    if size > y.shape[0]:
+        raise ConfigError(f"{what}={size} is larger than the {y.shape[0]} rows of {source}")
+    if size == y.shape[0]:
+        return np.arange(y.shape[0])
+    _, chosen = stratified_split(y, size / y.shape[0], rng)
+    # rounding per class can miss by a few rows; trim or top up at random to hit the size exactly
+    if chosen.size > size:
+        chosen = np.sort(rng.choice(chosen, size, replace=False))
+    elif chosen.size < size:
+        rest = np.setdiff1d(np.arange(y.shape[0]), chosen)
+        chosen = np.sort(np.concatenate([chosen, rng.choice(rest, size - chosen.size, replace=False)]))
+    return chosen
+
+
+def make_task(
+    name: str,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    validation_fraction: float,
+    seed: int,
+    standardize: bool,
+    n_classes: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+) -> Task:
+    """Carve validation from train, standardise on the remaining train rows only, and wrap."""
+    check_fraction("validation_fraction", validation_fraction)
+    rng = np.random.default_rng(seed)
+    train_rows, val_rows = stratified_split(y_train, validation_fraction, rng)
+    x_fit, x_val = x_train[train_rows], x_train[val_rows]
+    x_test = np.asarray(x_test)
+    if standardize:
+        mean = x_fit.mean(axis=0, dtype=np.float64)
+        std = x_fit.std(axis=0, dtype=np.float64)
+        std[std == 0] = 1.0
+        x_fit, x_val, x_test = ((a - mean) / std for a in (x_fit, x_val, x_test))
+
+    def as_split(x: np.ndarray, y: np.ndarray) -> Split:
+        return Split(
+            torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+            torch.from_numpy(np.asarray(y, dtype=np.int64)),
+        )
+
+    return Task(
+        name=name,
+        train=as_split(x_fit, y_train[train_rows]),
+        validation=as_split(x_val, y_train[val_rows]),
+        test=as_split(x_test, y_test),
+        input_shape=input_shape or tuple(x_train.shape[1:]),
+        n_classes=int(n_classes or (max(y_train.max(), y_test.max()) + 1)),
+    )

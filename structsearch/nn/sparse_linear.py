@@ -1,0 +1,275 @@
+"""``SparseLinear``: a linear layer whose weight is a CSR matrix, trained with sparse kernels.
+
+The weight ``W`` (out × in) is stored as its CSR values — the one trainable parameter — and the
+structure as buffers.  With ``xᵀ`` the input laid out feature-major:
+
+* forward: ``yᵀ = W · xᵀ`` (CSR × dense),
+* input gradient: ``∂L/∂xᵀ = Wᵀ · ∂L/∂yᵀ`` through a cached CSR of ``Wᵀ`` that shares the values
+  through a permutation,
+* weight gradient: ``(∂L/∂yᵀ · x)`` sampled at the existing connections only
+  (``torch.sparse.sampled_addmm``).
+
+Every step costs O(connections × batch); no ``out × in`` dense array is ever made.  A topology
+change (:meth:`SparseLinear.set_connectivity`) is O(connections) and reports, for each new
+connection, which old one it continues so that optimizer state can follow
+(:func:`structsearch.sparsity.optimizer_state.carry_optimizer_state`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import torch
+from torch import nn
+
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
+
+
+def csr_structure(
+    rows: torch.Tensor, cols: torch.Tensor, n_rows: int, n_cols: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sort (rows, cols) row-major and return (crow_indices, col_indices, order)."""
+    order = torch.argsort(rows * n_cols + cols)
+    counts = torch.bincount(rows, minlength=n_rows)
+    crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=rows.device)
+    torch.cumsum(counts, 0, out=crow[1:])
+    return crow, cols[order], order
+
+
+class _SparseMatmul(torch.autograd.Function):
+    """``yᵀ = W · xᵀ`` for CSR ``W``; gradients for the values and for ``xᵀ`` only where they exist."""
+
+    @staticmethod
+    def forward(ctx, values, xt, crow, col, t_crow, t_col, t_perm, n_out, n_in):
+        weight = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in))
+        ctx.save_for_backward(values, xt, crow, col, t_crow, t_col, t_perm)
+        ctx.shape = (n_out, n_in)
+        return weight @ xt
+
+    @staticmethod
+    def backward(ctx, grad_yt):
+        values, xt, crow, col, t_crow, t_col, t_perm = ctx.saved_tensors
+        n_out, n_in = ctx.shape
+        grad_yt = grad_yt.contiguous()
+        grad_values = grad_xt = None
+        if ctx.needs_input_grad[0]:
+            pattern = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in))
+            # (∂L/∂yᵀ · x) at the pattern; x = xtᵀ is a view whose columns are contiguous rows of xt
+            sampled = torch.sparse.sampled_addmm(pattern, grad_yt, xt.t(), beta=0.0)
+            grad_values = sampled.values()
+        if ctx.needs_input_grad[1]:
+            weight_t = torch.sparse_csr_tensor(t_crow, t_col, values[t_perm], (n_in, n_out))
+            grad_xt = weight_t @ grad_yt
+        return grad_values, grad_xt, None, None, None, None, None, None, None
+
+
+def sparse_matmul_t(layer: SparseLinear, xt: torch.Tensor) -> torch.Tensor:
+    """``W · xᵀ`` for feature-major input ``xt`` (in × batch); the output is (out × batch)."""
+    return _SparseMatmul.apply(
+        layer.values, xt.contiguous(), layer.crow_indices, layer.col_indices,
+        layer.t_crow_indices, layer.t_col_indices, layer.t_perm,
+        layer.out_features, layer.in_features,
+    )
+
+
+class SparseLinear(nn.Module):
+    """``y = x Wᵀ + b`` with ``W`` sparse (CSR), built from explicit connections.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Layer shape.
+    rows, cols : array-like of int
+        The connections: target neuron ``rows[k]`` reads source neuron ``cols[k]``.  Duplicates are
+        an error.
+    bias : bool
+        Whether the layer has a bias.
+    init : {"he", "xavier"}
+        Scale of the initial weights, computed on each neuron's *actual* fan-in (and fan-out for
+        Xavier), not on the dense one.
+    generator : torch.Generator, optional
+        Source of the initial weights.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        rows,
+        cols,
+        bias: bool = True,
+        init: str = "he",
+        generator: torch.Generator | None = None,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__()
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.init = init
+        factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
+        self.values = nn.Parameter(torch.empty(0, **factory))
+        for name in ("crow_indices", "col_indices", "t_crow_indices", "t_col_indices", "t_perm"):
+            self.register_buffer(name, torch.empty(0, dtype=torch.int64, device=device))
+        self.bias = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
+        rows = torch.as_tensor(np.asarray(rows), dtype=torch.int64, device=device)
+        cols = torch.as_tensor(np.asarray(cols), dtype=torch.int64, device=device)
+        self.set_connectivity(rows, cols, torch.zeros(rows.numel(), **factory))
+        self.reset_parameters(generator)
+
+    # ------------------------------------------------------------------ structure
+
+    @property
+    def nnz(self) -> int:
+        return int(self.values.numel())
+
+    @property
+    def density(self) -> float:
+        return self.nnz / (self.in_features * self.out_features)
+
+    def row_indices(self) -> torch.Tensor:
+        """The target neuron of every stored value (CSR order)."""
+        counts = self.crow_indices[1:] - self.crow_indices[:-1]
+        return torch.repeat_interleave(
+            torch.arange(self.out_features, device=counts.device), counts
+        )
+
+    def connections(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows, cols) of every connection, in the order of ``values``."""
+        return self.row_indices(), self.col_indices
+
+    def linear_indices(self) -> torch.Tensor:
+        """``row * in_features + col`` for every connection; sorted, since CSR is row-major."""
+        return self.row_indices() * self.in_features + self.col_indices
+
+    def fan_in(self) -> torch.Tensor:
+        return self.crow_indices[1:] - self.crow_indices[:-1]
+
+    def fan_out(self) -> torch.Tensor:
+        return self.t_crow_indices[1:] - self.t_crow_indices[:-1]
+
+    @torch.no_grad()
+    def set_connectivity(
+        self, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor
+    ) -> torch.Tensor:
+        """Replace the connections with (rows, cols, values); returns the permutation applied.
+
+        The returned ``order`` satisfies ``new_values = values[order]``: callers that track where
+        each connection came from apply the same permutation.
+        """
+        rows = rows.to(self.crow_indices.device, torch.int64)
+        cols = cols.to(self.crow_indices.device, torch.int64)
+        if rows.numel():
+            if int(rows.min()) < 0 or int(rows.max()) >= self.out_features:
+                raise ValueError(f"row index outside [0, {self.out_features})")
+            if int(cols.min()) < 0 or int(cols.max()) >= self.in_features:
+                raise ValueError(f"column index outside [0, {self.in_features})")
+        crow, col, order = csr_structure(rows, cols, self.out_features, self.in_features)
+        if col.numel() > 1:
+            linear = rows[order] * self.in_features + col
+            if bool((linear[1:] == linear[:-1]).any()):
+                raise ValueError("duplicate connection in a SparseLinear layer")
+        t_crow, t_col, t_perm = csr_structure(col, rows[order], self.in_features, self.out_features)
+        self.crow_indices, self.col_indices = crow, col
+        self.t_crow_indices, self.t_col_indices, self.t_perm = t_crow, t_col, t_perm
+        self.values.data = values.to(self.values.device, self.values.dtype)[order].contiguous()
+        return order
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """He or Xavier normal initialisation on the fan-in (fan-out) each neuron really has."""
+        fan_in = self.fan_in().clamp(min=1).to(self.values.dtype)
+        rows = self.row_indices()
+        if self.init == "he":
+            std = torch.sqrt(2.0 / fan_in)[rows]
+        elif self.init == "xavier":
+            fan_out = self.fan_out().clamp(min=1).to(self.values.dtype)
+            std = torch.sqrt(2.0 / (fan_in[rows] + fan_out[self.col_indices]))
+        else:
+            raise ValueError(f"init must be 'he' or 'xavier', got {self.init!r}")
+        noise = torch.randn(self.nnz, generator=generator, dtype=self.values.dtype)
+        self.values.copy_(noise.to(self.values.device) * std)
+        if self.bias is not None:
+            self.bias.zero_()
+
+    def to_dense(self) -> torch.Tensor:
+        """The dense weight (out × in). For tests and small layers only."""
+        weight = torch.zeros(
+            self.out_features, self.in_features, dtype=self.values.dtype, device=self.values.device
+        )
+        weight[self.row_indices(), self.col_indices] = self.values.detach()
+        return weight
+
+    # ------------------------------------------------------------------ compute
+
+    # RigL sets ``capture`` for one step to see this layer's input and output gradient
+    capture = False
+    captured: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def forward_t(self, xt: torch.Tensor) -> torch.Tensor:
+        """Feature-major forward: ``xt`` is (in × batch), the result (out × batch)."""
+        yt = sparse_matmul_t(self, xt)
+        if self.capture and yt.requires_grad:
+            saved = xt.detach()
+
+            def keep(grad: torch.Tensor) -> None:
+                self.captured = (saved, grad.detach())
+
+            yt.register_hook(keep)
+        return yt if self.bias is None else yt + self.bias[:, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        y = self.forward_t(x.reshape(-1, self.in_features).t()).t()
+        return y.reshape(*shape[:-1], self.out_features)
+
+    # ------------------------------------------------------------------ state_dict
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a saved layer may have a different number of connections: adopt its structure first
+        key = prefix + "values"
+        if key in state_dict:
+            with torch.no_grad():
+                for name in ("crow_indices", "col_indices", "t_crow_indices", "t_col_indices", "t_perm"):
+                    if prefix + name in state_dict:
+                        setattr(self, name, torch.empty_like(state_dict[prefix + name], device=self.crow_indices.device))
+                self.values.data = torch.empty_like(state_dict[key], device=self.values.device, dtype=self.values.dtype)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"connections={self.nnz}, density={self.density:.4g}, bias={self.bias is not None}"
+        )
+
+
+class MaskedLinear(nn.Module):
+    """Reference only: a dense weight multiplied by a 0/1 mask (for tests and benchmarks)."""
+
+    def __init__(self, in_features: int, out_features: int, rows, cols, bias: bool = True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.zeros(out_features, in_features))
+        self.register_buffer("mask", torch.zeros(out_features, in_features))
+        self.mask[torch.as_tensor(np.asarray(rows)), torch.as_tensor(np.asarray(cols))] = 1.0
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        with torch.no_grad():
+            bound = 1.0 / math.sqrt(max(1.0, float(self.mask.sum(1).mean())))
+            self.weight.uniform_(-bound, bound).mul_(self.mask)
+
+    @classmethod
+    def from_sparse(cls, layer: SparseLinear) -> MaskedLinear:
+        rows, cols = layer.connections()
+        masked = cls(layer.in_features, layer.out_features, rows.cpu(), cols.cpu(), layer.bias is not None)
+        masked = masked.to(layer.values.dtype)
+        with torch.no_grad():
+            masked.weight.copy_(layer.to_dense())
+            if layer.bias is not None:
+                masked.bias.copy_(layer.bias)
+        return masked
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(x, self.weight * self.mask, self.bias)

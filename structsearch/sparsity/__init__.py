@@ -1,0 +1,1 @@
+"""Density schemes, topology evolution (SET, SET-motif, RigL) and the optimizer-state bookkeeping."""

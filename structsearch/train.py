@@ -1,0 +1,261 @@
+"""The one trainer every candidate goes through.
+
+``Trainer(model, task, config, callbacks).fit()`` trains with SGD (momentum, weight decay) or
+Adam, validates after every epoch, keeps the weights of the best validation epoch, and reads the
+test split exactly once, with those weights.  Time is split into training, evaluation and topology
+evolution.  A diverging run (non-finite loss) ends as a ``diverged`` result rather than an
+exception.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+import torch
+from torch import nn
+
+from structsearch.errors import ConfigError
+from structsearch.tasks import Split, Task
+from structsearch.train_callbacks import Callback, StopTraining
+
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings.  Checked by :meth:`validate`, which names the bad key and value."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    grad_clip: float | None = None
+    seed: int = 0
+    device: str = "cpu"
+    eval_batch_size: int = 2048
+
+    def validate(self) -> TrainConfig:
+        if not isinstance(self.epochs, int) or self.epochs < 1:
+            raise ConfigError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; known: {', '.join(OPTIMIZERS)}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive number, got {self.lr}")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ConfigError(f"momentum must lie in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be ≥ 0, got {self.weight_decay}")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ConfigError(f"grad_clip must be positive, got {self.grad_clip}")
+        return self
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown training key {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        return cls(**values).validate()
+
+
+@dataclass
+class TrainResult:
+    """What a training run measured."""
+
+    status: str  # ok, diverged, failed or stopped-early
+    reason: str = ""
+    selected_epoch: int | None = None
+    val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    epochs_run: int = 0
+    connections: list[int] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_memory_mb: float = 0.0
+    curves: dict[str, list] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def batch_inputs(split: Split, index: torch.Tensor | slice, device) -> tuple[tuple, torch.Tensor]:
+    x = split.x[index].to(device, non_blocking=True)
+    y = split.y[index].to(device, non_blocking=True)
+    if split.lengths is None:
+        return (x,), y
+    return (x, split.lengths[index]), y
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak resident memory of this process (and of the CUDA allocator when on a GPU), in MB."""
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    if device.type == "cuda":
+        rss += torch.cuda.max_memory_allocated(device) / 2**20
+    return rss
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(
+            model.parameters(), lr=config.lr, momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+class Trainer:
+    """Train ``model`` on ``task`` with ``config``; see the module docstring."""
+
+    def __init__(self, model: nn.Module, task: Task, config: TrainConfig | None = None,
+                 callbacks: Sequence[Callback | None] = ()):
+        self.config = (config or TrainConfig()).validate()
+        self.device = torch.device(self.config.device)
+        self.model = model.to(self.device)
+        self.task = task
+        self.callbacks = [c for c in callbacks if c is not None]
+        self.optimizer = make_optimizer(self.model, self.config)
+        self.generator = torch.Generator().manual_seed(self.config.seed)
+        self.history: dict[str, list] = defaultdict(list)
+        self.phase_seconds: dict[str, float] = defaultdict(float)
+
+    @property
+    def epochs(self) -> int:
+        return self.config.epochs
+
+    @contextmanager
+    def timer(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self.phase_seconds[phase] += time.perf_counter() - start
+
+    # ------------------------------------------------------------------ steps
+
+    def loss_on(self, inputs: tuple, y: torch.Tensor) -> torch.Tensor:
+        return self.task.loss_fn(self.model(*inputs), y)
+
+    def train_epoch(self) -> float:
+        """One pass over the training split; returns the mean loss (NaN as soon as it diverges)."""
+        self.model.train()
+        train = self.task.train
+        order = torch.randperm(len(train), generator=self.generator)
+        total, count = 0.0, 0
+        for start in range(0, len(train), self.config.batch_size):
+            index = order[start : start + self.config.batch_size]
+            inputs, y = batch_inputs(train, index, self.device)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_on(inputs, y)
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                return float("nan")
+            loss.backward()
+            if self.config.grad_clip is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            self.optimizer.step()
+            total += value * y.shape[0]
+            count += y.shape[0]
+        return total / max(count, 1)
+
+    def gradient_step(self, batch_size: int, rng: np.random.Generator) -> None:
+        """Forward and backward on one random training batch without an optimizer step (RigL)."""
+        self.model.train()
+        train = self.task.train
+        index = torch.as_tensor(rng.choice(len(train), min(batch_size, len(train)), replace=False))
+        inputs, y = batch_inputs(train, index, self.device)
+        self.model.zero_grad(set_to_none=True)
+        self.loss_on(inputs, y).backward()
+        self.model.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
+    def evaluate(self, split: Split) -> tuple[float, float]:
+        """(mean loss, accuracy) on ``split``."""
+        self.model.eval()
+        loss_sum, correct = 0.0, 0.0
+        for start in range(0, len(split), self.config.eval_batch_size):
+            index = slice(start, start + self.config.eval_batch_size)
+            inputs, y = batch_inputs(split, index, self.device)
+            logits = self.model(*inputs)
+            loss_sum += float(self.task.loss_fn(logits, y)) * y.shape[0]
+            correct += float((logits.argmax(dim=1) == y).sum())
+        return loss_sum / len(split), correct / len(split)
+
+    # ------------------------------------------------------------------ the run
+
+    def connections(self) -> list[int]:
+        layers = getattr(self.model, "sparse_layers", None)
+        return [layer.nnz for layer in layers()] if layers else []
+
+    def fit(self) -> TrainResult:
+        torch.manual_seed(self.config.seed)  # dropout and other global draws
+        started = time.perf_counter()
+        best_accuracy, best_state = -1.0, None
+        status, reason = "ok", ""
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        try:
+            for epoch in range(self.epochs):
+                with self.timer("train"):
+                    train_loss = self.train_epoch()
+                if not math.isfinite(train_loss):
+                    status, reason = "diverged", f"non-finite training loss in epoch {epoch}"
+                    break
+                with self.timer("evaluation"):
+                    val_loss, val_accuracy = self.evaluate(self.task.validation)
+                self.history["epoch"].append(epoch)
+                self.history["train_loss"].append(train_loss)
+                self.history["val_loss"].append(val_loss)
+                self.history["val_accuracy"].append(val_accuracy)
+                if val_accuracy > best_accuracy:
+                    best_accuracy = val_accuracy
+                    best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    self.history["selected"] = [epoch]
+                try:
+                    for callback in self.callbacks:
+                        callback.on_epoch_end(self, epoch)
+                finally:
+                    self.history["connections"].append(self.connections())
+                    for phase in ("train", "evaluation", "evolution"):
+                        self.history[f"{phase}_seconds"].append(round(self.phase_seconds[phase], 6))
+        except StopTraining as stop:
+            status, reason = stop.status, stop.reason
+        finally:
+            for callback in self.callbacks:
+                callback.on_train_end(self)
+        return self.finish(status, reason, best_state, best_accuracy, started)
+
+    def finish(self, status, reason, best_state, best_accuracy, started) -> TrainResult:
+        result = TrainResult(status=status, reason=reason, epochs_run=len(self.history["epoch"]))
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+            with self.timer("evaluation"):
+                result.test_loss, result.test_accuracy = self.evaluate(self.task.test)
+            result.selected_epoch = self.history["selected"][0]
+            result.val_accuracy = best_accuracy
+        elif status == "ok":
+            result.status, result.reason = "failed", "no epoch completed"
+        result.connections = self.connections()
+        result.seconds = {k: round(v, 6) for k, v in self.phase_seconds.items()}
+        result.seconds["total"] = round(time.perf_counter() - started, 6)
+        result.peak_memory_mb = round(peak_memory_mb(self.device), 1)
+        result.curves = {k: v for k, v in self.history.items() if k != "selected"}
+        return result
+
+
+def train(model: nn.Module, task: Task, config: TrainConfig | None = None,
+          callbacks: Sequence[Callback | None] = ()) -> TrainResult:
+    """Train ``model`` on ``task``; see :class:`Trainer`."""
+    return Trainer(model, task, config, callbacks).fit()

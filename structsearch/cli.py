@@ -1,0 +1,253 @@
+"""The ``structsearch`` command.
+
+Errors reach the user as one line: usage errors exit with 2, runtime errors with 1.  ``--debug``
+shows the traceback of a runtime error instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from structsearch import __version__
+from structsearch.errors import StructsearchError
+
+
+class UsageError(Exception):
+    """A command line that cannot be parsed (exit code 2)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _task_option(text: str) -> tuple[str, object]:
+    """``key=value`` with the value read as TOML (numbers, booleans, strings)."""
+    import tomllib
+
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+def cmd_tasks(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from structsearch.errors import DataError
+    from structsearch.tasks import load_task, task_entry, task_names
+
+    table = Table(title="tasks")
+    for column in ("task", "input shape", "classes", "train", "validation", "test"):
+        table.add_column(column)
+    notes = []
+    for name in task_names():
+        entry = task_entry(name)
+        options = {}
+        if entry.needs_files:
+            options["data_dir"] = args.data_dir
+            if name in ("mnist", "fashion-mnist"):
+                options["download"] = False
+        try:
+            task = load_task(name, **options)
+        except DataError as error:
+            table.add_row(name, "needs files", "", "", "", "")
+            notes.append(f"{name}: {error}")
+            continue
+        shape = "×".join(map(str, task.input_shape)) + (" (sequence)" if task.sequence else "")
+        table.add_row(name, shape, str(task.n_classes), f"{len(task.train):,}",
+                      f"{len(task.validation):,}", f"{len(task.test):,}")
+    console = Console()
+    console.print(table)
+    for name in task_names():
+        console.print(f"[bold]{name}[/bold]: {task_entry(name).summary}")
+    for note in notes:
+        console.print(f"[dim]{note}[/dim]")
+    return 0
+
+
+def _train_config(args):
+    from structsearch.config import RunConfig, load_config, update_section
+
+    config = load_config(args.config) if args.config else RunConfig()
+    if args.task:
+        config.task.name = args.task
+    config.task.options.update(dict(args.task_option or []))
+    sections = {
+        "model": {"architecture": args.architecture, "epsilon": args.epsilon,
+                  "density_scheme": args.density_scheme, "density": args.density,
+                  "activation": args.activation, "dropout": args.dropout},
+        "evolution": {"rule": args.evolution, "drop_fraction": args.drop_fraction,
+                      "motif_size": args.motif_size, "every": args.evolve_every},
+        "training": {"epochs": args.epochs, "batch_size": args.batch_size, "optimizer": args.optimizer,
+                     "lr": args.lr, "momentum": args.momentum, "weight_decay": args.weight_decay,
+                     "seed": args.seed, "device": args.device},
+    }
+    for section, values in sections.items():
+        update_section(getattr(config, section), section,
+                       {k: v for k, v in values.items() if v is not None})
+    return config.validate()
+
+
+def cmd_train(args) -> int:
+    from rich.console import Console
+
+    from structsearch.pipeline import load_configured_task, run_training
+    from structsearch.runs import new_run_dir, write_curves, write_json
+    from structsearch.train_callbacks import ProgressBar
+
+    config = _train_config(args)
+    task = load_configured_task(config, args.data_dir)
+    config.task.options = {k: v for k, v in task.options.items()}
+    console = Console(stderr=True)
+    progress = None if args.no_progress else ProgressBar(f"{task.name} · {config.evolution.rule}")
+    run_dir = new_run_dir(args.name, args.runs, prefix="train-")
+    write_json(run_dir / "config.json", config.to_dict())
+    model, result = run_training(config, task, [progress])
+    write_json(run_dir / "result.json", result.to_dict())
+    write_curves(run_dir / "curves.csv", result.curves)
+    if args.save_model:
+        import torch
+
+        torch.save(model.state_dict(), run_dir / "model.pt")
+    summary = (
+        f"{result.status}: test accuracy {result.test_accuracy:.4f} at epoch {result.selected_epoch} "
+        f"(validation {result.val_accuracy:.4f}), {sum(result.connections):,} connections, "
+        f"{result.seconds.get('total', 0):.1f} s"
+        if result.test_accuracy is not None else f"{result.status}: {result.reason}"
+    )
+    console.print(summary)
+    console.print(f"results in {run_dir}")
+    return 0 if result.status in ("ok", "stopped-early") else 1
+
+
+def cmd_experiment_set_vs_motif(args) -> int:
+    from structsearch.experiments.set_vs_motif import run_set_vs_motif
+
+    run_set_vs_motif(args)
+    return 0
+
+
+# ------------------------------------------------------------------------------------ parser
+
+
+def add_train_options(parser: argparse.ArgumentParser) -> None:
+    from structsearch.sparsity.evolution import EVOLUTION_NAMES
+
+    parser.add_argument("--task", help="task name (see `structsearch tasks`); default digits")
+    parser.add_argument("--task-option", action="append", type=_task_option, metavar="KEY=VALUE",
+                        help="a task option, e.g. train_size=5000 (repeatable)")
+    parser.add_argument("--architecture", help="layer sizes such as 784-300-100-10")
+    parser.add_argument("--epsilon", type=float, help="Erdős–Rényi ε (default 20)")
+    parser.add_argument("--density-scheme", help="er | erk | uniform")
+    parser.add_argument("--density", type=float, help="overall density for erk or uniform")
+    parser.add_argument("--activation", help="relu | tanh | srelu | all-relu")
+    parser.add_argument("--dropout", type=float)
+    parser.add_argument("--evolution", help=f"topology evolution: {' | '.join(EVOLUTION_NAMES)}")
+    parser.add_argument("--drop-fraction", type=float, help="ζ, fraction replaced per update")
+    parser.add_argument("--motif-size", type=int, help="SET-motif motif size m (default 2)")
+    parser.add_argument("--evolve-every", type=int, help="epochs between topology updates")
+    parser.add_argument("--optimizer", help="sgd | adam")
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--momentum", type=float)
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", help="cpu or cuda")
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="folder with the datasets (default $STRUCTSEARCH_DATA)")
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="structsearch", description="Search for good sparse neural-network structures.")
+    parser.add_argument("--version", action="version", version=f"structsearch {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+
+    tasks = commands.add_parser("tasks", help="list the tasks with their shapes and sizes")
+    add_data_options(tasks)
+    tasks.set_defaults(func=cmd_tasks)
+
+    train = commands.add_parser("train", help="train one sparse network (SET, SET-motif, RigL or static)")
+    train.add_argument("config", nargs="?", help="a TOML file with [task] [model] [evolution] [training]")
+    add_train_options(train)
+    add_data_options(train)
+    train.add_argument("--runs", default="runs", help="parent folder of run directories")
+    train.add_argument("--name", help="run directory name (default: a timestamp)")
+    train.add_argument("--save-model", action="store_true", help="also write model.pt (state_dict)")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    experiment = commands.add_parser("experiment", help="reproduce a study from the literature")
+    studies = experiment.add_subparsers(dest="study", metavar="STUDY", parser_class=ArgumentParser, required=True)
+    svm = studies.add_parser("set-vs-motif", help="SET vs SET-motif A/B over ε (Su 2022)")
+    svm.add_argument("--task", default="fashion-mnist")
+    svm.add_argument("--hidden", default="1000-1000-1000", help="hidden layer sizes")
+    svm.add_argument("--epsilons", default="20", help="comma-separated ε values")
+    svm.add_argument("--repeats", type=_positive_int, default=1)
+    svm.add_argument("--epochs", type=_positive_int, default=10)
+    svm.add_argument("--train-size", type=_positive_int, default=5000)
+    svm.add_argument("--test-size", type=_positive_int, default=1000)
+    svm.add_argument("--drop-fraction", type=float, default=0.3)
+    svm.add_argument("--batch-size", type=_positive_int, default=40)
+    svm.add_argument("--lr", type=float, default=0.05)
+    svm.add_argument("--seed", type=int, default=0)
+    svm.add_argument("--runs", default="runs")
+    svm.add_argument("--name")
+    add_data_options(svm)
+    svm.set_defaults(func=cmd_experiment_set_vs_motif)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            build_parser().print_help()
+            return 0
+        return args.func(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except StructsearchError as error:
+        if debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug: one line unless --debug
+        if debug:
+            raise
+        print(f"error: {type(error).__name__}: {error} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

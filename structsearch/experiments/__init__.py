@@ -1,0 +1,1 @@
+"""Studies from the literature, reproduced as `structsearch experiment ...`."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from structsearch import __version__
 from structsearch.errors import StructsearchError

@@ -86,7 +86,7 @@ def summarise(rows: list[dict]) -> None:
         if not group:
             continue
 
-        def stat(key, digits=4):
+        def stat(key, digits=4, group=group):
             values = np.array([r[key] for r in group], dtype=float)
             return f"{values.mean():.{digits}f} ± {values.std():.{digits}f}"
 

@@ -129,9 +129,13 @@ class TopologyEvolution(Callback, ABC):
     def select(self, layer: SparseLinear, fraction: float) -> tuple[np.ndarray, np.ndarray]:
         """(indices of the connections to keep, sorted linear positions to grow)."""
 
-    @torch.no_grad()
     def evolve(self, layer: SparseLinear, optimizer, fraction: float) -> None:
         keep, grow = self.select(layer, fraction)
+        self.apply(layer, optimizer, keep, grow)
+
+    @torch.no_grad()
+    def apply(self, layer: SparseLinear, optimizer, keep: np.ndarray, grow: np.ndarray) -> None:
+        """Keep the connections ``keep``, add the linear positions ``grow``, carry optimizer state."""
         if grow.size == 0 and keep.size == layer.nnz:
             return
         device = layer.values.device

@@ -174,24 +174,31 @@ def check_fraction(name: str, value: float, low_open: bool = True) -> None:
 def stratified_split(
     y: np.ndarray, fraction: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Split indices of ``y`` into (kept, held out) with ``fraction`` of every class held out.
+    """Split indices of ``y`` into (kept, held out), holding out ``round(fraction · n)`` rows.
 
-    Every class keeps at least one row on each side when it has two or more.
+    Each class gives its share (largest-remainder rounding, so the total is exact); rows are drawn
+    at random within each class.
     """
+    labels, counts = np.unique(y, return_counts=True)
+    n_held = int(round(fraction * y.shape[0]))
+    quota = fraction * counts
+    held_counts = np.floor(quota).astype(np.int64)
+    remainder = n_held - int(held_counts.sum())
+    if remainder > 0:
+        # largest fractional parts first; random tie-breaks
+        order = np.lexsort((rng.random(labels.size), -(quota - held_counts)))
+        held_counts[order[:remainder]] += 1
     kept, held = [], []
-    for label in np.unique(y):
+    for label, n in zip(labels, held_counts, strict=True):
         rows = np.flatnonzero(y == label)
         rows = rows[rng.permutation(rows.size)]
-        n_held = int(round(fraction * rows.size))
-        if rows.size >= 2:
-            n_held = min(max(n_held, 1), rows.size - 1)
-        held.append(rows[:n_held])
-        kept.append(rows[n_held:])
+        held.append(rows[:n])
+        kept.append(rows[n:])
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
 
 
 def stratified_subsample(
-    y: np.ndarray, size: int | None, rng: np.random.Generator, what: str, source: str
+    y: np.ndarray, size: int | None, rng: np.random.Generator, what: str, source
 ) -> np.ndarray:
     """Indices of a stratified, seeded subsample of ``size`` rows (all rows when ``size`` is None)."""
     if size is None:
@@ -202,14 +209,7 @@ def stratified_subsample(
         raise ConfigError(f"{what}={size} is larger than the {y.shape[0]} rows of {source}")
     if size == y.shape[0]:
         return np.arange(y.shape[0])
-    _, chosen = stratified_split(y, size / y.shape[0], rng)
-    # rounding per class can miss by a few rows; trim or top up at random to hit the size exactly
-    if chosen.size > size:
-        chosen = np.sort(rng.choice(chosen, size, replace=False))
-    elif chosen.size < size:
-        rest = np.setdiff1d(np.arange(y.shape[0]), chosen)
-        chosen = np.sort(np.concatenate([chosen, rng.choice(rest, size - chosen.size, replace=False)]))
-    return chosen
+    return stratified_split(y, size / y.shape[0], rng)[1]
 
 
 def make_task(

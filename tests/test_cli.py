@@ -1,0 +1,129 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from structsearch import __version__
+from structsearch.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_lists_the_commands(capsys):
+    code, out, _ = run(capsys)
+    assert code == 0
+    for command in ("tasks", "train", "experiment"):
+        assert command in out
+
+
+@pytest.mark.parametrize("argv", [["tasks", "--help"], ["train", "--help"],
+                                  ["experiment", "--help"], ["experiment", "set-vs-motif", "--help"]])
+def test_every_subcommand_has_help(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert __version__ in capsys.readouterr().out
+
+
+def test_usage_error_is_one_line_with_exit_2(capsys):
+    code, _, err = run(capsys, "train", "--no-such-option")
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error:")
+
+
+def test_console_script_shows_no_traceback():
+    done = subprocess.run([sys.executable, "-m", "structsearch.cli", "train", "--task", "nope"],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "known tasks" in done.stderr
+
+
+def test_debug_shows_the_traceback():
+    done = subprocess.run([sys.executable, "-m", "structsearch.cli", "--debug", "train", "--task", "nope"],
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "Traceback" in done.stderr
+
+
+def test_tasks_lists_shapes_and_sizes(capsys):
+    code, out, _ = run(capsys, "tasks")
+    assert code == 0
+    assert "digits" in out and "1,294" in out and "reber" in out and "(sequence)" in out
+
+
+def test_train_writes_the_run_directory(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--epochs", "2", "--runs", str(tmp_path), "--name", "t",
+                       "--no-progress", "--evolution", "set-motif", "--save-model")
+    assert code == 0, err
+    result = json.loads((tmp_path / "t" / "result.json").read_text())
+    config = json.loads((tmp_path / "t" / "config.json").read_text())
+    assert result["status"] == "ok" and result["test_accuracy"] > 0.5
+    assert config["evolution"]["rule"] == "set-motif" and config["task"]["name"] == "digits"
+    lines = (tmp_path / "t" / "curves.csv").read_text().splitlines()
+    assert len(lines) == 3 and "val_accuracy" in lines[0] and "connections_0" in lines[0]
+    assert (tmp_path / "t" / "model.pt").is_file()
+
+
+def test_train_from_toml_with_overrides(capsys, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[task]\nname = "digits"\n[model]\narchitecture = "64-40-10"\nepsilon = 5\n'
+                      '[evolution]\nrule = "rigl"\n[training]\nepochs = 4\n')
+    code, _, err = run(capsys, "train", str(config), "--epochs", "2", "--runs", str(tmp_path),
+                       "--name", "r", "--no-progress")
+    assert code == 0, err
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["training"]["epochs"] == 2 and saved["model"]["architecture"] == "64-40-10"
+    assert saved["evolution"]["rule"] == "rigl"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--epsilon", "-1"], "epsilon must be a positive number"),
+    (["--epsilon", "0"], "epsilon must be a positive number"),
+    (["--drop-fraction", "1.2"], r"drop_fraction \(zeta\) must lie in \(0, 1\)"),
+    (["--drop-fraction", "0"], "drop_fraction"),
+    (["--architecture", "784--10"], "architecture '784--10'"),
+    (["--architecture", "64-0-10"], "positive size"),
+    (["--architecture", "784-100-10"], "starts with 784 inputs but task 'digits' has 64"),
+    (["--architecture", "64-100-3"], "ends with 3 outputs"),
+    (["--evolution", "sparse-magic"], "known: none, set, set-motif, rigl"),
+    (["--lr", "-0.1"], "lr must be a positive"),
+    (["--task", "reber"], "sequences"),
+])
+def test_train_bad_input_is_one_line(capsys, tmp_path, argv, message):
+    import re
+
+    code, _, err = run(capsys, "train", "--runs", str(tmp_path), "--no-progress", *argv)
+    assert code == 1
+    assert err.count("\n") == 1 and re.search(message, err), err
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[model\n", "invalid TOML"),
+    ("[model]\ncolour = 3\n", "unknown key model.colour"),
+    ("[model]\nepsilon = 'big'\n", "model.epsilon must be float"),
+    ("[wibble]\nx = 1\n", "unknown table"),
+])
+def test_bad_toml(capsys, tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    code, _, err = run(capsys, "train", str(path), "--runs", str(tmp_path))
+    assert code == 1 and message in err and str(path) in err
+
+
+def test_set_vs_motif_experiment_writes_a_table(capsys, tmp_path):
+    code, _, err = run(capsys, "experiment", "set-vs-motif", "--task", "digits", "--hidden", "40-40",
+                       "--epsilons", "4,8", "--epochs", "2", "--runs", str(tmp_path), "--name", "e")
+    assert code == 0, err
+    rows = (tmp_path / "e" / "set_vs_motif.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 2
+    assert rows[0].startswith("rule,epsilon,repeat,status,connections,selected_epoch,val_accuracy,test_accuracy")

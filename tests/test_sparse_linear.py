@@ -1,0 +1,152 @@
+import numpy as np
+import pytest
+import torch
+
+from structsearch.errors import ConfigError
+from structsearch.nn.mlp import SparseMLP, parse_architecture
+from structsearch.nn.sparse_linear import MaskedLinear, SparseLinear, _SparseMatmul
+from structsearch.sparsity.density import (
+    erdos_renyi_density,
+    erk_densities,
+    sample_motif_positions,
+    sample_positions,
+)
+
+
+def random_layer(n_in=9, n_out=7, k=20, seed=0, dtype=torch.float64):
+    rows, cols = sample_positions(n_out, n_in, k, np.random.default_rng(seed))
+    return SparseLinear(n_in, n_out, rows, cols, generator=torch.Generator().manual_seed(seed)).to(dtype)
+
+
+def test_gradcheck_float64():
+    layer = random_layer()
+    values = layer.values.detach().clone().requires_grad_()
+    xt = torch.randn(layer.in_features, 4, dtype=torch.float64, requires_grad=True)
+
+    def fn(v, x):
+        return _SparseMatmul.apply(v, x, layer.crow_indices, layer.col_indices, layer.t_crow_indices,
+                                   layer.t_col_indices, layer.t_perm, layer.out_features, layer.in_features)
+
+    assert torch.autograd.gradcheck(fn, (values, xt))
+
+
+def test_matches_masked_reference_forward_and_backward():
+    layer = random_layer(n_in=30, n_out=20, k=90)
+    masked = MaskedLinear.from_sparse(layer)
+    x = torch.randn(5, 30, dtype=torch.float64)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    y1, y2 = layer(x1), masked(x2)
+    torch.testing.assert_close(y1, y2)
+    grad = torch.randn_like(y1)
+    y1.backward(grad)
+    y2.backward(grad)
+    torch.testing.assert_close(x1.grad, x2.grad)
+    rows, cols = layer.connections()
+    torch.testing.assert_close(layer.values.grad, masked.weight.grad[rows, cols])
+    torch.testing.assert_close(layer.bias.grad, masked.bias.grad)
+
+
+def test_float32_and_batched_shapes():
+    layer = random_layer(dtype=torch.float32)
+    y = layer(torch.randn(2, 3, 9))
+    assert y.shape == (2, 3, 7) and y.dtype == torch.float32
+
+
+def test_state_dict_round_trip_with_a_different_connection_count():
+    a = random_layer(k=20, seed=1)
+    b = random_layer(k=35, seed=2)
+    b.load_state_dict(a.state_dict())
+    assert b.nnz == 20
+    x = torch.randn(3, 9, dtype=torch.float64)
+    torch.testing.assert_close(a(x), b(x))
+
+
+def test_duplicate_connections_are_rejected():
+    with pytest.raises(ValueError, match="duplicate"):
+        SparseLinear(4, 4, [0, 1, 1], [2, 3, 3])
+
+
+def test_initialisation_uses_the_real_fan_in():
+    rows = np.repeat(np.arange(100), 400)
+    cols = np.tile(np.arange(400), 100)
+    layer = SparseLinear(1000, 100, rows, cols, generator=torch.Generator().manual_seed(0))
+    # He on a fan-in of 400, not on the dense 1000
+    assert abs(float(layer.values.detach().std()) - (2 / 400) ** 0.5) < 0.003
+
+
+def test_huge_sparse_layer_never_allocates_the_dense_matrix():
+    n = 200_000  # a dense float32 200k × 200k weight would need 160 GB
+    density = erdos_renyi_density(n, n, epsilon=1)
+    k = int(round(density * n * n))
+    rows, cols = sample_positions(n, n, k, np.random.default_rng(0))
+    layer = SparseLinear(n, n, rows, cols)
+    assert layer.nnz == k == 2 * n
+    assert layer(torch.randn(2, n)).shape == (2, n)
+
+
+def test_sample_positions_are_distinct_and_in_range():
+    rows, cols = sample_positions(50, 40, 1500, np.random.default_rng(3))
+    linear = rows * 40 + cols
+    assert len(np.unique(linear)) == 1500 and rows.max() < 50 and cols.max() < 40
+
+
+def test_erdos_renyi_density_formula_and_cap():
+    assert erdos_renyi_density(1000, 500, 20) == pytest.approx(20 * 1500 / 500_000)
+    assert erdos_renyi_density(10, 10, 20) == 1.0
+
+
+def test_erk_reaches_the_overall_density():
+    shapes = [(784, 300), (300, 100), (100, 10)]
+    densities = erk_densities(shapes, 0.1)
+    total = sum(d * a * b for d, (a, b) in zip(densities, shapes, strict=True))
+    assert total == pytest.approx(0.1 * sum(a * b for a, b in shapes))
+    assert max(densities) <= 1.0
+
+
+def test_motif_initialisation_places_whole_motifs():
+    rows, cols = sample_motif_positions(30, 40, 200, 2, np.random.default_rng(0))
+    pairs = set(zip(rows.tolist(), cols.tolist(), strict=True))
+    assert all((r, c ^ 1) in pairs for r, c in pairs)
+    assert len(pairs) == 200
+
+
+@pytest.mark.parametrize("text", ["784--10", "784-0-10", "10", "a-b", "784-(-3)-10"])
+def test_bad_architectures(text):
+    with pytest.raises(ConfigError, match="architecture"):
+        parse_architecture(text)
+
+
+def test_epsilon_must_be_positive():
+    with pytest.raises(ConfigError, match="epsilon"):
+        SparseMLP.from_layer_sizes([8, 8, 2], epsilon=0)
+
+
+def test_mlp_with_skip_blocks_reads_concatenated_sources():
+    from structsearch.nn.mlp import Block, BlockDescription
+
+    description = BlockDescription(
+        [3, 2, 2],
+        [Block((0,), np.array([0, 1]), np.array([0, 2])),
+         Block((0, 1), np.array([0, 1, 1]), np.array([1, 3, 4]))],  # cols 3, 4 are layer 1
+    )
+    model = SparseMLP(description, activation="relu").double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    w1, w2 = model.layers[0].to_dense(), model.layers[1].to_dense()
+    hidden = torch.relu(x @ w1.T + model.layers[0].bias)
+    expected = torch.cat([x, hidden], dim=1) @ w2.T + model.layers[1].bias
+    torch.testing.assert_close(model(x), expected)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "srelu", "all-relu"])
+def test_activations_train(activation):
+    model = SparseMLP.from_layer_sizes([10, 16, 16, 3], seed=0, epsilon=2, activation=activation, dropout=0.1)
+    model(torch.randn(5, 10)).sum().backward()
+    assert all(p.grad is not None for p in model.layers.parameters())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    layer = random_layer(n_in=64, n_out=32, k=300, dtype=torch.float32)
+    x = torch.randn(8, 64)
+    expected = layer(x)
+    torch.testing.assert_close(layer.cuda()(x.cuda()).cpu(), expected, rtol=1e-4, atol=1e-5)

@@ -21,13 +21,15 @@ def random_layer(n_in=9, n_out=7, k=20, seed=0, dtype=torch.float64):
 def test_gradcheck_float64():
     layer = random_layer()
     values = layer.values.detach().clone().requires_grad_()
+    bias = torch.randn(layer.out_features, dtype=torch.float64, requires_grad=True)
     xt = torch.randn(layer.in_features, 4, dtype=torch.float64, requires_grad=True)
 
-    def fn(v, x):
-        return _SparseMatmul.apply(v, x, layer.crow_indices, layer.col_indices, layer.t_crow_indices,
+    def fn(v, b, x):
+        return _SparseMatmul.apply(v, b, x, layer.crow_indices, layer.col_indices, layer.t_crow_indices,
                                    layer.t_col_indices, layer.t_perm, layer.out_features, layer.in_features)
 
-    assert torch.autograd.gradcheck(fn, (values, xt))
+    assert torch.autograd.gradcheck(fn, (values, bias, xt))
+    assert torch.autograd.gradcheck(lambda v, x: fn(v, None, x), (values, xt))
 
 
 def test_matches_masked_reference_forward_and_backward():

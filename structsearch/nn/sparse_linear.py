@@ -28,49 +28,61 @@ warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta 
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
 
+INDEX_DTYPE = torch.int32  # what the CPU (MKL) and CUDA (cuSPARSE) kernels take without a copy
+
+
 def csr_structure(
     rows: torch.Tensor, cols: torch.Tensor, n_rows: int, n_cols: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Sort (rows, cols) row-major and return (crow_indices, col_indices, order)."""
+    """Sort int64 (rows, cols) row-major; return (crow_indices, col_indices, order).
+
+    The index arrays are int32 (a layer holds fewer than 2³¹ connections); ``order`` is int64.
+    """
     order = torch.argsort(rows * n_cols + cols)
     counts = torch.bincount(rows, minlength=n_rows)
     crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=rows.device)
     torch.cumsum(counts, 0, out=crow[1:])
-    return crow, cols[order], order
+    return crow.to(INDEX_DTYPE), cols[order].to(INDEX_DTYPE), order
 
 
 class _SparseMatmul(torch.autograd.Function):
-    """``yᵀ = W · xᵀ`` for CSR ``W``; gradients for the values and for ``xᵀ`` only where they exist."""
+    """``yᵀ = W · xᵀ + b`` for CSR ``W``; gradients for the values only where connections exist."""
 
     @staticmethod
-    def forward(ctx, values, xt, crow, col, t_crow, t_col, t_perm, n_out, n_in):
+    def forward(ctx, values, bias, xt, crow, col, t_crow, t_col, t_perm, n_out, n_in):
         weight = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in))
         ctx.save_for_backward(values, xt, crow, col, t_crow, t_col, t_perm)
         ctx.shape = (n_out, n_in)
-        return weight @ xt
+        ctx.has_bias = bias is not None
+        # addmm with the bias as its dense input: one fused kernel, no separate broadcast add
+        start = bias[:, None] if bias is not None else xt.new_zeros(1, 1).expand(n_out, xt.shape[1])
+        return torch.addmm(start, weight, xt, beta=1.0 if bias is not None else 0.0)
 
     @staticmethod
     def backward(ctx, grad_yt):
         values, xt, crow, col, t_crow, t_col, t_perm = ctx.saved_tensors
         n_out, n_in = ctx.shape
         grad_yt = grad_yt.contiguous()
-        grad_values = grad_xt = None
+        grad_values = grad_bias = grad_xt = None
         if ctx.needs_input_grad[0]:
             pattern = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in))
             # (∂L/∂yᵀ · x) at the pattern; x = xtᵀ is a view whose columns are contiguous rows of xt
             sampled = torch.sparse.sampled_addmm(pattern, grad_yt, xt.t(), beta=0.0)
             grad_values = sampled.values()
-        if ctx.needs_input_grad[1]:
+        if ctx.has_bias and ctx.needs_input_grad[1]:
+            grad_bias = grad_yt.sum(dim=1)
+        if ctx.needs_input_grad[2]:
             weight_t = torch.sparse_csr_tensor(t_crow, t_col, values[t_perm], (n_in, n_out))
-            grad_xt = weight_t @ grad_yt
-        return grad_values, grad_xt, None, None, None, None, None, None, None
+            zero = grad_yt.new_zeros(1, 1).expand(n_in, grad_yt.shape[1])
+            grad_xt = torch.addmm(zero, weight_t, grad_yt, beta=0.0)
+        return grad_values, grad_bias, grad_xt, None, None, None, None, None, None, None
 
 
-def sparse_matmul_t(layer: SparseLinear, xt: torch.Tensor) -> torch.Tensor:
-    """``W · xᵀ`` for feature-major input ``xt`` (in × batch); the output is (out × batch)."""
+def sparse_matmul_t(layer: SparseLinear, xt: torch.Tensor, with_bias: bool = True) -> torch.Tensor:
+    """``W · xᵀ (+ b)`` for feature-major input ``xt`` (in × batch); the output is (out × batch)."""
     return _SparseMatmul.apply(
-        layer.values, xt.contiguous(), layer.crow_indices, layer.col_indices,
-        layer.t_crow_indices, layer.t_col_indices, layer.t_perm,
+        layer.values, layer.bias if with_bias else None, xt.contiguous(), layer.crow_indices,
+        layer.col_indices, layer.t_crow_indices, layer.t_col_indices, layer.t_perm,
         layer.out_features, layer.in_features,
     )
 
@@ -112,8 +124,9 @@ class SparseLinear(nn.Module):
         self.init = init
         factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
         self.values = nn.Parameter(torch.empty(0, **factory))
-        for name in ("crow_indices", "col_indices", "t_crow_indices", "t_col_indices", "t_perm"):
-            self.register_buffer(name, torch.empty(0, dtype=torch.int64, device=device))
+        for name in ("crow_indices", "col_indices", "t_crow_indices", "t_col_indices"):
+            self.register_buffer(name, torch.empty(0, dtype=INDEX_DTYPE, device=device))
+        self.register_buffer("t_perm", torch.empty(0, dtype=torch.int64, device=device))
         self.bias = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
         rows = torch.as_tensor(np.asarray(rows), dtype=torch.int64, device=device)
         cols = torch.as_tensor(np.asarray(cols), dtype=torch.int64, device=device)
@@ -132,24 +145,24 @@ class SparseLinear(nn.Module):
 
     def row_indices(self) -> torch.Tensor:
         """The target neuron of every stored value (CSR order)."""
-        counts = self.crow_indices[1:] - self.crow_indices[:-1]
+        counts = (self.crow_indices[1:] - self.crow_indices[:-1]).long()
         return torch.repeat_interleave(
             torch.arange(self.out_features, device=counts.device), counts
         )
 
     def connections(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(rows, cols) of every connection, in the order of ``values``."""
-        return self.row_indices(), self.col_indices
+        """int64 (rows, cols) of every connection, in the order of ``values``."""
+        return self.row_indices(), self.col_indices.long()
 
     def linear_indices(self) -> torch.Tensor:
-        """``row * in_features + col`` for every connection; sorted, since CSR is row-major."""
-        return self.row_indices() * self.in_features + self.col_indices
+        """``row * in_features + col`` (int64) for every connection; sorted, as CSR is row-major."""
+        return self.row_indices() * self.in_features + self.col_indices.long()
 
     def fan_in(self) -> torch.Tensor:
-        return self.crow_indices[1:] - self.crow_indices[:-1]
+        return (self.crow_indices[1:] - self.crow_indices[:-1]).long()
 
     def fan_out(self) -> torch.Tensor:
-        return self.t_crow_indices[1:] - self.t_crow_indices[:-1]
+        return (self.t_crow_indices[1:] - self.t_crow_indices[:-1]).long()
 
     @torch.no_grad()
     def set_connectivity(
@@ -169,10 +182,10 @@ class SparseLinear(nn.Module):
                 raise ValueError(f"column index outside [0, {self.in_features})")
         crow, col, order = csr_structure(rows, cols, self.out_features, self.in_features)
         if col.numel() > 1:
-            linear = rows[order] * self.in_features + col
+            linear = rows[order] * self.in_features + cols[order]
             if bool((linear[1:] == linear[:-1]).any()):
                 raise ValueError("duplicate connection in a SparseLinear layer")
-        t_crow, t_col, t_perm = csr_structure(col, rows[order], self.in_features, self.out_features)
+        t_crow, t_col, t_perm = csr_structure(cols[order], rows[order], self.in_features, self.out_features)
         self.crow_indices, self.col_indices = crow, col
         self.t_crow_indices, self.t_col_indices, self.t_perm = t_crow, t_col, t_perm
         self.values.data = values.to(self.values.device, self.values.dtype)[order].contiguous()
@@ -187,7 +200,7 @@ class SparseLinear(nn.Module):
             std = torch.sqrt(2.0 / fan_in)[rows]
         elif self.init == "xavier":
             fan_out = self.fan_out().clamp(min=1).to(self.values.dtype)
-            std = torch.sqrt(2.0 / (fan_in[rows] + fan_out[self.col_indices]))
+            std = torch.sqrt(2.0 / (fan_in[rows] + fan_out[self.col_indices.long()]))
         else:
             raise ValueError(f"init must be 'he' or 'xavier', got {self.init!r}")
         noise = torch.randn(self.nnz, generator=generator, dtype=self.values.dtype)
@@ -200,7 +213,7 @@ class SparseLinear(nn.Module):
         weight = torch.zeros(
             self.out_features, self.in_features, dtype=self.values.dtype, device=self.values.device
         )
-        weight[self.row_indices(), self.col_indices] = self.values.detach()
+        weight[self.connections()] = self.values.detach()
         return weight
 
     # ------------------------------------------------------------------ compute
@@ -211,8 +224,13 @@ class SparseLinear(nn.Module):
 
     def forward_t(self, xt: torch.Tensor) -> torch.Tensor:
         """Feature-major forward: ``xt`` is (in × batch), the result (out × batch)."""
-        yt = sparse_matmul_t(self, xt)
-        if self.capture and yt.requires_grad:
+        if self.capture:
+            return self._forward_capturing(xt)
+        return sparse_matmul_t(self, xt)
+
+    def _forward_capturing(self, xt: torch.Tensor) -> torch.Tensor:
+        yt = sparse_matmul_t(self, xt, with_bias=False)
+        if yt.requires_grad:
             saved = xt.detach()
 
             def keep(grad: torch.Tensor) -> None:

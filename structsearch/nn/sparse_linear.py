@@ -31,18 +31,24 @@ warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitl
 INDEX_DTYPE = torch.int32  # what the CPU (MKL) and CUDA (cuSPARSE) kernels take without a copy
 
 
-def csr_structure(
-    rows: torch.Tensor, cols: torch.Tensor, n_rows: int, n_cols: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Sort int64 (rows, cols) row-major; return (crow_indices, col_indices, order).
+def stable_argsort(keys: torch.Tensor, upper: int) -> torch.Tensor:
+    """Stable argsort of non-negative int64 ``keys`` below ``upper``.
 
-    The index arrays are int32 (a layer holds fewer than 2³¹ connections); ``order`` is int64.
+    On the CPU this uses numpy: a radix sort when the keys fit 16 bits, and otherwise timsort,
+    which is linear on the nearly sorted keys topology updates produce (two sorted runs).
     """
-    order = torch.argsort(rows * n_cols + cols)
-    counts = torch.bincount(rows, minlength=n_rows)
-    crow = torch.zeros(n_rows + 1, dtype=torch.int64, device=rows.device)
-    torch.cumsum(counts, 0, out=crow[1:])
-    return crow.to(INDEX_DTYPE), cols[order].to(INDEX_DTYPE), order
+    if keys.device.type != "cpu":
+        return torch.sort(keys, stable=True).indices
+    array = keys.numpy()
+    if upper <= 1 << 16:
+        array = array.astype(np.uint16)
+    return torch.from_numpy(np.argsort(array, kind="stable"))
+
+
+def _compressed(counts_of: torch.Tensor, length: int) -> torch.Tensor:
+    crow = torch.zeros(length + 1, dtype=torch.int64, device=counts_of.device)
+    torch.cumsum(torch.bincount(counts_of, minlength=length), 0, out=crow[1:])
+    return crow.to(INDEX_DTYPE)
 
 
 class _SparseMatmul(torch.autograd.Function):
@@ -180,12 +186,16 @@ class SparseLinear(nn.Module):
                 raise ValueError(f"row index outside [0, {self.out_features})")
             if int(cols.min()) < 0 or int(cols.max()) >= self.in_features:
                 raise ValueError(f"column index outside [0, {self.in_features})")
-        crow, col, order = csr_structure(rows, cols, self.out_features, self.in_features)
-        if col.numel() > 1:
-            linear = rows[order] * self.in_features + cols[order]
+        order = stable_argsort(rows * self.in_features + cols, self.out_features * self.in_features)
+        rows, cols = rows[order], cols[order]
+        if cols.numel() > 1:
+            linear = rows * self.in_features + cols
             if bool((linear[1:] == linear[:-1]).any()):
                 raise ValueError("duplicate connection in a SparseLinear layer")
-        t_crow, t_col, t_perm = csr_structure(cols[order], rows[order], self.in_features, self.out_features)
+        crow, col = _compressed(rows, self.out_features), cols.to(INDEX_DTYPE)
+        # the transpose: a stable sort by column keeps rows ascending within each column
+        t_perm = stable_argsort(cols, self.in_features).to(cols.device)
+        t_crow, t_col = _compressed(cols, self.in_features), rows[t_perm].to(INDEX_DTYPE)
         self.crow_indices, self.col_indices = crow, col
         self.t_crow_indices, self.t_col_indices, self.t_perm = t_crow, t_col, t_perm
         self.values.data = values.to(self.values.device, self.values.dtype)[order].contiguous()

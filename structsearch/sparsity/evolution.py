@@ -48,15 +48,24 @@ def sample_free_positions(
         return np.sort(rng.choice(free, k, replace=False))
     chosen = np.empty(0, dtype=np.int64)
     while chosen.size < k:
-        draw = rng.integers(0, total, size=int((k - chosen.size) * 1.2) + 16, dtype=np.int64)
-        hit = np.searchsorted(occupied, draw)
-        hit = np.minimum(hit, max(occupied.size - 1, 0))
+        draw = np.sort(rng.integers(0, total, size=int((k - chosen.size) * 1.2) + 16, dtype=np.int64))
         if occupied.size:
+            hit = np.minimum(np.searchsorted(occupied, draw), occupied.size - 1)
             draw = draw[occupied[hit] != draw]
-        chosen = np.union1d(chosen, draw)
+        merged = np.sort(np.concatenate([chosen, draw]), kind="stable")
+        chosen = merged[np.concatenate([[True], merged[1:] != merged[:-1]])] if merged.size else merged
     if chosen.size > k:
         chosen = np.sort(rng.choice(chosen, k, replace=False))
     return chosen
+
+
+def smallest(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` smallest ``values`` in O(n) (ties broken arbitrarily)."""
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    if k >= values.size:
+        return np.arange(values.size)
+    return np.argpartition(values, k - 1)[:k]
 
 
 class TopologyEvolution(Callback, ABC):
@@ -176,8 +185,8 @@ class SET(TopologyEvolution):
         values = layer.values.detach().cpu().numpy()
         positive = np.flatnonzero(values >= 0)
         negative = np.flatnonzero(values < 0)
-        drop_pos = positive[np.argsort(values[positive], kind="stable")[: int(round(fraction * positive.size))]]
-        drop_neg = negative[np.argsort(-values[negative], kind="stable")[: int(round(fraction * negative.size))]]
+        drop_pos = positive[smallest(values[positive], int(round(fraction * positive.size)))]
+        drop_neg = negative[smallest(-values[negative], int(round(fraction * negative.size)))]
         keep_mask = np.ones(values.size, dtype=bool)
         keep_mask[drop_pos] = False
         keep_mask[drop_neg] = False
@@ -216,7 +225,7 @@ class SETMotif(TopologyEvolution):
         magnitude = np.abs(layer.values.detach().cpu().numpy())
         score = np.bincount(member_of, weights=magnitude) / np.bincount(member_of)
         n_drop = int(round(fraction * motifs.size))
-        dropped = np.argsort(score, kind="stable")[:n_drop]
+        dropped = smallest(score, n_drop)
         keep_motif = np.ones(motifs.size, dtype=bool)
         keep_motif[dropped] = False
         keep = np.flatnonzero(keep_motif[member_of])
@@ -264,8 +273,9 @@ class RigL(TopologyEvolution):
     def select(self, layer, fraction):
         values = layer.values.detach()
         n_drop = int(round(fraction * values.numel()))
-        order = torch.argsort(values.abs(), stable=True).cpu().numpy()
-        keep = np.sort(order[n_drop:])
+        drop_mask = np.zeros(values.numel(), dtype=bool)
+        drop_mask[smallest(values.abs().cpu().numpy(), n_drop)] = True
+        keep = np.flatnonzero(~drop_mask)
         occupied = self.occupied(layer, keep)
         grow = self.largest_gradients(layer, torch.as_tensor(occupied, device=values.device), n_drop)
         layer.captured = None

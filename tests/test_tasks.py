@@ -212,3 +212,43 @@ def test_higgs_csv_layouts(tmp_path, layout):
     assert task.input_shape == (28,)
     if layout == "tab-first":
         assert len(task.test) == 50
+
+
+@pytest.fixture
+def served(idx_dir, monkeypatch):
+    """Serve the tiny IDX files over HTTP on loopback and point the mnist entry at them."""
+    import functools
+    import hashlib
+    import http.server
+    import threading
+
+    source = idx_dir / "fashion-mnist"
+    for stem in FILES.values():  # the server offers gzipped files only
+        if not (source / (stem + ".gz")).exists():
+            with gzip.open(source / (stem + ".gz"), "wb") as handle:
+                handle.write((source / stem).read_bytes())
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(source))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    from structsearch.tasks import idx
+
+    sums = {key: hashlib.sha256((source / (stem + ".gz")).read_bytes()).hexdigest() for key, stem in FILES.items()}
+    monkeypatch.setitem(idx.DATASETS, "mnist", {"url": f"http://127.0.0.1:{server.server_port}/", "sha256": sums})
+    yield sums
+    server.shutdown()
+
+
+def test_missing_files_are_downloaded_and_verified(served, tmp_path, capsys):
+    target = tmp_path / "data"
+    target.mkdir()
+    task = load_task("mnist", data_dir=str(target))
+    assert len(task.test) == 40
+    assert sorted(p.name for p in (target / "mnist").iterdir()) == sorted(s + ".gz" for s in FILES.values())
+
+
+def test_download_with_a_wrong_checksum_keeps_nothing(served, tmp_path):
+    served["train_images"] = "0" * 64
+    with pytest.raises(DataError, match="wrong sha256"):
+        load_task("mnist", data_dir=str(tmp_path))
+    assert not any(p.name.startswith("train-images") for p in (tmp_path / "mnist").iterdir())

@@ -140,6 +140,8 @@ def locate_files(dataset: str, data_dir, download: bool) -> dict[str, Path]:
     folder = resolve_data_dir(data_dir, dataset)
     found = {key: _find(folder, stem) for key, stem in FILES.items()}
     missing = [key for key, path in found.items() if path is None]
+    if len(missing) == len(FILES) and folder.name != dataset:
+        folder = folder / dataset  # nothing here: the dataset gets its own folder
     if missing and not download:
         names = ", ".join(FILES[k] + ".gz" for k in missing)
         raise DataError(f"{dataset}: missing {names}; put the official files in {folder}")
@@ -221,37 +223,32 @@ def load_idx_task(
     )
 
 
-@register_task("fashion-mnist", "Zalando's Fashion-MNIST, 28×28 grey images, 10 classes", True)
-def load_fashion_mnist(
-    data_dir: str | None = None,
-    train_size: int | None = None,
-    test_size: int | None = None,
-    validation_fraction: float = 0.1,
-    scaling: str = "unit",
-    seed: int = 0,
-    verify: bool = True,
-    download: bool = True,
-) -> Task:
-    """Fashion-MNIST from ``data_dir`` (or ``$STRUCTSEARCH_DATA``), e.g. the 5,000/1,000 split of Su (2022)."""
-    return load_idx_task(
-        "fashion-mnist", data_dir, train_size, test_size, validation_fraction, scaling, seed,
-        verify, download,
+def _idx_loader(dataset: str):
+    def load(
+        data_dir: str | None = None,
+        train_size: int | None = None,
+        test_size: int | None = None,
+        validation_fraction: float = 0.1,
+        scaling: str = "unit",
+        seed: int = 0,
+        verify: bool = True,
+        download: bool = True,
+    ) -> Task:
+        return load_idx_task(
+            dataset, data_dir, train_size, test_size, validation_fraction, scaling, seed, verify,
+            download,
+        )
+
+    load.__doc__ = (
+        f"{dataset} from ``data_dir`` (or ``$STRUCTSEARCH_DATA``); ``train_size``/``test_size`` "
+        "take stratified, seeded subsets (e.g. the 5,000/1,000 split of Su 2022)."
     )
+    return load
 
 
-@register_task("mnist", "LeCun's MNIST handwritten digits, 28×28 grey images, 10 classes", True)
-def load_mnist(
-    data_dir: str | None = None,
-    train_size: int | None = None,
-    test_size: int | None = None,
-    validation_fraction: float = 0.1,
-    scaling: str = "unit",
-    seed: int = 0,
-    verify: bool = True,
-    download: bool = True,
-) -> Task:
-    """MNIST from ``data_dir`` (or ``$STRUCTSEARCH_DATA``)."""
-    return load_idx_task(
-        "mnist", data_dir, train_size, test_size, validation_fraction, scaling, seed, verify,
-        download,
-    )
+load_fashion_mnist = register_task(
+    "fashion-mnist", "Zalando's Fashion-MNIST, 28×28 grey images, 10 classes", True
+)(_idx_loader("fashion-mnist"))
+load_mnist = register_task(
+    "mnist", "LeCun's MNIST handwritten digits, 28×28 grey images, 10 classes", True
+)(_idx_loader("mnist"))

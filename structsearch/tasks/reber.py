@@ -174,27 +174,25 @@ def _reber_task(
     )
 
 
-@register_task("reber", "Reber grammar strings, true vs. one-symbol-corrupted (Stier et al. 2021)")
-def load_reber(
-    n_strings: int = 25_000,
-    test_size: int | None = None,
-    validation_fraction: float = 0.1,
-    seed: int = 0,
-    max_length: int = 60,
-) -> Task:
-    """Reber strings; by default 25,000 split 18,750 train / 6,250 test as in Stier et al. (2021)."""
-    return _reber_task("reber", False, n_strings, test_size, validation_fraction, seed, max_length)
+def _reber_loader(name: str, embedded: bool):
+    def load(
+        n_strings: int = 25_000,
+        test_size: int | None = None,
+        validation_fraction: float = 0.1,
+        seed: int = 0,
+        max_length: int = 60,
+    ) -> Task:
+        return _reber_task(name, embedded, n_strings, test_size, validation_fraction, seed, max_length)
 
-
-@register_task("embedded-reber", "embedded Reber grammar (Hochreiter & Schmidhuber 1997)")
-def load_embedded_reber(
-    n_strings: int = 25_000,
-    test_size: int | None = None,
-    validation_fraction: float = 0.1,
-    seed: int = 0,
-    max_length: int = 60,
-) -> Task:
-    """Embedded Reber strings: the wrapping symbol after ``B`` must recur before ``E``."""
-    return _reber_task(
-        "embedded-reber", True, n_strings, test_size, validation_fraction, seed, max_length
+    load.__doc__ = (
+        f"{name} strings; by default 25,000 split 18,750 train / 6,250 test as in Stier et al. (2021)."
     )
+    return load
+
+
+load_reber = register_task(
+    "reber", "Reber grammar strings, true vs. one-symbol-corrupted (Stier et al. 2021)"
+)(_reber_loader("reber", embedded=False))
+load_embedded_reber = register_task(
+    "embedded-reber", "embedded Reber grammar (Hochreiter & Schmidhuber 1997)"
+)(_reber_loader("embedded-reber", embedded=True))

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from structsearch.errors import ConfigError
+from structsearch.nn import kernels
 from structsearch.nn.mlp import SparseMLP, parse_architecture
 from structsearch.nn.sparse_linear import MaskedLinear, SparseLinear, _SparseMatmul
 from structsearch.sparsity.density import (
@@ -13,12 +14,22 @@ from structsearch.sparsity.density import (
 )
 
 
+@pytest.fixture(params=["compiled", "torch"])
+def backend(request, monkeypatch):
+    """Run a test with the compiled CPU kernels and again with torch.sparse."""
+    if request.param == "torch":
+        monkeypatch.setattr(kernels, "usable", lambda *tensors: False)
+    else:
+        assert kernels.compiled() is not None, "the compiled kernels did not build on this machine"
+    return request.param
+
+
 def random_layer(n_in=9, n_out=7, k=20, seed=0, dtype=torch.float64):
     rows, cols = sample_positions(n_out, n_in, k, np.random.default_rng(seed))
     return SparseLinear(n_in, n_out, rows, cols, generator=torch.Generator().manual_seed(seed)).to(dtype)
 
 
-def test_gradcheck_float64():
+def test_gradcheck_float64(backend):
     layer = random_layer()
     values = layer.values.detach().clone().requires_grad_()
     bias = torch.randn(layer.out_features, dtype=torch.float64, requires_grad=True)
@@ -32,10 +43,12 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(lambda v, x: fn(v, None, x), (values, xt))
 
 
-def test_matches_masked_reference_forward_and_backward():
-    layer = random_layer(n_in=30, n_out=20, k=90)
+@pytest.mark.parametrize("dtype,batch", [(torch.float64, 5), (torch.float32, 5), (torch.float32, 128),
+                                         (torch.float32, 300)])
+def test_matches_masked_reference_forward_and_backward(backend, dtype, batch):
+    layer = random_layer(n_in=30, n_out=20, k=90, dtype=dtype)
     masked = MaskedLinear.from_sparse(layer)
-    x = torch.randn(5, 30, dtype=torch.float64)
+    x = torch.randn(batch, 30, dtype=dtype)
     x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
     y1, y2 = layer(x1), masked(x2)
     torch.testing.assert_close(y1, y2)
@@ -46,6 +59,24 @@ def test_matches_masked_reference_forward_and_backward():
     rows, cols = layer.connections()
     torch.testing.assert_close(layer.values.grad, masked.weight.grad[rows, cols])
     torch.testing.assert_close(layer.bias.grad, masked.bias.grad)
+
+
+def test_compiled_and_torch_kernels_agree(monkeypatch):
+    layer = random_layer(n_in=300, n_out=200, k=3000, dtype=torch.float32)
+    x = torch.randn(128, 300)
+
+    def run():
+        layer.zero_grad(set_to_none=True)
+        xr = x.clone().requires_grad_()
+        y = layer(xr)
+        y.pow(2).sum().backward()
+        return y.detach(), xr.grad, layer.values.grad.clone(), layer.bias.grad.clone()
+
+    assert kernels.usable(x)
+    compiled = run()
+    monkeypatch.setattr(kernels, "usable", lambda *tensors: False)
+    for a, b in zip(compiled, run(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_float32_and_batched_shapes():

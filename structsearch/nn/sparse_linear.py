@@ -9,6 +9,9 @@ structure as buffers.  With ``xᵀ`` the input laid out feature-major:
 * weight gradient: ``(∂L/∂yᵀ · x)`` sampled at the existing connections only
   (``torch.sparse.sampled_addmm``).
 
+On the CPU the same three products run in compiled kernels when they can be built
+(:mod:`structsearch.nn.kernels`); otherwise, and on CUDA, in ``torch.sparse``.
+
 Every step costs O(connections × batch); no ``out × in`` dense array is ever made.  A topology
 change (:meth:`SparseLinear.set_connectivity`) is O(connections) and reports, for each new
 connection, which old one it continues so that optimizer state can follow
@@ -23,6 +26,8 @@ import warnings
 import numpy as np
 import torch
 from torch import nn
+
+from structsearch.nn import kernels
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
@@ -56,10 +61,13 @@ class _SparseMatmul(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, values, bias, xt, crow, col, t_crow, t_col, t_perm, n_out, n_in):
-        weight = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in))
         ctx.save_for_backward(values, xt, crow, col, t_crow, t_col, t_perm)
         ctx.shape = (n_out, n_in)
         ctx.has_bias = bias is not None
+        ctx.compiled = kernels.usable(xt)
+        if ctx.compiled:
+            return kernels.compiled().spmm(crow, col, values, None, bias, xt)
+        weight = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in))
         # addmm with the bias as its dense input: one fused kernel, no separate broadcast add
         start = bias[:, None] if bias is not None else xt.new_zeros(1, 1).expand(n_out, xt.shape[1])
         return torch.addmm(start, weight, xt, beta=1.0 if bias is not None else 0.0)
@@ -70,13 +78,20 @@ class _SparseMatmul(torch.autograd.Function):
         n_out, n_in = ctx.shape
         grad_yt = grad_yt.contiguous()
         grad_values = grad_bias = grad_xt = None
+        if ctx.has_bias and ctx.needs_input_grad[1]:
+            grad_bias = grad_yt.sum(dim=1)
+        if ctx.compiled:
+            module = kernels.compiled()
+            if ctx.needs_input_grad[0]:
+                grad_values = module.sddmm(crow, col, grad_yt, xt)
+            if ctx.needs_input_grad[2]:
+                grad_xt = module.spmm(t_crow, t_col, values, t_perm, None, grad_yt)
+            return grad_values, grad_bias, grad_xt, None, None, None, None, None, None, None
         if ctx.needs_input_grad[0]:
             pattern = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in))
             # (∂L/∂yᵀ · x) at the pattern; x = xtᵀ is a view whose columns are contiguous rows of xt
             sampled = torch.sparse.sampled_addmm(pattern, grad_yt, xt.t(), beta=0.0)
             grad_values = sampled.values()
-        if ctx.has_bias and ctx.needs_input_grad[1]:
-            grad_bias = grad_yt.sum(dim=1)
         if ctx.needs_input_grad[2]:
             weight_t = torch.sparse_csr_tensor(t_crow, t_col, values[t_perm], (n_in, n_out))
             zero = grad_yt.new_zeros(1, 1).expand(n_in, grad_yt.shape[1])

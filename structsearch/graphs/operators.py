@@ -1,0 +1,321 @@
+"""Genetic operators on layered graphs: pure functions ``op(graph(s), rng) -> new graph(s)``.
+
+Inputs are never changed (graphs are immutable); every output is repaired and valid.  Mutations
+take one graph and return one; crossovers take two and return two children.  Both kinds are kept
+in registries that search spaces refer to by name.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from structsearch.errors import ConfigError
+from structsearch.graphs.edit import (
+    add_edges,
+    add_hidden_nodes,
+    remove_edges,
+    remove_nodes,
+    shift_layers,
+)
+from structsearch.graphs.layered import LayeredGraph
+from structsearch.graphs.repair import repair
+
+
+def _finish(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
+    return repair(graph, "reconnect", rng)
+
+
+def _random_forward_pair(graph: LayeredGraph, rng: np.random.Generator, tries: int = 64):
+    """A (u, v) with layer(u) < layer(v) that is not yet an edge, or None."""
+    layers = graph.layers
+    existing = set(graph.edge_keys().tolist())
+    senders = np.flatnonzero(layers < graph.output_layer)
+    for _ in range(tries):
+        u = int(rng.choice(senders))
+        targets = np.flatnonzero(layers > layers[u])
+        v = int(rng.choice(targets))
+        if u * graph.n_nodes + v not in existing:
+            return u, v
+    return None
+
+
+# ------------------------------------------------------------------------------ mutations
+
+
+def add_edge(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
+    """Add one forward edge (possibly skipping layers) between unconnected nodes."""
+    pair = _random_forward_pair(graph, rng)
+    return graph if pair is None else _finish(add_edges(graph, [pair[0]], [pair[1]]), rng)
+
+
+def remove_edge(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
+    """Remove one random edge; neurons left dead are reconnected."""
+    if graph.n_edges <= 1:
+        return graph
+    mask = np.zeros(graph.n_edges, dtype=bool)
+    mask[rng.integers(graph.n_edges)] = True
+    return _finish(remove_edges(graph, mask), rng)
+
+
+def rewire_edge(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
+    """Move one end of a random edge to another node that keeps the edge forward."""
+    if graph.n_edges == 0:
+        return graph
+    k = int(rng.integers(graph.n_edges))
+    u, v = int(graph.src[k]), int(graph.dst[k])
+    layers = graph.layers
+    if rng.random() < 0.5:
+        candidates = np.flatnonzero((layers > layers[u]) & (np.arange(graph.n_nodes) != v))
+        new = (u, int(rng.choice(candidates))) if candidates.size else (u, v)
+    else:
+        candidates = np.flatnonzero((layers < layers[v]) & (np.arange(graph.n_nodes) != u))
+        new = (int(rng.choice(candidates)), v) if candidates.size else (u, v)
+    mask = np.zeros(graph.n_edges, dtype=bool)
+    mask[k] = True
+    return _finish(add_edges(remove_edges(graph, mask), [new[0]], [new[1]]), rng)
+
+
+def add_neuron(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
+    """Add a hidden neuron to a random hidden layer with one edge in and one edge out."""
+    if graph.n_hidden_layers < 1:
+        return add_layer(graph, rng)
+    layer = int(rng.integers(1, graph.output_layer))
+    grown, (node,) = add_hidden_nodes(graph, [layer])
+    below = np.flatnonzero(grown.layers < layer)
+    above = np.flatnonzero(grown.layers > layer)
+    return _finish(add_edges(grown, [int(rng.choice(below)), node], [node, int(rng.choice(above))]), rng)
+
+
+def remove_neuron(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
+    """Remove a random hidden neuron and its edges."""
+    hidden = graph.hidden_nodes()
+    if hidden.size <= 1:
+        return graph
+    return _finish(remove_nodes(graph, [int(rng.choice(hidden))]), rng)
+
+
+def insert_subgraph(graph: LayeredGraph, rng: np.random.Generator, max_width: int = 3) -> LayeredGraph:
+    """Replace a random edge u→v by a small random subgraph of depth two (Stier et al. 2021):
+    two new layers after u's layer hold 1…``max_width`` new neurons each, wired u → first → second
+    → v, with each new neuron connected at least once in each direction."""
+    if graph.n_edges == 0:
+        return graph
+    k = int(rng.integers(graph.n_edges))
+    u, v = int(graph.src[k]), int(graph.dst[k])
+    base = int(graph.layers[u])
+    opened = shift_layers(graph, base + 1, 2)
+    first, second = int(rng.integers(1, max_width + 1)), int(rng.integers(1, max_width + 1))
+    grown, nodes = add_hidden_nodes(opened, [base + 1] * first + [base + 2] * second)
+    a, b = nodes[:first], nodes[first:]
+    v = v if v < grown.n_nodes - grown.n_outputs - nodes.size else v + nodes.size  # outputs moved
+    pairs = [(u, x) for x in a] + [(x, v) for x in b]
+    pairs += [(x, int(rng.choice(b))) for x in a] + [(int(rng.choice(a)), y) for y in b]
+    mask = np.zeros(grown.n_edges, dtype=bool)
+    mask[k] = True
+    src, dst = zip(*pairs, strict=True)
+    return _finish(add_edges(remove_edges(grown, mask), src, dst), rng)
+
+
+def insert_motif(graph: LayeredGraph, rng: np.random.Generator, names: tuple[str, ...] | None = None) -> LayeredGraph:
+    """Place one catalogue motif on existing nodes at a random depth."""
+    from structsearch.motifs.catalogue import MOTIFS, place_motif
+
+    names = names or tuple(MOTIFS)
+    pattern = MOTIFS[names[int(rng.integers(len(names)))]]
+    depth = graph.output_layer
+    if pattern.span > depth:
+        return graph
+    placed = place_motif(graph, pattern, int(rng.integers(0, depth - pattern.span + 1)), rng)
+    return graph if placed is None else _finish(add_edges(graph, *placed), rng)
+
+
+def remove_motif(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
+    """Remove one "v" motif: two edges from one source layer into the same target."""
+    key = graph.dst * (graph.output_layer + 1) + graph.layers[graph.src]
+    values, counts = np.unique(key, return_counts=True)
+    shared = values[counts >= 2]
+    if shared.size == 0 or graph.n_edges <= 2:
+        return graph
+    members = np.flatnonzero(key == rng.choice(shared))
+    mask = np.zeros(graph.n_edges, dtype=bool)
+    mask[rng.choice(members, 2, replace=False)] = True
+    return _finish(remove_edges(graph, mask), rng)
+
+
+def add_layer(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
+    """Insert a new hidden layer; its neurons (as many as a random existing hidden layer has, at
+    least one) read from the layer above and feed the layer below.  Existing edges across the new
+    layer become skip edges."""
+    at = int(rng.integers(1, graph.output_layer + 1))
+    widths = graph.hidden_widths()
+    width = int(rng.choice(widths)) if widths else 1
+    opened = shift_layers(graph, at, 1)
+    grown, nodes = add_hidden_nodes(opened, [at] * width)
+    above = np.flatnonzero(grown.layers == at - 1)
+    below = np.flatnonzero(grown.layers == at + 1)
+    src = np.concatenate([rng.choice(above, width), nodes])
+    dst = np.concatenate([nodes, rng.choice(below, width)])
+    return _finish(add_edges(grown, src, dst), rng)
+
+
+def remove_layer(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
+    """Remove a random hidden layer with its neurons (when at least two hidden layers exist)."""
+    if graph.n_hidden_layers < 2:
+        return graph
+    layer = int(rng.integers(1, graph.output_layer))
+    return _finish(remove_nodes(graph, np.flatnonzero(graph.layers == layer)), rng)
+
+
+MUTATIONS = {
+    "add-edge": add_edge,
+    "remove-edge": remove_edge,
+    "rewire-edge": rewire_edge,
+    "add-neuron": add_neuron,
+    "remove-neuron": remove_neuron,
+    "insert-subgraph": insert_subgraph,
+    "insert-motif": insert_motif,
+    "remove-motif": remove_motif,
+    "add-layer": add_layer,
+    "remove-layer": remove_layer,
+}
+
+
+# ------------------------------------------------------------------------------ crossovers
+
+
+def _induced(graph: LayeredGraph, keep_hidden: np.ndarray) -> LayeredGraph:
+    drop = np.setdiff1d(graph.hidden_nodes(), keep_hidden)
+    return remove_nodes(graph, drop) if drop.size else graph
+
+
+def _graft(host: LayeredGraph, donor: LayeredGraph, donor_hidden: np.ndarray) -> LayeredGraph:
+    """Add ``donor_hidden`` neurons (with the donor's edges among them and to its inputs and
+    outputs) into ``host``, keeping their donor layers (the host grows deeper if needed)."""
+    donor_hidden = np.sort(donor_hidden)
+    if donor_hidden.size == 0:
+        return host
+    grown, new_ids = add_hidden_nodes(host, donor.layers[donor_hidden])
+    mapping = np.full(donor.n_nodes, -1, dtype=np.int64)
+    mapping[: donor.n_inputs] = np.arange(donor.n_inputs)
+    mapping[donor_hidden] = new_ids
+    mapping[donor.n_nodes - donor.n_outputs :] = grown.output_nodes()
+    keep = (mapping[donor.src] >= 0) & (mapping[donor.dst] >= 0)
+    return add_edges(grown, mapping[donor.src[keep]], mapping[donor.dst[keep]])
+
+
+def _check_compatible(a: LayeredGraph, b: LayeredGraph) -> None:
+    if a.n_inputs != b.n_inputs or a.n_outputs != b.n_outputs:
+        raise ConfigError("crossover parents must have the same inputs and outputs")
+
+
+def longest_path_hidden(graph: LayeredGraph) -> np.ndarray:
+    """Hidden neurons of a longest input→output path (by number of edges), via DP on the DAG."""
+    n = graph.n_nodes
+    forward = graph.layers[graph.dst] > graph.layers[graph.src]
+    src, dst = graph.src[forward], graph.dst[forward]
+    best = np.full(n, -1, dtype=np.int64)
+    best[: graph.n_inputs] = 0
+    parent = np.full(n, -1, dtype=np.int64)
+    order = np.argsort(graph.layers[src], kind="stable")
+    for layer in range(graph.output_layer + 1):
+        sel = order[graph.layers[src[order]] == layer]
+        for u, v in zip(src[sel].tolist(), dst[sel].tolist(), strict=True):
+            if best[u] >= 0 and best[u] + 1 > best[v]:
+                best[v], parent[v] = best[u] + 1, u
+    outputs = graph.output_nodes()
+    node = int(outputs[np.argmax(best[outputs])])
+    path = []
+    while parent[node] >= 0:
+        node = int(parent[node])
+        path.append(node)
+    path = np.array(path[::-1], dtype=np.int64)
+    return path[path >= graph.n_inputs]
+
+
+def subpath_swap(a: LayeredGraph, b: LayeredGraph, rng: np.random.Generator) -> tuple[LayeredGraph, LayeredGraph]:
+    """Longest-simple-subpath swap (Stier et al. 2021): each child loses its longest input→output
+    path's hidden neurons and receives the other parent's longest path instead."""
+    _check_compatible(a, b)
+    path_a, path_b = longest_path_hidden(a), longest_path_hidden(b)
+    child_a = _graft(_induced(a, np.setdiff1d(a.hidden_nodes(), path_a)), b, path_b)
+    child_b = _graft(_induced(b, np.setdiff1d(b.hidden_nodes(), path_b)), a, path_a)
+    return _finish(child_a, rng), _finish(child_b, rng)
+
+
+def _bridge_layer(graph: LayeredGraph, rng: np.random.Generator) -> int:
+    """A cut: the last hidden layer kept before the swap.  Cuts just before the deeper end of a
+    bridge (an edge whose removal disconnects the undirected graph) are preferred; without
+    bridges any hidden layer may be the cut."""
+    import networkx as nx
+
+    hidden_layers = set(range(1, graph.output_layer))
+    undirected = nx.Graph(list(zip(graph.src.tolist(), graph.dst.tolist(), strict=True)))
+    cuts = {int(max(graph.layers[u], graph.layers[v])) - 1 for u, v in nx.bridges(undirected)}
+    pool = sorted(cuts & hidden_layers) or sorted(hidden_layers)
+    return int(rng.choice(pool))
+
+
+def bridge_crossover(a: LayeredGraph, b: LayeredGraph, rng: np.random.Generator) -> tuple[LayeredGraph, LayeredGraph]:
+    """Bridge crossover (Stier et al. 2021): cut each parent at a layer entered by a bridge and
+    swap what follows — child A keeps A's layers up to its cut and takes B's layers after B's cut
+    (shifted to follow), and vice versa; edges across the seam are reconnected by repair."""
+    _check_compatible(a, b)
+    if a.n_hidden_layers < 1 or b.n_hidden_layers < 1:
+        return a, b
+    cut_a, cut_b = _bridge_layer(a, rng), _bridge_layer(b, rng)
+    return (_finish(_splice(a, cut_a, b, cut_b), rng), _finish(_splice(b, cut_b, a, cut_a), rng))
+
+
+def _splice(head: LayeredGraph, cut_head: int, tail: LayeredGraph, cut_tail: int) -> LayeredGraph:
+    """Hidden layers 1…cut_head of ``head`` followed by hidden layers > cut_tail of ``tail``."""
+    kept = head.hidden_nodes()[head.layers[head.hidden_nodes()] <= cut_head]
+    base = _induced(head, kept)
+    taken = tail.hidden_nodes()[tail.layers[tail.hidden_nodes()] > cut_tail]
+    if taken.size == 0:
+        return base
+    # renumber the tail's layers to follow the head's cut; its edges from the dropped part vanish
+    layers = tail.layers.copy()
+    hidden = np.arange(tail.n_inputs, tail.n_nodes - tail.n_outputs)
+    layers[hidden] = np.maximum(layers[hidden] - cut_tail + cut_head, 0)
+    shifted = LayeredGraph(tail.n_inputs, tail.n_outputs, layers, tail.src, tail.dst, tail.recurrent)
+    return _graft(base, shifted, taken)
+
+
+def matching_layers(a: LayeredGraph, b: LayeredGraph, rng: np.random.Generator) -> tuple[LayeredGraph, LayeredGraph]:
+    """Matching-layers crossover (Stier et al. 2021): for every hidden layer index present in both
+    parents, child A takes the layer from A or B with equal probability (child B the other), and
+    each child keeps the edges among the layers it took."""
+    _check_compatible(a, b)
+    shared = min(a.n_hidden_layers, b.n_hidden_layers)
+    if shared < 1:
+        return a, b
+    from_b = rng.random(shared) < 0.5
+
+    def child(first: LayeredGraph, second: LayeredGraph, swap: np.ndarray) -> LayeredGraph:
+        hidden = first.hidden_nodes()
+        layers = first.layers[hidden]
+        keep = hidden[~((layers <= shared) & swap[np.minimum(layers, shared) - 1])]
+        take = second.hidden_nodes()
+        take = take[(second.layers[take] <= shared) & swap[np.minimum(second.layers[take], shared) - 1]]
+        return _finish(_graft(_induced(first, keep), second, take), rng)
+
+    return child(a, b, from_b), child(b, a, from_b)
+
+
+CROSSOVERS = {
+    "subpath-swap": subpath_swap,
+    "bridge": bridge_crossover,
+    "matching-layers": matching_layers,
+}
+
+
+def mutation(name: str):
+    if name not in MUTATIONS:
+        raise ConfigError(f"unknown mutation {name!r}; known: {', '.join(MUTATIONS)}")
+    return MUTATIONS[name]
+
+
+def crossover(name: str):
+    if name not in CROSSOVERS:
+        raise ConfigError(f"unknown crossover {name!r}; known: {', '.join(CROSSOVERS)}")
+    return CROSSOVERS[name]

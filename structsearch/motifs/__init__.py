@@ -1,0 +1,5 @@
+"""The layered motif catalogue, motif placement and motif counts."""
+
+from structsearch.motifs.catalogue import MOTIFS, Motif, count_motifs, motif, place_motif
+
+__all__ = ["MOTIFS", "Motif", "count_motifs", "motif", "place_motif"]

@@ -93,7 +93,7 @@ def _train_config(args):
         config.task.name = args.task
     config.task.options.update(dict(args.task_option or []))
     sections = {
-        "model": {"architecture": args.architecture, "epsilon": args.epsilon,
+        "model": {"architecture": args.architecture, "genotype": args.genotype, "epsilon": args.epsilon,
                   "density_scheme": args.density_scheme, "density": args.density,
                   "activation": args.activation, "dropout": args.dropout},
         "evolution": {"rule": args.evolution, "drop_fraction": args.drop_fraction,
@@ -140,6 +140,58 @@ def cmd_train(args) -> int:
     return 0 if result.status in ("ok", "stopped-early") else 1
 
 
+def _prior_parameters(pairs) -> dict:
+    return dict(pairs or [])
+
+
+def cmd_genotype_sample(args) -> int:
+    import numpy as np
+    from rich.console import Console
+
+    from structsearch.graphs import prior
+
+    make = prior(args.prior)
+    parameters = _prior_parameters(args.param)
+    rng = np.random.default_rng(args.seed)
+    try:
+        graph = make(**parameters, rng=rng)
+    except TypeError as error:
+        import inspect
+
+        allowed = [p for p in inspect.signature(make).parameters if p != "rng"]
+        raise UsageError(f"prior {args.prior!r}: {error}; its parameters are {', '.join(allowed)}") from None
+    graph.validate()
+    path = graph.save(args.out)
+    Console(stderr=True).print(f"{graph!r} → {path}")
+    return 0
+
+
+def cmd_genotype_show(args) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from structsearch.graphs import LayeredGraph
+    from structsearch.graphs.features import compute_features
+
+    graph = LayeredGraph.load(args.file)
+    features, meta = compute_features(graph)
+    if args.json:
+        print(json.dumps({"describe": graph.describe(), "features": features, "feature_meta": meta}))
+        return 0
+    console = Console()
+    console.print(graph.describe())
+    how = "exact" if meta["exact"] else f"{meta['bfs_sources']} sampled BFS sources"
+    table = Table(title=f"features ({how})")
+    table.add_column("feature")
+    table.add_column("value", justify="right")
+    for name, value in features.items():
+        table.add_row(name, f"{value:.6g}")
+    console.print(table)
+    return 0
+
+
 def cmd_experiment_set_vs_motif(args) -> int:
     from structsearch.experiments.set_vs_motif import run_set_vs_motif
 
@@ -157,6 +209,7 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task-option", action="append", type=_task_option, metavar="KEY=VALUE",
                         help="a task option, e.g. train_size=5000 (repeatable)")
     parser.add_argument("--architecture", help="layer sizes such as 784-300-100-10")
+    parser.add_argument("--genotype", help="a genotype file (.json or .npz) to decode instead of --architecture")
     parser.add_argument("--epsilon", type=float, help="Erdős–Rényi ε (default 20)")
     parser.add_argument("--density-scheme", help="er | erk | uniform")
     parser.add_argument("--density", type=float, help="overall density for erk or uniform")
@@ -199,6 +252,21 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--save-model", action="store_true", help="also write model.pt (state_dict)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
+
+    genotype = commands.add_parser("genotype", help="sample, describe and inspect layered-graph genotypes")
+    genotype_commands = genotype.add_subparsers(dest="genotype_command", metavar="ACTION",
+                                                parser_class=ArgumentParser, required=True)
+    sample = genotype_commands.add_parser("sample", help="draw a genotype from a prior into a file")
+    sample.add_argument("prior", help="erdos-renyi | watts-strogatz | barabasi-albert | configuration-model | motif-composed")
+    sample.add_argument("--param", action="append", type=_task_option, metavar="KEY=VALUE",
+                        help="a prior parameter (TOML value), e.g. n=30, layer_sizes=[64,100,10]")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--out", required=True, help="genotype file (.json or .npz)")
+    sample.set_defaults(func=cmd_genotype_sample)
+    show = genotype_commands.add_parser("show", help="describe a genotype file and list its graph features")
+    show.add_argument("file")
+    show.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    show.set_defaults(func=cmd_genotype_show)
 
     experiment = commands.add_parser("experiment", help="reproduce a study from the literature")
     studies = experiment.add_subparsers(dest="study", metavar="STUDY", parser_class=ArgumentParser, required=True)

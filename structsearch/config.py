@@ -47,6 +47,7 @@ class TaskConfig:
 @dataclass
 class ModelConfig:
     architecture: str | None = None  # None: input-256-256-output of the task
+    genotype: str | None = None  # a LayeredGraph file; replaces architecture and density
     epsilon: float = 20.0
     density_scheme: str = "er"
     density: float | None = None
@@ -55,6 +56,8 @@ class ModelConfig:
     init: str = "he"
 
     def validate(self) -> ModelConfig:
+        if self.genotype is not None and self.architecture is not None:
+            raise ConfigError("model.genotype and model.architecture exclude each other; give one")
         if self.density_scheme not in DENSITY_SCHEMES:
             raise ConfigError(f"model.density_scheme must be one of {', '.join(DENSITY_SCHEMES)}, got {self.density_scheme!r}")
         if self.density_scheme == "er":

@@ -35,7 +35,7 @@ def resolve_architecture(config: RunConfig, task: Task) -> list[int]:
             "inputs (use digits, mnist, fashion-mnist, madelon or higgs)"
         )
     if config.model.architecture is None:
-        return [task.n_inputs, 256, 256, task.n_classes]
+        return [task.n_inputs, 256, 256, task.n_classes]  # also the default for a genotype's check
     sizes = parse_architecture(config.model.architecture)
     if sizes[0] != task.n_inputs:
         raise ConfigError(
@@ -50,12 +50,30 @@ def resolve_architecture(config: RunConfig, task: Task) -> list[int]:
     return sizes
 
 
+def genotype_blocks(config: RunConfig, task: Task):
+    """The block description decoded from ``config.model.genotype``, checked against the task."""
+    from structsearch.graphs import LayeredGraph
+
+    graph = LayeredGraph.load(config.model.genotype)
+    if graph.n_inputs != task.n_inputs or graph.n_outputs != task.n_classes:
+        raise ConfigError(
+            f"genotype {config.model.genotype} has {graph.n_inputs} inputs and {graph.n_outputs} "
+            f"outputs but task {task.name!r} has {task.n_inputs} and {task.n_classes}"
+        )
+    return graph.to_blocks()
+
+
 def build_model(config: RunConfig, task: Task) -> SparseMLP:
     """The sparse MLP of ``config`` with its initial topology and weights drawn from the run seed."""
-    sizes = resolve_architecture(config, task)
     rng = np.random.default_rng(config.training.seed)
-    motif_size = config.evolution.motif_size if config.evolution.rule == "set-motif" else 1
     model_config = config.model
+    if model_config.genotype is not None:
+        resolve_architecture(config, task)  # the sequence check
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        return SparseMLP(genotype_blocks(config, task), activation=model_config.activation,
+                         dropout=model_config.dropout, init=model_config.init, generator=generator)
+    sizes = resolve_architecture(config, task)
+    motif_size = config.evolution.motif_size if config.evolution.rule == "set-motif" else 1
     description = layered_blocks(
         sizes, rng, model_config.density_scheme, model_config.epsilon, model_config.density,
         motif_size,

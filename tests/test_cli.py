@@ -127,3 +127,43 @@ def test_set_vs_motif_experiment_writes_a_table(capsys, tmp_path):
     rows = (tmp_path / "e" / "set_vs_motif.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 2
     assert rows[0].startswith("rule,epsilon,repeat,status,connections,selected_epoch,val_accuracy,test_accuracy")
+
+
+def test_genotype_sample_show_and_train(capsys, tmp_path):
+    path = tmp_path / "g.json"
+    code, _, err = run(capsys, "genotype", "sample", "barabasi-albert", "--param", "n=20",
+                       "--param", "m=2", "--param", "n_inputs=64", "--param", "n_outputs=10",
+                       "--out", str(path))
+    assert code == 0, err
+    code, out, _ = run(capsys, "genotype", "show", str(path), "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["describe"]["inputs"] == 64 and "betweenness_mean" in shown["features"]
+    code, _, err = run(capsys, "train", "--genotype", str(path), "--epochs", "2", "--runs", str(tmp_path),
+                       "--name", "g", "--no-progress")
+    assert code == 0, err
+    result = json.loads((tmp_path / "g" / "result.json").read_text())
+    from structsearch.graphs import LayeredGraph
+
+    assert sum(result["connections"]) == LayeredGraph.load(path).n_edges
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["genotype", "sample", "watts-strogatz", "--param", "n=10", "--param", "k=10", "--param", "p=0.5"],
+     "1 ≤ k < n"),
+    (["genotype", "sample", "lattice", "--param", "n=3"], "known: erdos-renyi"),
+    (["genotype", "sample", "barabasi-albert", "--param", "n=10", "--param", "m=-1"], "1 ≤ m < n"),
+    (["genotype", "sample", "erdos-renyi", "--param", "layer_sizes=[4, 3, 2]", "--param", "epsilon=0"],
+     "epsilon"),
+])
+def test_genotype_bad_prior_parameters(capsys, tmp_path, argv, message):
+    code, _, err = run(capsys, *argv, "--out", str(tmp_path / "x.json"))
+    assert code == 1 and message in err and err.count("\n") == 1
+
+
+def test_genotype_bad_files(capsys, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    code, _, err = run(capsys, "genotype", "show", str(bad))
+    assert code == 1 and "not valid JSON" in err
+    code, _, err = run(capsys, "train", "--genotype", str(tmp_path / "missing.json"), "--runs", str(tmp_path))
+    assert code == 1 and "cannot read" in err

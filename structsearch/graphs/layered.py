@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from structsearch.errors import DataError
+from structsearch.errors import DataError, StructsearchError
 
 
-class InvalidGraph(ValueError):
+class InvalidGraph(StructsearchError, ValueError):
     """A genotype that breaks a structural rule; the message names the violation."""
 
 

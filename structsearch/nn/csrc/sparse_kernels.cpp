@@ -5,11 +5,12 @@
 //   sddmm: out[k]    = ⟨g[i, :], x[col[k], :]⟩              for every stored (i, col[k])
 //
 // Cost is O(connections × batch).  Rows are split over ATen's thread pool.  With AVX-512 the float32
-// kernels keep 128 batch columns in eight 512-bit accumulators; elsewhere the compiler vectorises
-// the generic loops.
+// kernels keep up to 128 batch columns in 512-bit registers (the last one masked); elsewhere the
+// compiler vectorises the generic loops.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #ifdef __AVX512F__
@@ -34,57 +35,90 @@ inline void spmm_block(const int* cr, const int* cl, const T* v, const int64_t* 
 }
 
 #ifdef __AVX512F__
-inline void spmm_block_f32_128(const int* cr, const int* cl, const float* v, const int64_t* perm,
-                               const float* x, float init, float* out, int64_t i, int64_t B,
-                               int64_t b0) {
-  __m512 a0 = _mm512_set1_ps(init), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+// float32 with AVX-512: up to 128 batch columns per pass in NV 512-bit accumulators; the last
+// vector is masked, so any batch size runs in ceil(B / 128) passes over the row's connections.
+template <int NV>
+inline void spmm_row_f32(const int* cr, const int* cl, const float* v, const int64_t* perm,
+                         const float* x, float init, float* out, int64_t i, int64_t B, int64_t b0,
+                         __mmask16 tail) {
+  __m512 acc[NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; ++j) acc[j] = _mm512_set1_ps(init);
   for (int k = cr[i]; k < cr[i + 1]; ++k) {
     const __m512 s = _mm512_set1_ps(perm ? v[perm[k]] : v[k]);
     const float* r = x + static_cast<int64_t>(cl[k]) * B + b0;
-    a0 = _mm512_fmadd_ps(s, _mm512_loadu_ps(r), a0);
-    a1 = _mm512_fmadd_ps(s, _mm512_loadu_ps(r + 16), a1);
-    a2 = _mm512_fmadd_ps(s, _mm512_loadu_ps(r + 32), a2);
-    a3 = _mm512_fmadd_ps(s, _mm512_loadu_ps(r + 48), a3);
-    a4 = _mm512_fmadd_ps(s, _mm512_loadu_ps(r + 64), a4);
-    a5 = _mm512_fmadd_ps(s, _mm512_loadu_ps(r + 80), a5);
-    a6 = _mm512_fmadd_ps(s, _mm512_loadu_ps(r + 96), a6);
-    a7 = _mm512_fmadd_ps(s, _mm512_loadu_ps(r + 112), a7);
+#pragma GCC unroll 8
+    for (int j = 0; j < NV - 1; ++j) acc[j] = _mm512_fmadd_ps(s, _mm512_loadu_ps(r + 16 * j), acc[j]);
+    acc[NV - 1] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(tail, r + 16 * (NV - 1)), acc[NV - 1]);
   }
   float* o = out + i * B + b0;
-  _mm512_storeu_ps(o, a0);
-  _mm512_storeu_ps(o + 16, a1);
-  _mm512_storeu_ps(o + 32, a2);
-  _mm512_storeu_ps(o + 48, a3);
-  _mm512_storeu_ps(o + 64, a4);
-  _mm512_storeu_ps(o + 80, a5);
-  _mm512_storeu_ps(o + 96, a6);
-  _mm512_storeu_ps(o + 112, a7);
+#pragma GCC unroll 8
+  for (int j = 0; j < NV - 1; ++j) _mm512_storeu_ps(o + 16 * j, acc[j]);
+  _mm512_mask_storeu_ps(o + 16 * (NV - 1), tail, acc[NV - 1]);
 }
 
-// ⟨g, r⟩ for 128 columns with g held in registers: independent products and a tree sum keep the
-// FMA latency chain short, so consecutive connections overlap in the pipeline.
-inline float dot_f32_128(const __m512* g, const float* r) {
-  const __m512 p0 = _mm512_mul_ps(g[0], _mm512_loadu_ps(r));
-  const __m512 p1 = _mm512_mul_ps(g[1], _mm512_loadu_ps(r + 16));
-  const __m512 p2 = _mm512_fmadd_ps(g[2], _mm512_loadu_ps(r + 32), p0);
-  const __m512 p3 = _mm512_fmadd_ps(g[3], _mm512_loadu_ps(r + 48), p1);
-  const __m512 p4 = _mm512_mul_ps(g[4], _mm512_loadu_ps(r + 64));
-  const __m512 p5 = _mm512_mul_ps(g[5], _mm512_loadu_ps(r + 80));
-  const __m512 p6 = _mm512_fmadd_ps(g[6], _mm512_loadu_ps(r + 96), p4);
-  const __m512 p7 = _mm512_fmadd_ps(g[7], _mm512_loadu_ps(r + 112), p5);
-  return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(p2, p3), _mm512_add_ps(p6, p7)));
-}
-
-inline float dot_f32(const float* a, const float* b, int64_t n) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = s0;
-  int64_t j = 0;
-  for (; j + 32 <= n; j += 32) {
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j), s0);
-    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j + 16), _mm512_loadu_ps(b + j + 16), s1);
+inline void spmm_row_f32_any(const int* cr, const int* cl, const float* v, const int64_t* perm,
+                             const float* x, float init, float* out, int64_t i, int64_t B) {
+  for (int64_t b0 = 0; b0 < B; b0 += 128) {
+    const int64_t width = std::min<int64_t>(128, B - b0);
+    const int nv = static_cast<int>((width + 15) / 16);
+    const int last = static_cast<int>(width - 16 * (nv - 1));
+    const __mmask16 tail = static_cast<__mmask16>(last == 16 ? 0xFFFF : (1u << last) - 1);
+    switch (nv) {
+      case 1: spmm_row_f32<1>(cr, cl, v, perm, x, init, out, i, B, b0, tail); break;
+      case 2: spmm_row_f32<2>(cr, cl, v, perm, x, init, out, i, B, b0, tail); break;
+      case 3: spmm_row_f32<3>(cr, cl, v, perm, x, init, out, i, B, b0, tail); break;
+      case 4: spmm_row_f32<4>(cr, cl, v, perm, x, init, out, i, B, b0, tail); break;
+      case 5: spmm_row_f32<5>(cr, cl, v, perm, x, init, out, i, B, b0, tail); break;
+      case 6: spmm_row_f32<6>(cr, cl, v, perm, x, init, out, i, B, b0, tail); break;
+      case 7: spmm_row_f32<7>(cr, cl, v, perm, x, init, out, i, B, b0, tail); break;
+      default: spmm_row_f32<8>(cr, cl, v, perm, x, init, out, i, B, b0, tail); break;
+    }
   }
-  float s = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-  for (; j < n; ++j) s += a[j] * b[j];
-  return s;
+}
+
+// ⟨g, r⟩ over up to 128 columns with g held in NV registers (zero beyond the mask): independent
+// products and a tree sum keep the dependency chain short so connections overlap in the pipeline.
+template <int NV>
+inline void sddmm_row_f32(const int* cr, const int* cl, const float* gi, const float* x, float* out,
+                          int64_t i, int64_t B, int64_t b0, __mmask16 tail, bool first) {
+  __m512 g[NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < NV - 1; ++j) g[j] = _mm512_loadu_ps(gi + b0 + 16 * j);
+  g[NV - 1] = _mm512_maskz_loadu_ps(tail, gi + b0 + 16 * (NV - 1));
+  for (int k = cr[i]; k < cr[i + 1]; ++k) {
+    const float* r = x + static_cast<int64_t>(cl[k]) * B + b0;
+    __m512 p[NV];
+#pragma GCC unroll 8
+    for (int j = 0; j < NV - 1; ++j) p[j] = _mm512_mul_ps(g[j], _mm512_loadu_ps(r + 16 * j));
+    p[NV - 1] = _mm512_mul_ps(g[NV - 1], _mm512_maskz_loadu_ps(tail, r + 16 * (NV - 1)));
+#pragma GCC unroll 8
+    for (int step = 1; step < NV; step *= 2)
+      for (int j = 0; j + step < NV; j += 2 * step) p[j] = _mm512_add_ps(p[j], p[j + step]);
+    const float s = _mm512_reduce_add_ps(p[0]);
+    out[k] = first ? s : out[k] + s;
+  }
+}
+
+inline void sddmm_row_f32_any(const int* cr, const int* cl, const float* gi, const float* x,
+                              float* out, int64_t i, int64_t B) {
+  for (int64_t b0 = 0; b0 < B; b0 += 128) {
+    const int64_t width = std::min<int64_t>(128, B - b0);
+    const int nv = static_cast<int>((width + 15) / 16);
+    const int last = static_cast<int>(width - 16 * (nv - 1));
+    const __mmask16 tail = static_cast<__mmask16>(last == 16 ? 0xFFFF : (1u << last) - 1);
+    const bool first = b0 == 0;
+    switch (nv) {
+      case 1: sddmm_row_f32<1>(cr, cl, gi, x, out, i, B, b0, tail, first); break;
+      case 2: sddmm_row_f32<2>(cr, cl, gi, x, out, i, B, b0, tail, first); break;
+      case 3: sddmm_row_f32<3>(cr, cl, gi, x, out, i, B, b0, tail, first); break;
+      case 4: sddmm_row_f32<4>(cr, cl, gi, x, out, i, B, b0, tail, first); break;
+      case 5: sddmm_row_f32<5>(cr, cl, gi, x, out, i, B, b0, tail, first); break;
+      case 6: sddmm_row_f32<6>(cr, cl, gi, x, out, i, B, b0, tail, first); break;
+      case 7: sddmm_row_f32<7>(cr, cl, gi, x, out, i, B, b0, tail, first); break;
+      default: sddmm_row_f32<8>(cr, cl, gi, x, out, i, B, b0, tail, first); break;
+    }
+  }
 }
 #endif
 
@@ -95,12 +129,13 @@ void spmm_impl(const int* cr, const int* cl, const T* v, const int64_t* perm, co
   at::parallel_for(0, n, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       const T init = bias ? bias[i] : T(0);
-      int64_t b0 = 0;
 #ifdef __AVX512F__
       if constexpr (std::is_same_v<T, float>) {
-        for (; b0 + 128 <= B; b0 += 128) spmm_block_f32_128(cr, cl, v, perm, x, init, out, i, B, b0);
+        spmm_row_f32_any(cr, cl, v, perm, x, init, out, i, B);
+        continue;
       }
 #endif
+      int64_t b0 = 0;
       for (; b0 + W <= B; b0 += W) spmm_block<T, W>(cr, cl, v, perm, x, init, out, i, B, b0);
       for (; b0 + 8 <= B; b0 += 8) spmm_block<T, 8>(cr, cl, v, perm, x, init, out, i, B, b0);
       for (; b0 < B; ++b0) spmm_block<T, 1>(cr, cl, v, perm, x, init, out, i, B, b0);
@@ -115,23 +150,12 @@ void sddmm_impl(const int* cr, const int* cl, const T* g, const T* x, T* out, in
       const T* gi = g + i * B;
 #ifdef __AVX512F__
       if constexpr (std::is_same_v<T, float>) {
-        if (B == 128) {
-          __m512 gr[8];
-          for (int j = 0; j < 8; ++j) gr[j] = _mm512_loadu_ps(gi + 16 * j);
-          for (int k = cr[i]; k < cr[i + 1]; ++k)
-            out[k] = dot_f32_128(gr, x + static_cast<int64_t>(cl[k]) * B);
-          continue;
-        }
+        sddmm_row_f32_any(cr, cl, gi, x, out, i, B);
+        continue;
       }
 #endif
       for (int k = cr[i]; k < cr[i + 1]; ++k) {
         const T* r = x + static_cast<int64_t>(cl[k]) * B;
-#ifdef __AVX512F__
-        if constexpr (std::is_same_v<T, float>) {
-          out[k] = dot_f32(gi, r, B);
-          continue;
-        }
-#endif
         T s = T(0);
 #pragma omp simd reduction(+ : s)
         for (int64_t b = 0; b < B; ++b) s += gi[b] * r[b];

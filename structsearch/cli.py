@@ -192,6 +192,83 @@ def cmd_genotype_show(args) -> int:
     return 0
 
 
+def cmd_meta_export(args) -> int:
+    from rich.console import Console
+
+    from structsearch.meta import export
+
+    path, rows = export(args.runs, args.out, include_all=args.all)
+    Console(stderr=True).print(f"{rows} rows from {len(args.runs)} run(s) → {path}")
+    return 0
+
+
+def _print_scores(console, title: str, report: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("metric")
+    for column in ("cross-validation (mean ± std)", "single 10 % split"):
+        table.add_column(column, justify="right")
+    cv, single = report["cross_validation"], report["single_10pct_split"]
+    for metric in ("r2", "kendall_tau", "spearman", "mae", "precision_at_10"):
+        table.add_row(metric, f"{cv[metric]['mean']:.4f} ± {cv[metric]['std']:.4f}", f"{single[metric]:.4f}")
+    console.print(table)
+    importance = Table(title="permutation importance (R² drop, 25 % hold-out)")
+    importance.add_column("feature")
+    importance.add_column("mean ± std", justify="right")
+    for item in report["permutation_importance"][:10]:
+        importance.add_row(item["feature"], f"{item['mean']:.4f} ± {item['std']:.4f}")
+    console.print(importance)
+
+
+def cmd_predictor_train(args) -> int:
+    from rich.console import Console
+
+    from structsearch.predictors.workflow import train_predictor
+
+    _, report, path = train_predictor(args.meta, args.model, args.target, args.out_dir, args.name,
+                                      args.folds, args.repeats, args.seed)
+    console = Console()
+    cv = report["cross_validation"]
+    _print_scores(console, f"{args.model} → {args.target} ({cv['folds']}-fold × {cv['repeats']})", report)
+    console.print(f"saved {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+def cmd_predictor_evaluate(args) -> int:
+    import json
+
+    from structsearch.predictors import load_predictor
+    from structsearch.predictors.workflow import evaluate_saved
+
+    print(json.dumps(evaluate_saved(load_predictor(args.model), args.meta), indent=2))
+    return 0
+
+
+def cmd_predictor_show(args) -> int:
+    import json
+
+    from rich.console import Console
+
+    from structsearch.predictors import load_predictor
+
+    card = load_predictor(args.model).card
+    console = Console()
+    summary = {k: v for k, v in card.items() if k not in ("features", "evaluation")}
+    summary["features"] = f"{len(card['features'])} ({', '.join(card['features'][:5])}, …)"
+    console.print_json(json.dumps(summary))
+    if "evaluation" in card:
+        _print_scores(console, f"{card['model']} → {card['target']}", card["evaluation"])
+    return 0
+
+
+def cmd_experiment_random_structures(args) -> int:
+    from structsearch.experiments.random_structures import run_study_command
+
+    run_study_command(args)
+    return 0
+
+
 def cmd_experiment_set_vs_motif(args) -> int:
     from structsearch.experiments.set_vs_motif import run_set_vs_motif
 
@@ -268,6 +345,36 @@ def build_parser() -> ArgumentParser:
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
     show.set_defaults(func=cmd_genotype_show)
 
+    meta = commands.add_parser("meta", help="meta-datasets of trained candidates")
+    meta_commands = meta.add_subparsers(dest="meta_command", metavar="ACTION", parser_class=ArgumentParser,
+                                        required=True)
+    export = meta_commands.add_parser("export", help="merge runs' stores into one CSV or Parquet file")
+    export.add_argument("runs", nargs="+", help="run directories (each with run.db)")
+    export.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    export.add_argument("--all", action="store_true", help="also rows whose training did not end ok")
+    export.set_defaults(func=cmd_meta_export)
+
+    predictor = commands.add_parser("predictor", help="train, evaluate and inspect performance predictors")
+    predictor_commands = predictor.add_subparsers(dest="predictor_command", metavar="ACTION",
+                                                  parser_class=ArgumentParser, required=True)
+    ptrain = predictor_commands.add_parser("train", help="fit a predictor on a meta-dataset and evaluate it")
+    ptrain.add_argument("meta", help="meta-dataset (.csv or .parquet)")
+    ptrain.add_argument("--model", default="rf", help="rf | adaboost | bayesian-ridge | gbr")
+    ptrain.add_argument("--target", default="test_accuracy")
+    ptrain.add_argument("--name", help="file name (default META-MODEL-TARGET)")
+    ptrain.add_argument("--out-dir", default="predictors")
+    ptrain.add_argument("--folds", type=_positive_int, default=5)
+    ptrain.add_argument("--repeats", type=_positive_int, default=3)
+    ptrain.add_argument("--seed", type=int, default=0)
+    ptrain.set_defaults(func=cmd_predictor_train)
+    pevaluate = predictor_commands.add_parser("evaluate", help="score a saved predictor on a meta-dataset")
+    pevaluate.add_argument("model", help="predictor file (.skops, with its .json card)")
+    pevaluate.add_argument("meta")
+    pevaluate.set_defaults(func=cmd_predictor_evaluate)
+    pshow = predictor_commands.add_parser("show", help="print a saved predictor's model card")
+    pshow.add_argument("model")
+    pshow.set_defaults(func=cmd_predictor_show)
+
     experiment = commands.add_parser("experiment", help="reproduce a study from the literature")
     studies = experiment.add_subparsers(dest="study", metavar="STUDY", parser_class=ArgumentParser, required=True)
     svm = studies.add_parser("set-vs-motif", help="SET vs SET-motif A/B over ε (Su 2022)")
@@ -286,6 +393,24 @@ def build_parser() -> ArgumentParser:
     svm.add_argument("--name")
     add_data_options(svm)
     svm.set_defaults(func=cmd_experiment_set_vs_motif)
+    rs = studies.add_parser("random-structures",
+                            help="train N Watts–Strogatz and Barabási–Albert networks into a run store (Stier et al. §4.3)")
+    rs.add_argument("--task", default="digits")
+    rs.add_argument("--task-option", action="append", type=_task_option, metavar="KEY=VALUE")
+    rs.add_argument("--priors", default="watts-strogatz,barabasi-albert")
+    rs.add_argument("--per-prior", type=_positive_int, default=30)
+    rs.add_argument("--min-nodes", type=int, default=10)
+    rs.add_argument("--max-nodes", type=int, default=50)
+    rs.add_argument("--epochs", type=_positive_int, default=5)
+    rs.add_argument("--optimizer", default="adam")
+    rs.add_argument("--lr", type=float, default=1e-2)
+    rs.add_argument("--batch-size", type=_positive_int, default=64)
+    rs.add_argument("--seed", type=int, default=0)
+    rs.add_argument("--runs", default="runs")
+    rs.add_argument("--name")
+    rs.add_argument("--resume", help="a run directory of this study to continue")
+    add_data_options(rs)
+    rs.set_defaults(func=cmd_experiment_random_structures)
     return parser
 
 

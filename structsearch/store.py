@@ -1,0 +1,250 @@
+"""The run store: one SQLite database per run (``runs/<name>/run.db``), in WAL mode.
+
+It holds the run configuration, every candidate (a compact genotype blob — compressed arrays,
+never pickle — its content hash, parents, generation and origin), its graph features, its training
+result (metrics, curves, timings and a status), and an event log.  Every write is one transaction:
+a process killed at any moment leaves either the previous state or the new one, never a
+half-written candidate.
+
+Schema (version 1)::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)            -- JSON values: config, created, version
+    candidates(id INTEGER PRIMARY KEY, hash TEXT, genotype BLOB, parents TEXT, generation INTEGER,
+               origin TEXT, created REAL)             -- origin: prior | mutation | crossover | …
+    features(candidate_id INTEGER PRIMARY KEY, data TEXT, meta TEXT)
+    results(candidate_id INTEGER PRIMARY KEY, status TEXT, metrics TEXT, curves TEXT,
+            seconds TEXT, prediction REAL, reason TEXT, finished REAL)
+    events(id INTEGER PRIMARY KEY, time REAL, kind TEXT, data TEXT)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from structsearch import __version__
+from structsearch.errors import DataError
+from structsearch.graphs.layered import LayeredGraph
+
+SCHEMA_VERSION = 1
+STORE_NAME = "run.db"
+STATUSES = ("ok", "failed", "diverged", "stopped-early", "dropped-by-predictor")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS candidates (
+    id INTEGER PRIMARY KEY, hash TEXT NOT NULL, genotype BLOB NOT NULL, parents TEXT NOT NULL,
+    generation INTEGER NOT NULL, origin TEXT NOT NULL, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS candidates_hash ON candidates(hash);
+CREATE TABLE IF NOT EXISTS features (
+    candidate_id INTEGER PRIMARY KEY REFERENCES candidates(id), data TEXT NOT NULL, meta TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    candidate_id INTEGER PRIMARY KEY REFERENCES candidates(id),
+    status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'diverged', 'stopped-early', 'dropped-by-predictor')),
+    metrics TEXT NOT NULL, curves TEXT NOT NULL, seconds TEXT NOT NULL, prediction REAL,
+    reason TEXT NOT NULL, finished REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
+"""
+
+
+@dataclass
+class Candidate:
+    """One stored candidate with whatever has been recorded for it."""
+
+    id: int
+    hash: str
+    genotype: LayeredGraph
+    parents: list[int]
+    generation: int
+    origin: str
+    features: dict[str, float] | None = None
+    feature_meta: dict = field(default_factory=dict)
+    status: str | None = None
+    metrics: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+    prediction: float | None = None
+    reason: str = ""
+
+
+class RunStore:
+    """Open (or create) the store of one run.
+
+    ``RunStore.open(run_dir)`` requires an existing store; ``RunStore.create(run_dir, config)``
+    makes a new one.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+        self.connection.execute("PRAGMA journal_mode=WAL")
+        self.connection.execute("PRAGMA foreign_keys=ON")
+        version = self.connection.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self.connection.close()
+            raise DataError(
+                f"{self.path}: store schema version {version} is newer than this structsearch "
+                f"understands ({SCHEMA_VERSION}); upgrade structsearch"
+            )
+        if version == 0:
+            with self.transaction() as cursor:
+                for statement in _SCHEMA.strip().split(";"):
+                    if statement.strip():
+                        cursor.execute(statement)
+                cursor.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @classmethod
+    def create(cls, run_dir: str | Path, config: dict | None = None) -> RunStore:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        store = cls(run_dir / STORE_NAME)
+        with store.transaction() as cursor:
+            for key, value in (("config", config or {}), ("created", time.time()),
+                               ("structsearch_version", __version__)):
+                cursor.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        return store
+
+    @classmethod
+    def open(cls, run_dir: str | Path) -> RunStore:
+        run_dir = Path(run_dir)
+        path = run_dir / STORE_NAME if run_dir.is_dir() else run_dir
+        if not path.is_file():
+            raise DataError(f"{run_dir}: no run store ({STORE_NAME}) here; is it a run directory?")
+        try:
+            return cls(path)
+        except sqlite3.DatabaseError as error:
+            raise DataError(f"{path}: not a run store ({error})") from None
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Cursor]:
+        """One atomic write: everything inside commits together or not at all."""
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield cursor
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        else:
+            cursor.execute("COMMIT")
+
+    # ------------------------------------------------------------------ writes
+
+    def meta(self, key: str, default=None):
+        row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, key: str, value) -> None:
+        with self.transaction() as cursor:
+            cursor.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    @property
+    def config(self) -> dict:
+        return self.meta("config", {})
+
+    def add_candidate(self, genotype: LayeredGraph, *, parents=(), generation: int = 0,
+                      origin: str = "prior", features: dict | None = None,
+                      feature_meta: dict | None = None, result: dict | None = None) -> int:
+        """Store a candidate (with its features and result, when given) in one transaction."""
+        with self.transaction() as cursor:
+            cursor.execute(
+                "INSERT INTO candidates (hash, genotype, parents, generation, origin, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (genotype.content_hash(), genotype.to_bytes(), json.dumps([int(p) for p in parents]),
+                 int(generation), origin, time.time()),
+            )
+            candidate_id = int(cursor.lastrowid)
+            if features is not None:
+                self._write_features(cursor, candidate_id, features, feature_meta or {})
+            if result is not None:
+                self._write_result(cursor, candidate_id, **result)
+        return candidate_id
+
+    def set_features(self, candidate_id: int, features: dict, meta: dict | None = None) -> None:
+        with self.transaction() as cursor:
+            self._write_features(cursor, candidate_id, features, meta or {})
+
+    def record_result(self, candidate_id: int, status: str, metrics: dict | None = None,
+                      curves: dict | None = None, seconds: dict | None = None,
+                      prediction: float | None = None, reason: str = "") -> None:
+        with self.transaction() as cursor:
+            self._write_result(cursor, candidate_id, status, metrics, curves, seconds, prediction, reason)
+
+    def log_event(self, kind: str, **data) -> None:
+        with self.transaction() as cursor:
+            cursor.execute("INSERT INTO events (time, kind, data) VALUES (?, ?, ?)",
+                           (time.time(), kind, json.dumps(data)))
+
+    @staticmethod
+    def _write_features(cursor, candidate_id, features, meta):
+        cursor.execute("INSERT OR REPLACE INTO features VALUES (?, ?, ?)",
+                       (candidate_id, json.dumps({k: float(v) for k, v in features.items()}), json.dumps(meta)))
+
+    @staticmethod
+    def _write_result(cursor, candidate_id, status, metrics=None, curves=None, seconds=None,
+                      prediction=None, reason=""):
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        cursor.execute(
+            "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (candidate_id, status, json.dumps(metrics or {}), json.dumps(curves or {}),
+             json.dumps(seconds or {}), None if prediction is None else float(prediction), reason,
+             time.time()),
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    _SELECT = (
+        "SELECT c.id, c.hash, c.genotype, c.parents, c.generation, c.origin, f.data, f.meta, "
+        "r.status, r.metrics, r.curves, r.seconds, r.prediction, r.reason "
+        "FROM candidates c LEFT JOIN features f ON f.candidate_id = c.id "
+        "LEFT JOIN results r ON r.candidate_id = c.id"
+    )
+
+    def _candidate(self, row) -> Candidate:
+        def loads(text, empty):
+            return json.loads(text) if text else empty
+
+        return Candidate(
+            id=row[0], hash=row[1], genotype=LayeredGraph.from_bytes(row[2], f"{self.path}#{row[0]}"),
+            parents=json.loads(row[3]), generation=row[4], origin=row[5],
+            features=loads(row[6], None), feature_meta=loads(row[7], {}), status=row[8],
+            metrics=loads(row[9], {}), curves=loads(row[10], {}), seconds=loads(row[11], {}),
+            prediction=row[12], reason=row[13] or "",
+        )
+
+    def candidates(self) -> list[Candidate]:
+        """Every candidate in id order, with its features and result where recorded."""
+        rows = self.connection.execute(self._SELECT + " ORDER BY c.id").fetchall()
+        return [self._candidate(row) for row in rows]
+
+    def find_by_hash(self, content_hash: str) -> Candidate | None:
+        """The earliest candidate with this hash that has a result (for deduplication)."""
+        row = self.connection.execute(
+            self._SELECT + " WHERE c.hash = ? AND r.status IS NOT NULL ORDER BY c.id LIMIT 1",
+            (content_hash,),
+        ).fetchone()
+        return self._candidate(row) if row else None
+
+    def events(self, kind: str | None = None) -> list[dict]:
+        query = "SELECT time, kind, data FROM events" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
+        rows = self.connection.execute(query, (kind,) if kind else ()).fetchall()
+        return [{"time": t, "kind": k, **json.loads(d)} for t, k, d in rows]
+
+    def count(self) -> int:
+        return int(self.connection.execute("SELECT COUNT(*) FROM candidates").fetchone()[0])

@@ -310,6 +310,13 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder with the datasets (default $STRUCTSEARCH_DATA)")
 
 
+def _group(commands, name: str, help: str, metavar: str = "ACTION"):
+    """A command with sub-commands of its own (``structsearch NAME ACTION …``)."""
+    parser = commands.add_parser(name, help=help)
+    return parser.add_subparsers(dest=f"{name}_command", metavar=metavar, parser_class=ArgumentParser,
+                                 required=True)
+
+
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="structsearch", description="Search for good sparse neural-network structures.")
     parser.add_argument("--version", action="version", version=f"structsearch {__version__}")
@@ -330,9 +337,7 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
 
-    genotype = commands.add_parser("genotype", help="sample, describe and inspect layered-graph genotypes")
-    genotype_commands = genotype.add_subparsers(dest="genotype_command", metavar="ACTION",
-                                                parser_class=ArgumentParser, required=True)
+    genotype_commands = _group(commands, "genotype", "sample, describe and inspect layered-graph genotypes")
     sample = genotype_commands.add_parser("sample", help="draw a genotype from a prior into a file")
     sample.add_argument("prior", help="erdos-renyi | watts-strogatz | barabasi-albert | configuration-model | motif-composed")
     sample.add_argument("--param", action="append", type=_task_option, metavar="KEY=VALUE",
@@ -345,18 +350,14 @@ def build_parser() -> ArgumentParser:
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
     show.set_defaults(func=cmd_genotype_show)
 
-    meta = commands.add_parser("meta", help="meta-datasets of trained candidates")
-    meta_commands = meta.add_subparsers(dest="meta_command", metavar="ACTION", parser_class=ArgumentParser,
-                                        required=True)
+    meta_commands = _group(commands, "meta", "meta-datasets of trained candidates")
     export = meta_commands.add_parser("export", help="merge runs' stores into one CSV or Parquet file")
     export.add_argument("runs", nargs="+", help="run directories (each with run.db)")
     export.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
     export.add_argument("--all", action="store_true", help="also rows whose training did not end ok")
     export.set_defaults(func=cmd_meta_export)
 
-    predictor = commands.add_parser("predictor", help="train, evaluate and inspect performance predictors")
-    predictor_commands = predictor.add_subparsers(dest="predictor_command", metavar="ACTION",
-                                                  parser_class=ArgumentParser, required=True)
+    predictor_commands = _group(commands, "predictor", "train, evaluate and inspect performance predictors")
     ptrain = predictor_commands.add_parser("train", help="fit a predictor on a meta-dataset and evaluate it")
     ptrain.add_argument("meta", help="meta-dataset (.csv or .parquet)")
     ptrain.add_argument("--model", default="rf", help="rf | adaboost | bayesian-ridge | gbr")
@@ -375,8 +376,7 @@ def build_parser() -> ArgumentParser:
     pshow.add_argument("model")
     pshow.set_defaults(func=cmd_predictor_show)
 
-    experiment = commands.add_parser("experiment", help="reproduce a study from the literature")
-    studies = experiment.add_subparsers(dest="study", metavar="STUDY", parser_class=ArgumentParser, required=True)
+    studies = _group(commands, "experiment", "reproduce a study from the literature", metavar="STUDY")
     svm = studies.add_parser("set-vs-motif", help="SET vs SET-motif A/B over ε (Su 2022)")
     svm.add_argument("--task", default="fashion-mnist")
     svm.add_argument("--hidden", default="1000-1000-1000", help="hidden layer sizes")

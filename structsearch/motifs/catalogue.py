@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from structsearch.errors import ConfigError
 from structsearch.graphs.layered import LayeredGraph
+from structsearch.registry import lookup
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,7 @@ MOTIFS: dict[str, Motif] = {
 
 
 def motif(name: str) -> Motif:
-    if name not in MOTIFS:
-        raise ConfigError(f"unknown motif {name!r}; known: {', '.join(MOTIFS)}")
-    return MOTIFS[name]
+    return lookup(MOTIFS, name, "motif")
 
 
 def place_motif(graph: LayeredGraph, pattern: Motif, base_layer: int,

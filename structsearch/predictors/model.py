@@ -18,6 +18,7 @@ import numpy as np
 
 from structsearch import __version__
 from structsearch.errors import ConfigError, DataError
+from structsearch.registry import lookup
 
 
 def _random_forest(seed):
@@ -61,9 +62,7 @@ def make_pipeline(model: str, seed: int = 0):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    if model not in MODELS:
-        raise ConfigError(f"unknown model {model!r}; known: {', '.join(MODELS)}")
-    factory, scale = MODELS[model]
+    factory, scale = lookup(MODELS, model, "model")
     steps = [("impute", SimpleImputer(strategy="median"))]
     if scale:
         steps.append(("scale", StandardScaler()))

@@ -93,7 +93,8 @@ def _train_config(args):
         config.task.name = args.task
     config.task.options.update(dict(args.task_option or []))
     sections = {
-        "model": {"architecture": args.architecture, "genotype": args.genotype, "epsilon": args.epsilon,
+        "model": {"architecture": args.architecture, "genotype": args.genotype, "cell": args.cell,
+                  "epsilon": args.epsilon,
                   "density_scheme": args.density_scheme, "density": args.density,
                   "activation": args.activation, "dropout": args.dropout},
         "evolution": {"rule": args.evolution, "drop_fraction": args.drop_fraction,
@@ -287,6 +288,7 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
                         help="a task option, e.g. train_size=5000 (repeatable)")
     parser.add_argument("--architecture", help="layer sizes such as 784-300-100-10")
     parser.add_argument("--genotype", help="a genotype file (.json or .npz) to decode instead of --architecture")
+    parser.add_argument("--cell", help="recurrent cell for sequence tasks: rnn_tanh | rnn_relu | lstm | gru")
     parser.add_argument("--epsilon", type=float, help="Erdős–Rényi ε (default 20)")
     parser.add_argument("--density-scheme", help="er | erk | uniform")
     parser.add_argument("--density", type=float, help="overall density for erk or uniform")

@@ -48,6 +48,7 @@ class TaskConfig:
 class ModelConfig:
     architecture: str | None = None  # None: input-256-256-output of the task
     genotype: str | None = None  # a LayeredGraph file; replaces architecture and density
+    cell: str | None = None  # rnn_tanh | rnn_relu | lstm | gru for sequence tasks (default gru)
     epsilon: float = 20.0
     density_scheme: str = "er"
     density: float | None = None
@@ -58,6 +59,10 @@ class ModelConfig:
     def validate(self) -> ModelConfig:
         if self.genotype is not None and self.architecture is not None:
             raise ConfigError("model.genotype and model.architecture exclude each other; give one")
+        if self.cell is not None:
+            from structsearch.nn.recurrent import check_cell
+
+            check_cell(self.cell)
         if self.density_scheme not in DENSITY_SCHEMES:
             raise ConfigError(f"model.density_scheme must be one of {', '.join(DENSITY_SCHEMES)}, got {self.density_scheme!r}")
         if self.density_scheme == "er":

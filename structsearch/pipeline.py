@@ -27,17 +27,22 @@ def _task_option_names(name: str) -> set[str]:
     return set(task_options(name))
 
 
+DEFAULT_SEQUENCE_ARCHITECTURE = [8, 50, 50, 50]  # embedding, then three recurrent layers (Stier et al.)
+
+
 def resolve_architecture(config: RunConfig, task: Task) -> list[int]:
-    """Layer sizes; the first must be the task's input width and the last its class count."""
-    if task.sequence:
-        raise ConfigError(
-            f"task {task.name!r} holds variable-length sequences; the sparse MLP needs fixed-size "
-            "inputs (use digits, mnist, fashion-mnist, madelon or higgs)"
-        )
+    """Layer sizes; the first must be the task's input width (for sequence tasks: the embedding
+    size, free) and the last its class count."""
+    if task.sequence and config.model.cell is None and config.model.architecture is None \
+            and config.model.genotype is None:
+        return [*DEFAULT_SEQUENCE_ARCHITECTURE, task.n_classes]
+    if not task.sequence and config.model.cell is not None:
+        raise ConfigError(f"model.cell={config.model.cell!r} needs a sequence task; {task.name!r} is not one")
     if config.model.architecture is None:
-        return [task.n_inputs, 256, 256, task.n_classes]  # also the default for a genotype's check
+        first = DEFAULT_SEQUENCE_ARCHITECTURE if task.sequence else [task.n_inputs, 256, 256]
+        return [*first, task.n_classes]  # also the default for a genotype's check
     sizes = parse_architecture(config.model.architecture)
-    if sizes[0] != task.n_inputs:
+    if sizes[0] != task.n_inputs and not task.sequence:
         raise ConfigError(
             f"architecture {config.model.architecture} starts with {sizes[0]} inputs but task "
             f"{task.name!r} has {task.n_inputs}"
@@ -50,27 +55,50 @@ def resolve_architecture(config: RunConfig, task: Task) -> list[int]:
     return sizes
 
 
-def genotype_blocks(config: RunConfig, task: Task):
-    """The block description decoded from ``config.model.genotype``, checked against the task."""
+def load_genotype(config: RunConfig, task: Task):
+    """The genotype of ``config.model.genotype``, checked against the task."""
     from structsearch.graphs import LayeredGraph
 
     graph = LayeredGraph.load(config.model.genotype)
+    if task.sequence:
+        if graph.n_outputs != task.n_classes:
+            raise ConfigError(f"genotype {config.model.genotype} has {graph.n_outputs} outputs but task "
+                              f"{task.name!r} has {task.n_classes} classes")
+        return graph
     if graph.n_inputs != task.n_inputs or graph.n_outputs != task.n_classes:
         raise ConfigError(
             f"genotype {config.model.genotype} has {graph.n_inputs} inputs and {graph.n_outputs} "
             f"outputs but task {task.name!r} has {task.n_inputs} and {task.n_classes}"
         )
-    return graph.to_blocks()
+    return graph
 
 
-def build_model(config: RunConfig, task: Task) -> SparseMLP:
-    """The sparse MLP of ``config`` with its initial topology and weights drawn from the run seed."""
+def build_recurrent(config: RunConfig, task: Task, rng: np.random.Generator):
+    """A sparse recurrent model: from the genotype file, or from the architecture (embedding,
+    hidden…, classes) with Erdős–Rényi connectivity of ε between consecutive layers."""
+    from structsearch.graphs import erdos_renyi
+    from structsearch.nn.recurrent import SparseRecurrentNet
+
+    cell = config.model.cell or "gru"
+    if config.model.genotype is not None:
+        graph = load_genotype(config, task)
+    else:
+        graph = erdos_renyi(resolve_architecture(config, task), config.model.epsilon, rng)
+    return SparseRecurrentNet.from_graph(graph, cell, task.vocabulary_size or 128,
+                                         seed=int(rng.integers(2**62)))
+
+
+def build_model(config: RunConfig, task: Task):
+    """The sparse model of ``config`` (an MLP, or a recurrent net for sequence tasks) with its
+    initial topology and weights drawn from the run seed."""
     rng = np.random.default_rng(config.training.seed)
     model_config = config.model
+    if task.sequence:
+        return build_recurrent(config, task, rng)
     if model_config.genotype is not None:
-        resolve_architecture(config, task)  # the sequence check
+        resolve_architecture(config, task)  # the cell check
         generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        return SparseMLP(genotype_blocks(config, task), activation=model_config.activation,
+        return SparseMLP(load_genotype(config, task).to_blocks(), activation=model_config.activation,
                          dropout=model_config.dropout, init=model_config.init, generator=generator)
     sizes = resolve_architecture(config, task)
     motif_size = config.evolution.motif_size if config.evolution.rule == "set-motif" else 1
@@ -83,7 +111,7 @@ def build_model(config: RunConfig, task: Task) -> SparseMLP:
                      init=model_config.init, generator=generator)
 
 
-def run_training(config: RunConfig, task: Task, callbacks: list[Callback] = ()) -> tuple[SparseMLP, TrainResult]:
+def run_training(config: RunConfig, task: Task, callbacks: list[Callback] = ()) -> tuple[object, TrainResult]:
     config.validate()
     model = build_model(config, task)
     evolution = make_evolution(

@@ -97,7 +97,8 @@ def test_train_from_toml_with_overrides(capsys, tmp_path):
     (["--architecture", "64-100-3"], "ends with 3 outputs"),
     (["--evolution", "sparse-magic"], "known: none, set, set-motif, rigl"),
     (["--lr", "-0.1"], "lr must be a positive"),
-    (["--task", "reber"], "sequences"),
+    (["--cell", "gru"], "needs a sequence task"),
+    (["--task", "reber", "--cell", "cnn"], "unknown cell type 'cnn'"),
 ])
 def test_train_bad_input_is_one_line(capsys, tmp_path, argv, message):
     import re
@@ -118,6 +119,15 @@ def test_bad_toml(capsys, tmp_path, text, message):
     path.write_text(text)
     code, _, err = run(capsys, "train", str(path), "--runs", str(tmp_path))
     assert code == 1 and message in err and str(path) in err
+
+
+def test_train_a_recurrent_model_on_reber(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--task", "reber", "--task-option", "n_strings=400", "--cell", "lstm",
+                       "--architecture", "8-16-16-2", "--epsilon", "4", "--optimizer", "adam", "--lr", "0.01",
+                       "--epochs", "1", "--runs", str(tmp_path), "--name", "rnn", "--no-progress")
+    assert code == 0, err
+    result = json.loads((tmp_path / "rnn" / "result.json").read_text())
+    assert result["status"] == "ok" and len(result["connections"]) == 3
 
 
 def test_set_vs_motif_experiment_writes_a_table(capsys, tmp_path):

@@ -152,14 +152,30 @@ class Trainer:
     def loss_on(self, inputs: tuple, y: torch.Tensor) -> torch.Tensor:
         return self.task.loss_fn(self.model(*inputs), y)
 
+    def batches(self) -> list[torch.Tensor]:
+        """Shuffled batches of training rows.  For padded sequences, rows are grouped by length
+        within windows of 16 batches (then the batches are shuffled), so a batch pads to a length
+        close to its own rows' and recurrent models run fewer steps."""
+        train, size = self.task.train, self.config.batch_size
+        order = torch.randperm(len(train), generator=self.generator)
+        if train.lengths is not None:
+            window = size * 16
+            chunks = []
+            for start in range(0, len(order), window):
+                chunk = order[start : start + window]
+                chunks.append(chunk[torch.argsort(train.lengths[chunk], stable=True)])
+            order = torch.cat(chunks)
+        batches = list(torch.split(order, size))
+        if train.lengths is not None:
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=self.generator).tolist()]
+        return batches
+
     def train_epoch(self) -> float:
         """One pass over the training split; returns the mean loss (NaN as soon as it diverges)."""
         self.model.train()
         train = self.task.train
-        order = torch.randperm(len(train), generator=self.generator)
         total, count = 0.0, 0
-        for start in range(0, len(train), self.config.batch_size):
-            index = order[start : start + self.config.batch_size]
+        for index in self.batches():
             inputs, y = batch_inputs(train, index, self.device)
             self.optimizer.zero_grad(set_to_none=True)
             loss = self.loss_on(inputs, y)
@@ -186,12 +202,13 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self, split: Split) -> tuple[float, float]:
-        """(mean loss, accuracy) on ``split``."""
+        """(mean loss, accuracy) on ``split``; padded sequences are batched by length."""
         self.model.eval()
+        order = None if split.lengths is None else torch.argsort(split.lengths, stable=True)
         loss_sum, correct = 0.0, 0.0
         for start in range(0, len(split), self.config.eval_batch_size):
             index = slice(start, start + self.config.eval_batch_size)
-            inputs, y = batch_inputs(split, index, self.device)
+            inputs, y = batch_inputs(split, index if order is None else order[index], self.device)
             logits = self.model(*inputs)
             loss_sum += float(self.task.loss_fn(logits, y)) * y.shape[0]
             correct += float((logits.argmax(dim=1) == y).sum())

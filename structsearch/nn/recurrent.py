@@ -87,14 +87,18 @@ class SparseRecurrentLayer(nn.Module):
         c = sequence.new_zeros(self.hidden, batch) if self.cell == "lstm" else None
         outputs = []
         alive = (torch.arange(steps, device=lengths.device)[:, None] < lengths[None, :]).to(sequence.dtype)
+        shortest = int(lengths.min())
         for t in range(steps):
             gates_x = projected[:, t]
             gates_h = torch.addmm(self.hh_bias[:, None], weight, h)
             h_new, c_new = self.step(gates_x, gates_h, h, c)
-            keep = alive[t][None, :]
-            h = keep * h_new + (1 - keep) * h
-            if c is not None:
-                c = keep * c_new + (1 - keep) * c
+            if t < shortest:  # every sequence is still running
+                h, c = h_new, c_new
+            else:  # finished sequences keep their last state
+                keep = alive[t][None, :]
+                h = torch.lerp(h, h_new, keep)
+                if c is not None:
+                    c = torch.lerp(c, c_new, keep)
             outputs.append(h)
         return torch.stack(outputs), h
 
@@ -106,13 +110,13 @@ class SparseRecurrentLayer(nn.Module):
             return torch.relu(gx + gh), None
         if self.cell == "lstm":
             z = gx + gh
-            i, f, g, o = torch.sigmoid(z[:n]), torch.sigmoid(z[n:2 * n]), torch.tanh(z[2 * n:3 * n]), torch.sigmoid(z[3 * n:])
-            c_new = f * c + i * g
-            return o * torch.tanh(c_new), c_new
-        r = torch.sigmoid(gx[:n] + gh[:n])
-        z = torch.sigmoid(gx[n:2 * n] + gh[n:2 * n])
-        candidate = torch.tanh(gx[2 * n:] + r * gh[2 * n:])
-        return (1 - z) * candidate + z * h, None
+            gates = torch.sigmoid(z)  # i, f, o from one call; g needs tanh
+            c_new = gates[n:2 * n] * c + gates[:n] * torch.tanh(z[2 * n:3 * n])
+            return gates[3 * n:] * torch.tanh(c_new), c_new
+        rz = torch.sigmoid(gx[:2 * n] + gh[:2 * n])
+        r, z = rz[:n], rz[n:]
+        candidate = torch.tanh(torch.addcmul(gx[2 * n:], r, gh[2 * n:]))
+        return torch.lerp(candidate, h, z), None
 
     def extra_repr(self) -> str:
         sparse = "sparse" if self.hh_mask is not None else "dense"

@@ -270,6 +270,13 @@ def cmd_experiment_random_structures(args) -> int:
     return 0
 
 
+def cmd_experiment_reber_priors(args) -> int:
+    from structsearch.experiments.random_structures import run_reber_priors_command
+
+    run_reber_priors_command(args)
+    return 0
+
+
 def cmd_experiment_set_vs_motif(args) -> int:
     from structsearch.experiments.set_vs_motif import run_set_vs_motif
 
@@ -413,6 +420,22 @@ def build_parser() -> ArgumentParser:
     rs.add_argument("--resume", help="a run directory of this study to continue")
     add_data_options(rs)
     rs.set_defaults(func=cmd_experiment_random_structures)
+    rp = studies.add_parser("reber-priors",
+                            help="random-structure study on Reber with recurrent cells (Stier et al. §4.3)")
+    rp.add_argument("--cells", default="gru", help="comma-separated: rnn_tanh,rnn_relu,lstm,gru")
+    rp.add_argument("--per-prior", type=_positive_int, default=30)
+    rp.add_argument("--min-nodes", type=int, default=10)
+    rp.add_argument("--max-nodes", type=int, default=50)
+    rp.add_argument("--epochs", type=_positive_int, default=15)
+    rp.add_argument("--n-strings", type=_positive_int, default=25_000)
+    rp.add_argument("--embedding", type=_positive_int, default=8)
+    rp.add_argument("--lr", type=float, default=1e-3)
+    rp.add_argument("--batch-size", type=_positive_int, default=64)
+    rp.add_argument("--seed", type=int, default=0)
+    rp.add_argument("--runs", default="runs")
+    rp.add_argument("--name")
+    rp.add_argument("--resume", help="a run directory of this study to continue")
+    rp.set_defaults(func=cmd_experiment_reber_priors)
     return parser
 
 

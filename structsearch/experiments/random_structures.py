@@ -24,6 +24,7 @@ from structsearch.errors import ConfigError
 from structsearch.graphs import barabasi_albert, watts_strogatz
 from structsearch.graphs.features import compute_features, feature_names
 from structsearch.nn.mlp import SparseMLP
+from structsearch.nn.recurrent import SparseRecurrentNet, check_cell
 from structsearch.pipeline import load_configured_task
 from structsearch.runs import new_run_dir, write_rows
 from structsearch.store import RunStore
@@ -43,18 +44,30 @@ def sample_structure(prior_name: str, n: int, n_inputs: int, n_outputs: int, rng
 
 def run_random_structures(task_name: str, priors: list[str], per_prior: int, n_min: int, n_max: int,
                           epochs: int, seed: int, run_dir, data_dir=None, task_options=None,
-                          training: dict | None = None) -> RunStore:
+                          training: dict | None = None, cell: str | None = None,
+                          embedding: int = 8, task=None) -> RunStore:
+    """Train the study's networks into the store at ``run_dir`` (see the module docstring).
+
+    With ``cell`` (a sequence task such as Reber) each genotype's inputs are the ``embedding``
+    dimensions and it decodes into a sparse recurrent network of that cell; otherwise into a sparse
+    MLP over the task's inputs.
+    """
     if not 2 <= n_min <= n_max:
         raise ConfigError(f"node range must satisfy 2 ≤ min ≤ max, got [{n_min}, {n_max}]")
     for name in priors:
         if name not in STUDY_PRIORS:
             raise ConfigError(f"unknown study prior {name!r}; known: {', '.join(STUDY_PRIORS)}")
-    config = RunConfig(task=TaskConfig(task_name, dict(task_options or {})), model=ModelConfig(),
+    config = RunConfig(task=TaskConfig(task_name, dict(task_options or {})), model=ModelConfig(cell=cell),
                        evolution=EvolutionConfig(rule="none"),
                        training=TrainConfig(epochs=epochs, seed=seed, **(training or {}))).validate()
-    task = load_configured_task(config, data_dir)
-    store = RunStore.create(run_dir, {**config.to_dict(), "study": "random-structures",
-                                      "priors": priors, "per_prior": per_prior, "nodes": [n_min, n_max]})
+    task = task or load_configured_task(config, data_dir)
+    if task.sequence and cell is None:
+        raise ConfigError(f"task {task.name!r} holds sequences: name a recurrent cell")
+    stored = config.to_dict()
+    stored["model"]["kind"] = cell or "mlp"
+    store = RunStore.create(run_dir, {**stored, "study": "random-structures", "priors": priors,
+                                      "per_prior": per_prior, "nodes": [n_min, n_max]})
+    n_inputs = embedding if cell else task.n_inputs
     done = {(c.origin, c.generation) for c in store.candidates() if c.status is not None}
     console = Console(stderr=True)
     for prior_index, prior_name in enumerate(priors):
@@ -63,9 +76,12 @@ def run_random_structures(task_name: str, priors: list[str], per_prior: int, n_m
                 continue
             rng = np.random.default_rng([seed, prior_index, index])
             n = int(rng.integers(n_min, n_max + 1))
-            graph = sample_structure(prior_name, n, task.n_inputs, task.n_classes, rng)
+            graph = sample_structure(prior_name, n, n_inputs, task.n_classes, rng)
             features, feature_meta = compute_features(graph)
-            model = SparseMLP(graph.to_blocks(), activation=config.model.activation)
+            if cell:
+                model = SparseRecurrentNet.from_graph(graph, cell, task.vocabulary_size, seed=seed + index)
+            else:
+                model = SparseMLP(graph.to_blocks(), activation=config.model.activation)
             started = time.perf_counter()
             result = train(model, task, TrainConfig(**{**config.training.__dict__, "seed": seed + index}))
             metrics = {"test_accuracy": result.test_accuracy, "val_accuracy": result.val_accuracy,
@@ -121,9 +137,14 @@ def run_study_command(args) -> None:
     store = run_random_structures(args.task, args.priors.split(","), args.per_prior, args.min_nodes,
                                   args.max_nodes, args.epochs, args.seed, run_dir, args.data_dir, options,
                                   {"lr": args.lr, "optimizer": args.optimizer, "batch_size": args.batch_size})
+    report(store, args.seed, started)
+
+
+def report(store: RunStore, seed: int, started: float) -> None:
+    """Write correlations.csv and predictors.csv beside the store and print their heads."""
     table = correlations(store)
     write_rows(store.path.parent / "correlations.csv", table)
-    comparison = predictor_comparison(store, args.seed)
+    comparison = predictor_comparison(store, seed)
     if comparison:
         write_rows(store.path.parent / "predictors.csv", comparison)
     console = Console()
@@ -134,3 +155,31 @@ def run_study_command(args) -> None:
         console.print(f"  {row['model']:15s} single-split R² {row['single_split_r2']:+.3f}   "
                       f"5-fold R² {row['cv5_r2_mean']:+.3f} ± {row['cv5_r2_std']:.3f}")
     store.close()
+
+
+def run_reber_priors_command(args) -> None:
+    """Stier et al. §4.3 on Reber: per cell, N Watts–Strogatz and N Barabási–Albert networks.
+
+    One run store per cell: ``<run>/<cell>/run.db``.  ``--resume <run>`` continues every cell.
+    """
+    from pathlib import Path
+
+    from structsearch.tasks import load_task
+
+    cells = [check_cell(c.strip()) for c in args.cells.split(",") if c.strip()]
+    if args.resume:
+        base = Path(args.resume)
+        if not any((base / cell / "run.db").is_file() for cell in cells):
+            RunStore.open(base)  # the one-line "not a run directory" error
+    else:
+        base = new_run_dir(args.name, args.runs, prefix="reber-priors-")
+    task = load_task("reber", n_strings=args.n_strings, seed=args.seed)
+    training = {"lr": args.lr, "optimizer": "adam", "batch_size": args.batch_size, "grad_clip": 5.0}
+    for cell in cells:
+        started = time.perf_counter()
+        store = run_random_structures("reber", list(STUDY_PRIORS), args.per_prior, args.min_nodes,
+                                      args.max_nodes, args.epochs, args.seed, base / cell,
+                                      task_options={"n_strings": args.n_strings, "seed": args.seed},
+                                      training=training, cell=cell, embedding=args.embedding, task=task)
+        Console().print(f"[bold]{cell}[/bold]")
+        report(store, args.seed, started)

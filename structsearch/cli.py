@@ -277,6 +277,13 @@ def cmd_experiment_reber_priors(args) -> int:
     return 0
 
 
+def cmd_experiment_reber_pruning(args) -> int:
+    from structsearch.experiments.reber_pruning import run_reber_pruning
+
+    run_reber_pruning(args)
+    return 0
+
+
 def cmd_experiment_set_vs_motif(args) -> int:
     from structsearch.experiments.set_vs_motif import run_set_vs_motif
 
@@ -436,6 +443,19 @@ def build_parser() -> ArgumentParser:
     rp.add_argument("--name")
     rp.add_argument("--resume", help="a run directory of this study to continue")
     rp.set_defaults(func=cmd_experiment_reber_priors)
+    pr = studies.add_parser("reber-pruning",
+                            help="magnitude pruning of input/hidden weights of Reber models (Stier et al. §4.2)")
+    pr.add_argument("--cells", default="rnn_tanh,rnn_relu,lstm,gru")
+    pr.add_argument("--hidden", default="50-50-50", help="recurrent layer sizes of the base model")
+    pr.add_argument("--embedding", type=_positive_int, default=8)
+    pr.add_argument("--epochs", type=_positive_int, default=2, help="base model training epochs")
+    pr.add_argument("--n-strings", type=_positive_int, default=25_000)
+    pr.add_argument("--lr", type=float, default=1e-3)
+    pr.add_argument("--batch-size", type=_positive_int, default=32)
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument("--runs", default="runs")
+    pr.add_argument("--name")
+    pr.set_defaults(func=cmd_experiment_reber_pruning)
     return parser
 
 

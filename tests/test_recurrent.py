@@ -90,3 +90,62 @@ def test_recurrent_bad_inputs():
     model = SparseRecurrentNet.from_graph(dense_equivalent(4, [3]), "gru")
     with pytest.raises(ConfigError, match="length of 0"):
         model(torch.tensor([[66, 0]]), torch.tensor([0]))
+
+
+@pytest.mark.parametrize("percent", [10, 30, 50, 100])
+def test_pruning_percentiles_remove_the_right_counts(percent):
+    from structsearch.experiments.reber_pruning import prune_model
+
+    model = SparseRecurrentNet.from_graph(dense_equivalent(6, [9, 7]), "lstm")
+    input_before = [layer.input.nnz for layer in model.recurrent]
+    magnitudes = [layer.input.values.detach().abs().sort().values for layer in model.recurrent]
+    removed = prune_model(model, "both", percent / 100)
+    for layer, before in zip(model.recurrent, input_before, strict=True):
+        assert layer.input.nnz == before - round(percent / 100 * before)
+        hidden_total = layer.hh_weight.numel()
+        assert int(layer.hh_mask.sum()) == hidden_total - round(percent / 100 * hidden_total)
+    for layer, sorted_before in zip(model.recurrent, magnitudes, strict=True):
+        kept = layer.input.values.detach().abs().sort().values
+        torch.testing.assert_close(kept, sorted_before[sorted_before.numel() - kept.numel():])  # the largest stay
+    assert removed["input"] == sum(round(percent / 100 * b) for b in input_before)
+    assert prune_model(model, "input", 0.0) == {"input": 0, "hidden": 0}
+
+
+def test_pruning_keeps_removed_weights_at_zero_through_retraining():
+    from structsearch.experiments.reber_pruning import prune_model
+
+    task = load_task("reber", n_strings=300)
+    model = SparseRecurrentNet.from_graph(dense_equivalent(6, [8]), "gru")
+    prune_model(model, "both", 0.5)
+    nnz = model.recurrent[0].input.nnz
+    train(model, task, TrainConfig(epochs=1, optimizer="adam", lr=1e-2, batch_size=32))
+    layer = model.recurrent[0]
+    assert layer.input.nnz == nnz
+    assert (layer.hidden_weight()[layer.hh_mask == 0] == 0).all()
+
+
+def test_reber_pruning_experiment_writes_csv_and_plot(tmp_path):
+    from structsearch.cli import main
+
+    code = main(["experiment", "reber-pruning", "--cells", "gru", "--hidden", "8", "--n-strings", "200",
+                 "--epochs", "1", "--runs", str(tmp_path), "--name", "p"])
+    assert code == 0
+    lines = (tmp_path / "p" / "reber_pruning.csv").read_text().splitlines()
+    assert len(lines) == 1 + 3 * 10
+    assert lines[0].startswith("cell,target,percent,removed_input,removed_hidden,base_accuracy,accuracy_pruned")
+    assert (tmp_path / "p" / "reber_pruning.png").stat().st_size > 1000
+
+
+def test_reber_priors_study_stores_each_network(tmp_path):
+    from structsearch.cli import main
+    from structsearch.store import RunStore
+
+    code = main(["experiment", "reber-priors", "--cells", "gru,rnn_relu", "--per-prior", "2", "--epochs", "1",
+                 "--n-strings", "200", "--min-nodes", "10", "--max-nodes", "12", "--runs", str(tmp_path),
+                 "--name", "rp"])
+    assert code == 0
+    for cell in ("gru", "rnn_relu"):
+        with RunStore.open(tmp_path / "rp" / cell) as store:
+            candidates = store.candidates()
+            assert len(candidates) == 4 and {c.origin for c in candidates} == {"watts-strogatz", "barabasi-albert"}
+            assert store.config["model"]["kind"] == cell

@@ -450,7 +450,7 @@ def build_parser() -> ArgumentParser:
     pr.add_argument("--embedding", type=_positive_int, default=8)
     pr.add_argument("--epochs", type=_positive_int, default=2, help="base model training epochs")
     pr.add_argument("--n-strings", type=_positive_int, default=25_000)
-    pr.add_argument("--lr", type=float, default=1e-3)
+    pr.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (base model and retraining)")
     pr.add_argument("--batch-size", type=_positive_int, default=32)
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--runs", default="runs")

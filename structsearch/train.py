@@ -211,7 +211,7 @@ class Trainer:
             inputs, y = batch_inputs(split, index if order is None else order[index], self.device)
             logits = self.model(*inputs)
             loss_sum += float(self.task.loss_fn(logits, y)) * y.shape[0]
-            correct += float((logits.argmax(dim=1) == y).sum())
+            correct += self.task.metric_fn(logits, y) * y.shape[0]
         return loss_sum / len(split), correct / len(split)
 
     # ------------------------------------------------------------------ the run

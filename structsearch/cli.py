@@ -86,9 +86,12 @@ def cmd_tasks(args) -> int:
 
 
 def _train_config(args):
-    from structsearch.config import RunConfig, load_config, update_section
+    """The run configuration from the TOML file and options, and the (section, key) pairs given."""
+    from structsearch.config import RunConfig, load_config, read_toml, update_section
 
     config = load_config(args.config) if args.config else RunConfig()
+    given = {(section, key) for section, values in (read_toml(args.config) if args.config else {}).items()
+             if isinstance(values, dict) for key in values}
     if args.task:
         config.task.name = args.task
     config.task.options.update(dict(args.task_option or []))
@@ -104,20 +107,23 @@ def _train_config(args):
                      "seed": args.seed, "device": args.device},
     }
     for section, values in sections.items():
-        update_section(getattr(config, section), section,
-                       {k: v for k, v in values.items() if v is not None})
-    return config.validate()
+        chosen = {k: v for k, v in values.items() if v is not None}
+        update_section(getattr(config, section), section, chosen)
+        given |= {(section, key) for key in chosen}
+    return config.validate(), given
 
 
 def cmd_train(args) -> int:
     from rich.console import Console
 
-    from structsearch.pipeline import load_configured_task, run_training
+    from structsearch.pipeline import apply_sequence_defaults, load_configured_task, run_training
     from structsearch.runs import new_run_dir, write_curves, write_json
     from structsearch.train_callbacks import ProgressBar
 
-    config = _train_config(args)
+    config, given = _train_config(args)
     task = load_configured_task(config, args.data_dir)
+    if task.sequence:
+        apply_sequence_defaults(config, given)
     config.task.options = {k: v for k, v in task.options.items()}
     console = Console(stderr=True)
     progress = None if args.no_progress else ProgressBar(f"{task.name} · {config.evolution.rule}")

@@ -29,6 +29,26 @@ def _task_option_names(name: str) -> set[str]:
 
 DEFAULT_SEQUENCE_ARCHITECTURE = [8, 50, 50, 50]  # embedding, then three recurrent layers (Stier et al.)
 
+# Stier et al.'s recurrent training: Adam 1e-3, batches of 32–128, gradient clipping at 5, up to
+# 15 epochs, no topology evolution.  Used for the keys a user leaves unset on a sequence task.
+SEQUENCE_DEFAULTS = {
+    ("model", "cell"): "gru",
+    ("training", "optimizer"): "adam",
+    ("training", "lr"): 1e-3,
+    ("training", "grad_clip"): 5.0,
+    ("training", "batch_size"): 64,
+    ("training", "epochs"): 15,
+    ("evolution", "rule"): "none",
+}
+
+
+def apply_sequence_defaults(config: RunConfig, given: set[tuple[str, str]]) -> RunConfig:
+    """Fill the recurrent training defaults into every (section, key) not in ``given``."""
+    for (section, key), value in SEQUENCE_DEFAULTS.items():
+        if (section, key) not in given:
+            setattr(getattr(config, section), key, value)
+    return config.validate()
+
 
 def resolve_architecture(config: RunConfig, task: Task) -> list[int]:
     """Layer sizes; the first must be the task's input width (for sequence tasks: the embedding

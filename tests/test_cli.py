@@ -128,6 +128,16 @@ def test_train_a_recurrent_model_on_reber(capsys, tmp_path):
     assert code == 0, err
     result = json.loads((tmp_path / "rnn" / "result.json").read_text())
     assert result["status"] == "ok" and len(result["connections"]) == 3
+    saved = json.loads((tmp_path / "rnn" / "config.json").read_text())
+    # Stier et al.'s recurrent defaults fill what was not given; what was given stays
+    assert saved["training"]["optimizer"] == "adam" and saved["training"]["grad_clip"] == 5.0
+    assert saved["training"]["lr"] == 0.01 and saved["training"]["epochs"] == 1
+    assert saved["evolution"]["rule"] == "none" and saved["model"]["cell"] == "lstm"
+    code, _, err = run(capsys, "train", "--task", "reber", "--task-option", "n_strings=300", "--epochs", "1",
+                       "--runs", str(tmp_path), "--name", "default-rnn", "--no-progress")
+    assert code == 0, err
+    saved = json.loads((tmp_path / "default-rnn" / "config.json").read_text())
+    assert saved["model"]["cell"] == "gru" and saved["training"]["lr"] == 0.001
 
 
 def test_set_vs_motif_experiment_writes_a_table(capsys, tmp_path):

@@ -269,32 +269,16 @@ def cmd_predictor_show(args) -> int:
     return 0
 
 
-def cmd_experiment_random_structures(args) -> int:
-    from structsearch.experiments.random_structures import run_study_command
+def _study(module: str, function: str):
+    """A command that runs ``structsearch.experiments.<module>.<function>(args)``, imported lazily."""
 
-    run_study_command(args)
-    return 0
+    def command(args) -> int:
+        import importlib
 
+        getattr(importlib.import_module(f"structsearch.experiments.{module}"), function)(args)
+        return 0
 
-def cmd_experiment_reber_priors(args) -> int:
-    from structsearch.experiments.random_structures import run_reber_priors_command
-
-    run_reber_priors_command(args)
-    return 0
-
-
-def cmd_experiment_reber_pruning(args) -> int:
-    from structsearch.experiments.reber_pruning import run_reber_pruning
-
-    run_reber_pruning(args)
-    return 0
-
-
-def cmd_experiment_set_vs_motif(args) -> int:
-    from structsearch.experiments.set_vs_motif import run_set_vs_motif
-
-    run_set_vs_motif(args)
-    return 0
+    return command
 
 
 # ------------------------------------------------------------------------------------ parser
@@ -414,7 +398,7 @@ def build_parser() -> ArgumentParser:
     svm.add_argument("--runs", default="runs")
     svm.add_argument("--name")
     add_data_options(svm)
-    svm.set_defaults(func=cmd_experiment_set_vs_motif)
+    svm.set_defaults(func=_study("set_vs_motif", "run_set_vs_motif"))
     rs = studies.add_parser("random-structures",
                             help="train N Watts–Strogatz and Barabási–Albert networks into a run store (Stier et al. §4.3)")
     rs.add_argument("--task", default="digits")
@@ -432,7 +416,7 @@ def build_parser() -> ArgumentParser:
     rs.add_argument("--name")
     rs.add_argument("--resume", help="a run directory of this study to continue")
     add_data_options(rs)
-    rs.set_defaults(func=cmd_experiment_random_structures)
+    rs.set_defaults(func=_study("random_structures", "run_study_command"))
     rp = studies.add_parser("reber-priors",
                             help="random-structure study on Reber with recurrent cells (Stier et al. §4.3)")
     rp.add_argument("--cells", default="gru", help="comma-separated: rnn_tanh,rnn_relu,lstm,gru")
@@ -448,7 +432,7 @@ def build_parser() -> ArgumentParser:
     rp.add_argument("--runs", default="runs")
     rp.add_argument("--name")
     rp.add_argument("--resume", help="a run directory of this study to continue")
-    rp.set_defaults(func=cmd_experiment_reber_priors)
+    rp.set_defaults(func=_study("random_structures", "run_reber_priors_command"))
     pr = studies.add_parser("reber-pruning",
                             help="magnitude pruning of input/hidden weights of Reber models (Stier et al. §4.2)")
     pr.add_argument("--cells", default="rnn_tanh,rnn_relu,lstm,gru")
@@ -461,7 +445,7 @@ def build_parser() -> ArgumentParser:
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument("--runs", default="runs")
     pr.add_argument("--name")
-    pr.set_defaults(func=cmd_experiment_reber_pruning)
+    pr.set_defaults(func=_study("reber_pruning", "run_reber_pruning"))
     return parser
 
 

@@ -22,7 +22,7 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _task_option(text: str) -> tuple[str, object]:
+def _key_value(text: str) -> tuple[str, object]:
     """``key=value`` with the value read as TOML (numbers, booleans, strings)."""
     import tomllib
 
@@ -288,7 +288,7 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
     from structsearch.sparsity.evolution import EVOLUTION_NAMES
 
     parser.add_argument("--task", help="task name (see `structsearch tasks`); default digits")
-    parser.add_argument("--task-option", action="append", type=_task_option, metavar="KEY=VALUE",
+    parser.add_argument("--task-option", action="append", type=_key_value, metavar="KEY=VALUE",
                         help="a task option, e.g. train_size=5000 (repeatable)")
     parser.add_argument("--architecture", help="layer sizes such as 784-300-100-10")
     parser.add_argument("--genotype", help="a genotype file (.json or .npz) to decode instead of --architecture")
@@ -314,6 +314,22 @@ def add_train_options(parser: argparse.ArgumentParser) -> None:
 
 def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder with the datasets (default $STRUCTSEARCH_DATA)")
+
+
+def add_run_options(parser: argparse.ArgumentParser, resumable: bool = False) -> None:
+    """Seed and where the run directory goes (and, for resumable studies, --resume)."""
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", default="runs", help="parent folder of run directories")
+    parser.add_argument("--name", help="run directory name (default: a timestamp)")
+    if resumable:
+        parser.add_argument("--resume", help="a run directory of this study to continue")
+
+
+def add_structure_sampling_options(parser: argparse.ArgumentParser) -> None:
+    """How many networks per prior and their node range (Stier et al.: n in [10, 50])."""
+    parser.add_argument("--per-prior", type=_positive_int, default=30)
+    parser.add_argument("--min-nodes", type=int, default=10)
+    parser.add_argument("--max-nodes", type=int, default=50)
 
 
 def _group(commands, name: str, help: str, metavar: str = "ACTION"):
@@ -346,7 +362,7 @@ def build_parser() -> ArgumentParser:
     genotype_commands = _group(commands, "genotype", "sample, describe and inspect layered-graph genotypes")
     sample = genotype_commands.add_parser("sample", help="draw a genotype from a prior into a file")
     sample.add_argument("prior", help="erdos-renyi | watts-strogatz | barabasi-albert | configuration-model | motif-composed")
-    sample.add_argument("--param", action="append", type=_task_option, metavar="KEY=VALUE",
+    sample.add_argument("--param", action="append", type=_key_value, metavar="KEY=VALUE",
                         help="a prior parameter (TOML value), e.g. n=30, layer_sizes=[64,100,10]")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--out", required=True, help="genotype file (.json or .npz)")
@@ -394,44 +410,32 @@ def build_parser() -> ArgumentParser:
     svm.add_argument("--drop-fraction", type=float, default=0.3)
     svm.add_argument("--batch-size", type=_positive_int, default=40)
     svm.add_argument("--lr", type=float, default=0.05)
-    svm.add_argument("--seed", type=int, default=0)
-    svm.add_argument("--runs", default="runs")
-    svm.add_argument("--name")
+    add_run_options(svm)
     add_data_options(svm)
     svm.set_defaults(func=_study("set_vs_motif", "run_set_vs_motif"))
     rs = studies.add_parser("random-structures",
                             help="train N Watts–Strogatz and Barabási–Albert networks into a run store (Stier et al. §4.3)")
     rs.add_argument("--task", default="digits")
-    rs.add_argument("--task-option", action="append", type=_task_option, metavar="KEY=VALUE")
+    rs.add_argument("--task-option", action="append", type=_key_value, metavar="KEY=VALUE")
     rs.add_argument("--priors", default="watts-strogatz,barabasi-albert")
-    rs.add_argument("--per-prior", type=_positive_int, default=30)
-    rs.add_argument("--min-nodes", type=int, default=10)
-    rs.add_argument("--max-nodes", type=int, default=50)
+    add_structure_sampling_options(rs)
     rs.add_argument("--epochs", type=_positive_int, default=5)
     rs.add_argument("--optimizer", default="adam")
     rs.add_argument("--lr", type=float, default=1e-2)
     rs.add_argument("--batch-size", type=_positive_int, default=64)
-    rs.add_argument("--seed", type=int, default=0)
-    rs.add_argument("--runs", default="runs")
-    rs.add_argument("--name")
-    rs.add_argument("--resume", help="a run directory of this study to continue")
+    add_run_options(rs, resumable=True)
     add_data_options(rs)
     rs.set_defaults(func=_study("random_structures", "run_study_command"))
     rp = studies.add_parser("reber-priors",
                             help="random-structure study on Reber with recurrent cells (Stier et al. §4.3)")
     rp.add_argument("--cells", default="gru", help="comma-separated: rnn_tanh,rnn_relu,lstm,gru")
-    rp.add_argument("--per-prior", type=_positive_int, default=30)
-    rp.add_argument("--min-nodes", type=int, default=10)
-    rp.add_argument("--max-nodes", type=int, default=50)
+    add_structure_sampling_options(rp)
     rp.add_argument("--epochs", type=_positive_int, default=15)
     rp.add_argument("--n-strings", type=_positive_int, default=25_000)
     rp.add_argument("--embedding", type=_positive_int, default=8)
     rp.add_argument("--lr", type=float, default=1e-3)
     rp.add_argument("--batch-size", type=_positive_int, default=64)
-    rp.add_argument("--seed", type=int, default=0)
-    rp.add_argument("--runs", default="runs")
-    rp.add_argument("--name")
-    rp.add_argument("--resume", help="a run directory of this study to continue")
+    add_run_options(rp, resumable=True)
     rp.set_defaults(func=_study("random_structures", "run_reber_priors_command"))
     pr = studies.add_parser("reber-pruning",
                             help="magnitude pruning of input/hidden weights of Reber models (Stier et al. §4.2)")
@@ -442,9 +446,7 @@ def build_parser() -> ArgumentParser:
     pr.add_argument("--n-strings", type=_positive_int, default=25_000)
     pr.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (base model and retraining)")
     pr.add_argument("--batch-size", type=_positive_int, default=32)
-    pr.add_argument("--seed", type=int, default=0)
-    pr.add_argument("--runs", default="runs")
-    pr.add_argument("--name")
+    add_run_options(pr)
     pr.set_defaults(func=_study("reber_pruning", "run_reber_pruning"))
     return parser
 

@@ -7,7 +7,7 @@ import torch
 
 from structsearch.config import RunConfig
 from structsearch.errors import ConfigError
-from structsearch.nn.mlp import SparseMLP, layered_blocks, parse_architecture
+from structsearch.nn.mlp import SparseMLP, parse_architecture
 from structsearch.sparsity.evolution import make_evolution
 from structsearch.tasks import Task, load_task
 from structsearch.train import TrainResult, train
@@ -122,13 +122,10 @@ def build_model(config: RunConfig, task: Task):
                          dropout=model_config.dropout, init=model_config.init, generator=generator)
     sizes = resolve_architecture(config, task)
     motif_size = config.evolution.motif_size if config.evolution.rule == "set-motif" else 1
-    description = layered_blocks(
-        sizes, rng, model_config.density_scheme, model_config.epsilon, model_config.density,
-        motif_size,
+    return SparseMLP.from_layer_sizes(
+        sizes, rng, model_config.density_scheme, model_config.epsilon, model_config.density, motif_size,
+        activation=model_config.activation, dropout=model_config.dropout, init=model_config.init,
     )
-    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    return SparseMLP(description, activation=model_config.activation, dropout=model_config.dropout,
-                     init=model_config.init, generator=generator)
 
 
 def run_training(config: RunConfig, task: Task, callbacks: list[Callback] = ()) -> tuple[object, TrainResult]:

@@ -45,12 +45,12 @@ CREATE TABLE IF NOT EXISTS features (
     candidate_id INTEGER PRIMARY KEY REFERENCES candidates(id), data TEXT NOT NULL, meta TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS results (
     candidate_id INTEGER PRIMARY KEY REFERENCES candidates(id),
-    status TEXT NOT NULL CHECK (status IN ('ok', 'failed', 'diverged', 'stopped-early', 'dropped-by-predictor')),
+    status TEXT NOT NULL CHECK (status IN ({})),
     metrics TEXT NOT NULL, curves TEXT NOT NULL, seconds TEXT NOT NULL, prediction REAL,
     reason TEXT NOT NULL, finished REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL);
-"""
+""".format(", ".join(f"'{status}'" for status in STATUSES))
 
 
 @dataclass

@@ -269,6 +269,28 @@ def cmd_predictor_show(args) -> int:
     return 0
 
 
+def cmd_evolve(args) -> int:
+    from structsearch.search.command import run_evolve
+    from structsearch.search.space import DEFAULT_SPACE
+
+    args.space_given = args.space is not None
+    args.space = args.space or DEFAULT_SPACE
+    return run_evolve(args)
+
+
+def cmd_spaces(args) -> int:
+    from structsearch.search.command import run_spaces
+
+    return run_spaces(args)
+
+
+def _fraction(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
 def _study(module: str, function: str):
     """A command that runs ``structsearch.experiments.<module>.<function>(args)``, imported lazily."""
 
@@ -358,6 +380,32 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--save-model", action="store_true", help="also write model.pt (state_dict)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.set_defaults(func=cmd_train)
+
+    evolve = commands.add_parser("evolve", help="the genetic structure search (default: the digits-small space)")
+    evolve.add_argument("space", nargs="?", help="a built-in space (see `structsearch spaces`) or a TOML file")
+    evolve.add_argument("--resume", metavar="RUN", help="continue the search in this run directory")
+    evolve.add_argument("--workers", type=_positive_int, help="local worker processes (default: the cores)")
+    evolve.add_argument("--scheduler", metavar="URL", help="a Dask scheduler, e.g. tcp://host:8786")
+    evolve.add_argument("--dask-local", type=_positive_int, metavar="N",
+                        help="start a Dask LocalCluster of N worker processes")
+    evolve.add_argument("--set", action="append", type=_key_value, metavar="TABLE.KEY=VALUE",
+                        help="override a key of the space, e.g. evolution.population=16 (repeatable)")
+    evolve.add_argument("--population", type=int)
+    evolve.add_argument("--generations", type=int)
+    evolve.add_argument("--selection", help="tournament | aging | nsga2")
+    evolve.add_argument("--epochs", type=int, help="training epochs per candidate")
+    evolve.add_argument("--predictor", help="the gate: none | online | a .skops predictor file")
+    evolve.add_argument("--estimation-fraction", type=_fraction, help="fraction of new offspring the gate drops, in [0, 1)")
+    evolve.add_argument("--max-candidates", type=int, help="stop after this many trained candidates")
+    evolve.add_argument("--max-hours", type=_fraction, help="stop after this many hours")
+    evolve.add_argument("--seed", type=int)
+    evolve.add_argument("--runs", default="runs", help="parent folder of run directories")
+    evolve.add_argument("--name", help="run directory name (default: a timestamp)")
+    evolve.add_argument("--quiet", action="store_true", help="no live view")
+    add_data_options(evolve)
+    evolve.set_defaults(func=cmd_evolve)
+    spaces = commands.add_parser("spaces", help="list the built-in search spaces")
+    spaces.set_defaults(func=cmd_spaces)
 
     genotype_commands = _group(commands, "genotype", "sample, describe and inspect layered-graph genotypes")
     sample = genotype_commands.add_parser("sample", help="draw a genotype from a prior into a file")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_origin, get_type_hints
 
 from structsearch.errors import ConfigError
 from structsearch.nn.activations import ACTIVATIONS
@@ -124,6 +124,8 @@ _SECTIONS = {"model": ModelConfig, "evolution": EvolutionConfig, "training": Tra
 
 
 def _check_type(section: str, key: str, value: Any, hint: Any) -> Any:
+    if get_origin(hint) in (list, dict):  # list[str], dict[str, float]: check the container only
+        hint = get_origin(hint)
     allowed = {t for t in getattr(hint, "__args__", (hint,)) if isinstance(t, type)}
     if float in allowed and isinstance(value, int) and not isinstance(value, bool):
         return float(value)

@@ -51,7 +51,7 @@ def meta_rows(run_dir: str | Path, include_all: bool = False) -> list[dict]:
         row = {
             "run": run_dir.name, "candidate_id": candidate.id, "hash": candidate.hash,
             "generation": candidate.generation, "origin": candidate.origin, "status": candidate.status,
-            "seed": seed, "task": task, "model_kind": model_kind,
+            "seed": seed, "task": task, "model_kind": candidate.attributes.get("cell", model_kind),
             "structsearch_version": __version__, "meta_schema": META_SCHEMA_VERSION,
         }
         row.update({name: features.get(name, math.nan) for name in feature_names()})

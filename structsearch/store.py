@@ -6,15 +6,18 @@ result (metrics, curves, timings and a status), and an event log.  Every write i
 a process killed at any moment leaves either the previous state or the new one, never a
 half-written candidate.
 
-Schema (version 1)::
+Schema (version 2)::
 
     meta(key TEXT PRIMARY KEY, value TEXT)            -- JSON values: config, created, version
     candidates(id INTEGER PRIMARY KEY, hash TEXT, genotype BLOB, parents TEXT, generation INTEGER,
-               origin TEXT, created REAL)             -- origin: prior | mutation | crossover | …
+               origin TEXT, created REAL,             -- origin: prior | mutation | crossover | …
+               attributes TEXT)                       -- JSON genes beside the graph, e.g. the cell
     features(candidate_id INTEGER PRIMARY KEY, data TEXT, meta TEXT)
     results(candidate_id INTEGER PRIMARY KEY, status TEXT, metrics TEXT, curves TEXT,
             seconds TEXT, prediction REAL, reason TEXT, finished REAL)
     events(id INTEGER PRIMARY KEY, time REAL, kind TEXT, data TEXT)
+
+Version 1 stores (no ``attributes`` column) are upgraded in place when opened.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from structsearch import __version__
 from structsearch.errors import DataError
 from structsearch.graphs.layered import LayeredGraph
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STORE_NAME = "run.db"
 STATUSES = ("ok", "failed", "diverged", "stopped-early", "dropped-by-predictor")
 
@@ -39,7 +42,8 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS candidates (
     id INTEGER PRIMARY KEY, hash TEXT NOT NULL, genotype BLOB NOT NULL, parents TEXT NOT NULL,
-    generation INTEGER NOT NULL, origin TEXT NOT NULL, created REAL NOT NULL);
+    generation INTEGER NOT NULL, origin TEXT NOT NULL, created REAL NOT NULL,
+    attributes TEXT NOT NULL DEFAULT '{{}}');
 CREATE INDEX IF NOT EXISTS candidates_hash ON candidates(hash);
 CREATE TABLE IF NOT EXISTS features (
     candidate_id INTEGER PRIMARY KEY REFERENCES candidates(id), data TEXT NOT NULL, meta TEXT NOT NULL);
@@ -63,6 +67,7 @@ class Candidate:
     parents: list[int]
     generation: int
     origin: str
+    attributes: dict = field(default_factory=dict)
     features: dict[str, float] | None = None
     feature_meta: dict = field(default_factory=dict)
     status: str | None = None
@@ -97,6 +102,10 @@ class RunStore:
                 for statement in _SCHEMA.strip().split(";"):
                     if statement.strip():
                         cursor.execute(statement)
+                cursor.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        elif version == 1:
+            with self.transaction() as cursor:
+                cursor.execute("ALTER TABLE candidates ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'")
                 cursor.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @classmethod
@@ -159,20 +168,32 @@ class RunStore:
 
     def add_candidate(self, genotype: LayeredGraph, *, parents=(), generation: int = 0,
                       origin: str = "prior", features: dict | None = None,
-                      feature_meta: dict | None = None, result: dict | None = None) -> int:
+                      feature_meta: dict | None = None, result: dict | None = None,
+                      attributes: dict | None = None, content_hash: str | None = None) -> int:
         """Store a candidate (with its features and result, when given) in one transaction."""
         with self.transaction() as cursor:
-            cursor.execute(
-                "INSERT INTO candidates (hash, genotype, parents, generation, origin, created) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (genotype.content_hash(), genotype.to_bytes(), json.dumps([int(p) for p in parents]),
-                 int(generation), origin, time.time()),
-            )
-            candidate_id = int(cursor.lastrowid)
-            if features is not None:
-                self._write_features(cursor, candidate_id, features, feature_meta or {})
-            if result is not None:
-                self._write_result(cursor, candidate_id, **result)
+            return self._insert_candidate(cursor, genotype, parents, generation, origin, features,
+                                          feature_meta, result, attributes, content_hash)
+
+    def add_candidates(self, rows: list[dict]) -> list[int]:
+        """Store several candidates (keyword dicts of :meth:`add_candidate`) in one transaction."""
+        with self.transaction() as cursor:
+            return [self._insert_candidate(cursor, **row) for row in rows]
+
+    def _insert_candidate(self, cursor, genotype, parents=(), generation=0, origin="prior", features=None,
+                          feature_meta=None, result=None, attributes=None, content_hash=None) -> int:
+        cursor.execute(
+            "INSERT INTO candidates (hash, genotype, parents, generation, origin, created, attributes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (content_hash or genotype.content_hash(), genotype.to_bytes(),
+             json.dumps([int(p) for p in parents]), int(generation), origin, time.time(),
+             json.dumps(attributes or {}, sort_keys=True)),
+        )
+        candidate_id = int(cursor.lastrowid)
+        if features is not None:
+            self._write_features(cursor, candidate_id, features, feature_meta or {})
+        if result is not None:
+            self._write_result(cursor, candidate_id, **result)
         return candidate_id
 
     def set_features(self, candidate_id: int, features: dict, meta: dict | None = None) -> None:
@@ -211,7 +232,7 @@ class RunStore:
 
     _SELECT = (
         "SELECT c.id, c.hash, c.genotype, c.parents, c.generation, c.origin, f.data, f.meta, "
-        "r.status, r.metrics, r.curves, r.seconds, r.prediction, r.reason "
+        "r.status, r.metrics, r.curves, r.seconds, r.prediction, r.reason, c.attributes "
         "FROM candidates c LEFT JOIN features f ON f.candidate_id = c.id "
         "LEFT JOIN results r ON r.candidate_id = c.id"
     )
@@ -225,13 +246,21 @@ class RunStore:
             parents=json.loads(row[3]), generation=row[4], origin=row[5],
             features=loads(row[6], None), feature_meta=loads(row[7], {}), status=row[8],
             metrics=loads(row[9], {}), curves=loads(row[10], {}), seconds=loads(row[11], {}),
-            prediction=row[12], reason=row[13] or "",
+            prediction=row[12], reason=row[13] or "", attributes=loads(row[14], {}),
         )
 
-    def candidates(self) -> list[Candidate]:
-        """Every candidate in id order, with its features and result where recorded."""
-        rows = self.connection.execute(self._SELECT + " ORDER BY c.id").fetchall()
+    def candidates(self, generation: int | None = None) -> list[Candidate]:
+        """Every candidate (of ``generation``, when given) in id order, with its features and
+        result where recorded."""
+        where, args = (" WHERE c.generation = ?", (int(generation),)) if generation is not None else ("", ())
+        rows = self.connection.execute(self._SELECT + where + " ORDER BY c.id", args).fetchall()
         return [self._candidate(row) for row in rows]
+
+    def candidate(self, candidate_id: int) -> Candidate:
+        row = self.connection.execute(self._SELECT + " WHERE c.id = ?", (int(candidate_id),)).fetchone()
+        if row is None:
+            raise DataError(f"{self.path}: no candidate {candidate_id}")
+        return self._candidate(row)
 
     def find_by_hash(self, content_hash: str) -> Candidate | None:
         """The earliest candidate with this hash that has a result (for deduplication)."""

@@ -68,6 +68,21 @@ def test_store_bad_inputs(tmp_path):
         RunStore.open(tmp_path / "new")
 
 
+def test_a_version_1_store_is_upgraded_in_place(tmp_path):
+    with RunStore.create(tmp_path / "old", {"task": {"name": "digits"}}) as store:
+        first = store.add_candidate(graph(0), result={"status": "ok", "metrics": {"test_accuracy": 0.5}})
+    connection = sqlite3.connect(tmp_path / "old" / "run.db")  # make it what version 1 wrote
+    connection.execute("ALTER TABLE candidates DROP COLUMN attributes")
+    connection.execute("PRAGMA user_version = 1")
+    connection.commit()
+    connection.close()
+    with RunStore.open(tmp_path / "old") as store:
+        assert store.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert store.candidate(first).attributes == {} and store.candidate(first).metrics["test_accuracy"] == 0.5
+        second = store.add_candidate(graph(1), attributes={"cell": "gru"})
+        assert store.candidate(second).attributes == {"cell": "gru"}
+
+
 def synthetic_table(rows=300, seed=0, noise=0.01):
     """A meta-dataset where accuracy = f(edges, layers) + noise."""
     rng = np.random.default_rng(seed)

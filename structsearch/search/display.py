@@ -1,0 +1,154 @@
+"""What a search shows and leaves behind: the rich live view, the summary table, ``best.json``,
+``best-genotype.json`` and, for NSGA-II, ``pareto.csv``."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from structsearch.runs import write_json, write_rows
+from structsearch.search.engine import GenerationStats, NullView
+from structsearch.search.genome import Individual
+
+
+def _accuracy(value) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+
+def structure(individual: Individual) -> str:
+    graph = individual.graph
+    widths = "-".join(map(str, graph.layer_widths()))
+    skip = int(graph.skip_edges().sum())
+    return f"{widths} ({individual.cell}) skip {skip}" if individual.cell else f"{widths} skip {skip}"
+
+
+class LiveView(NullView):
+    """Generation progress, candidates in flight, best so far and gate statistics, redrawn live;
+    one plain line per generation stays in the scroll-back (and in logs, where there is no TTY)."""
+
+    def __init__(self, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=self.console)
+        self.live: Live | None = None
+        self.generations = self.candidates = None
+        self.gate_line = "gate: off"
+
+    def start(self, search) -> None:
+        evolution = search.space.evolution
+        self.console.print(f"[bold]structsearch evolve[/bold] {search.space.name} → {search.run_dir} "
+                           f"({search.executor.describe()})")
+        self.generations = self.progress.add_task("generations", total=evolution.generations + 1,
+                                                  completed=search.generation + 1)
+        self.candidates = self.progress.add_task("generation –", total=1, completed=0)
+        if search.space.gate.enabled:
+            self.gate_line = f"gate: {search.space.gate.predictor}, estimation fraction " \
+                             f"{search.space.gate.estimation_fraction}"
+        self.search = search
+        self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)
+        self.live.start()
+
+    def _render(self):
+        search = self.search
+        best = search.best
+        status = Table.grid(padding=(0, 2))
+        status.add_row("in flight", f"{search.in_flight} (workers: {getattr(search.executor, 'workers', 1)})")
+        status.add_row("trained", f"{search.trained} of {search.store.count()} candidates")
+        if best is not None:
+            status.add_row("best so far", f"#{best.id} val {_accuracy(best.accuracy)} test "
+                           f"{_accuracy(best.metrics.get('test_accuracy'))} · {best.graph.n_edges} connections · "
+                           f"{structure(best)}")
+        status.add_row("gate", self.gate_line)
+        return Group(self.progress, status)
+
+    def _refresh(self) -> None:
+        if self.live is not None:
+            self.live.update(self._render())
+
+    def generation_started(self, search, stats: GenerationStats, queued: int) -> None:
+        self.progress.reset(self.candidates, total=max(queued, 1), completed=0,
+                            description=f"generation {stats.generation}")
+        self._refresh()
+
+    def candidate_done(self, search, individual, status) -> None:
+        self.progress.advance(self.candidates)
+        self._refresh()
+
+    def generation_done(self, search, stats: GenerationStats) -> None:
+        self.progress.update(self.generations, completed=stats.generation + 1)
+        tau = "" if stats.gate_kendall_tau is None else f", gate τ {stats.gate_kendall_tau:+.2f}"
+        if search.gate.active:
+            self.gate_line = (f"{search.space.gate.predictor}: generation {stats.generation} kept {stats.kept}, "
+                              f"dropped {stats.dropped}{tau}")
+        best = search.best
+        self.console.print(
+            f"generation {stats.generation}: {stats.children} children, {stats.duplicates} duplicates, "
+            f"{stats.dropped} dropped by the gate, {stats.trained} trained ({stats.failed} failed){tau}; "
+            f"best val {_accuracy(best.accuracy if best else None)} ({stats.seconds:.1f} s)")
+        self._refresh()
+
+    def stop(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+
+
+def ranked(search) -> list[Individual]:
+    """Every trained, distinct candidate, best validation accuracy first (fewer connections break ties)."""
+    return sorted(search.known.values(), key=lambda ind: (-ind.accuracy, ind.graph.n_edges, ind.id))
+
+
+def summary_table(search, top: int = 5) -> Table:
+    table = Table(title=f"best candidates of {search.run_dir.name}")
+    for column in ("id", "gen", "structure", "connections", "val acc", "test acc", "train s", "origin"):
+        table.add_column(column, justify="right" if column not in ("structure", "origin") else "left")
+    for individual in ranked(search)[:top]:
+        metrics = individual.metrics
+        seconds = search.store.candidate(individual.id).seconds
+        table.add_row(str(individual.id), str(search.store.candidate(individual.id).generation),
+                      structure(individual), f"{individual.graph.n_edges:,}", _accuracy(individual.accuracy),
+                      _accuracy(metrics.get("test_accuracy")), f"{seconds.get('total', float('nan')):.1f}",
+                      individual.origin)
+    return table
+
+
+def write_outputs(search, top: int = 10) -> list[Path]:
+    """best.json (the top candidates with their genotypes), best-genotype.json (the best one, ready
+    for ``structsearch train --genotype``) and, for NSGA-II, pareto.csv."""
+    run_dir = search.run_dir
+    best = ranked(search)[:top]
+    entries = []
+    for individual in best:
+        candidate = search.store.candidate(individual.id)
+        entries.append({"id": individual.id, "hash": individual.key, "generation": candidate.generation,
+                        "origin": individual.origin, "cell": individual.cell, "status": individual.status,
+                        "val_accuracy": individual.accuracy,
+                        "test_accuracy": individual.metrics.get("test_accuracy"),
+                        "connections": individual.graph.n_edges, "structure": individual.graph.describe(),
+                        "seconds": candidate.seconds, "genotype": individual.graph.to_dict()})
+    written = [write_json(run_dir / "best.json", {"space": search.space.name, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                                  "selected_by": "validation accuracy", "candidates": entries})]
+    if best:
+        written.append(best[0].graph.save(run_dir / "best-genotype.json"))
+    if search.space.evolution.selection == "nsga2":
+        written.append(write_rows(run_dir / "pareto.csv", pareto_rows(search)))
+    return written
+
+
+def pareto_rows(search) -> list[dict]:
+    """The non-dominated trained candidates on (validation accuracy ↑, connections ↓)."""
+    candidates = ranked(search)
+    front, fewest = [], math.inf
+    for individual in candidates:  # accuracy descending: keep each that needs fewer connections
+        if individual.graph.n_edges < fewest:
+            fewest = individual.graph.n_edges
+            front.append(individual)
+    return [{"id": ind.id, "val_accuracy": ind.accuracy, "test_accuracy": ind.metrics.get("test_accuracy"),
+             "connections": ind.graph.n_edges, "structure": structure(ind), "cell": ind.cell or ""}
+            for ind in front]

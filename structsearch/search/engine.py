@@ -1,0 +1,454 @@
+"""The genetic structure search behind ``structsearch evolve``.
+
+One generation:
+
+1. **Vary** — parents are chosen from the population (tournament, or NSGA-II's dominance and
+   crowding tournament) and each yields a child by crossover and/or mutation
+   (:func:`~structsearch.search.genome.make_offspring`).  Generation 0 is drawn from the priors.
+2. **Deduplicate** — a child whose graph hash (and cell) was trained before reuses that result.
+3. **Gate** — the predictor scores the new children and only the top (1 − f) train
+   (:class:`~structsearch.search.gate.PredictorGate`).  Every child is stored at once, with its
+   features and gate decision, in one transaction.
+4. **Train** — the kept children go to the executor; each result is stored the moment it arrives.
+5. **Select** survivors — tournament with elitism, regularized (aging) evolution (the youngest
+   survive), or NSGA-II on (validation accuracy ↑, connections ↓).
+6. **Checkpoint** — population ids, generation and every random state go to the store.
+
+Fitness is *validation* accuracy; the test accuracy of each candidate is recorded for reporting
+only.  A run killed at any moment resumes from its last checkpoint: the interrupted generation is
+replayed from the saved random states, which recreates exactly the children already stored, so
+finished candidates are reused, not retrained, and the final population is the one an
+uninterrupted run reaches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from deap import tools
+
+from structsearch.errors import DataError
+from structsearch.graphs.features import compute_features
+from structsearch.search import worker
+from structsearch.search.gate import PredictorGate, cell_features
+from structsearch.search.genome import Individual, make_offspring, random_individual
+from structsearch.search.space import SearchSpace, space_from_dict
+from structsearch.store import RunStore
+
+TRAINED = ("ok", "failed", "diverged", "stopped-early")
+STATE_KEY = "search_state"
+
+
+@dataclass
+class GenerationStats:
+    generation: int
+    children: int = 0
+    duplicates: int = 0
+    scored: int = 0
+    kept: int = 0
+    dropped: int = 0
+    trained: int = 0
+    failed: int = 0
+    gate_kendall_tau: float | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class SearchOutcome:
+    run_dir: Path
+    population: list[Individual]
+    generations: int
+    trained: int
+    candidates: int
+    stopped_by: str
+    history: list[GenerationStats] = field(default_factory=list)
+
+
+class NullView:
+    """The display protocol; the rich live view lives in :mod:`structsearch.search.display`."""
+
+    def start(self, search) -> None: ...
+    def generation_started(self, search, stats: GenerationStats, queued: int) -> None: ...
+    def candidate_done(self, search, individual: Individual, status: str) -> None: ...
+    def generation_done(self, search, stats: GenerationStats) -> None: ...
+    def stop(self) -> None: ...
+
+
+def candidate_seed(seed: int, generation: int, index: int) -> int:
+    return int(np.random.SeedSequence([seed, generation, index]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+class Search:
+    """A search in ``run_dir``: new (``Search.start``) or continued (``Search.resume``)."""
+
+    def __init__(self, space: SearchSpace, store: RunStore, executor, data_dir: str | None = None,
+                 view=None):
+        self.space, self.store, self.executor = space, store, executor
+        self.data_dir = data_dir
+        self.view = view or NullView()
+        self.task = worker.cached_task({"name": space.task.name, "options": space.task.options}, data_dir)
+        self.n_inputs = space.model.embedding if space.model.kind == "rnn" else self.task.n_inputs
+        if space.model.kind == "rnn" and not self.task.sequence:
+            raise DataError(f"model.kind = 'rnn' needs a sequence task; {space.task.name!r} is not one")
+        if space.model.kind == "mlp" and self.task.sequence:
+            raise DataError(f"task {space.task.name!r} holds sequences: set model.kind = 'rnn'")
+        self.gate = PredictorGate(space.gate, space.cells, space.seed)
+        self.rng = np.random.default_rng(space.seed)
+        self.py_state = random.Random(space.seed).getstate()
+        self.population: list[Individual] = []
+        self.generation = -1
+        self.elapsed_before = 0.0
+        self.session_start = time.monotonic()
+        self.history: list[GenerationStats] = []
+        self.known: dict[str, Individual] = {}  # key → the trained individual it was first seen as
+        self.trained = 0
+        self.in_flight = 0
+        self.best: Individual | None = None
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def start(cls, space: SearchSpace, run_dir: str | Path, executor, data_dir=None, view=None) -> Search:
+        config = {**space.to_dict(), "command": "evolve", "data_dir": data_dir}
+        store = RunStore.create(run_dir, config)
+        return cls(space, store, executor, data_dir, view)
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, executor, data_dir=None, view=None) -> Search:
+        store = RunStore.open(run_dir)
+        config = store.config
+        if config.get("command") != "evolve":
+            store.close()
+            raise DataError(f"{run_dir}: a run store, but not of `structsearch evolve`; cannot resume it")
+        config = {k: v for k, v in config.items() if k not in ("command", "data_dir")}
+        space = space_from_dict(config, f"{run_dir} (stored search space)")
+        search = cls(space, store, executor, data_dir or store.config.get("data_dir"), view)
+        search._restore()
+        return search
+
+    def _restore(self) -> None:
+        candidates = {c.id: c for c in self.store.candidates()}
+        pareto = self.space.evolution.selection == "nsga2"
+        by_id: dict[int, Individual] = {}
+        for candidate in candidates.values():
+            if candidate.status in TRAINED:
+                individual = self._individual(candidate, pareto)
+                by_id[candidate.id] = individual
+                if not candidate.metrics.get("duplicate_of"):
+                    self.trained += 1
+                    self.known.setdefault(individual.key, individual)
+                self._note_best(individual)
+        state = self.store.meta(STATE_KEY)
+        if state is None:
+            return  # killed during generation 0: it is replayed from the seed
+        self.generation = int(state["generation"])
+        self.elapsed_before = float(state.get("elapsed", 0.0))
+        self.population = [by_id[i] for i in state["population"]]
+        version, internal, gauss = state["python_random"]
+        self.py_state = (version, tuple(internal), gauss)
+        self.rng.bit_generator.state = state["numpy_random"]
+        if pareto:
+            assign_crowding(self.population)
+
+    @staticmethod
+    def _individual(candidate, pareto: bool) -> Individual:
+        individual = Individual(candidate.genotype, candidate.attributes.get("cell"), origin=candidate.origin,
+                                parents=tuple(candidate.parents), pareto=pareto)
+        individual.id = candidate.id
+        individual._key = candidate.hash
+        individual.set_fitness(candidate.status, candidate.metrics)
+        return individual
+
+    @property
+    def run_dir(self) -> Path:
+        return self.store.path.parent
+
+    @property
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.session_start
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> SearchOutcome:
+        evolution, budget = self.space.evolution, self.space.budget
+        self.view.start(self)
+        stopped_by = "generations"
+        try:
+            if self.generation < 0:
+                children = [random_individual(self.space, self.n_inputs, self.task.n_classes, self.rng)
+                            for _ in range(evolution.population)]
+                self.run_generation(0, children, gated=False)
+                self.population = self.survivors([], children)
+                self.checkpoint(0)
+            while self.generation < evolution.generations:
+                if budget.max_candidates and self.trained >= budget.max_candidates:
+                    stopped_by = f"budget: {self.trained} candidates trained (max {budget.max_candidates})"
+                    break
+                if budget.max_hours and self.elapsed >= budget.max_hours * 3600:
+                    stopped_by = f"budget: {self.elapsed / 3600:.2f} h elapsed (max {budget.max_hours} h)"
+                    break
+                generation = self.generation + 1
+                self.refit_gate()
+                children = make_offspring(self.space, self.select_parents(), self.rng)
+                self.run_generation(generation, children, gated=True)
+                self.population = self.survivors(self.population, children)
+                self.checkpoint(generation)
+        finally:
+            self.view.stop()
+        self.store.set_meta("search_finished", {"stopped_by": stopped_by, "generation": self.generation,
+                                                "trained": self.trained, "elapsed": self.elapsed})
+        self.store.log_event("finished", stopped_by=stopped_by, generation=self.generation, trained=self.trained)
+        return SearchOutcome(self.run_dir, self.population, self.generation, self.trained, self.store.count(),
+                             stopped_by, self.history)
+
+    # ------------------------------------------------------------------ one generation
+
+    def run_generation(self, generation: int, children: list[Individual], gated: bool) -> GenerationStats:
+        started = time.monotonic()
+        stats = GenerationStats(generation, children=len(children))
+        stored = self.store.candidates(generation=generation)
+        if stored:
+            pending = self._replay(generation, children, stored, stats)
+        else:
+            pending = self._admit(generation, children, gated, stats)
+        self.view.generation_started(self, stats, len(pending))
+        self._train(generation, pending, children, stats)
+        stats.seconds = time.monotonic() - started
+        self.history.append(stats)
+        self.store.log_event("generation", **stats.__dict__, best=self.best.id if self.best else None)
+        self.view.generation_done(self, stats)
+        return stats
+
+    def _features(self, individual: Individual) -> tuple[dict, dict]:
+        features, meta = compute_features(individual.graph)
+        return {**features, **cell_features(individual.cell, self.space.cells)}, meta
+
+    def _admit(self, generation: int, children: list[Individual], gated: bool, stats: GenerationStats) -> list[Individual]:
+        """Deduplicate, gate and store the children; returns those to train."""
+        first_seen: dict[str, Individual] = {}
+        novel, rows = [], []
+        for child in children:
+            earlier = self.known.get(child.key)
+            if earlier is None and child.key not in first_seen:
+                first_seen[child.key] = child
+                novel.append(child)
+        features = {id(child): self._features(child) for child in children}
+        predictions, keep = self.gate.decide([features[id(c)][0] for c in novel]) if gated \
+            else ([None] * len(novel), [True] * len(novel))
+        decision = {id(c): (p, k) for c, p, k in zip(novel, predictions, keep, strict=True)}
+        stats.scored = len(novel) if gated and self.gate.active else 0
+        pending = []
+        for child in children:
+            values, meta = features[id(child)]
+            child.features = values
+            row = {"genotype": child.graph, "parents": child.parents, "generation": generation,
+                   "origin": child.origin, "features": values, "feature_meta": meta,
+                   "attributes": child.attributes, "content_hash": child.key}
+            earlier = self.known.get(child.key)
+            if id(child) in decision:
+                prediction, kept = decision[id(child)]
+                child.prediction = prediction
+                meta["gate"] = {"prediction": prediction, "kept": kept, "active": prediction is not None}
+                if kept:
+                    pending.append(child)
+                    stats.kept += 1
+                else:
+                    stats.dropped += 1
+                    child.status = "dropped-by-predictor"
+                    row["result"] = {"status": "dropped-by-predictor", "prediction": prediction,
+                                     "reason": f"predicted {prediction:.4f}; only the top "
+                                               f"{self.gate.n_keep(len(novel))} of {len(novel)} train"}
+            else:
+                stats.duplicates += 1
+                if earlier is not None:  # trained in an earlier generation: reuse now
+                    row["result"] = self._duplicate_result(earlier, child)
+                    child.set_fitness(row["result"]["status"], row["result"]["metrics"])
+            rows.append(row)
+        for child, candidate_id in zip(children, self.store.add_candidates(rows), strict=True):
+            child.id = candidate_id
+        return pending
+
+    def _replay(self, generation: int, children: list[Individual], stored, stats: GenerationStats) -> list[Individual]:
+        """After a crash: the replayed children must be the stored ones; train what has no result."""
+        if [c.hash for c in stored] != [child.key for child in children]:
+            raise DataError(f"{self.run_dir}: generation {generation} in the store differs from its replay "
+                            "from the saved random state; the store was changed or written by another version")
+        pending = []
+        for child, candidate in zip(children, stored, strict=True):
+            child.id = candidate.id
+            child.features = candidate.features
+            gate = candidate.feature_meta.get("gate")
+            child.prediction = gate["prediction"] if gate else None
+            if candidate.status == "dropped-by-predictor":
+                child.status = candidate.status
+                stats.dropped += 1
+            elif candidate.status is not None:
+                child.set_fitness(candidate.status, candidate.metrics)
+                if candidate.metrics.get("duplicate_of"):
+                    stats.duplicates += 1
+                else:
+                    stats.kept += 1
+                    self.known.setdefault(child.key, child)
+            elif gate is None:
+                stats.duplicates += 1  # a duplicate within the generation; filled in after training
+            else:
+                stats.kept += 1
+                pending.append(child)
+        stats.scored = sum(1 for c in stored if (c.feature_meta.get("gate") or {}).get("active"))
+        return pending
+
+    @staticmethod
+    def _duplicate_result(original: Individual, candidate: Individual) -> dict:
+        return {"status": original.status, "metrics": {**original.metrics, "duplicate_of": original.id},
+                "reason": f"duplicate of candidate {original.id}; its result is reused"}
+
+    def _job(self, generation: int, child: Individual, index: int, medians) -> str:
+        space = self.space
+        trainer = space.training.trainer_config(0).__dict__
+        workers = max(1, getattr(self.executor, "workers", 1))
+        return json.dumps({
+            "id": child.id, "genotype": worker.encode_genotype(child.graph), "cell": child.cell,
+            "task": {"name": space.task.name, "options": space.task.options}, "data_dir": self.data_dir,
+            "model": {"activation": space.model.activation, "dropout": space.model.dropout},
+            "training": trainer, "seed": candidate_seed(space.seed, generation, index),
+            "rewiring": {"rule": space.training.rule, "drop_fraction": space.training.zeta,
+                         "motif_size": space.training.motif_size},
+            "medians": medians, "median_warmup": space.training.median_warmup_epochs,
+            "threads": max(1, (os.cpu_count() or 1) // workers),
+        })
+
+    def _medians(self, generation: int) -> list[float] | None:
+        training = self.space.training
+        if not training.median_stopping:
+            return None
+        curves = [c.curves.get("val_accuracy", []) for c in self.store.candidates()
+                  if c.generation < generation and c.status in ("ok", "stopped-early")
+                  and not c.metrics.get("duplicate_of")]
+        return worker.median_curve(curves) if len(curves) >= training.median_startup else None
+
+    def _train(self, generation: int, pending: list[Individual], children: list[Individual],
+               stats: GenerationStats) -> None:
+        medians = self._medians(generation)
+        index = {id(child): i for i, child in enumerate(children)}
+        jobs = [self._job(generation, child, index[id(child)], medians) for child in pending]
+        by_id = {child.id: child for child in pending}
+        self.in_flight = len(jobs)
+        for text in self.executor.run(jobs):
+            result = json.loads(text)
+            child = by_id[result["id"]]
+            status = result["status"]
+            metrics = {**result.get("metrics", {}), "worker": result.get("worker")}
+            self.store.record_result(child.id, status, metrics, result.get("curves"), result.get("seconds"),
+                                     child.prediction, result.get("reason", ""))
+            child.set_fitness(status, metrics)
+            self.known.setdefault(child.key, child)
+            self.trained += 1
+            self.in_flight -= 1
+            stats.trained += 1
+            stats.failed += status in ("failed", "diverged")
+            self._note_best(child)
+            self.view.candidate_done(self, child, status)
+        for child in children:  # duplicates within this generation: copy the result they repeat
+            if child.status is None:
+                result = self._duplicate_result(self.known[child.key], child)
+                self.store.record_result(child.id, result["status"], result["metrics"], reason=result["reason"])
+                child.set_fitness(result["status"], result["metrics"])
+        if stats.scored and stats.trained >= 3:
+            from scipy.stats import kendalltau
+
+            pairs = [(c.prediction, c.accuracy) for c in pending if c.prediction is not None]
+            if len(pairs) >= 3:
+                tau = kendalltau(*zip(*pairs, strict=True)).statistic
+                stats.gate_kendall_tau = None if np.isnan(tau) else float(tau)
+
+    def _note_best(self, individual: Individual) -> None:
+        if individual.fitness.valid and (self.best is None or individual.accuracy > self.best.accuracy):
+            self.best = individual
+
+    # ------------------------------------------------------------------ selection
+
+    @contextmanager
+    def deap_random(self):
+        """DEAP draws from the module-level ``random``; give it this search's own state."""
+        saved = random.getstate()
+        random.setstate(self.py_state)
+        try:
+            yield
+        finally:
+            self.py_state = random.getstate()
+            random.setstate(saved)
+
+    def select_parents(self) -> list[Individual]:
+        evolution = self.space.evolution
+        with self.deap_random():
+            if evolution.selection == "nsga2":
+                return [dominance_tournament(*random.sample(self.population, 2)) if len(self.population) > 1
+                        else self.population[0] for _ in range(evolution.n_offspring)]
+            return tools.selTournament(self.population, evolution.n_offspring,
+                                       tournsize=min(evolution.tournament_size, len(self.population)))
+
+    def survivors(self, population: list[Individual], children: list[Individual]) -> list[Individual]:
+        evolution = self.space.evolution
+        size = evolution.population
+        pool = population + [child for child in children if child.fitness.valid]
+        if len(pool) <= size and evolution.selection != "nsga2":
+            return pool
+        with self.deap_random():
+            if evolution.selection == "aging":
+                return sorted(set(pool), key=lambda ind: ind.id)[-size:]
+            if evolution.selection == "nsga2":
+                chosen = tools.selNSGA2(pool, min(size, len(pool)))
+                assign_crowding(chosen)
+                return chosen
+            elites = tools.selBest(pool, evolution.elitism)
+            return elites + tools.selTournament(pool, size - len(elites),
+                                                tournsize=min(evolution.tournament_size, len(pool)))
+
+    def checkpoint(self, generation: int) -> None:
+        self.generation = generation
+        version, internal, gauss = self.py_state
+        self.store.set_meta(STATE_KEY, {
+            "generation": generation, "population": [ind.id for ind in self.population],
+            "python_random": [version, list(internal), gauss], "numpy_random": self.rng.bit_generator.state,
+            "elapsed": self.elapsed, "trained": self.trained,
+        })
+
+    def refit_gate(self) -> None:
+        if not (self.gate.config.enabled and self.gate.online):
+            return
+        rows = [c for c in self.known.values() if c.status == "ok"]
+        if len(rows) >= self.gate.config.warmup:
+            features = [self._stored_features(c) for c in rows]
+            self.gate.refit(features, [c.accuracy for c in rows])
+
+    def _stored_features(self, individual: Individual) -> dict:
+        cached = individual.features
+        if cached is None:
+            candidate = self.store.candidate(individual.id)
+            cached = candidate.features or self._features(individual)[0]
+            individual.features = cached
+        return cached
+
+
+def assign_crowding(population: list[Individual]) -> None:
+    """NSGA-II crowding distances of ``population`` computed on its own fronts."""
+    for front in tools.sortNondominated(population, len(population)):
+        tools.emo.assignCrowdingDist(front)
+
+
+def dominance_tournament(a: Individual, b: Individual) -> Individual:
+    """NSGA-II's binary tournament: the dominating one, else the less crowded, else either."""
+    if a.fitness.dominates(b.fitness):
+        return a
+    if b.fitness.dominates(a.fitness):
+        return b
+    if a.fitness.crowding_dist != b.fitness.crowding_dist:
+        return a if a.fitness.crowding_dist > b.fitness.crowding_dist else b
+    return a if random.random() <= 0.5 else b

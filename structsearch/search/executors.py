@@ -1,0 +1,135 @@
+"""Where candidates train: a local process pool, or a Dask cluster.
+
+Both take JSON jobs and yield JSON results as they finish (:meth:`run`), so the search loop is
+the same for one core and for many machines.  A worker process that dies takes its jobs with it;
+the local executor starts a fresh pool and runs each lost job once more before recording it as
+failed.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+
+from structsearch.errors import ConfigError
+from structsearch.search.worker import evaluate
+
+
+def _lost(job: str, why: str) -> str:
+    return json.dumps({"id": json.loads(job)["id"], "status": "failed", "reason": why,
+                       "metrics": {}, "curves": {}, "seconds": {}})
+
+
+def _quiet_worker() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+
+
+class InProcessExecutor:
+    """Train in this process, one candidate after another (for tests and debugging)."""
+
+    workers = 1
+
+    def run(self, jobs: list[str]) -> Iterator[str]:
+        for job in jobs:
+            yield evaluate(job)
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return "in-process"
+
+
+class LocalExecutor:
+    """A pool of ``workers`` spawned processes (default: the number of cores)."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or os.cpu_count() or 1
+        if self.workers < 1:
+            raise ConfigError(f"--workers must be a positive integer, got {self.workers}")
+        self.pool: ProcessPoolExecutor | None = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_quiet_worker)
+        return self.pool
+
+    def run(self, jobs: list[str]) -> Iterator[str]:
+        retry: list[str] = []
+        for attempt in range(2):
+            futures = {self._pool().submit(evaluate, job): job for job in (jobs if attempt == 0 else retry)}
+            retry = []
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except BrokenProcessPool as error:
+                    if attempt == 0:
+                        retry.append(futures[future])
+                    else:
+                        yield _lost(futures[future], f"worker process died twice ({error})")
+            if not retry:
+                return
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+    def describe(self) -> str:
+        return f"local, {self.workers} worker{'s' if self.workers > 1 else ''}"
+
+
+class DaskExecutor:
+    """Jobs on a Dask cluster: an existing scheduler (``tcp://host:port``) or a LocalCluster of
+    ``local_workers`` processes with one thread each."""
+
+    def __init__(self, scheduler: str | None = None, local_workers: int | None = None,
+                 timeout: float = 10.0):
+        from distributed import Client, LocalCluster
+
+        self.cluster = None
+        if scheduler is None:
+            if not local_workers or local_workers < 1:
+                raise ConfigError(f"--dask-local must be a positive integer, got {local_workers}")
+            self.cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(scheduler, timeout=timeout)
+            except (OSError, TimeoutError, ValueError) as error:
+                message = str(error).splitlines()[0] if str(error) else type(error).__name__
+                raise ConfigError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({message})") from None
+        self.client.run(_quiet_worker)
+
+    @property
+    def workers(self) -> int:
+        return max(1, len(self.client.scheduler_info().get("workers", {})))
+
+    def run(self, jobs: list[str]) -> Iterator[str]:
+        from distributed import as_completed as dask_completed
+
+        futures = {self.client.submit(evaluate, job, pure=False): job for job in jobs}
+        for future in dask_completed(futures):
+            try:
+                yield future.result()
+            except Exception as error:  # a worker lost mid-job, or the cluster went away
+                yield _lost(futures[future], f"Dask worker failed ({type(error).__name__}: {error})")
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def describe(self) -> str:
+        where = "LocalCluster" if self.cluster is not None else self.client.scheduler.address
+        return f"dask ({where}), {self.workers} worker{'s' if self.workers > 1 else ''}"

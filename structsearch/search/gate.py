@@ -1,0 +1,80 @@
+"""The predictor gate: score offspring from their structure and train only the most promising.
+
+With ``estimation_fraction`` f, the top ⌈(1 − f)·n⌉ of the n new offspring by predicted fitness are
+trained and the rest are dropped (recorded with their prediction).  The predictor is either a
+saved :class:`~structsearch.predictors.model.PerformancePredictor` (its features must be ones this
+search computes) or ``online``: refitted after every generation on every trained result so far,
+from the ``warmup``-th row on.  Before an online predictor is warm, nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from structsearch.errors import ConfigError
+from structsearch.graphs.features import feature_names
+from structsearch.search.space import GateSpace
+
+
+def search_feature_names(cells: list[str]) -> list[str]:
+    """The graph features, plus one indicator per cell when a space mixes cells."""
+    return feature_names() + ([f"cell_{cell}" for cell in cells] if len(cells) > 1 else [])
+
+
+def cell_features(cell: str | None, cells: list[str]) -> dict[str, float]:
+    return {f"cell_{name}": float(name == cell) for name in cells} if len(cells) > 1 else {}
+
+
+class PredictorGate:
+    def __init__(self, gate: GateSpace, cells: list[str], seed: int = 0):
+        self.config, self.seed = gate, seed
+        self.names = search_feature_names(cells)
+        self.predictor = None
+        self.rows = 0
+        if gate.enabled and gate.predictor != "online":
+            from structsearch.predictors.model import load_predictor
+
+            predictor = load_predictor(gate.predictor)
+            missing = [name for name in predictor.feature_list() if name not in self.names]
+            if missing:
+                raise ConfigError(
+                    f"gate.predictor {gate.predictor}: its feature {missing[0]!r} (and {len(missing) - 1} more) "
+                    f"is not one this search computes; it needs a predictor trained on structsearch graph "
+                    f"features{' and cell indicators' if len(cells) > 1 else ''}")
+            self.predictor = predictor
+
+    @property
+    def online(self) -> bool:
+        return self.config.predictor == "online"
+
+    @property
+    def active(self) -> bool:
+        return self.config.enabled and self.predictor is not None
+
+    def refit(self, features: list[dict], targets: list[float]) -> bool:
+        """Refit an online predictor on every row so far; True when it is (now) active."""
+        if not (self.config.enabled and self.online) or len(features) < self.config.warmup:
+            return self.active
+        from structsearch.predictors.model import PerformancePredictor
+
+        predictor = PerformancePredictor(self.config.model, "val_accuracy", self.names, self.seed)
+        self.predictor = predictor.fit(features, targets)
+        self.rows = len(features)
+        return True
+
+    def n_keep(self, n: int) -> int:
+        return n if not self.active else max(1, math.ceil((1.0 - self.config.estimation_fraction) * n - 1e-9))
+
+    def decide(self, features: list[dict]) -> tuple[list[float | None], list[bool]]:
+        """(predictions, keep) for the offspring's features; everything is kept when inactive."""
+        if not features:
+            return [], []
+        if not self.active:
+            return [None] * len(features), [True] * len(features)
+        predictions = self.predictor.predict(features)
+        order = np.argsort(-predictions, kind="stable")
+        keep = np.zeros(len(features), dtype=bool)
+        keep[order[: self.n_keep(len(features))]] = True
+        return [float(p) for p in predictions], keep.tolist()

@@ -1,0 +1,157 @@
+"""Individuals of the genetic search: a layered-graph genotype, its cell (for recurrent spaces) and
+a DEAP fitness; how they are drawn from the priors and varied by the graph operators.
+
+DEAP's ``creator`` makes classes global to the ``deap.creator`` module; here the two fitness
+types are ordinary classes of this module, so several searches can live in one process.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from deap import base
+
+from structsearch.graphs import LayeredGraph
+from structsearch.graphs.operators import crossover, mutation
+from structsearch.graphs.priors import prior
+from structsearch.search.space import SearchSpace
+
+
+class AccuracyFitness(base.Fitness):
+    """Single objective: validation accuracy, maximised."""
+
+    weights = (1.0,)
+
+
+class ParetoFitness(base.Fitness):
+    """NSGA-II: validation accuracy maximised, connection count minimised."""
+
+    weights = (1.0, -1.0)
+
+
+class Individual:
+    """A genotype with its cell, its store id once stored, and its fitness once evaluated."""
+
+    def __init__(self, graph: LayeredGraph, cell: str | None = None, *, origin: str = "prior",
+                 parents: tuple[int, ...] = (), pareto: bool = False):
+        self.graph = graph
+        self.cell = cell
+        self.origin = origin
+        self.parents = tuple(parents)
+        self.id: int | None = None
+        self.status: str | None = None  # the stored result's status, once there is one
+        self.prediction: float | None = None  # the gate's prediction, when it scored this one
+        self.features: dict | None = None
+        self.metrics: dict = {}
+        self.fitness = ParetoFitness() if pareto else AccuracyFitness()
+        self._key: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The deduplication key: the graph's content hash, plus the cell when there is one."""
+        if self._key is None:
+            graph_hash = self.graph.content_hash()
+            self._key = f"{graph_hash}:{self.cell}" if self.cell else graph_hash
+        return self._key
+
+    @property
+    def attributes(self) -> dict:
+        return {"cell": self.cell} if self.cell else {}
+
+    def set_fitness(self, status: str, metrics: dict) -> None:
+        self.status = status
+        self.metrics = dict(metrics)
+        accuracy = metrics.get("val_accuracy")
+        accuracy = float(accuracy) if status in ("ok", "stopped-early") and accuracy is not None else 0.0
+        if len(self.fitness.weights) == 2:
+            self.fitness.values = (accuracy, float(metrics.get("connections", self.graph.n_edges)))
+        else:
+            self.fitness.values = (accuracy,)
+
+    @property
+    def accuracy(self) -> float:
+        return self.fitness.values[0] if self.fitness.valid else float("nan")
+
+    def __repr__(self) -> str:
+        cell = f", {self.cell}" if self.cell else ""
+        return f"Individual(#{self.id}, {self.graph!r}{cell}, fitness={self.fitness.values})"
+
+
+def _uniform(rng: np.random.Generator, bounds: list, kind=int):
+    low, high = bounds
+    return int(rng.integers(low, high + 1)) if kind is int else float(rng.uniform(low, high))
+
+
+def sample_genotype(space: SearchSpace, prior_name: str, n_inputs: int, n_outputs: int,
+                    rng: np.random.Generator) -> LayeredGraph:
+    """One graph from ``prior_name`` with its parameters drawn from the space's ranges."""
+    genotype = space.genotype
+    params = genotype.prior_parameters(prior_name)
+    build = prior(prior_name)
+    embedding = {"n_inputs": n_inputs, "n_outputs": n_outputs, "input_density": genotype.input_density}
+    if prior_name in ("erdos-renyi", "motif-composed"):
+        depth = _uniform(rng, params["layers"])
+        sizes = [n_inputs, *[_uniform(rng, params["width"]) for _ in range(depth)], n_outputs]
+        if prior_name == "erdos-renyi":
+            return build(sizes, _uniform(rng, params["epsilon"], float), rng)
+        return build(sizes, dict(genotype.motif_mix), _uniform(rng, params["motifs"]), rng)
+    n = _uniform(rng, genotype.nodes)
+    if prior_name == "watts-strogatz":
+        k = min(_uniform(rng, params["k"]), n - 1)
+        return build(n, k, _uniform(rng, params["p"], float), rng, orientation=genotype.orientation, **embedding)
+    if prior_name == "barabasi-albert":
+        return build(n, min(_uniform(rng, params["m"]), n - 1), rng, orientation=genotype.orientation, **embedding)
+    low, high = params["degree"]
+    out_degrees = rng.integers(low, min(high, n - 1) + 1, size=n)
+    return build(rng.permutation(out_degrees), out_degrees, rng, **embedding)
+
+
+def random_individual(space: SearchSpace, n_inputs: int, n_outputs: int, rng: np.random.Generator) -> Individual:
+    prior_name = space.genotype.priors[int(rng.integers(len(space.genotype.priors)))]
+    graph = sample_genotype(space, prior_name, n_inputs, n_outputs, rng)
+    cells = space.cells
+    cell = cells[int(rng.integers(len(cells)))] if cells else None
+    return Individual(graph, cell, origin=f"prior:{prior_name}", pareto=space.evolution.selection == "nsga2")
+
+
+def _pick(weights: dict[str, float], rng: np.random.Generator) -> str:
+    names = [name for name, weight in weights.items() if weight > 0]
+    p = np.array([weights[name] for name in names], dtype=float)
+    return names[int(rng.choice(len(names), p=p / p.sum()))]
+
+
+def mutate(space: SearchSpace, individual: Individual, rng: np.random.Generator) -> tuple[LayeredGraph, str | None, str]:
+    """(graph, cell, description) of one mutation of ``individual``."""
+    name = _pick(space.evolution.mutations, rng)
+    graph = mutation(name)(individual.graph, rng)
+    cell, cells = individual.cell, space.cells
+    description = f"mutation:{name}"
+    if len(cells) > 1 and rng.random() < space.evolution.cell_mutation_probability:
+        cell = cells[int(rng.integers(len(cells)))]
+        description += f"+cell:{cell}"
+    return graph, cell, description
+
+
+def make_offspring(space: SearchSpace, parents: list[Individual], rng: np.random.Generator) -> list[Individual]:
+    """One child per parent: pairs cross over with the crossover probability (then each child is
+    also mutated with the mutation probability); a child made without crossover is always mutated,
+    so no child is a plain copy of its parent."""
+    evolution, pareto = space.evolution, space.evolution.selection == "nsga2"
+    children = []
+    for start in range(0, len(parents), 2):
+        pair = parents[start : start + 2]
+        if len(pair) == 2 and rng.random() < evolution.crossover_probability:
+            name = _pick(evolution.crossovers, rng)
+            graphs = crossover(name)(pair[0].graph, pair[1].graph, rng)
+            ids = tuple(p.id for p in pair)
+            made = [Individual(g, parent.cell, origin=f"crossover:{name}", parents=ids, pareto=pareto)
+                    for g, parent in zip(graphs, pair, strict=True)]
+            for child in made:
+                if rng.random() < evolution.mutation_probability:
+                    child.graph, child.cell, description = mutate(space, child, rng)
+                    child.origin += "+" + description
+            children.extend(made)
+        else:
+            for parent in pair:
+                graph, cell, description = mutate(space, parent, rng)
+                children.append(Individual(graph, cell, origin=description, parents=(parent.id,), pareto=pareto))
+    return children

@@ -1,0 +1,397 @@
+"""Search spaces: what ``structsearch evolve`` searches, read from TOML and checked on load.
+
+A space file has a few top-level keys and seven tables; every table but ``[task]`` is optional::
+
+    name = "digits-small"
+    description = "…"
+    seed = 0
+
+    [task]                    # the task and its options, as for `structsearch train`
+    name = "digits"
+
+    [genotype]                # the genotype family: its priors and their size ranges
+    priors = ["watts-strogatz", "barabasi-albert"]
+    nodes = [16, 64]          # hidden neurons of WS, BA and configuration-model graphs
+    input_density = 0.25      # fraction of the inputs feeding each source neuron
+    [genotype.watts-strogatz]
+    k = [2, 8]
+    p = [0.2, 1.0]
+
+    [model]                   # mlp, or recurrent cells drawn (and mutated) from `cells`
+    kind = "mlp"              # mlp | rnn
+    cells = ["gru"]           # rnn only: rnn_tanh | rnn_relu | lstm | gru
+    embedding = 8             # rnn only: the genotype's inputs are this embedding
+
+    [training]                # the shared trainer, plus the rewiring rule
+    epochs = 5
+    rule = "set"              # none | set | set-motif | rigl
+    zeta = 0.3                # fraction rewired per epoch
+
+    [evolution]               # the genetic algorithm
+    population = 8
+    generations = 5
+    selection = "tournament"  # tournament | aging | nsga2
+    [evolution.mutations]     # per-operator weights
+    add-edge = 1.0
+
+    [gate]                    # the predictor gate
+    predictor = "online"      # none | online | a .skops file
+    estimation_fraction = 0.5
+    warmup = 16
+
+    [budget]
+    max_candidates = 0        # trained candidates; 0: no limit
+    max_hours = 0.0           # 0: no limit
+
+Ranges are ``[low, high]`` (inclusive; integers for counts).  Unknown keys, wrong types and
+impossible ranges are a :class:`ConfigError` naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from structsearch.config import TaskConfig, read_toml, update_section
+from structsearch.errors import ConfigError
+from structsearch.train import TrainConfig
+
+SELECTIONS = ("tournament", "aging", "nsga2")
+MODEL_KINDS = ("mlp", "rnn")
+CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+# the prior-specific parameters each prior takes, with their kind (int or float range)
+PRIOR_PARAMETERS = {
+    "erdos-renyi": {"layers": int, "width": int, "epsilon": float},
+    "watts-strogatz": {"k": int, "p": float},
+    "barabasi-albert": {"m": int},
+    "configuration-model": {"degree": int},
+    "motif-composed": {"layers": int, "width": int, "motifs": int},
+}
+PRIOR_DEFAULTS = {
+    "erdos-renyi": {"layers": [1, 3], "width": [16, 64], "epsilon": [2.0, 10.0]},
+    "watts-strogatz": {"k": [2, 6], "p": [0.1, 1.0]},
+    "barabasi-albert": {"m": [1, 4]},
+    "configuration-model": {"degree": [1, 4]},
+    "motif-composed": {"layers": [1, 3], "width": [16, 64], "motifs": [20, 120]},
+}
+NODE_PRIORS = ("watts-strogatz", "barabasi-albert", "configuration-model")
+BUILTIN_PACKAGE = "structsearch.search_spaces"
+DEFAULT_SPACE = "digits-small"
+
+
+def _range(section: str, key: str, value: Any, kind: type, low_bound: float) -> list:
+    """A checked ``[low, high]`` range of ``kind`` with ``low_bound ≤ low ≤ high``."""
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+        raise ConfigError(f"{section}.{key} must be a [low, high] range of numbers, got {value!r}")
+    if kind is int and not all(isinstance(v, int) for v in value):
+        raise ConfigError(f"{section}.{key} must be a range of integers, got {value!r}")
+    low, high = value
+    if low > high:
+        raise ConfigError(f"{section}.{key} = {value}: low must not exceed high")
+    if low < low_bound:
+        raise ConfigError(f"{section}.{key} = {value}: values must be ≥ {low_bound}")
+    return [kind(low), kind(high)]
+
+
+@dataclass
+class GenotypeSpace:
+    priors: list[str] = field(default_factory=lambda: ["watts-strogatz", "barabasi-albert"])
+    nodes: list[int] = field(default_factory=lambda: [16, 64])
+    input_density: float = 1.0
+    orientation: str = "order"
+    motif_mix: dict[str, float] = field(default_factory=lambda: {"v": 1.0, "bi-fan": 1.0})
+    parameters: dict[str, dict[str, list]] = field(default_factory=dict)
+
+    def prior_parameters(self, prior: str) -> dict[str, list]:
+        return {**PRIOR_DEFAULTS[prior], **self.parameters.get(prior, {})}
+
+    def validate(self) -> GenotypeSpace:
+        from structsearch.graphs.priors import PRIORS
+
+        if not self.priors:
+            raise ConfigError("genotype.priors must name at least one prior")
+        for prior in self.priors:
+            if prior not in PRIORS:
+                raise ConfigError(f"genotype.priors: unknown prior {prior!r}; allowed: {', '.join(PRIORS)}")
+        self.nodes = _range("genotype", "nodes", self.nodes, int, 2)
+        if not 0.0 < self.input_density <= 1.0:
+            raise ConfigError(f"genotype.input_density must lie in (0, 1], got {self.input_density}")
+        if self.orientation not in ("order", "random"):
+            raise ConfigError(f"genotype.orientation must be 'order' or 'random', got {self.orientation!r}")
+        for prior, values in self.parameters.items():
+            if prior not in PRIOR_PARAMETERS:
+                raise ConfigError(f"unknown table [genotype.{prior}]; allowed: {', '.join(PRIOR_PARAMETERS)}")
+            for key in values:
+                if key not in PRIOR_PARAMETERS[prior]:
+                    raise ConfigError(f"unknown key genotype.{prior}.{key}; allowed: "
+                                      f"{', '.join(PRIOR_PARAMETERS[prior])}")
+        for prior in self.priors:
+            checked = {}
+            for key, value in self.prior_parameters(prior).items():
+                kind = PRIOR_PARAMETERS[prior][key]
+                low_bound = {"p": 0.0, "epsilon": 1e-9}.get(key, 1)
+                checked[key] = _range(f"genotype.{prior}", key, value, kind, low_bound)
+            self.parameters[prior] = checked
+        smallest = self.nodes[0]
+        for prior, key in (("watts-strogatz", "k"), ("barabasi-albert", "m"), ("configuration-model", "degree")):
+            if prior in self.priors and self.parameters[prior][key][1] >= smallest:
+                raise ConfigError(
+                    f"genotype.{prior}.{key} = {self.parameters[prior][key]}: the largest value must be "
+                    f"below the smallest node count genotype.nodes[0] = {smallest}")
+        if "watts-strogatz" in self.priors and self.parameters["watts-strogatz"]["p"][1] > 1.0:
+            raise ConfigError(f"genotype.watts-strogatz.p = {self.parameters['watts-strogatz']['p']}: "
+                              "a probability must lie in [0, 1]")
+        if "motif-composed" in self.priors:
+            from structsearch.motifs.catalogue import MOTIFS
+
+            for name, weight in self.motif_mix.items():
+                if name not in MOTIFS:
+                    raise ConfigError(f"genotype.motif_mix: unknown motif {name!r}; allowed: {', '.join(MOTIFS)}")
+                if not isinstance(weight, int | float) or weight < 0:
+                    raise ConfigError(f"genotype.motif_mix.{name} must be a weight ≥ 0, got {weight!r}")
+            if sum(self.motif_mix.values()) <= 0:
+                raise ConfigError("genotype.motif_mix weights must have a positive sum")
+        return self
+
+
+@dataclass
+class ModelSpace:
+    kind: str = "mlp"
+    cells: list[str] = field(default_factory=lambda: ["gru"])
+    embedding: int = 8
+    activation: str = "relu"
+    dropout: float = 0.0
+
+    def validate(self) -> ModelSpace:
+        from structsearch.nn.activations import ACTIVATIONS
+
+        if self.kind not in MODEL_KINDS:
+            raise ConfigError(f"model.kind must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}")
+        if not self.cells or any(cell not in CELLS for cell in self.cells):
+            raise ConfigError(f"model.cells must name cells among {', '.join(CELLS)}, got {self.cells!r}")
+        if self.embedding < 1:
+            raise ConfigError(f"model.embedding must be a positive integer, got {self.embedding}")
+        if self.activation not in ACTIVATIONS:
+            raise ConfigError(f"model.activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must lie in [0, 1), got {self.dropout}")
+        return self
+
+
+@dataclass
+class TrainingSpace(TrainConfig):
+    """The trainer's settings plus the rewiring rule applied while each candidate trains."""
+
+    rule: str = "none"
+    zeta: float = 0.3
+    motif_size: int = 2
+    median_stopping: bool = False  # stop a candidate whose curve falls below the median (Optuna's rule)
+    median_warmup_epochs: int = 1
+    median_startup: int = 5  # finished candidates needed before the rule acts
+
+    def validate(self) -> TrainingSpace:
+        from structsearch.config import EvolutionConfig
+
+        super().validate()
+        EvolutionConfig(rule=self.rule, drop_fraction=self.zeta, motif_size=self.motif_size).validate()
+        if self.median_warmup_epochs < 0 or self.median_startup < 1:
+            raise ConfigError("training.median_warmup_epochs must be ≥ 0 and training.median_startup ≥ 1, "
+                              f"got {self.median_warmup_epochs} and {self.median_startup}")
+        return self
+
+    def trainer_config(self, seed: int) -> TrainConfig:
+        names = [f.name for f in fields(TrainConfig)]
+        return TrainConfig(**{**{name: getattr(self, name) for name in names}, "seed": seed})
+
+
+@dataclass
+class EvolutionSpace:
+    population: int = 8
+    generations: int = 5
+    offspring: int | None = None  # per generation; default: the population size
+    selection: str = "tournament"
+    tournament_size: int = 3
+    crossover_probability: float = 0.3
+    mutation_probability: float = 0.9
+    elitism: int = 1
+    mutations: dict[str, float] = field(default_factory=lambda: {
+        "add-edge": 1.0, "remove-edge": 1.0, "rewire-edge": 1.0, "add-neuron": 1.0, "remove-neuron": 1.0,
+        "insert-motif": 0.5, "remove-motif": 0.5, "add-layer": 0.25, "remove-layer": 0.25})
+    crossovers: dict[str, float] = field(default_factory=lambda: {"bridge": 1.0, "matching-layers": 1.0})
+    cell_mutation_probability: float = 0.1  # rnn with several cells: chance to redraw the cell
+
+    @property
+    def n_offspring(self) -> int:
+        return self.population if self.offspring is None else self.offspring
+
+    def validate(self) -> EvolutionSpace:
+        from structsearch.graphs.operators import CROSSOVERS, MUTATIONS
+
+        if self.population < 1:
+            raise ConfigError(f"evolution.population must be a positive integer, got {self.population}")
+        if self.generations < 0:
+            raise ConfigError(f"evolution.generations must be ≥ 0, got {self.generations}")
+        if self.n_offspring < 1:
+            raise ConfigError(f"evolution.offspring must be a positive integer, got {self.offspring}")
+        if self.selection not in SELECTIONS:
+            raise ConfigError(f"evolution.selection must be one of {', '.join(SELECTIONS)}, got {self.selection!r}")
+        if self.tournament_size < 1:
+            raise ConfigError(f"evolution.tournament_size must be ≥ 1, got {self.tournament_size}")
+        for key in ("crossover_probability", "mutation_probability", "cell_mutation_probability"):
+            value = getattr(self, key)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"evolution.{key} must lie in [0, 1], got {value}")
+        if not 0 <= self.elitism <= self.population:
+            raise ConfigError(f"evolution.elitism must lie in [0, population = {self.population}], got {self.elitism}")
+        for table, registry in (("mutations", MUTATIONS), ("crossovers", CROSSOVERS)):
+            weights = getattr(self, table)
+            for name, weight in weights.items():
+                if name not in registry:
+                    raise ConfigError(f"evolution.{table}: unknown operator {name!r}; allowed: {', '.join(registry)}")
+                if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
+                    raise ConfigError(f"evolution.{table}.{name} must be a weight ≥ 0, got {weight!r}")
+            if sum(weights.values()) <= 0 and (table == "mutations" or self.crossover_probability > 0):
+                raise ConfigError(f"evolution.{table} needs at least one operator with a positive weight")
+        return self
+
+
+@dataclass
+class GateSpace:
+    predictor: str = "none"  # none | online | path to a .skops predictor
+    estimation_fraction: float = 0.5
+    warmup: int = 16
+    model: str = "rf"  # the online predictor's regressor
+
+    @property
+    def enabled(self) -> bool:
+        return self.predictor != "none" and self.estimation_fraction > 0
+
+    def validate(self) -> GateSpace:
+        from structsearch.predictors.model import MODELS
+
+        if not (isinstance(self.estimation_fraction, float) and 0.0 <= self.estimation_fraction < 1.0):
+            raise ConfigError(f"gate.estimation_fraction must lie in [0, 1), got {self.estimation_fraction}")
+        if self.warmup < 2:
+            raise ConfigError(f"gate.warmup must be at least 2 rows, got {self.warmup}")
+        if self.model not in MODELS:
+            raise ConfigError(f"gate.model must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.predictor not in ("none", "online") and not self.predictor.endswith(".skops"):
+            raise ConfigError(f"gate.predictor must be 'none', 'online' or a .skops file, got {self.predictor!r}")
+        return self
+
+
+@dataclass
+class BudgetSpace:
+    max_candidates: int = 0
+    max_hours: float = 0.0
+
+    def validate(self) -> BudgetSpace:
+        if self.max_candidates < 0 or not (math.isfinite(self.max_hours) and self.max_hours >= 0):
+            raise ConfigError(f"budget.max_candidates and budget.max_hours must be ≥ 0, got "
+                              f"{self.max_candidates} and {self.max_hours}")
+        return self
+
+
+_TABLES = {"genotype": GenotypeSpace, "model": ModelSpace, "training": TrainingSpace,
+           "evolution": EvolutionSpace, "gate": GateSpace, "budget": BudgetSpace}
+_TOP_LEVEL = ("name", "description", "seed")
+
+
+@dataclass
+class SearchSpace:
+    name: str = "custom"
+    description: str = ""
+    seed: int = 0
+    task: TaskConfig = field(default_factory=TaskConfig)
+    genotype: GenotypeSpace = field(default_factory=GenotypeSpace)
+    model: ModelSpace = field(default_factory=ModelSpace)
+    training: TrainingSpace = field(default_factory=TrainingSpace)
+    evolution: EvolutionSpace = field(default_factory=EvolutionSpace)
+    gate: GateSpace = field(default_factory=GateSpace)
+    budget: BudgetSpace = field(default_factory=BudgetSpace)
+
+    def validate(self) -> SearchSpace:
+        from structsearch.tasks import task_entry
+
+        task_entry(self.task.name)
+        for table in _TABLES:
+            getattr(self, table).validate()
+        if self.model.kind == "rnn" and self.training.rule != "none":
+            raise ConfigError(f"training.rule = {self.training.rule!r}: recurrent candidates train without "
+                              "rewiring; use 'none'")
+        return self
+
+    @property
+    def cells(self) -> list[str]:
+        return list(self.model.cells) if self.model.kind == "rnn" else []
+
+    def to_dict(self) -> dict:
+        data = {"name": self.name, "description": self.description, "seed": self.seed,
+                "task": {"name": self.task.name, **self.task.options}}
+        for table in _TABLES:
+            data[table] = asdict(getattr(self, table))
+        parameters = data["genotype"].pop("parameters")
+        data["genotype"].update({prior: values for prior, values in parameters.items()})
+        return data
+
+
+def space_from_dict(data: dict[str, Any], source: str = "search space") -> SearchSpace:
+    """Build and validate a :class:`SearchSpace`; errors start with ``source``."""
+    try:
+        return _space_from_dict(data).validate()
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+
+
+def _space_from_dict(data: dict[str, Any]) -> SearchSpace:
+    space = SearchSpace()
+    for key, value in data.items():
+        if key in _TOP_LEVEL:
+            expected = int if key == "seed" else str
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise ConfigError(f"{key} must be {expected.__name__}, got {value!r}")
+            setattr(space, key, value)
+        elif key == "task":
+            if not isinstance(value, dict):
+                raise ConfigError("[task] must be a table")
+            values = dict(value)
+            name = values.pop("name", None)
+            if not isinstance(name, str):
+                raise ConfigError(f"task.name must be a string naming a task, got {name!r}")
+            space.task = TaskConfig(name, values)
+        elif key in _TABLES:
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{key}] must be a table")
+            values = dict(value)
+            if key == "genotype":
+                space.genotype.parameters = {prior: values.pop(prior) for prior in list(values)
+                                             if isinstance(values[prior], dict) and prior != "motif_mix"}
+            update_section(getattr(space, key), key, values)
+        else:
+            raise ConfigError(f"unknown key {key!r}; allowed: {', '.join(_TOP_LEVEL + ('task',) + tuple(_TABLES))}")
+    return space
+
+
+def builtin_spaces() -> dict[str, Path]:
+    """The search spaces shipped with structsearch, by name."""
+    folder = resources.files(BUILTIN_PACKAGE)
+    return {Path(entry.name).stem: Path(str(entry)) for entry in folder.iterdir()
+            if entry.name.endswith(".toml")}
+
+
+def load_space(name_or_path: str | Path = DEFAULT_SPACE) -> SearchSpace:
+    """A built-in space by name, or a TOML file by path."""
+    text = str(name_or_path)
+    spaces = builtin_spaces()
+    if text in spaces:
+        path = spaces[text]
+    else:
+        path = Path(text)
+        if not path.is_file():
+            raise ConfigError(f"no search space {text!r}: not a file, and the built-in spaces are "
+                              f"{', '.join(sorted(spaces))}")
+    return space_from_dict(read_toml(path), str(path))

@@ -92,6 +92,13 @@ def _train_config(args):
     config = load_config(args.config) if args.config else RunConfig()
     given = {(section, key) for section, values in (read_toml(args.config) if args.config else {}).items()
              if isinstance(values, dict) for key in values}
+    if args.params:
+        from structsearch.studies import TRAIN_TARGETS, read_params
+
+        for name, value in read_params(args.params).items():
+            section, key = TRAIN_TARGETS[name]
+            update_section(getattr(config, section), section, {key: value})
+            given.add((section, key))
     if args.task:
         config.task.name = args.task
     config.task.options.update(dict(args.task_option or []))
@@ -278,6 +285,12 @@ def cmd_evolve(args) -> int:
     return run_evolve(args)
 
 
+def cmd_study(args) -> int:
+    from structsearch.studies import run_study_command
+
+    return run_study_command(args)
+
+
 def cmd_spaces(args) -> int:
     from structsearch.search.command import run_spaces
 
@@ -373,6 +386,7 @@ def build_parser() -> ArgumentParser:
 
     train = commands.add_parser("train", help="train one sparse network (SET, SET-motif, RigL or static)")
     train.add_argument("config", nargs="?", help="a TOML file with [task] [model] [evolution] [training]")
+    train.add_argument("--params", help="a [params] file written by `structsearch study` (options override it)")
     add_train_options(train)
     add_data_options(train)
     train.add_argument("--runs", default="runs", help="parent folder of run directories")
@@ -390,6 +404,7 @@ def build_parser() -> ArgumentParser:
                         help="start a Dask LocalCluster of N worker processes")
     evolve.add_argument("--set", action="append", type=_key_value, metavar="TABLE.KEY=VALUE",
                         help="override a key of the space, e.g. evolution.population=16 (repeatable)")
+    evolve.add_argument("--params", help="a [params] file written by `structsearch study`")
     evolve.add_argument("--population", type=int)
     evolve.add_argument("--generations", type=int)
     evolve.add_argument("--selection", help="tournament | aging | nsga2")
@@ -404,6 +419,27 @@ def build_parser() -> ArgumentParser:
     evolve.add_argument("--quiet", action="store_true", help="no live view")
     add_data_options(evolve)
     evolve.set_defaults(func=cmd_evolve)
+    study = commands.add_parser("study", help="tune a search space's [study] hyperparameters with Optuna")
+    study.add_argument("space", help="a built-in space (see `structsearch spaces`) or a TOML file")
+    study.add_argument("--trials", type=int, required=True, help="trials to run (over all --jobs)")
+    study.add_argument("--storage", metavar="URL",
+                       help="sqlite:///…, postgresql://…, or a .journal file (default runs/studies/NAME.journal)")
+    study.add_argument("--study-name", help="default: the space's name; an existing study is continued")
+    study.add_argument("--pruner", default="median", help="median | hyperband | none")
+    study.add_argument("--jobs", type=_positive_int, default=1, help="worker processes on this machine")
+    study.add_argument("--timeout", type=_fraction, help="stop starting trials after this many seconds")
+    study.add_argument("--genotype", help="a fixed genotype file instead of the space's priors")
+    study.add_argument("--heartbeat", type=_positive_int, default=10,
+                       help="database storage: seconds between heartbeats; a trial silent for 3 is failed and retried")
+    study.add_argument("--set", action="append", type=_key_value, metavar="TABLE.KEY=VALUE",
+                       help="override a key of the space (repeatable)")
+    study.add_argument("--out", help="where the best parameters go (default runs/studies/NAME-best.toml)")
+    study.add_argument("--runs", default="runs", help="parent folder of run directories")
+    add_data_options(study)
+    study.set_defaults(func=cmd_study, params=None, **{option: None for option in (
+        "seed", "population", "generations", "selection", "epochs", "predictor", "estimation_fraction",
+        "max_candidates", "max_hours")})
+
     spaces = commands.add_parser("spaces", help="list the built-in search spaces")
     spaces.set_defaults(func=cmd_spaces)
 

@@ -147,6 +147,17 @@ def update_section(target: Any, section: str, values: dict[str, Any]) -> None:
         setattr(target, key, _check_type(section, key, value, hints[key]))
 
 
+def set_dotted(data: dict, dotted: str, value, source: str = "--set") -> None:
+    """``data[a][b][c] = value`` for ``dotted`` = ``a.b.c``, creating tables on the way."""
+    *tables, key = dotted.split(".")
+    target = data
+    for table in tables:
+        target = target.setdefault(table, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"{source} {dotted}: {table} is not a table")
+    target[key] = value
+
+
 def config_from_dict(data: dict[str, Any], source: str = "configuration") -> RunConfig:
     config = RunConfig()
     for section, values in data.items():

@@ -9,7 +9,8 @@ Columns, in this order (the schema is stable; ``META_SCHEMA_VERSION`` counts cha
 * targets — ``test_accuracy``, ``val_accuracy``, ``selected_epoch``, ``train_seconds``,
   ``evolution_seconds``, ``total_seconds``, ``connections``.
 
-By default only candidates with status ``ok`` are exported, so targets have no gaps.
+By default only candidates with status ``ok`` are exported, so targets have no gaps.  A search's
+duplicates (candidates that reused an earlier candidate's result) are never exported twice.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def meta_rows(run_dir: str | Path, include_all: bool = False) -> list[dict]:
     rows = []
     for candidate in candidates:
         if candidate.status is None or (candidate.status != "ok" and not include_all):
+            continue
+        if candidate.metrics.get("duplicate_of"):  # a search's repeat of a trained genotype: no new row
             continue
         features = candidate.features or compute_features(candidate.genotype)[0]
         metrics, seconds = candidate.metrics, candidate.seconds

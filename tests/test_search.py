@@ -179,6 +179,23 @@ def test_duplicates_reuse_the_earlier_result_instead_of_training(tmp_path):
     assert rows[4].metrics["val_accuracy"] == rows[3].metrics["val_accuracy"]
 
 
+def test_a_repeat_of_a_sibling_the_gate_drops_is_dropped_too(tmp_path):
+    from structsearch.graphs.operators import add_edge, remove_edge
+    from structsearch.search.genome import Individual
+
+    search = run_search(tmp_path, evolution__generations=0)
+    base = search.population[0].graph
+    weak, strong = remove_edge(base, np.random.default_rng(1)), add_edge(base, np.random.default_rng(2))
+    children = [Individual(weak), Individual(strong), Individual(weak)]
+    search.gate.decide = lambda features: ([0.1, 0.9], [False, True])  # the gate's verdict, fixed
+    stats = search.run_generation(1, children, gated=True)
+    assert (stats.kept, stats.dropped, stats.trained) == (1, 2, 1)
+    with RunStore.open(search.run_dir) as store:
+        rows = store.candidates(generation=1)
+    assert [r.status for r in rows] == ["dropped-by-predictor", "ok", "dropped-by-predictor"]
+    assert rows[2].prediction == pytest.approx(0.1) and "sibling" in rows[2].reason
+
+
 @pytest.mark.parametrize("selection", ["aging", "nsga2"])
 def test_aging_and_nsga2_selection(tmp_path, selection):
     search = run_search(tmp_path, evolution__selection=selection)
@@ -357,3 +374,18 @@ def test_a_saved_predictor_gates_from_the_first_offspring(tmp_path):
     search = run_search(tmp_path, "gated", gate__predictor=str(path), evolution__generations=1)
     events = {e["generation"]: e for e in search.store.events("generation")}
     assert events[1]["scored"] > 0 and events[1]["dropped"] == events[1]["scored"] - events[1]["trained"]
+
+
+def test_resume_can_extend_a_finished_search_but_not_change_its_path(tmp_path, capsys):
+    assert main(["evolve", "--runs", str(tmp_path), "--name", "short", "--workers", "1", "--quiet", *TINY,
+                 "--generations", "1", "--predictor", "none"]) == 0
+    run = tmp_path / "short"
+    assert main(["evolve", "--resume", str(run), "--population", "8"]) == 1
+    assert "drop --population" in capsys.readouterr().err
+    assert main(["evolve", "--resume", str(run), "--workers", "1", "--quiet"]) == 0
+    assert "had finished" in capsys.readouterr().err
+    assert main(["evolve", "--resume", str(run), "--workers", "1", "--quiet", "--generations", "2"]) == 0
+    with RunStore.open(run) as store:
+        assert store.meta("search_state")["generation"] == 2
+        assert store.config["evolution"]["generations"] == 2
+        assert [e["generation"] for e in store.events("finished")] == [1, 2]

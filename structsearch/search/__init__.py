@@ -1,7 +1,24 @@
 """The genetic structure search: search spaces, individuals, the predictor gate, executors and the
-loop with checkpoint and resume (``structsearch evolve``)."""
+loop with checkpoint and resume (``structsearch evolve``).
 
-from structsearch.search.engine import Search, SearchOutcome
-from structsearch.search.space import SearchSpace, builtin_spaces, load_space
+Names are imported on first use, so a worker process that only trains candidates
+(:mod:`structsearch.search.worker`) does not load the search machinery.
+"""
 
-__all__ = ["Search", "SearchOutcome", "SearchSpace", "builtin_spaces", "load_space"]
+_EXPORTS = {
+    "Search": "structsearch.search.engine",
+    "SearchOutcome": "structsearch.search.engine",
+    "SearchSpace": "structsearch.search.space",
+    "builtin_spaces": "structsearch.search.space",
+    "load_space": "structsearch.search.space",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'structsearch.search' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -23,7 +23,7 @@ OVERRIDES = {
 
 def space_with_overrides(args):
     """The search space named by ``args.space`` with ``--set`` and the dedicated options applied."""
-    from structsearch.config import read_toml
+    from structsearch.config import read_toml, set_dotted
     from structsearch.search.space import builtin_spaces, space_from_dict
 
     spaces = builtin_spaces()
@@ -32,17 +32,16 @@ def space_with_overrides(args):
     if name not in spaces and not path.is_file():
         raise ConfigError(f"no search space {name!r}: not a file, and the built-in spaces are {', '.join(sorted(spaces))}")
     data = copy.deepcopy(read_toml(path))
-    changes = list(args.set or [])
+    changes = []
+    if getattr(args, "params", None):  # the file < --params < --set and the options
+        from structsearch.studies import params_as_changes, read_params
+
+        changes += params_as_changes(read_params(args.params), args.params)
+    changes += list(args.set or [])
     changes += [(f"{table}.{key}" if table else key, getattr(args, option))
                 for option, (table, key) in OVERRIDES.items() if getattr(args, option) is not None]
     for dotted, value in changes:
-        *tables, key = dotted.split(".")
-        target = data
-        for table in tables:
-            target = target.setdefault(table, {})
-            if not isinstance(target, dict):
-                raise ConfigError(f"--set {dotted}: {table} is not a table")
-        target[key] = value
+        set_dotted(data, dotted, value)
     source = f"{path}" + (" with command-line overrides" if changes else "")
     return space_from_dict(data, source)
 
@@ -68,10 +67,18 @@ def run_evolve(args) -> int:
     from structsearch.store import RunStore
 
     console = Console(stderr=True)
+    extend = {}
     if args.resume:
-        given = [f"--{option.replace('_', '-')}" for option in OVERRIDES if getattr(args, option) is not None]
-        if args.set or given or args.space_given:
-            raise ConfigError(f"--resume continues the stored search space; drop {', '.join(given + (['--set'] if args.set else []) + (['SPACE'] if args.space_given else []))}")
+        from structsearch.search.engine import RESUME_CHANGES
+
+        given = [option for option in OVERRIDES if getattr(args, option) is not None]
+        fixed = [f"--{o.replace('_', '-')}" for o in given if OVERRIDES[o] not in RESUME_CHANGES]
+        fixed += (["--set"] if args.set else []) + (["SPACE"] if args.space_given else [])
+        fixed += ["--params"] if args.params else []
+        if fixed:
+            raise ConfigError(f"--resume continues the stored search space; drop {', '.join(fixed)} "
+                              "(only --generations, --max-candidates and --max-hours may change)")
+        extend = {OVERRIDES[o]: getattr(args, o) for o in given}
         RunStore.open(args.resume).close()  # "not a run directory" as one line
         space = None
     else:
@@ -81,9 +88,10 @@ def run_evolve(args) -> int:
     search = None
     try:
         if args.resume:
-            search = Search.resume(args.resume, executor, args.data_dir, view)
-            if search.store.meta("search_finished"):
-                console.print(f"{args.resume}: this search had finished; reporting it again")
+            search = Search.resume(args.resume, executor, args.data_dir, view, extend)
+            if search.generation >= search.space.evolution.generations:
+                console.print(f"{args.resume}: this search had finished; reporting it again "
+                              "(--generations N continues it)")
         else:
             run_dir = new_run_dir(args.name, args.runs)
             search = Search.start(space, run_dir, executor, args.data_dir, view)

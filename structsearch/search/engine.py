@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from deap import tools
 
-from structsearch.errors import DataError
+from structsearch.errors import ConfigError, DataError
 from structsearch.graphs.features import compute_features
 from structsearch.search import worker
 from structsearch.search.gate import PredictorGate, cell_features
@@ -43,6 +43,7 @@ from structsearch.search.space import SearchSpace, space_from_dict
 from structsearch.store import RunStore
 
 TRAINED = ("ok", "failed", "diverged", "stopped-early")
+RESUME_CHANGES = (("evolution", "generations"), ("budget", "max_candidates"), ("budget", "max_hours"))
 STATE_KEY = "search_state"
 
 
@@ -121,14 +122,26 @@ class Search:
         return cls(space, store, executor, data_dir, view)
 
     @classmethod
-    def resume(cls, run_dir: str | Path, executor, data_dir=None, view=None) -> Search:
+    def resume(cls, run_dir: str | Path, executor, data_dir=None, view=None,
+               extend: dict[tuple[str, str], object] | None = None) -> Search:
+        """Continue the search stored in ``run_dir``.  ``extend`` may change where it stops —
+        ``("evolution", "generations")``, ``("budget", "max_candidates")``, ``("budget", "max_hours")``
+        — never the path it takes."""
         store = RunStore.open(run_dir)
         config = store.config
         if config.get("command") != "evolve":
             store.close()
             raise DataError(f"{run_dir}: a run store, but not of `structsearch evolve`; cannot resume it")
         config = {k: v for k, v in config.items() if k not in ("command", "data_dir")}
+        for (table, key), value in (extend or {}).items():
+            if (table, key) not in RESUME_CHANGES:
+                store.close()
+                raise ConfigError(f"--resume cannot change {table}.{key}; it may change only "
+                                  f"{', '.join(f'{t}.{k}' for t, k in RESUME_CHANGES)}")
+            config[table][key] = value
         space = space_from_dict(config, f"{run_dir} (stored search space)")
+        if extend:
+            store.set_meta("config", {**store.config, **space.to_dict()})
         search = cls(space, store, executor, data_dir or store.config.get("data_dir"), view)
         search._restore()
         return search
@@ -202,9 +215,10 @@ class Search:
                 self.checkpoint(generation)
         finally:
             self.view.stop()
-        self.store.set_meta("search_finished", {"stopped_by": stopped_by, "generation": self.generation,
-                                                "trained": self.trained, "elapsed": self.elapsed})
-        self.store.log_event("finished", stopped_by=stopped_by, generation=self.generation, trained=self.trained)
+        finished = {"stopped_by": stopped_by, "generation": self.generation, "trained": self.trained}
+        if self.store.meta("search_finished", {}).get("generation") != self.generation:
+            self.store.set_meta("search_finished", {**finished, "elapsed": self.elapsed})
+            self.store.log_event("finished", **finished)
         return SearchOutcome(self.run_dir, self.population, self.generation, self.trained, self.store.count(),
                              stopped_by, self.history)
 
@@ -265,11 +279,22 @@ class Search:
                     row["result"] = {"status": "dropped-by-predictor", "prediction": prediction,
                                      "reason": f"predicted {prediction:.4f}; only the top "
                                                f"{self.gate.n_keep(len(novel))} of {len(novel)} train"}
-            else:
+            elif earlier is not None:  # trained in an earlier generation: reuse its result now
                 stats.duplicates += 1
-                if earlier is not None:  # trained in an earlier generation: reuse now
-                    row["result"] = self._duplicate_result(earlier, child)
-                    child.set_fitness(row["result"]["status"], row["result"]["metrics"])
+                row["result"] = self._duplicate_result(earlier, child)
+                child.set_fitness(row["result"]["status"], row["result"]["metrics"])
+            else:  # a repeat of a sibling: shares its gate decision; its result is copied later
+                prediction, kept = decision[id(first_seen[child.key])]
+                child.prediction = prediction
+                meta["gate"] = {"prediction": prediction, "kept": kept, "active": prediction is not None,
+                                "sibling": True}
+                if kept:
+                    stats.duplicates += 1
+                else:
+                    stats.dropped += 1
+                    child.status = "dropped-by-predictor"
+                    row["result"] = {"status": "dropped-by-predictor", "prediction": prediction,
+                                     "reason": "the same genotype as a sibling the gate dropped"}
             rows.append(row)
         for child, candidate_id in zip(children, self.store.add_candidates(rows), strict=True):
             child.id = candidate_id
@@ -296,12 +321,13 @@ class Search:
                 else:
                     stats.kept += 1
                     self.known.setdefault(child.key, child)
-            elif gate is None:
-                stats.duplicates += 1  # a duplicate within the generation; filled in after training
+            elif gate is None or gate.get("sibling"):
+                stats.duplicates += 1  # a repeat of a sibling; its result is copied after training
             else:
                 stats.kept += 1
                 pending.append(child)
-        stats.scored = sum(1 for c in stored if (c.feature_meta.get("gate") or {}).get("active"))
+        stats.scored = sum(1 for c in stored if (c.feature_meta.get("gate") or {}).get("active")
+                           and not c.feature_meta["gate"].get("sibling"))
         return pending
 
     @staticmethod
@@ -311,15 +337,13 @@ class Search:
 
     def _job(self, generation: int, child: Individual, index: int, medians) -> str:
         space = self.space
-        trainer = space.training.trainer_config(0).__dict__
         workers = max(1, getattr(self.executor, "workers", 1))
         return json.dumps({
             "id": child.id, "genotype": worker.encode_genotype(child.graph), "cell": child.cell,
             "task": {"name": space.task.name, "options": space.task.options}, "data_dir": self.data_dir,
             "model": {"activation": space.model.activation, "dropout": space.model.dropout},
-            "training": trainer, "seed": candidate_seed(space.seed, generation, index),
-            "rewiring": {"rule": space.training.rule, "drop_fraction": space.training.zeta,
-                         "motif_size": space.training.motif_size},
+            "training": space.training.trainer_settings(),
+            "seed": candidate_seed(space.seed, generation, index), "rewiring": space.training.rewiring(),
             "medians": medians, "median_warmup": space.training.median_warmup_epochs,
             "threads": max(1, (os.cpu_count() or 1) // workers),
         })

@@ -203,9 +203,16 @@ class TrainingSpace(TrainConfig):
                               f"got {self.median_warmup_epochs} and {self.median_startup}")
         return self
 
+    def trainer_settings(self) -> dict:
+        """The :class:`TrainConfig` keys of this table, as a plain dict (for jobs)."""
+        return {f.name: getattr(self, f.name) for f in fields(TrainConfig)}
+
     def trainer_config(self, seed: int) -> TrainConfig:
-        names = [f.name for f in fields(TrainConfig)]
-        return TrainConfig(**{**{name: getattr(self, name) for name in names}, "seed": seed})
+        return TrainConfig(**{**self.trainer_settings(), "seed": seed})
+
+    def rewiring(self) -> dict:
+        """The topology-evolution rule while a candidate trains (keys of :class:`EvolutionConfig`)."""
+        return {"rule": self.rule, "drop_fraction": self.zeta, "motif_size": self.motif_size}
 
 
 @dataclass
@@ -296,8 +303,69 @@ class BudgetSpace:
         return self
 
 
+# study parameter → (type it takes, where it goes: a table.key of the space, or "epsilon")
+STUDY_PARAMETERS = {
+    "lr": float, "momentum": float, "weight_decay": float, "batch_size": int, "epochs": int,
+    "optimizer": str, "grad_clip": float, "rule": str, "zeta": float, "motif_size": int,
+    "epsilon": float, "dropout": float, "activation": str,
+}
+DISTRIBUTIONS = ("float", "log-float", "int", "log-int", "categorical")
+
+
+@dataclass
+class StudySpace:
+    """``[study]``: the hyperparameters ``structsearch study`` tunes, one table per parameter::
+
+        [study.params.lr]
+        type = "log-float"      # float | log-float | int | log-int | categorical
+        low = 1e-4
+        high = 0.1
+        [study.params.rule]
+        type = "categorical"
+        choices = ["set", "rigl", "none"]
+
+    ``genotype`` names a fixed genotype file; without it each trial draws its genotype from the
+    space's priors with the trial's own seed.
+    """
+
+    params: dict[str, dict] = field(default_factory=dict)
+    genotype: str | None = None
+
+    def validate(self) -> StudySpace:
+        for name, spec in self.params.items():
+            where = f"study.params.{name}"
+            if name not in STUDY_PARAMETERS:
+                raise ConfigError(f"{where}: unknown parameter {name!r}; the trainer knows "
+                                  f"{', '.join(STUDY_PARAMETERS)}")
+            if not isinstance(spec, dict) or spec.get("type") not in DISTRIBUTIONS:
+                got = spec.get("type") if isinstance(spec, dict) else spec
+                raise ConfigError(f"{where}.type must be one of {', '.join(DISTRIBUTIONS)}, got {got!r}")
+            kind = spec["type"]
+            allowed = {"type", "choices"} if kind == "categorical" else {"type", "low", "high", "step"}
+            extra = sorted(set(spec) - allowed)
+            if extra:
+                raise ConfigError(f"unknown key {where}.{extra[0]}; allowed: {', '.join(sorted(allowed))}")
+            if kind == "categorical":
+                choices = spec.get("choices")
+                if not isinstance(choices, list) or not choices:
+                    raise ConfigError(f"{where}.choices must be a non-empty list, got {choices!r}")
+                continue
+            expected = int if kind.endswith("int") else (int, float)
+            low, high = spec.get("low"), spec.get("high")
+            for key, value in (("low", low), ("high", high)):
+                if not isinstance(value, expected) or isinstance(value, bool):
+                    raise ConfigError(f"{where}.{key} must be {'an integer' if expected is int else 'a number'}, got {value!r}")
+            if STUDY_PARAMETERS[name] is int and kind in ("float", "log-float"):
+                raise ConfigError(f"{where}: {name} takes integers; use type 'int' or 'log-int'")
+            if low > high:
+                raise ConfigError(f"{where}: low = {low} exceeds high = {high}")
+            if kind.startswith("log") and low <= 0:
+                raise ConfigError(f"{where}: a log distribution needs low > 0, got low = {low}")
+        return self
+
+
 _TABLES = {"genotype": GenotypeSpace, "model": ModelSpace, "training": TrainingSpace,
-           "evolution": EvolutionSpace, "gate": GateSpace, "budget": BudgetSpace}
+           "evolution": EvolutionSpace, "gate": GateSpace, "budget": BudgetSpace, "study": StudySpace}
 _TOP_LEVEL = ("name", "description", "seed")
 
 
@@ -313,6 +381,7 @@ class SearchSpace:
     evolution: EvolutionSpace = field(default_factory=EvolutionSpace)
     gate: GateSpace = field(default_factory=GateSpace)
     budget: BudgetSpace = field(default_factory=BudgetSpace)
+    study: StudySpace = field(default_factory=StudySpace)
 
     def validate(self) -> SearchSpace:
         from structsearch.tasks import task_entry

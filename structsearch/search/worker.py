@@ -93,26 +93,32 @@ def evaluate(job_text: str) -> str:
                            "metrics": {}, "curves": {}, "seconds": {}, "worker": where})
 
 
-def _train(job: dict) -> dict:
+def train_candidate(graph, cell: str | None, task, model: dict, training: dict, rewiring: dict, seed: int,
+                    callbacks=()):
+    """Decode ``graph`` and train it with the shared trainer and the rewiring rule; the TrainResult."""
     from structsearch.config import EvolutionConfig
     from structsearch.sparsity.evolution import make_evolution
     from structsearch.train import TrainConfig, train
 
-    task = cached_task(job["task"], job.get("data_dir"))
-    graph = decode_genotype(job["genotype"], f"candidate {job['id']}")
-    seed = int(job["seed"])
-    model = build_candidate_model(graph, job.get("cell"), task, job["model"], seed)
-    rewiring = job["rewiring"]
+    network = build_candidate_model(graph, cell, task, model, seed)
     evolution = make_evolution(rewiring["rule"], **EvolutionConfig(**rewiring).rule_options(seed + 1)) \
         if rewiring["rule"] != "none" else None
-    callbacks = [evolution]
-    if job.get("medians"):
-        callbacks.append(MedianStopping(job["medians"], job.get("median_warmup", 1)))
-    result = train(model, task, TrainConfig(**{**job["training"], "seed": seed}), callbacks)
-    metrics = {"val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
-               "test_loss": result.test_loss, "selected_epoch": result.selected_epoch,
-               "epochs_run": result.epochs_run, "connections": graph.n_edges,
-               "trained_connections": int(sum(result.connections)), "nodes": graph.n_nodes,
-               "peak_memory_mb": result.peak_memory_mb}
-    return {"status": result.status, "reason": result.reason, "metrics": metrics,
+    return train(network, task, TrainConfig(**{**training, "seed": seed}), [evolution, *callbacks])
+
+
+def result_metrics(graph, result) -> dict:
+    return {"val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
+            "test_loss": result.test_loss, "selected_epoch": result.selected_epoch,
+            "epochs_run": result.epochs_run, "connections": graph.n_edges,
+            "trained_connections": int(sum(result.connections)), "nodes": graph.n_nodes,
+            "peak_memory_mb": result.peak_memory_mb}
+
+
+def _train(job: dict) -> dict:
+    task = cached_task(job["task"], job.get("data_dir"))
+    graph = decode_genotype(job["genotype"], f"candidate {job['id']}")
+    callbacks = [MedianStopping(job["medians"], job.get("median_warmup", 1))] if job.get("medians") else []
+    result = train_candidate(graph, job.get("cell"), task, job["model"], job["training"], job["rewiring"],
+                             int(job["seed"]), callbacks)
+    return {"status": result.status, "reason": result.reason, "metrics": result_metrics(graph, result),
             "curves": result.curves, "seconds": result.seconds}

@@ -1,0 +1,408 @@
+"""Optuna studies of a search space's hyperparameters: ``structsearch study SPACE --trials N``.
+
+The space's ``[study]`` table declares the distributions (see
+:class:`~structsearch.search.space.StudySpace`).  A trial draws its parameters, takes its genotype
+from the space's priors with the trial's own seed (or a fixed genotype file), and trains it with
+the shared trainer, which reports validation accuracy to Optuna after every epoch; a pruned trial
+stops there.  The objective is the best validation accuracy; test accuracy, connections, status
+and seconds are kept as user attributes.
+
+Storage: an Optuna journal file (default ``runs/studies/<study>.journal``; safe for several
+processes on one machine) or any database URL (``sqlite:///…``, ``postgresql://…``,
+``mysql://…``), so several machines can share one study.  With a database, a heartbeat fails
+the trials of a crashed process and retries them; with a journal file, trials left running by a
+process of this machine that no longer exists are failed and retried when a study starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+
+from structsearch.config import set_dotted
+from structsearch.errors import ConfigError, DataError, StructsearchError
+from structsearch.search.space import STUDY_PARAMETERS, SearchSpace, space_from_dict
+from structsearch.train_callbacks import Callback, StopTraining
+
+PRUNERS = ("median", "hyperband", "none")
+HEARTBEAT_SECONDS = 10  # a trial silent for 3 heartbeats is failed and retried
+MAX_RETRY = 2
+
+
+class TrialFailed(StructsearchError):
+    """A trial whose training failed or diverged; Optuna records it as FAIL and the study goes on."""
+
+
+# ------------------------------------------------------------------------------ parameters
+
+
+def params_as_changes(params: dict, source: str = "params") -> list[tuple[str, object]]:
+    """Study parameters as (dotted search-space key, value) pairs; ε fixes the Erdős–Rényi prior's range."""
+    changes = []
+    for name, value in params.items():
+        if name not in STUDY_PARAMETERS:
+            raise ConfigError(f"{source}: unknown parameter {name!r}; known: {', '.join(STUDY_PARAMETERS)}")
+        if name == "epsilon":
+            changes.append(("genotype.erdos-renyi.epsilon", [value, value]))
+        elif name in ("dropout", "activation"):
+            changes.append((f"model.{name}", value))
+        else:
+            changes.append((f"training.{name}", value))
+    return changes
+
+
+def apply_params(space: SearchSpace, params: dict, source: str = "params") -> SearchSpace:
+    """A copy of ``space`` with study parameters (names of ``STUDY_PARAMETERS``) applied."""
+    if "epsilon" in params and "erdos-renyi" not in space.genotype.priors:
+        raise ConfigError(f"{source}: epsilon sets the erdos-renyi prior, which the space does not use "
+                          f"(priors: {', '.join(space.genotype.priors)})")
+    data = copy.deepcopy(space.to_dict())
+    for dotted, value in params_as_changes(params, source):
+        set_dotted(data, dotted, value)
+    return space_from_dict(data, source)
+
+
+def read_params(path: str | Path) -> dict:
+    """The ``[params]`` table of a file written by ``structsearch study``."""
+    from structsearch.config import read_toml
+
+    data = read_toml(path)
+    params = data.get("params")
+    if not isinstance(params, dict) or set(data) - {"params", "study"}:
+        raise ConfigError(f"{path}: a params file holds one [params] table (as `structsearch study` writes)")
+    unknown = [name for name in params if name not in STUDY_PARAMETERS]
+    if unknown:
+        raise ConfigError(f"{path}: unknown parameter {unknown[0]!r}; known: {', '.join(STUDY_PARAMETERS)}")
+    return params
+
+
+# names of a params file → (section, key) of a `structsearch train` configuration
+TRAIN_TARGETS = {
+    "lr": ("training", "lr"), "momentum": ("training", "momentum"), "weight_decay": ("training", "weight_decay"),
+    "batch_size": ("training", "batch_size"), "epochs": ("training", "epochs"),
+    "optimizer": ("training", "optimizer"), "grad_clip": ("training", "grad_clip"),
+    "rule": ("evolution", "rule"), "zeta": ("evolution", "drop_fraction"),
+    "motif_size": ("evolution", "motif_size"), "epsilon": ("model", "epsilon"),
+    "dropout": ("model", "dropout"), "activation": ("model", "activation"),
+}
+
+
+def suggest(trial, name: str, spec: dict):
+    kind = spec["type"]
+    if kind == "categorical":
+        return trial.suggest_categorical(name, spec["choices"])
+    if kind in ("int", "log-int"):
+        return trial.suggest_int(name, spec["low"], spec["high"], step=spec.get("step", 1), log=kind == "log-int")
+    return trial.suggest_float(name, spec["low"], spec["high"], step=spec.get("step"), log=kind == "log-float")
+
+
+# ------------------------------------------------------------------------------ storage
+
+
+def describe_storage(url: str) -> str:
+    if "://" not in url:
+        return url
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def make_storage(storage: str | None, study_name: str, runs: str | Path = "runs",
+                 heartbeat: int = HEARTBEAT_SECONDS):
+    """The Optuna storage for ``--storage`` (None: a journal file under ``runs/studies/``)."""
+    import optuna
+    from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages.journal import JournalFileBackend
+
+    if storage is None or "://" not in storage:
+        path = Path(storage) if storage else Path(runs) / "studies" / f"{study_name}.journal"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path))), str(path)
+    shown = describe_storage(storage)
+    import warnings
+
+    from sqlalchemy.exc import (
+        ArgumentError,
+        IntegrityError,
+        OperationalError,
+        ProgrammingError,
+        SQLAlchemyError,
+    )
+
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.8
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                rdb = RDBStorage(storage, heartbeat_interval=heartbeat, grace_period=3 * heartbeat,
+                                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+                                 engine_kwargs={"pool_pre_ping": True})
+            break
+        except (IntegrityError, ProgrammingError):
+            # several processes creating Optuna's tables in a fresh database at once: one wins
+            if attempt == 4:
+                raise DataError(f"--storage {shown}: could not create Optuna's tables (another process "
+                                "kept creating them)") from None
+            time.sleep(0.5 * (attempt + 1))
+        except (ArgumentError, ValueError) as error:
+            raise ConfigError(f"--storage {shown}: not a database URL ({_first_line(error)})") from None
+        except ImportError as error:
+            raise ConfigError(f"--storage {shown}: the database driver is missing ({_first_line(error)}); for "
+                              "PostgreSQL: pip install 'structsearch[postgres]'") from None
+        except OperationalError as error:
+            raise DataError(f"--storage {shown}: cannot reach the database ({_first_line(error.orig or error)})") from None
+        except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
+            raise DataError(f"--storage {shown}: {_first_line(error)}") from None
+    return rdb, shown
+
+
+def _first_line(error) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def make_pruner(name: str, epochs: int):
+    import optuna
+
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 2))
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    raise ConfigError(f"--pruner must be one of {', '.join(PRUNERS)}, got {name!r}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover_crashed_trials(study) -> list[int]:
+    """Fail and re-enqueue trials left RUNNING by a dead process of this machine (journal storage,
+    which has no heartbeat).  Returns their numbers."""
+    from optuna.trial import TrialState
+
+    recovered = []
+    host = socket.gethostname()
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        attrs = trial.user_attrs
+        if attrs.get("host") != host or _alive(int(attrs.get("pid", -1))):
+            continue
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        retries = int(attrs.get("retries", 0))
+        if retries < MAX_RETRY and trial.params:
+            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number, "retries": retries + 1})
+        recovered.append(trial.number)
+    return recovered
+
+
+# ------------------------------------------------------------------------------ the objective
+
+
+class OptunaReport(Callback):
+    """Report validation accuracy every epoch; stop the run when Optuna prunes the trial."""
+
+    def __init__(self, trial):
+        self.trial = trial
+
+    def on_epoch_end(self, trainer, epoch):
+        self.trial.report(trainer.history["val_accuracy"][-1], epoch)
+        if self.trial.should_prune():
+            raise StopTraining(f"pruned by Optuna after epoch {epoch}", status="pruned")
+
+
+class Objective:
+    def __init__(self, space: SearchSpace, data_dir: str | None = None):
+        from structsearch.search import worker
+
+        self.space, self.data_dir = space, data_dir
+        self.task = worker.cached_task({"name": space.task.name, "options": space.task.options}, data_dir)
+        self.fixed = None
+        if space.study.genotype:
+            from structsearch.graphs import LayeredGraph
+
+            self.fixed = LayeredGraph.load(space.study.genotype)
+            n_inputs = space.model.embedding if space.model.kind == "rnn" else self.task.n_inputs
+            if self.fixed.n_inputs != n_inputs or self.fixed.n_outputs != self.task.n_classes:
+                raise ConfigError(f"study.genotype {space.study.genotype} has {self.fixed.n_inputs} inputs and "
+                                  f"{self.fixed.n_outputs} outputs; the task needs {n_inputs} and {self.task.n_classes}")
+
+    def __call__(self, trial) -> float:
+        import optuna
+
+        from structsearch.search.engine import candidate_seed
+        from structsearch.search.genome import random_individual
+        from structsearch.search.worker import result_metrics, train_candidate
+
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("pid", os.getpid())
+        params = {name: suggest(trial, name, spec) for name, spec in self.space.study.params.items()}
+        try:
+            space = apply_params(self.space, params, f"trial {trial.number}")
+        except ConfigError as error:
+            raise TrialFailed(str(error)) from None
+        seed = candidate_seed(space.seed, 0, trial.number)
+        n_inputs = space.model.embedding if space.model.kind == "rnn" else self.task.n_inputs
+        individual = random_individual(space, n_inputs, self.task.n_classes, np.random.default_rng([space.seed, trial.number]))
+        graph = self.fixed if self.fixed is not None else individual.graph
+        result = train_candidate(graph, individual.cell, self.task,
+                                 {"activation": space.model.activation, "dropout": space.model.dropout},
+                                 space.training.trainer_settings(), space.training.rewiring(), seed,
+                                 [OptunaReport(trial)])
+        metrics = result_metrics(graph, result)
+        for key in ("test_accuracy", "connections", "selected_epoch", "epochs_run"):
+            trial.set_user_attr(key, metrics[key])
+        trial.set_user_attr("status", result.status)
+        trial.set_user_attr("seconds", result.seconds.get("total"))
+        trial.set_user_attr("structure", "-".join(map(str, graph.layer_widths())))
+        if individual.cell:
+            trial.set_user_attr("cell", individual.cell)
+        if result.status == "pruned":
+            raise optuna.TrialPruned(result.reason)
+        if result.status not in ("ok", "stopped-early") or result.val_accuracy is None:
+            raise TrialFailed(f"{result.status}: {result.reason}")
+        return float(result.val_accuracy)
+
+
+# ------------------------------------------------------------------------------ running
+
+
+def open_study(storage_spec: str | None, study_name: str, runs, pruner: str, epochs: int,
+               sampler_seed: int | None = None, heartbeat: int = HEARTBEAT_SECONDS):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage, shown = make_storage(storage_spec, study_name, runs, heartbeat)
+    try:
+        study = optuna.create_study(storage=storage, study_name=study_name, direction="maximize",
+                                    pruner=make_pruner(pruner, epochs), load_if_exists=True,
+                                    sampler=optuna.samplers.TPESampler(seed=sampler_seed))
+    except Exception as error:  # a database that refuses the schema, a locked file, …
+        raise DataError(f"--storage {shown}: cannot open study {study_name!r} ({_first_line(error)})") from None
+    return study, shown
+
+
+def optimize(spec: str) -> int:
+    """Run trials in this process; ``spec`` is JSON (it crosses into worker processes)."""
+
+    job = json.loads(spec)
+    os.environ.setdefault("OMP_NUM_THREADS", str(job["threads"]))
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    space = space_from_dict(job["space"], "study space")
+    study, _ = open_study(job["storage"], job["study_name"], job["runs"], job["pruner"], space.training.epochs,
+                          job["sampler_seed"], job["heartbeat"])
+    if job["storage"] is None or "://" not in (job["storage"] or ""):
+        recover_crashed_trials(study)
+    before = len(study.trials)
+    study.optimize(Objective(space, job["data_dir"]), n_trials=job["trials"], timeout=job["timeout"],
+                   catch=(TrialFailed,), gc_after_trial=False)
+    return len(study.trials) - before
+
+
+def run_study(space: SearchSpace, trials: int, storage: str | None = None, study_name: str | None = None,
+              pruner: str = "median", jobs: int = 1, timeout: float | None = None, runs="runs",
+              data_dir: str | None = None, heartbeat: int = HEARTBEAT_SECONDS, announce=None):
+    """Run ``trials`` trials over ``jobs`` processes; returns (study, storage as shown).  Every check
+    runs first; ``announce(storage)`` is called once they have passed, before the first trial."""
+    if trials < 1:
+        raise ConfigError(f"--trials must be a positive integer, got {trials}")
+    if jobs < 1:
+        raise ConfigError(f"--jobs must be a positive integer, got {jobs}")
+    if not space.study.params:
+        raise ConfigError(f"search space {space.name!r} has no [study.params] table: nothing to tune")
+    make_pruner(pruner, 1)
+    name = study_name or space.name
+    if heartbeat < 1:
+        raise ConfigError(f"--heartbeat must be a positive number of seconds, got {heartbeat}")
+    study, shown = open_study(storage, name, runs, pruner, space.training.epochs,
+                              heartbeat=heartbeat)  # checks the storage once
+    Objective(space, data_dir)  # checks the fixed genotype and loads the data before any process starts
+    if announce is not None:
+        announce(shown)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    shares = [trials // jobs + (i < trials % jobs) for i in range(jobs)]
+    # each process samples with its own seed: the space's seed, its index and the trials so far
+    specs = [json.dumps({"space": space.to_dict(), "storage": storage, "study_name": name, "runs": str(runs),
+                         "pruner": pruner, "trials": share, "timeout": timeout, "data_dir": data_dir,
+                         "threads": threads, "heartbeat": heartbeat, "sampler_seed": space.seed * 10007 + len(study.trials) * 101 + index})
+             for index, share in enumerate(shares) if share]
+    if len(specs) == 1:
+        optimize(specs[0])
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(len(specs), mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(optimize, specs))
+    return study, shown
+
+
+def best_params_toml(study, space_name: str) -> str:
+    best = study.best_trial
+    lines = [f"# structsearch study {study.study_name} (space {space_name}): best of {len(study.trials)} trials,",
+             f"# trial {best.number}, validation accuracy {best.value:.4f}, test accuracy "
+             f"{best.user_attrs.get('test_accuracy', math.nan):.4f}.",
+             "# Use with: structsearch train --params FILE   or   structsearch evolve --params FILE",
+             "[params]"]
+    for name, value in best.params.items():
+        lines.append(f"{name} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def run_study_command(args) -> int:
+    """``structsearch study``: run the trials, print the best parameters, write them as TOML."""
+    from optuna.trial import TrialState
+    from rich.console import Console
+    from rich.table import Table
+
+    from structsearch.search.command import space_with_overrides
+
+    space = space_with_overrides(args)
+    if args.genotype:
+        space.study.genotype = args.genotype
+    console = Console(stderr=True)
+    name = args.study_name or space.name
+    def announce(shown):
+        console.print(f"[bold]structsearch study[/bold] {name} in {shown}: {args.trials} trial(s) of "
+                      f"{space.name} over {args.jobs} process(es), pruner {args.pruner}")
+
+    study, shown = run_study(space, args.trials, args.storage, name, args.pruner, args.jobs, args.timeout,
+                             args.runs, args.data_dir, args.heartbeat, announce)
+    counts = {state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,)))
+              for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    console.print(f"{len(study.trials)} trials in {shown}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if not counts["complete"]:
+        raise DataError(f"study {name!r} has no complete trial yet; nothing to report")
+    best = study.best_trial
+    console.print(f"best: trial {best.number}, validation accuracy {best.value:.4f}, test accuracy "
+                  f"{best.user_attrs.get('test_accuracy', math.nan):.4f}, {best.user_attrs.get('connections')} "
+                  f"connections ({best.user_attrs.get('structure')})")
+    table = Table(title=f"best parameters of {name}")
+    table.add_column("parameter")
+    table.add_column("value", justify="right")
+    for key, value in best.params.items():
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    Console().print(table)
+    out = Path(args.out) if args.out else Path(args.runs) / "studies" / f"{name}-best.toml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(best_params_toml(study, space.name))
+    console.print(f"best parameters → {out} (structsearch train --params {out}); "
+                  f"browse with: optuna-dashboard {args.storage or shown}")
+    return 0

@@ -291,6 +291,12 @@ def cmd_study(args) -> int:
     return run_study_command(args)
 
 
+def cmd_prune(args) -> int:
+    from structsearch.prune_run import run_prune_command
+
+    return run_prune_command(args)
+
+
 def cmd_spaces(args) -> int:
     from structsearch.search.command import run_spaces
 
@@ -443,6 +449,23 @@ def build_parser() -> ArgumentParser:
     spaces = commands.add_parser("spaces", help="list the built-in search spaces")
     spaces.set_defaults(func=cmd_spaces)
 
+    prune = commands.add_parser("prune", help="prune a trained model (or train one first), retraining between steps")
+    prune.add_argument("config", nargs="?", help="a train TOML file (the model is trained first)")
+    prune.add_argument("--model", metavar="RUN", help="a `structsearch train --save-model` run directory instead")
+    prune.add_argument("--method", default="magnitude-blinded",
+                       help="random | magnitude-blinded | magnitude-uniform | magnitude-distributed | obd")
+    prune.add_argument("--schedule", default="one-shot", help="one-shot | iterative-fixed | iterative-relative | bucket")
+    prune.add_argument("--amount", type=_fraction, help="fraction of the live weights to remove, in [0, 1]")
+    prune.add_argument("--count", type=int, help="number of weights to remove (instead of --amount)")
+    prune.add_argument("--steps", type=_positive_int, default=5, help="steps of the iterative schedules")
+    prune.add_argument("--retrain-epochs", type=int, default=1, help="retraining epochs after each step")
+    prune.add_argument("--params", help="a [params] file written by `structsearch study`")
+    add_train_options(prune)
+    add_data_options(prune)
+    prune.add_argument("--runs", default="runs", help="parent folder of run directories")
+    prune.add_argument("--name", help="run directory name (default: a timestamp)")
+    prune.set_defaults(func=cmd_prune)
+
     genotype_commands = _group(commands, "genotype", "sample, describe and inspect layered-graph genotypes")
     sample = genotype_commands.add_parser("sample", help="draw a genotype from a prior into a file")
     sample.add_argument("prior", help="erdos-renyi | watts-strogatz | barabasi-albert | configuration-model | motif-composed")
@@ -532,7 +555,24 @@ def build_parser() -> ArgumentParser:
     pr.add_argument("--batch-size", type=_positive_int, default=32)
     add_run_options(pr)
     pr.set_defaults(func=_study("reber_pruning", "run_reber_pruning"))
+    mp = studies.add_parser("mnist-pruning", help="pruning methods on MNIST 784-100-10 and 784-300-100-10 (Stier et al. §4.1)")
+    mp.add_argument("--task", default="mnist")
+    mp.add_argument("--networks", default=",".join(NETWORKS_DEFAULT))
+    mp.add_argument("--methods", default="random,magnitude-blinded,magnitude-uniform,magnitude-distributed,obd")
+    mp.add_argument("--compressions", default="10,20,30,40,50,60,70,80,90,95", help="percent of weights removed")
+    mp.add_argument("--epochs", type=_positive_int, default=10, help="base model training epochs")
+    mp.add_argument("--retrain-epochs", type=int, default=2)
+    mp.add_argument("--lr", type=float, default=0.05, help="SGD learning rate (momentum 0.9)")
+    mp.add_argument("--batch-size", type=_positive_int, default=64)
+    mp.add_argument("--train-size", type=_positive_int, help="a stratified subset of the training images")
+    mp.add_argument("--obd-samples", type=_positive_int, default=10_000, help="samples of OBD's Fisher estimate")
+    add_run_options(mp)
+    add_data_options(mp)
+    mp.set_defaults(func=_study("mnist_pruning", "run_mnist_pruning"))
     return parser
+
+
+NETWORKS_DEFAULT = ("784-100-10", "784-300-100-10")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,6 +132,19 @@ def test_same_seed_same_search_and_another_seed_differs(tmp_path):
     assert final_population(third.run_dir) != final_population(first.run_dir)
 
 
+def test_two_local_workers_reach_the_same_search_as_one_process(tmp_path):
+    from structsearch.search.executors import LocalExecutor
+
+    executor = LocalExecutor(2)
+    try:
+        parallel = Search.start(tiny_space(), tmp_path / "parallel", executor)
+        parallel.run()
+    finally:
+        executor.close()
+    serial = run_search(tmp_path, "serial")
+    assert final_population(parallel.run_dir) == final_population(serial.run_dir)
+
+
 def test_gate_trains_the_top_half_of_new_offspring_and_records_each_decision(tmp_path):
     search = run_search(tmp_path, evolution__generations=2)
     with RunStore.open(search.run_dir) as store:

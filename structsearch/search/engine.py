@@ -393,7 +393,8 @@ class Search:
                 stats.gate_kendall_tau = None if np.isnan(tau) else float(tau)
 
     def _note_best(self, individual: Individual) -> None:
-        if individual.fitness.valid and (self.best is None or individual.accuracy > self.best.accuracy):
+        if individual.fitness.valid and (self.best is None or (individual.accuracy, -individual.id)
+                                         > (self.best.accuracy, -self.best.id)):
             self.best = individual
 
     # ------------------------------------------------------------------ selection
@@ -447,7 +448,8 @@ class Search:
     def refit_gate(self) -> None:
         if not (self.gate.config.enabled and self.gate.online):
             return
-        rows = [c for c in self.known.values() if c.status == "ok"]
+        # in id order: results arrive in whatever order the workers finish, the fit must not depend on it
+        rows = sorted((c for c in self.known.values() if c.status == "ok"), key=lambda c: c.id)
         if len(rows) >= self.gate.config.warmup:
             features = [self._stored_features(c) for c in rows]
             self.gate.refit(features, [c.accuracy for c in rows])

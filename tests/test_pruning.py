@@ -206,3 +206,21 @@ def test_prune_command_on_a_saved_model_and_on_a_train_configuration(tmp_path, c
     assert "unknown pruning method 'optimal'" in error_of("--amount", "0.5", "--method", "optimal")
     assert "unknown pruning schedule 'gradual'" in error_of("--amount", "0.5", "--schedule", "gradual")
     assert "not a trained model's run directory" in error_of("--amount", "0.5", "--model", str(tmp_path))
+
+
+def test_a_pruned_recurrent_model_round_trips_through_prune_command(tmp_path):
+    from structsearch.cli import main
+
+    assert main(["train", "--task", "reber", "--task-option", "n_strings=400", "--architecture", "8-12-2",
+                 "--epsilon", "4", "--epochs", "1", "--runs", str(tmp_path), "--name", "rnn", "--save-model",
+                 "--no-progress"]) == 0
+    assert main(["prune", "--model", str(tmp_path / "rnn"), "--method", "magnitude-uniform", "--amount", "0.5",
+                 "--retrain-epochs", "0", "--runs", str(tmp_path), "--name", "rnn-pruned"]) == 0
+    assert main(["prune", "--model", str(tmp_path / "rnn-pruned"), "--amount", "0.5", "--retrain-epochs", "0",
+                 "--runs", str(tmp_path), "--name", "rnn-pruned-twice"]) == 0
+    import csv
+
+    first = list(csv.DictReader((tmp_path / "rnn-pruned" / "pruning.csv").open()))
+    second = list(csv.DictReader((tmp_path / "rnn-pruned-twice" / "pruning.csv").open()))
+    assert int(second[0]["remaining"]) == int(first[-1]["remaining"])
+    assert int(second[-1]["remaining"]) == int(first[-1]["remaining"]) - round(0.5 * int(first[-1]["remaining"]))

@@ -118,6 +118,12 @@ class SparseRecurrentLayer(nn.Module):
         candidate = torch.tanh(torch.addcmul(gx[2 * n:], r, gh[2 * n:]))
         return torch.lerp(candidate, h, z), None
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        mask = state_dict.get(prefix + "hh_mask")
+        if mask is not None and self.hh_mask is None:  # a pruned model's state into a fresh one
+            self.hh_mask = torch.ones_like(mask)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def extra_repr(self) -> str:
         sparse = "sparse" if self.hh_mask is not None else "dense"
         return f"cell={self.cell}, hidden={self.hidden}, hidden_to_hidden={sparse}"

@@ -297,6 +297,12 @@ def cmd_prune(args) -> int:
     return run_prune_command(args)
 
 
+def cmd_motifs(args) -> int:
+    from structsearch.motifs.command import run_motifs_command
+
+    return run_motifs_command(args)
+
+
 def cmd_spaces(args) -> int:
     from structsearch.search.command import run_spaces
 
@@ -466,6 +472,15 @@ def build_parser() -> ArgumentParser:
     prune.add_argument("--name", help="run directory name (default: a timestamp)")
     prune.set_defaults(func=cmd_prune)
 
+    motifs = commands.add_parser("motifs", help="motif census of a genotype or a trained model against a null model")
+    motifs.add_argument("target", help="a genotype file, or a run directory (model.pt, or best-genotype.json)")
+    motifs.add_argument("--samples", type=int, default=100, help="null graphs N (degree-preserving per layer pair)")
+    motifs.add_argument("--seed", type=int, default=0)
+    motifs.add_argument("--out", help="write the census as JSON (input of the motif-informed prior)")
+    motifs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_data_options(motifs)
+    motifs.set_defaults(func=cmd_motifs)
+
     genotype_commands = _group(commands, "genotype", "sample, describe and inspect layered-graph genotypes")
     sample = genotype_commands.add_parser("sample", help="draw a genotype from a prior into a file")
     sample.add_argument("prior", help="erdos-renyi | watts-strogatz | barabasi-albert | configuration-model | motif-composed")
@@ -569,6 +584,24 @@ def build_parser() -> ArgumentParser:
     add_run_options(mp)
     add_data_options(mp)
     mp.set_defaults(func=_study("mnist_pruning", "run_mnist_pruning"))
+    me = studies.add_parser("motif-emergence",
+                            help="motif censuses along SET training, then the motif-informed prior against ER")
+    me.add_argument("--task", default="fashion-mnist")
+    me.add_argument("--architecture", default="784-256-256-10")
+    me.add_argument("--epsilon", type=float, default=10.0)
+    me.add_argument("--rule", default="set", help="set | set-motif | rigl")
+    me.add_argument("--zeta", type=float, default=0.3)
+    me.add_argument("--epochs", type=_positive_int, default=10)
+    me.add_argument("--lr", type=float, default=0.05)
+    me.add_argument("--batch-size", type=_positive_int, default=40)
+    me.add_argument("--train-size", type=_positive_int, default=5000)
+    me.add_argument("--test-size", type=_positive_int, default=1000)
+    me.add_argument("--samples", type=int, default=20, help="null graphs per census during training")
+    me.add_argument("--final-samples", type=int, default=100, help="null graphs of the final census")
+    me.add_argument("--seeds", type=int, default=5, help="seeds of the prior comparison")
+    add_run_options(me)
+    add_data_options(me)
+    me.set_defaults(func=_study("motif_emergence", "run_motif_emergence"))
     return parser
 
 

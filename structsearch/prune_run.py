@@ -70,12 +70,37 @@ def pruning_curve(model, task, method: str, schedule: str, target: float, steps:
     return rows
 
 
+def load_trained_model(run_dir, data_dir=None):
+    """(config, task, model) of a ``structsearch train --save-model`` (or ``prune``) run directory."""
+    from structsearch.config import config_from_dict
+    from structsearch.pipeline import build_model, load_configured_task
+
+    source = Path(run_dir)
+    config_path, weights = source / "config.json", source / "model.pt"
+    if not config_path.is_file() or not weights.is_file():
+        raise DataError(f"{source}: not a trained model's run directory (needs config.json and model.pt "
+                        "from `structsearch train --save-model`)")
+    try:
+        stored = json.loads(config_path.read_text())
+        stored["task"] = {"name": stored["task"]["name"], **stored["task"].get("options", {})}
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise DataError(f"{config_path}: not a run configuration ({error})") from None
+    config = config_from_dict(stored, str(config_path)).validate()
+    task = load_configured_task(config, data_dir)
+    model = build_model(config, task)
+    try:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except (RuntimeError, OSError, KeyError) as error:
+        raise DataError(f"{weights}: does not fit the model of {config_path} ({error})") from None
+    return config, task, model
+
+
 def run_prune_command(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from structsearch.cli import _train_config
-    from structsearch.pipeline import build_model, load_configured_task, run_training
+    from structsearch.pipeline import load_configured_task, run_training
     from structsearch.runs import new_run_dir, write_json, write_rows
 
     if args.schedule not in SCHEDULES:
@@ -83,22 +108,7 @@ def run_prune_command(args) -> int:
     make_method(args.method)
     console = Console(stderr=True)
     if args.model:
-        source = Path(args.model)
-        config_path, weights = source / "config.json", source / "model.pt"
-        if not config_path.is_file() or not weights.is_file():
-            raise DataError(f"{source}: not a trained model's run directory (needs config.json and model.pt "
-                            "from `structsearch train --save-model`)")
-        from structsearch.config import config_from_dict
-
-        stored = json.loads(config_path.read_text())
-        stored["task"] = {"name": stored["task"]["name"], **stored["task"].get("options", {})}
-        config = config_from_dict(stored, str(config_path)).validate()
-        task = load_configured_task(config, args.data_dir)
-        model = build_model(config, task)
-        try:
-            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-        except (RuntimeError, OSError, KeyError) as error:
-            raise DataError(f"{weights}: does not fit the model of {config_path} ({error})") from None
+        config, task, model = load_trained_model(args.model, args.data_dir)
     else:
         config, _ = _train_config(args)
         task = load_configured_task(config, args.data_dir)

@@ -7,6 +7,7 @@ from structsearch.graphs.priors import (
     configuration_model,
     erdos_renyi,
     motif_composed,
+    motif_informed,
     prior,
     watts_strogatz,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "configuration_model",
     "erdos_renyi",
     "motif_composed",
+    "motif_informed",
     "prior",
     "repair",
     "watts_strogatz",

@@ -145,12 +145,24 @@ def motif_composed(layer_sizes: list[int], motif_mix: dict[str, float], n_motifs
     return repair(graph, "reconnect", rng)
 
 
+def motif_informed(layer_sizes: list[int], census, n_motifs: int, rng: np.random.Generator,
+                   recurrent: bool = False) -> LayeredGraph:
+    """:func:`motif_composed` with its motif mix taken from a census (a file of
+    ``structsearch motifs --out`` or its loaded dict): the over-represented motifs, weighted by z."""
+    from structsearch.motifs.census import load_census, motif_mix
+
+    data = census if isinstance(census, dict) else load_census(census)
+    return motif_composed(layer_sizes, motif_mix(data, str(census) if not isinstance(census, dict) else "census"),
+                          n_motifs, rng, recurrent)
+
+
 PRIORS = {
     "erdos-renyi": erdos_renyi,
     "watts-strogatz": watts_strogatz,
     "barabasi-albert": barabasi_albert,
     "configuration-model": configuration_model,
     "motif-composed": motif_composed,
+    "motif-informed": motif_informed,
 }
 
 

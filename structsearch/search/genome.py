@@ -88,12 +88,13 @@ def sample_genotype(space: SearchSpace, prior_name: str, n_inputs: int, n_output
     params = genotype.prior_parameters(prior_name)
     build = prior(prior_name)
     embedding = {"n_inputs": n_inputs, "n_outputs": n_outputs, "input_density": genotype.input_density}
-    if prior_name in ("erdos-renyi", "motif-composed"):
+    if prior_name in ("erdos-renyi", "motif-composed", "motif-informed"):
         depth = _uniform(rng, params["layers"])
         sizes = [n_inputs, *[_uniform(rng, params["width"]) for _ in range(depth)], n_outputs]
         if prior_name == "erdos-renyi":
             return build(sizes, _uniform(rng, params["epsilon"], float), rng)
-        return build(sizes, dict(genotype.motif_mix), _uniform(rng, params["motifs"]), rng)
+        mix = genotype.census_data if prior_name == "motif-informed" else dict(genotype.motif_mix)
+        return build(sizes, mix, _uniform(rng, params["motifs"]), rng)
     n = _uniform(rng, genotype.nodes)
     if prior_name == "watts-strogatz":
         k = min(_uniform(rng, params["k"]), n - 1)

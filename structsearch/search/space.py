@@ -69,6 +69,7 @@ PRIOR_PARAMETERS = {
     "barabasi-albert": {"m": int},
     "configuration-model": {"degree": int},
     "motif-composed": {"layers": int, "width": int, "motifs": int},
+    "motif-informed": {"layers": int, "width": int, "motifs": int},
 }
 PRIOR_DEFAULTS = {
     "erdos-renyi": {"layers": [1, 3], "width": [16, 64], "epsilon": [2.0, 10.0]},
@@ -76,6 +77,7 @@ PRIOR_DEFAULTS = {
     "barabasi-albert": {"m": [1, 4]},
     "configuration-model": {"degree": [1, 4]},
     "motif-composed": {"layers": [1, 3], "width": [16, 64], "motifs": [20, 120]},
+    "motif-informed": {"layers": [1, 3], "width": [16, 64], "motifs": [20, 120]},
 }
 NODE_PRIORS = ("watts-strogatz", "barabasi-albert", "configuration-model")
 BUILTIN_PACKAGE = "structsearch.search_spaces"
@@ -100,6 +102,8 @@ def _range(section: str, key: str, value: Any, kind: type, low_bound: float) -> 
 @dataclass
 class GenotypeSpace:
     priors: list[str] = field(default_factory=lambda: ["watts-strogatz", "barabasi-albert"])
+    prior: str | None = None  # shorthand for priors = [prior]
+    census: str | None = None  # the census file of the motif-informed prior
     nodes: list[int] = field(default_factory=lambda: [16, 64])
     input_density: float = 1.0
     orientation: str = "order"
@@ -112,6 +116,8 @@ class GenotypeSpace:
     def validate(self) -> GenotypeSpace:
         from structsearch.graphs.priors import PRIORS
 
+        if self.prior is not None:
+            self.priors, self.prior = [self.prior], None
         if not self.priors:
             raise ConfigError("genotype.priors must name at least one prior")
         for prior in self.priors:
@@ -155,6 +161,18 @@ class GenotypeSpace:
                     raise ConfigError(f"genotype.motif_mix.{name} must be a weight ≥ 0, got {weight!r}")
             if sum(self.motif_mix.values()) <= 0:
                 raise ConfigError("genotype.motif_mix weights must have a positive sum")
+        if "motif-informed" in self.priors:
+            if self.census is None:
+                raise ConfigError("genotype.census must name a census file (structsearch motifs --out) "
+                                  "for the motif-informed prior")
+            from structsearch.errors import DataError
+            from structsearch.motifs.census import load_census, motif_mix
+
+            try:
+                self.census_data = load_census(self.census)
+                motif_mix(self.census_data, self.census)
+            except DataError as error:
+                raise ConfigError(f"genotype.census: {error}") from None
         return self
 
 

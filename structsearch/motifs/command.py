@@ -1,0 +1,67 @@
+"""``structsearch motifs TARGET``: the census of a genotype file or of a trained model's run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from structsearch.errors import DataError
+
+
+def load_target(target: str, data_dir: str | None = None):
+    """(graph, weights or None, what) for a genotype file or a trained model's run directory."""
+    path = Path(target)
+    if path.is_dir():
+        if (path / "model.pt").is_file():
+            from structsearch.motifs.census import graph_of_model
+            from structsearch.prune_run import load_trained_model
+
+            _, _, model = load_trained_model(path, data_dir)
+            graph, weights = graph_of_model(model)
+            return graph, weights, f"trained model of {path}"
+        if (path / "best-genotype.json").is_file():
+            from structsearch.graphs import LayeredGraph
+
+            return LayeredGraph.load(path / "best-genotype.json"), None, f"best genotype of {path}"
+        raise DataError(f"{path}: neither a genotype file nor a run directory with model.pt or best-genotype.json")
+    if path.is_file():
+        from structsearch.graphs import LayeredGraph
+
+        return LayeredGraph.load(path), None, f"genotype {path}"
+    raise DataError(f"{target}: neither a genotype file nor a run directory")
+
+
+def run_motifs_command(args) -> int:
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from structsearch.motifs.census import census, save_census, signed_motifs
+
+    graph, weights, what = load_target(args.target, args.data_dir)
+    result = census(graph, args.samples, args.seed)
+    if weights is not None:
+        result["signed"] = signed_motifs(graph, weights)
+    if args.out:
+        save_census(result, args.out)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    console = Console()
+    table = Table(title=f"motif census of the {what}: {graph.n_edges:,} connections, {args.samples} null graphs")
+    for column in ("motif", "count", "null mean ± std", "z", "p (over)"):
+        table.add_column(column, justify="left" if column == "motif" else "right")
+    for name, entry in result["motifs"].items():
+        table.add_row(name, f"{entry['count']:,}", f"{entry['null_mean']:.1f} ± {entry['null_std']:.1f}",
+                      f"{entry['z']:+.2f}", f"{entry['p_value']:.3f}")
+    console.print(table)
+    if result["frozen_blocks"]:
+        console.print(f"[yellow]{result['frozen_blocks']} layer pair(s) too dense to randomise were kept as they are[/yellow]")
+    if weights is not None:
+        signed = result["signed"]
+        console.print(f"structural balance {signed['balance']:.3f} (balanced share of signed feed-forward triads "
+                      f"and bi-fans); by sign: " + "; ".join(
+                          f"{name} {patterns}" for name, patterns in signed.items() if name != "balance"))
+    if args.out:
+        Console(stderr=True).print(f"census → {args.out}")
+    return 0

@@ -128,7 +128,7 @@ def run_motif_emergence(args) -> dict:
             summary[prior] = {"mean": statistics.mean(values),
                               "std": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values)}
     write_json(run_dir / "summary.json", summary)
-    plot(dynamics.records, rows, run_dir)
+    plot(dynamics.records, rows, run_dir, args.rule)
     for prior in ("motif-informed", "erdos-renyi"):
         if prior in summary:
             console.print(f"{prior}: test {summary[prior]['mean']:.4f} ± {summary[prior]['std']:.4f} "
@@ -137,7 +137,7 @@ def run_motif_emergence(args) -> dict:
     return summary
 
 
-def plot(records: list[dict], rows: list[dict], run_dir) -> None:
+def plot(records: list[dict], rows: list[dict], run_dir, rule: str = "set") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -153,7 +153,7 @@ def plot(records: list[dict], rows: list[dict], run_dir) -> None:
     left.set_xlabel("epoch (0: initialisation)")
     left.set_ylabel("z-score against the null model")
     left.legend(fontsize=8, loc="upper left")
-    left.set_title("motifs during SET training")
+    left.set_title(f"motifs during {rule} training")
     priors = [p for p in ("motif-informed", "erdos-renyi") if any(r["prior"] == p for r in rows)]
     for index, prior in enumerate(priors):
         values = [r["test_accuracy"] for r in rows if r["prior"] == prior]

@@ -572,7 +572,7 @@ def build_parser() -> ArgumentParser:
     pr.set_defaults(func=_study("reber_pruning", "run_reber_pruning"))
     mp = studies.add_parser("mnist-pruning", help="pruning methods on MNIST 784-100-10 and 784-300-100-10 (Stier et al. §4.1)")
     mp.add_argument("--task", default="mnist")
-    mp.add_argument("--networks", default=",".join(NETWORKS_DEFAULT))
+    mp.add_argument("--networks", default="784-100-10,784-300-100-10")
     mp.add_argument("--methods", default="random,magnitude-blinded,magnitude-uniform,magnitude-distributed,obd")
     mp.add_argument("--compressions", default="10,20,30,40,50,60,70,80,90,95", help="percent of weights removed")
     mp.add_argument("--epochs", type=_positive_int, default=10, help="base model training epochs")
@@ -603,9 +603,6 @@ def build_parser() -> ArgumentParser:
     add_data_options(me)
     me.set_defaults(func=_study("motif_emergence", "run_motif_emergence"))
     return parser
-
-
-NETWORKS_DEFAULT = ("784-100-10", "784-300-100-10")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,6 @@ process of this machine that no longer exists are failed and retried when a stud
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
@@ -46,9 +45,7 @@ class TrialFailed(StructsearchError):
 def params_as_changes(params: dict, source: str = "params") -> list[tuple[str, object]]:
     """Study parameters as (dotted search-space key, value) pairs; ε fixes the Erdős–Rényi prior's range."""
     changes = []
-    for name, value in params.items():
-        if name not in STUDY_PARAMETERS:
-            raise ConfigError(f"{source}: unknown parameter {name!r}; known: {', '.join(STUDY_PARAMETERS)}")
+    for name, value in params.items():  # names checked by read_params or the [study] table
         if name == "epsilon":
             changes.append(("genotype.erdos-renyi.epsilon", [value, value]))
         elif name in ("dropout", "activation"):
@@ -63,7 +60,7 @@ def apply_params(space: SearchSpace, params: dict, source: str = "params") -> Se
     if "epsilon" in params and "erdos-renyi" not in space.genotype.priors:
         raise ConfigError(f"{source}: epsilon sets the erdos-renyi prior, which the space does not use "
                           f"(priors: {', '.join(space.genotype.priors)})")
-    data = copy.deepcopy(space.to_dict())
+    data = space.to_dict()
     for dotted, value in params_as_changes(params, source):
         set_dotted(data, dotted, value)
     return space_from_dict(data, source)
@@ -237,7 +234,7 @@ class Objective:
             from structsearch.graphs import LayeredGraph
 
             self.fixed = LayeredGraph.load(space.study.genotype)
-            n_inputs = space.model.embedding if space.model.kind == "rnn" else self.task.n_inputs
+            n_inputs = space.n_inputs(self.task)
             if self.fixed.n_inputs != n_inputs or self.fixed.n_outputs != self.task.n_classes:
                 raise ConfigError(f"study.genotype {space.study.genotype} has {self.fixed.n_inputs} inputs and "
                                   f"{self.fixed.n_outputs} outputs; the task needs {n_inputs} and {self.task.n_classes}")
@@ -257,8 +254,7 @@ class Objective:
         except ConfigError as error:
             raise TrialFailed(str(error)) from None
         seed = candidate_seed(space.seed, 0, trial.number)
-        n_inputs = space.model.embedding if space.model.kind == "rnn" else self.task.n_inputs
-        individual = random_individual(space, n_inputs, self.task.n_classes, np.random.default_rng([space.seed, trial.number]))
+        individual = random_individual(space, space.n_inputs(self.task), self.task.n_classes, np.random.default_rng([space.seed, trial.number]))
         graph = self.fixed if self.fixed is not None else individual.graph
         result = train_candidate(graph, individual.cell, self.task,
                                  {"activation": space.model.activation, "dropout": space.model.dropout},
@@ -308,7 +304,7 @@ def optimize(spec: str) -> int:
     space = space_from_dict(job["space"], "study space")
     study, _ = open_study(job["storage"], job["study_name"], job["runs"], job["pruner"], space.training.epochs,
                           job["sampler_seed"], job["heartbeat"])
-    if job["storage"] is None or "://" not in (job["storage"] or ""):
+    if "://" not in (job["storage"] or ""):  # a journal file: no heartbeat, so recover here
         recover_crashed_trials(study)
     before = len(study.trials)
     study.optimize(Objective(space, job["data_dir"]), n_trials=job["trials"], timeout=job["timeout"],

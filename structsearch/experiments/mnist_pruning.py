@@ -23,8 +23,6 @@ from structsearch.runs import new_run_dir, write_json, write_rows
 from structsearch.sparsity.pruning import METHODS
 from structsearch.train import TrainConfig
 
-NETWORKS = ("784-100-10", "784-300-100-10")
-
 
 def run_mnist_pruning(args) -> list[dict]:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]

@@ -14,6 +14,7 @@ Writes ``dynamics.csv``, ``census.json``, ``priors.csv``, ``summary.json`` and t
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 
@@ -22,7 +23,7 @@ import torch
 from rich.console import Console
 
 from structsearch.config import EvolutionConfig, ModelConfig, RunConfig, TaskConfig
-from structsearch.errors import ConfigError
+from structsearch.errors import ConfigError, DataError
 from structsearch.graphs import LayeredGraph, motif_informed
 from structsearch.motifs.census import census, graph_of_model, motif_mix, save_census, signed_motifs
 from structsearch.motifs.dynamics import MotifDynamics
@@ -99,11 +100,10 @@ def run_motif_emergence(args) -> dict:
     rows = []
     try:
         mix = motif_mix(final, "the final census")
-    except Exception as error:  # no over-represented motif: report it, nothing to compare
+    except DataError as error:  # no over-represented motif: report it, nothing to compare
         console.print(f"[yellow]{error}[/yellow]")
         mix = None
     sizes = parse_architecture(args.architecture)
-    static = TrainConfig(**{**config.training.__dict__})
     if mix is not None:
         for seed in range(args.seeds):
             rng = np.random.default_rng([args.seed, seed])
@@ -111,7 +111,7 @@ def run_motif_emergence(args) -> dict:
             control = matched_erdos_renyi(informed, rng)
             for prior, graph in (("motif-informed", informed), ("erdos-renyi", control)):
                 network = SparseMLP(graph.to_blocks(), generator=torch.Generator().manual_seed(seed))
-                trained = train(network, task, TrainConfig(**{**static.__dict__, "seed": seed}))
+                trained = train(network, task, dataclasses.replace(config.training, seed=seed))
                 rows.append({"seed": seed, "prior": prior, "connections": graph.n_edges,
                              "skip_connections": int(graph.skip_edges().sum()),
                              "test_accuracy": trained.test_accuracy, "val_accuracy": trained.val_accuracy,

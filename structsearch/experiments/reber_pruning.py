@@ -17,7 +17,7 @@ from rich.console import Console
 
 from structsearch.nn.recurrent import SparseRecurrentNet, check_cell, dense_equivalent
 from structsearch.runs import new_run_dir, write_json, write_rows
-from structsearch.sparsity.pruning import prune_dense, prune_sparse
+from structsearch.sparsity.pruning import WeightGroup, prune_smallest
 from structsearch.tasks import load_task
 from structsearch.train import TrainConfig, Trainer
 
@@ -29,11 +29,9 @@ def prune_model(model: SparseRecurrentNet, target: str, fraction: float) -> dict
     removed = {"input": 0, "hidden": 0}
     for layer in model.recurrent:
         if target in ("input", "both"):
-            removed["input"] += prune_sparse(layer.input, fraction)
+            removed["input"] += prune_smallest(WeightGroup("input", sparse=layer.input), fraction)
         if target in ("hidden", "both"):
-            before = layer.hh_weight.numel() if layer.hh_mask is None else int(layer.hh_mask.sum())
-            layer.make_hidden_sparse(prune_dense(layer.hh_weight, layer.hh_mask, fraction))
-            removed["hidden"] += before - int(layer.hh_mask.sum())
+            removed["hidden"] += prune_smallest(WeightGroup("hidden", owner=layer), fraction)
     return removed
 
 

@@ -163,9 +163,9 @@ def signed_motifs(graph: LayeredGraph, weights: np.ndarray) -> dict:
     L = int(layers.max(initial=0)) + 1
     result: dict[str, dict] = {}
     for name, group, other in (("v", dst, src), ("fan-out", src, dst)):
-        key = group * L + layers[other]
-        p = np.bincount(np.unique(key, return_inverse=True)[1], weights=positive.astype(float))
-        t = np.bincount(np.unique(key, return_inverse=True)[1]).astype(float)
+        inverse = np.unique(group * L + layers[other], return_inverse=True)[1]
+        p = np.bincount(inverse, weights=positive.astype(float))
+        t = np.bincount(inverse).astype(float)
         q = t - p
         result[name] = {"++": int((p * (p - 1) / 2).sum()), "+-": int((p * q).sum()), "--": int((q * (q - 1) / 2).sum())}
     adjacent = layers[dst] - layers[src] == 1

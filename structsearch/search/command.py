@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path
-
 from structsearch.errors import ConfigError, DataError
 
 # command-line option → (table, key) of the search space it overrides
@@ -24,14 +21,10 @@ OVERRIDES = {
 def space_with_overrides(args):
     """The search space named by ``args.space`` with ``--set`` and the dedicated options applied."""
     from structsearch.config import read_toml, set_dotted
-    from structsearch.search.space import builtin_spaces, space_from_dict
+    from structsearch.search.space import space_from_dict, space_path
 
-    spaces = builtin_spaces()
-    name = args.space
-    path = spaces.get(name) or Path(name)
-    if name not in spaces and not path.is_file():
-        raise ConfigError(f"no search space {name!r}: not a file, and the built-in spaces are {', '.join(sorted(spaces))}")
-    data = copy.deepcopy(read_toml(path))
+    path = space_path(args.space)
+    data = read_toml(path)
     changes = []
     if getattr(args, "params", None):  # the file < --params < --set and the options
         from structsearch.studies import params_as_changes, read_params

@@ -109,12 +109,11 @@ def summary_table(search, top: int = 5) -> Table:
     for column in ("id", "gen", "structure", "connections", "val acc", "test acc", "train s", "origin"):
         table.add_column(column, justify="right" if column not in ("structure", "origin") else "left")
     for individual in ranked(search)[:top]:
-        metrics = individual.metrics
-        seconds = search.store.candidate(individual.id).seconds
-        table.add_row(str(individual.id), str(search.store.candidate(individual.id).generation),
-                      structure(individual), f"{individual.graph.n_edges:,}", _accuracy(individual.accuracy),
-                      _accuracy(metrics.get("test_accuracy")), f"{seconds.get('total', float('nan')):.1f}",
-                      individual.origin)
+        candidate = search.store.candidate(individual.id)
+        table.add_row(str(individual.id), str(candidate.generation), structure(individual),
+                      f"{individual.graph.n_edges:,}", _accuracy(individual.accuracy),
+                      _accuracy(individual.metrics.get("test_accuracy")),
+                      f"{candidate.seconds.get('total', float('nan')):.1f}", individual.origin)
     return table
 
 

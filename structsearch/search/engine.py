@@ -95,7 +95,7 @@ class Search:
         self.data_dir = data_dir
         self.view = view or NullView()
         self.task = worker.cached_task({"name": space.task.name, "options": space.task.options}, data_dir)
-        self.n_inputs = space.model.embedding if space.model.kind == "rnn" else self.task.n_inputs
+        self.n_inputs = space.n_inputs(self.task)
         if space.model.kind == "rnn" and not self.task.sequence:
             raise DataError(f"model.kind = 'rnn' needs a sequence task; {space.task.name!r} is not one")
         if space.model.kind == "mlp" and self.task.sequence:
@@ -147,10 +147,9 @@ class Search:
         return search
 
     def _restore(self) -> None:
-        candidates = {c.id: c for c in self.store.candidates()}
         pareto = self.space.evolution.selection == "nsga2"
         by_id: dict[int, Individual] = {}
-        for candidate in candidates.values():
+        for candidate in self.store.candidates():
             if candidate.status in TRAINED:
                 individual = self._individual(candidate, pareto)
                 by_id[candidate.id] = individual
@@ -266,35 +265,30 @@ class Search:
                    "origin": child.origin, "features": values, "feature_meta": meta,
                    "attributes": child.attributes, "content_hash": child.key}
             earlier = self.known.get(child.key)
-            if id(child) in decision:
-                prediction, kept = decision[id(child)]
-                child.prediction = prediction
-                meta["gate"] = {"prediction": prediction, "kept": kept, "active": prediction is not None}
-                if kept:
-                    pending.append(child)
-                    stats.kept += 1
-                else:
-                    stats.dropped += 1
-                    child.status = "dropped-by-predictor"
-                    row["result"] = {"status": "dropped-by-predictor", "prediction": prediction,
-                                     "reason": f"predicted {prediction:.4f}; only the top "
-                                               f"{self.gate.n_keep(len(novel))} of {len(novel)} train"}
-            elif earlier is not None:  # trained in an earlier generation: reuse its result now
+            if earlier is not None:  # trained in an earlier generation: reuse its result now
                 stats.duplicates += 1
                 row["result"] = self._duplicate_result(earlier, child)
                 child.set_fitness(row["result"]["status"], row["result"]["metrics"])
-            else:  # a repeat of a sibling: shares its gate decision; its result is copied later
-                prediction, kept = decision[id(first_seen[child.key])]
-                child.prediction = prediction
-                meta["gate"] = {"prediction": prediction, "kept": kept, "active": prediction is not None,
-                                "sibling": True}
-                if kept:
-                    stats.duplicates += 1
-                else:
-                    stats.dropped += 1
-                    child.status = "dropped-by-predictor"
-                    row["result"] = {"status": "dropped-by-predictor", "prediction": prediction,
-                                     "reason": "the same genotype as a sibling the gate dropped"}
+                rows.append(row)
+                continue
+            # a new genotype, or a repeat of a sibling: the decision made for its first occurrence
+            first = first_seen[child.key]
+            prediction, kept = decision[id(first)]
+            child.prediction = prediction
+            meta["gate"] = {"prediction": prediction, "kept": kept, "active": prediction is not None}
+            if first is not child:
+                meta["gate"]["sibling"] = True  # its result is copied after training
+            if not kept:
+                stats.dropped += 1
+                child.status = "dropped-by-predictor"
+                reason = (f"predicted {prediction:.4f}; only the top {self.gate.n_keep(len(novel))} of "
+                          f"{len(novel)} train") if first is child else "the same genotype as a sibling the gate dropped"
+                row["result"] = {"status": "dropped-by-predictor", "prediction": prediction, "reason": reason}
+            elif first is child:
+                pending.append(child)
+                stats.kept += 1
+            else:
+                stats.duplicates += 1
             rows.append(row)
         for child, candidate_id in zip(children, self.store.add_candidates(rows), strict=True):
             child.id = candidate_id
@@ -384,13 +378,12 @@ class Search:
                 result = self._duplicate_result(self.known[child.key], child)
                 self.store.record_result(child.id, result["status"], result["metrics"], reason=result["reason"])
                 child.set_fitness(result["status"], result["metrics"])
-        if stats.scored and stats.trained >= 3:
+        pairs = [(c.prediction, c.accuracy) for c in pending if c.prediction is not None]
+        if len(pairs) >= 3:
             from scipy.stats import kendalltau
 
-            pairs = [(c.prediction, c.accuracy) for c in pending if c.prediction is not None]
-            if len(pairs) >= 3:
-                tau = kendalltau(*zip(*pairs, strict=True)).statistic
-                stats.gate_kendall_tau = None if np.isnan(tau) else float(tau)
+            tau = kendalltau(*zip(*pairs, strict=True)).statistic
+            stats.gate_kendall_tau = None if np.isnan(tau) else float(tau)
 
     def _note_best(self, individual: Individual) -> None:
         if individual.fitness.valid and (self.best is None or (individual.accuracy, -individual.id)
@@ -446,6 +439,7 @@ class Search:
         })
 
     def refit_gate(self) -> None:
+        """Refit an online gate on every trained result so far, once there are ``warmup`` of them."""
         if not (self.gate.config.enabled and self.gate.online):
             return
         # in id order: results arrive in whatever order the workers finish, the fit must not depend on it

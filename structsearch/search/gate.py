@@ -32,7 +32,6 @@ class PredictorGate:
         self.config, self.seed = gate, seed
         self.names = search_feature_names(cells)
         self.predictor = None
-        self.rows = 0
         if gate.enabled and gate.predictor != "online":
             from structsearch.predictors.model import load_predictor
 
@@ -53,16 +52,12 @@ class PredictorGate:
     def active(self) -> bool:
         return self.config.enabled and self.predictor is not None
 
-    def refit(self, features: list[dict], targets: list[float]) -> bool:
-        """Refit an online predictor on every row so far; True when it is (now) active."""
-        if not (self.config.enabled and self.online) or len(features) < self.config.warmup:
-            return self.active
+    def refit(self, features: list[dict], targets: list[float]) -> None:
+        """Fit the online predictor on every row so far (the search calls it once warm)."""
         from structsearch.predictors.model import PerformancePredictor
 
         predictor = PerformancePredictor(self.config.model, "val_accuracy", self.names, self.seed)
         self.predictor = predictor.fit(features, targets)
-        self.rows = len(features)
-        return True
 
     def n_keep(self, n: int) -> int:
         return n if not self.active else max(1, math.ceil((1.0 - self.config.estimation_fraction) * n - 1e-9))

@@ -61,7 +61,6 @@ from structsearch.train import TrainConfig
 
 SELECTIONS = ("tournament", "aging", "nsga2")
 MODEL_KINDS = ("mlp", "rnn")
-CELLS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 # the prior-specific parameters each prior takes, with their kind (int or float range)
 PRIOR_PARAMETERS = {
     "erdos-renyi": {"layers": int, "width": int, "epsilon": float},
@@ -79,7 +78,6 @@ PRIOR_DEFAULTS = {
     "motif-composed": {"layers": [1, 3], "width": [16, 64], "motifs": [20, 120]},
     "motif-informed": {"layers": [1, 3], "width": [16, 64], "motifs": [20, 120]},
 }
-NODE_PRIORS = ("watts-strogatz", "barabasi-albert", "configuration-model")
 BUILTIN_PACKAGE = "structsearch.search_spaces"
 DEFAULT_SPACE = "digits-small"
 
@@ -185,7 +183,8 @@ class ModelSpace:
     dropout: float = 0.0
 
     def validate(self) -> ModelSpace:
-        from structsearch.nn.activations import ACTIVATIONS
+        from structsearch.config import ModelConfig
+        from structsearch.nn.recurrent import CELLS
 
         if self.kind not in MODEL_KINDS:
             raise ConfigError(f"model.kind must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}")
@@ -193,10 +192,7 @@ class ModelSpace:
             raise ConfigError(f"model.cells must name cells among {', '.join(CELLS)}, got {self.cells!r}")
         if self.embedding < 1:
             raise ConfigError(f"model.embedding must be a positive integer, got {self.embedding}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"model.activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must lie in [0, 1), got {self.dropout}")
+        ModelConfig(activation=self.activation, dropout=self.dropout).validate()
         return self
 
 
@@ -224,9 +220,6 @@ class TrainingSpace(TrainConfig):
     def trainer_settings(self) -> dict:
         """The :class:`TrainConfig` keys of this table, as a plain dict (for jobs)."""
         return {f.name: getattr(self, f.name) for f in fields(TrainConfig)}
-
-    def trainer_config(self, seed: int) -> TrainConfig:
-        return TrainConfig(**{**self.trainer_settings(), "seed": seed})
 
     def rewiring(self) -> dict:
         """The topology-evolution rule while a candidate trains (keys of :class:`EvolutionConfig`)."""
@@ -321,7 +314,7 @@ class BudgetSpace:
         return self
 
 
-# study parameter → (type it takes, where it goes: a table.key of the space, or "epsilon")
+# study parameter → the type of its value
 STUDY_PARAMETERS = {
     "lr": float, "momentum": float, "weight_decay": float, "batch_size": int, "epochs": int,
     "optimizer": str, "grad_clip": float, "rule": str, "zeta": float, "motif_size": int,
@@ -412,6 +405,10 @@ class SearchSpace:
                               "rewiring; use 'none'")
         return self
 
+    def n_inputs(self, task) -> int:
+        """The genotype's input width: the task's inputs, or the embedding of a recurrent model."""
+        return self.model.embedding if self.model.kind == "rnn" else task.n_inputs
+
     @property
     def cells(self) -> list[str]:
         return list(self.model.cells) if self.model.kind == "rnn" else []
@@ -470,15 +467,20 @@ def builtin_spaces() -> dict[str, Path]:
             if entry.name.endswith(".toml")}
 
 
-def load_space(name_or_path: str | Path = DEFAULT_SPACE) -> SearchSpace:
-    """A built-in space by name, or a TOML file by path."""
+def space_path(name_or_path: str | Path) -> Path:
+    """The file of a built-in space by name, or the TOML file at a path."""
     text = str(name_or_path)
     spaces = builtin_spaces()
     if text in spaces:
-        path = spaces[text]
-    else:
-        path = Path(text)
-        if not path.is_file():
-            raise ConfigError(f"no search space {text!r}: not a file, and the built-in spaces are "
-                              f"{', '.join(sorted(spaces))}")
+        return spaces[text]
+    path = Path(text)
+    if not path.is_file():
+        raise ConfigError(f"no search space {text!r}: not a file, and the built-in spaces are "
+                          f"{', '.join(sorted(spaces))}")
+    return path
+
+
+def load_space(name_or_path: str | Path = DEFAULT_SPACE) -> SearchSpace:
+    """A built-in space by name, or a TOML file by path."""
+    path = space_path(name_or_path)
     return space_from_dict(read_toml(path), str(path))

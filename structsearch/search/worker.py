@@ -8,6 +8,7 @@ data once and keeps it for every later job on that task.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import socket
@@ -44,7 +45,7 @@ def cached_task(task: dict, data_dir: str | None):
 
 def median_curve(curves: list[list[float]]) -> list[float]:
     """Per epoch, the median over the curves long enough to have that epoch (of their running best)."""
-    best = [[max(curve[: i + 1]) for i in range(len(curve))] for curve in curves if curve]
+    best = [list(itertools.accumulate(curve, max)) for curve in curves if curve]
     length = max((len(curve) for curve in best), default=0)
     return [statistics.median(c[i] for c in best if len(c) > i) for i in range(length)]
 

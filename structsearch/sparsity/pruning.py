@@ -24,7 +24,6 @@ weights every step); ``iterative-relative`` (the same share of what remains ever
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -367,31 +366,10 @@ def run_schedule(model, method: PruningMethod, schedule: str, target: float, ste
     return counts
 
 
-def fraction_remaining(model, initial: int, targets=("sparse", "hidden")) -> float:
-    return live_count(model, targets) / initial if initial else math.nan
-
-
-# ------------------------------------------------------------------------------ the Reber study's helpers
-
-
 @torch.no_grad()
-def prune_sparse(layer: SparseLinear, fraction: float, optimizer=None) -> int:
-    """Remove the ``fraction`` of ``layer``'s connections with the smallest |w|; returns how many."""
+def prune_smallest(group: WeightGroup, fraction: float, optimizer=None) -> int:
+    """Remove the ``fraction`` of ``group``'s live weights with the smallest |w|; returns how many
+    (the Reber study prunes input and hidden weights of each layer this way)."""
     check_fraction(fraction)
-    group = WeightGroup("layer", sparse=layer)
     count = int(round(fraction * group.count))
     return group.remove(smallest(np.abs(group.values()), count), optimizer) if count else 0
-
-
-@torch.no_grad()
-def prune_dense(weight: torch.Tensor, mask: torch.Tensor | None, fraction: float) -> torch.Tensor:
-    """A new 0/1 mask removing the ``fraction`` of the live entries of ``weight`` with the smallest |w|."""
-    check_fraction(fraction)
-    live = torch.ones_like(weight, dtype=torch.bool) if mask is None else mask.bool()
-    positions = torch.nonzero(live.reshape(-1)).squeeze(1)
-    count = int(round(fraction * positions.numel()))
-    new = live.clone().reshape(-1)
-    if count:
-        magnitudes = weight.detach().reshape(-1)[positions].abs().cpu().numpy()
-        new[positions[torch.as_tensor(smallest(magnitudes, count), device=positions.device)]] = False
-    return new.reshape(weight.shape)

@@ -61,6 +61,28 @@ def test_matches_masked_reference_forward_and_backward(backend, dtype, batch):
     torch.testing.assert_close(layer.bias.grad, masked.bias.grad)
 
 
+@pytest.mark.parametrize("needs", ["values", "input", "both"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_each_backward_path_matches_the_reference(backend, needs, dtype):
+    """Both gradients come from one fused pass; either alone from its own kernel."""
+    layer = random_layer(n_in=40, n_out=25, k=200, dtype=dtype)
+    masked = MaskedLinear.from_sparse(layer)
+    layer.values.requires_grad_(needs != "input")
+    masked.weight.requires_grad_(needs != "input")
+    x1 = torch.randn(150, 40, dtype=dtype, requires_grad=needs != "values")
+    x2 = x1.detach().clone().requires_grad_(needs != "values")
+    grad = torch.randn(150, 25, dtype=dtype)
+    layer(x1).backward(grad)
+    masked(x2).backward(grad)
+    if needs != "values":
+        torch.testing.assert_close(x1.grad, x2.grad)
+    if needs != "input":
+        rows, cols = layer.connections()
+        torch.testing.assert_close(layer.values.grad, masked.weight.grad[rows, cols])
+    else:
+        assert layer.values.grad is None
+
+
 def test_compiled_and_torch_kernels_agree(monkeypatch):
     layer = random_layer(n_in=300, n_out=200, k=3000, dtype=torch.float32)
     x = torch.randn(128, 300)

@@ -9,8 +9,10 @@ structure as buffers.  With ``xᵀ`` the input laid out feature-major:
 * weight gradient: ``(∂L/∂yᵀ · x)`` sampled at the existing connections only
   (``torch.sparse.sampled_addmm``).
 
-On the CPU the same three products run in compiled kernels when they can be built
-(:mod:`structsearch.nn.kernels`); otherwise, and on CUDA, in ``torch.sparse``.
+On the CPU the same products run in compiled kernels when they can be built
+(:mod:`structsearch.nn.kernels`); when both gradients are needed they come from one pass over the
+transposed structure, which reads every row of ``∂L/∂yᵀ`` once per connection for both.  Otherwise,
+and on CUDA, they run in ``torch.sparse``.
 
 Every step costs O(connections × batch); no ``out × in`` dense array is ever made.  A topology
 change (:meth:`SparseLinear.set_connectivity`) is O(connections) and reports, for each new
@@ -82,6 +84,9 @@ class _SparseMatmul(torch.autograd.Function):
             grad_bias = grad_yt.sum(dim=1)
         if ctx.compiled:
             module = kernels.compiled()
+            if ctx.needs_input_grad[0] and ctx.needs_input_grad[2]:  # both in one pass
+                grad_xt, grad_values = module.backward(t_crow, t_col, t_perm, values, grad_yt, xt)
+                return grad_values, grad_bias, grad_xt, None, None, None, None, None, None, None
             if ctx.needs_input_grad[0]:
                 grad_values = module.sddmm(crow, col, grad_yt, xt)
             if ctx.needs_input_grad[2]:

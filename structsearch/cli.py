@@ -373,8 +373,14 @@ def add_run_options(parser: argparse.ArgumentParser, resumable: bool = False) ->
 
 
 def add_structure_sampling_options(parser: argparse.ArgumentParser) -> None:
-    """How many networks per prior and their node range (Stier et al.: n in [10, 50])."""
+    """Which priors, how many networks per prior and their node range (Stier et al.: n in [10, 50])."""
+    parser.add_argument("--priors", default="watts-strogatz,barabasi-albert",
+                        help="comma-separated; a network depends only on (seed, prior, index), so processes "
+                             "given different priors can fill one run directory side by side")
     parser.add_argument("--per-prior", type=_positive_int, default=30)
+    parser.add_argument("--repeats", type=_positive_int, default=1,
+                        help="trainings per network from different initial weights; its accuracies are "
+                             "their means (a resumed study adds the missing trainings)")
     parser.add_argument("--min-nodes", type=int, default=10)
     parser.add_argument("--max-nodes", type=int, default=50)
 
@@ -539,7 +545,6 @@ def build_parser() -> ArgumentParser:
                             help="train N Watts–Strogatz and Barabási–Albert networks into a run store (Stier et al. §4.3)")
     rs.add_argument("--task", default="digits")
     rs.add_argument("--task-option", action="append", type=_key_value, metavar="KEY=VALUE")
-    rs.add_argument("--priors", default="watts-strogatz,barabasi-albert")
     add_structure_sampling_options(rs)
     rs.add_argument("--epochs", type=_positive_int, default=5)
     rs.add_argument("--optimizer", default="adam")

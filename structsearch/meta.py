@@ -7,7 +7,9 @@ Columns, in this order (the schema is stable; ``META_SCHEMA_VERSION`` counts cha
 * features — every name of :func:`structsearch.graphs.features.feature_names` (taken from the
   store, or computed from the genotype when the store has none);
 * targets — ``test_accuracy``, ``val_accuracy``, ``selected_epoch``, ``train_seconds``,
-  ``evolution_seconds``, ``total_seconds``, ``connections``.
+  ``evolution_seconds``, ``total_seconds``, ``connections``.  Where a study trained each network
+  several times (``--repeats``), the accuracies are the means over those trainings and the seconds
+  their sums.
 
 By default only candidates with status ``ok`` are exported, so targets have no gaps.  A search's
 duplicates (candidates that reused an earlier candidate's result) are never exported twice.

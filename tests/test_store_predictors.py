@@ -229,3 +229,49 @@ def test_random_structure_study_to_meta_to_predictor(capsys, tmp_path):
     assert card["target"] == "test_accuracy" and "cross_validation" in card["evaluation"]
     code, _, err = run_cli(capsys, "experiment", "random-structures", "--resume", str(tmp_path / "nowhere"))
     assert code == 1 and "no run store" in err
+
+
+def test_study_split_by_prior_draws_the_same_networks(capsys, tmp_path):
+    """Processes given one prior each fill one run directory with the networks of the whole study."""
+    common = ["--task", "digits", "--per-prior", "3", "--min-nodes", "10", "--max-nodes", "30", "--epochs", "1"]
+    code, _, err = run_cli(capsys, "experiment", "random-structures", *common, "--runs", str(tmp_path),
+                           "--name", "whole")
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "experiment", "random-structures", *common, "--priors", "barabasi-albert",
+                           "--runs", str(tmp_path), "--name", "split")
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "experiment", "random-structures", *common, "--priors", "watts-strogatz",
+                           "--resume", str(tmp_path / "split"))
+    assert code == 0, err
+
+    def networks(run):
+        with RunStore.open(tmp_path / run) as store:
+            return {(c.origin, c.generation): c.hash for c in store.candidates()}
+
+    whole = networks("whole")
+    assert len(whole) == 6 and networks("split") == whole
+
+
+def test_repeats_average_trainings_and_a_resumed_study_adds_the_missing_ones(capsys, tmp_path):
+    common = ["--task", "digits", "--per-prior", "2", "--min-nodes", "10", "--max-nodes", "20", "--epochs", "1"]
+    code, _, err = run_cli(capsys, "experiment", "random-structures", *common, "--runs", str(tmp_path),
+                           "--name", "rep")
+    assert code == 0, err
+    with RunStore.open(tmp_path / "rep") as store:
+        before = {c.id: c.metrics for c in store.candidates()}
+    code, _, err = run_cli(capsys, "experiment", "random-structures", *common, "--repeats", "3",
+                           "--resume", str(tmp_path / "rep"))
+    assert code == 0, err
+    with RunStore.open(tmp_path / "rep") as store:
+        after = store.candidates()
+    assert len(after) == len(before) == 4
+    for candidate in after:
+        runs = candidate.metrics["runs"]
+        assert len(runs) == 3 and len({run["seed"] for run in runs}) == 3
+        # the first training is the one stored before; the accuracies are the means
+        assert runs[0]["test_accuracy"] == before[candidate.id]["test_accuracy"]
+        assert candidate.metrics["test_accuracy"] == pytest.approx(np.mean([r["test_accuracy"] for r in runs]))
+        assert candidate.metrics["test_accuracy_std"] >= 0
+    code, _, err = run_cli(capsys, "experiment", "random-structures", *common, "--repeats", "0",
+                           "--resume", str(tmp_path / "rep"))
+    assert code == 2 and "--repeats" in err

@@ -17,6 +17,7 @@ import math
 import time
 
 import numpy as np
+import torch
 from rich.console import Console
 
 from structsearch.config import EvolutionConfig, ModelConfig, RunConfig, TaskConfig
@@ -42,16 +43,55 @@ def sample_structure(prior_name: str, n: int, n_inputs: int, n_outputs: int, rng
     raise ConfigError(f"unknown study prior {prior_name!r}; known: {', '.join(STUDY_PRIORS)}")
 
 
+REPEAT_SEED_STRIDE = 1_000_003  # training r of network i starts from seed + i + r · stride
+
+
+def training_runs(candidate) -> list[dict]:
+    """The trainings stored for a candidate (a store written before repeats existed holds one)."""
+    metrics = candidate.metrics
+    if "runs" in metrics:
+        return [dict(run) for run in metrics["runs"]]
+    return [{"seed": None, "status": candidate.status, "test_accuracy": metrics.get("test_accuracy"),
+             "val_accuracy": metrics.get("val_accuracy"), "selected_epoch": metrics.get("selected_epoch"),
+             "reason": candidate.reason}]
+
+
+def combine_runs(runs: list[dict]) -> dict:
+    """Status and metrics of a network from its trainings: means over them, each kept in ``runs``.
+
+    The network is ``ok`` only when every training is; otherwise it takes the first failure's
+    status and reason, and its accuracies are the means over the trainings that finished.
+    """
+    failed = [run for run in runs if run["status"] != "ok"]
+    finished = [run for run in runs if run["test_accuracy"] is not None]
+
+    def mean(key):
+        return float(np.mean([run[key] for run in finished])) if finished else None
+
+    metrics = {"test_accuracy": mean("test_accuracy"), "val_accuracy": mean("val_accuracy"),
+               "selected_epoch": runs[0]["selected_epoch"], "runs": runs}
+    if len(finished) > 1:
+        metrics["test_accuracy_std"] = float(np.std([run["test_accuracy"] for run in finished], ddof=1))
+    return {"status": failed[0]["status"] if failed else "ok", "metrics": metrics,
+            "reason": failed[0]["reason"] if failed else ""}
+
+
 def run_random_structures(task_name: str, priors: list[str], per_prior: int, n_min: int, n_max: int,
                           epochs: int, seed: int, run_dir, data_dir=None, task_options=None,
                           training: dict | None = None, cell: str | None = None,
-                          embedding: int = 8, task=None) -> RunStore:
+                          embedding: int = 8, task=None, repeats: int = 1) -> RunStore:
     """Train the study's networks into the store at ``run_dir`` (see the module docstring).
 
     With ``cell`` (a sequence task such as Reber) each genotype's inputs are the ``embedding``
     dimensions and it decodes into a sparse recurrent network of that cell; otherwise into a sparse
     MLP over the task's inputs.
+
+    Each network is trained ``repeats`` times from different initial weights (and batch orders);
+    its stored accuracies are the means over those trainings, and ``metrics["runs"]`` keeps each
+    one.  Resuming with a larger ``repeats`` adds the missing trainings to networks already stored.
     """
+    if repeats < 1:
+        raise ConfigError(f"repeats must be ≥ 1, got {repeats}")
     if not 2 <= n_min <= n_max:
         raise ConfigError(f"node range must satisfy 2 ≤ min ≤ max, got [{n_min}, {n_max}]")
     for name in priors:
@@ -68,30 +108,48 @@ def run_random_structures(task_name: str, priors: list[str], per_prior: int, n_m
     store = RunStore.create(run_dir, {**stored, "study": "random-structures", "priors": priors,
                                       "per_prior": per_prior, "nodes": [n_min, n_max]})
     n_inputs = embedding if cell else task.n_inputs
-    done = {(c.origin, c.generation) for c in store.candidates() if c.status is not None}
+    stored_runs = {(c.origin, c.generation): c for c in store.candidates() if c.status is not None}
     console = Console(stderr=True)
-    for prior_index, prior_name in enumerate(priors):
+    for prior_name in priors:
         for index in range(per_prior):
-            if (prior_name, index) in done:
+            existing = stored_runs.get((prior_name, index))
+            runs = training_runs(existing) if existing else []
+            if len(runs) >= repeats:
                 continue
-            rng = np.random.default_rng([seed, prior_index, index])
+            # the genotype depends on (seed, prior, index) only, whichever priors this call runs
+            rng = np.random.default_rng([seed, STUDY_PRIORS.index(prior_name), index])
             n = int(rng.integers(n_min, n_max + 1))
             graph = sample_structure(prior_name, n, n_inputs, task.n_classes, rng)
-            features, feature_meta = compute_features(graph)
-            if cell:
-                model = SparseRecurrentNet.from_graph(graph, cell, task.vocabulary_size, seed=seed + index)
-            else:
-                model = SparseMLP(graph.to_blocks(), activation=config.model.activation)
             started = time.perf_counter()
-            result = train(model, task, TrainConfig(**{**config.training.__dict__, "seed": seed + index}))
-            metrics = {"test_accuracy": result.test_accuracy, "val_accuracy": result.val_accuracy,
-                       "selected_epoch": result.selected_epoch, "connections": graph.n_edges, "nodes": n}
-            store.add_candidate(graph, generation=index, origin=prior_name, features=features,
-                                feature_meta=feature_meta,
-                                result={"status": result.status, "metrics": metrics, "curves": result.curves,
-                                        "seconds": result.seconds, "reason": result.reason})
+            curves, seconds = (existing.curves, existing.seconds) if existing else ({}, {})
+            for repeat in range(len(runs), repeats):
+                init_seed = seed + index + REPEAT_SEED_STRIDE * repeat
+                if cell:
+                    model = SparseRecurrentNet.from_graph(graph, cell, task.vocabulary_size, seed=init_seed)
+                else:
+                    model = SparseMLP(graph.to_blocks(), activation=config.model.activation,
+                                      generator=torch.Generator().manual_seed(init_seed))
+                result = train(model, task, TrainConfig(**{**config.training.__dict__, "seed": init_seed}))
+                runs.append({"seed": init_seed, "status": result.status, "test_accuracy": result.test_accuracy,
+                             "val_accuracy": result.val_accuracy, "selected_epoch": result.selected_epoch,
+                             "reason": result.reason})
+                curves = curves or result.curves  # the first training's curves
+                seconds = {key: seconds.get(key, 0.0) + value for key, value in result.seconds.items()}
+            outcome = combine_runs(runs)
+            metrics = {**outcome["metrics"], "connections": graph.n_edges, "nodes": n}
+            if existing:
+                store.record_result(existing.id, outcome["status"], metrics, curves, seconds,
+                                    reason=outcome["reason"])
+            else:
+                features, feature_meta = compute_features(graph)
+                store.add_candidate(graph, generation=index, origin=prior_name, features=features,
+                                    feature_meta=feature_meta,
+                                    result={"status": outcome["status"], "metrics": metrics, "curves": curves,
+                                            "seconds": seconds, "reason": outcome["reason"]})
+            test = metrics["test_accuracy"]
             console.print(f"{prior_name} #{index} n={n} edges={graph.n_edges} layers={graph.n_hidden_layers} "
-                          f"test {result.test_accuracy if result.test_accuracy is not None else float('nan'):.4f} "
+                          f"test {test if test is not None else float('nan'):.4f}"
+                          f"{f' (mean of {len(runs)})' if len(runs) > 1 else ''} "
                           f"({time.perf_counter() - started:.1f} s)")
     return store
 
@@ -136,7 +194,8 @@ def run_study_command(args) -> None:
     options = dict(args.task_option or [])
     store = run_random_structures(args.task, args.priors.split(","), args.per_prior, args.min_nodes,
                                   args.max_nodes, args.epochs, args.seed, run_dir, args.data_dir, options,
-                                  {"lr": args.lr, "optimizer": args.optimizer, "batch_size": args.batch_size})
+                                  {"lr": args.lr, "optimizer": args.optimizer, "batch_size": args.batch_size},
+                                  repeats=args.repeats)
     report(store, args.seed, started)
 
 
@@ -177,9 +236,10 @@ def run_reber_priors_command(args) -> None:
     training = {"lr": args.lr, "optimizer": "adam", "batch_size": args.batch_size, "grad_clip": 5.0}
     for cell in cells:
         started = time.perf_counter()
-        store = run_random_structures("reber", list(STUDY_PRIORS), args.per_prior, args.min_nodes,
+        store = run_random_structures("reber", args.priors.split(","), args.per_prior, args.min_nodes,
                                       args.max_nodes, args.epochs, args.seed, base / cell,
                                       task_options={"n_strings": args.n_strings, "seed": args.seed},
-                                      training=training, cell=cell, embedding=args.embedding, task=task)
+                                      training=training, cell=cell, embedding=args.embedding, task=task,
+                                      repeats=args.repeats)
         Console().print(f"[bold]{cell}[/bold]")
         report(store, args.seed, started)

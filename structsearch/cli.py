@@ -372,6 +372,15 @@ def add_run_options(parser: argparse.ArgumentParser, resumable: bool = False) ->
         parser.add_argument("--resume", help="a run directory of this study to continue")
 
 
+def add_su_setting_options(parser: argparse.ArgumentParser) -> None:
+    """Su (2022)'s training setting: 10 epochs of SGD (lr 0.05), batch 40, 5,000/1,000 images."""
+    parser.add_argument("--epochs", type=_positive_int, default=10)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--batch-size", type=_positive_int, default=40)
+    parser.add_argument("--train-size", type=_positive_int, default=5000)
+    parser.add_argument("--test-size", type=_positive_int, default=1000)
+
+
 def add_structure_sampling_options(parser: argparse.ArgumentParser) -> None:
     """Which priors, how many networks per prior and their node range (Stier et al.: n in [10, 50])."""
     parser.add_argument("--priors", default="watts-strogatz,barabasi-albert",
@@ -532,12 +541,8 @@ def build_parser() -> ArgumentParser:
     svm.add_argument("--hidden", default="1000-1000-1000", help="hidden layer sizes")
     svm.add_argument("--epsilons", default="20", help="comma-separated ε values")
     svm.add_argument("--repeats", type=_positive_int, default=1)
-    svm.add_argument("--epochs", type=_positive_int, default=10)
-    svm.add_argument("--train-size", type=_positive_int, default=5000)
-    svm.add_argument("--test-size", type=_positive_int, default=1000)
+    add_su_setting_options(svm)
     svm.add_argument("--drop-fraction", type=float, default=0.3)
-    svm.add_argument("--batch-size", type=_positive_int, default=40)
-    svm.add_argument("--lr", type=float, default=0.05)
     add_run_options(svm)
     add_data_options(svm)
     svm.set_defaults(func=_study("set_vs_motif", "run_set_vs_motif"))
@@ -596,11 +601,7 @@ def build_parser() -> ArgumentParser:
     me.add_argument("--epsilon", type=float, default=10.0)
     me.add_argument("--rule", default="set", help="set | set-motif | rigl")
     me.add_argument("--zeta", type=float, default=0.3)
-    me.add_argument("--epochs", type=_positive_int, default=10)
-    me.add_argument("--lr", type=float, default=0.05)
-    me.add_argument("--batch-size", type=_positive_int, default=40)
-    me.add_argument("--train-size", type=_positive_int, default=5000)
-    me.add_argument("--test-size", type=_positive_int, default=1000)
+    add_su_setting_options(me)
     me.add_argument("--samples", type=int, default=20, help="null graphs per census during training")
     me.add_argument("--final-samples", type=int, default=100, help="null graphs of the final census")
     me.add_argument("--seeds", type=int, default=5, help="seeds of the prior comparison")

@@ -86,10 +86,9 @@ class _SparseMatmul(torch.autograd.Function):
             module = kernels.compiled()
             if ctx.needs_input_grad[0] and ctx.needs_input_grad[2]:  # both in one pass
                 grad_xt, grad_values = module.backward(t_crow, t_col, t_perm, values, grad_yt, xt)
-                return grad_values, grad_bias, grad_xt, None, None, None, None, None, None, None
-            if ctx.needs_input_grad[0]:
+            elif ctx.needs_input_grad[0]:
                 grad_values = module.sddmm(crow, col, grad_yt, xt)
-            if ctx.needs_input_grad[2]:
+            elif ctx.needs_input_grad[2]:
                 grad_xt = module.spmm(t_crow, t_col, values, t_perm, None, grad_yt)
             return grad_values, grad_bias, grad_xt, None, None, None, None, None, None, None
         if ctx.needs_input_grad[0]:

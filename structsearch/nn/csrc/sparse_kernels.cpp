@@ -75,6 +75,16 @@ inline void over_column_passes(int64_t B, F&& run) {
   }
 }
 
+// Σ of NV vectors' lanes: a tree of adds keeps the dependency chain short so consecutive
+// connections overlap in the pipeline, then one horizontal sum.
+template <int NV>
+inline float sum_lanes(__m512* p) {
+#pragma GCC unroll 8
+  for (int step = 1; step < NV; step *= 2)
+    for (int q = 0; q + step < NV; q += 2 * step) p[q] = _mm512_add_ps(p[q], p[q + step]);
+  return _mm512_reduce_add_ps(p[0]);
+}
+
 // float32 with AVX-512: up to 128 batch columns per pass in NV 512-bit accumulators; the last
 // vector is masked, so any batch size runs in ceil(B / 128) passes over the row's connections.
 template <int NV>
@@ -98,9 +108,7 @@ inline void spmm_row_f32(const int* cr, const int* cl, const float* v, const int
   _mm512_mask_storeu_ps(o + 16 * (NV - 1), tail, acc[NV - 1]);
 }
 
-
-// ⟨g, r⟩ over up to 128 columns with g held in NV registers (zero beyond the mask): independent
-// products and a tree sum keep the dependency chain short so connections overlap in the pipeline.
+// ⟨g, r⟩ over up to 128 columns with g held in NV registers (zero beyond the mask).
 template <int NV>
 inline void sddmm_row_f32(const int* cr, const int* cl, const float* gi, const float* x, float* out,
                           int64_t i, int64_t B, int64_t b0, __mmask16 tail, bool first, int nnz) {
@@ -115,14 +123,10 @@ inline void sddmm_row_f32(const int* cr, const int* cl, const float* gi, const f
 #pragma GCC unroll 8
     for (int j = 0; j < NV - 1; ++j) p[j] = _mm512_mul_ps(g[j], _mm512_loadu_ps(r + 16 * j));
     p[NV - 1] = _mm512_mul_ps(g[NV - 1], _mm512_maskz_loadu_ps(tail, r + 16 * (NV - 1)));
-#pragma GCC unroll 8
-    for (int step = 1; step < NV; step *= 2)
-      for (int j = 0; j + step < NV; j += 2 * step) p[j] = _mm512_add_ps(p[j], p[j + step]);
-    const float s = _mm512_reduce_add_ps(p[0]);
+    const float s = sum_lanes<NV>(p);
     out[k] = first ? s : out[k] + s;
   }
 }
-
 
 // One row j of Wᵀ for both gradients: x[j] and the gx[j] accumulators stay in registers while each
 // connection's g[i] is loaded once, multiplied into gx[j] and dotted with x[j].
@@ -156,10 +160,7 @@ inline void backward_row_f32(const int* tr, const int* tc, const int64_t* perm, 
       acc[NV - 1] = _mm512_fmadd_ps(s, gr, acc[NV - 1]);
       prod[NV - 1] = _mm512_mul_ps(gr, xr[NV - 1]);
     }
-#pragma GCC unroll 8
-    for (int step = 1; step < NV; step *= 2)
-      for (int q = 0; q + step < NV; q += 2 * step) prod[q] = _mm512_add_ps(prod[q], prod[q + step]);
-    const float d = _mm512_reduce_add_ps(prod[0]);
+    const float d = sum_lanes<NV>(prod);
     gv[p] = first ? d : gv[p] + d;
   }
   float* o = gx + j * B + b0;

@@ -5,7 +5,7 @@ import torch
 from structsearch.errors import ConfigError
 from structsearch.nn import kernels
 from structsearch.nn.mlp import SparseMLP, parse_architecture
-from structsearch.nn.sparse_linear import MaskedLinear, SparseLinear, _SparseMatmul
+from structsearch.nn.sparse_linear import MaskedLinear, SparseLinear, _layout, sparse_matmul
 from structsearch.sparsity.density import (
     erdos_renyi_density,
     erk_densities,
@@ -36,8 +36,7 @@ def test_gradcheck_float64(backend):
     xt = torch.randn(layer.in_features, 4, dtype=torch.float64, requires_grad=True)
 
     def fn(v, b, x):
-        return _SparseMatmul.apply(v, b, x, layer.crow_indices, layer.col_indices, layer.t_crow_indices,
-                                   layer.t_col_indices, layer.t_perm, layer.out_features, layer.in_features)
+        return sparse_matmul(v, b, x, layer.structure(), layer.out_features, layer.in_features)
 
     assert torch.autograd.gradcheck(fn, (values, bias, xt))
     assert torch.autograd.gradcheck(lambda v, x: fn(v, None, x), (values, xt))
@@ -114,6 +113,52 @@ def test_state_dict_round_trip_with_a_different_connection_count():
     assert b.nnz == 20
     x = torch.randn(3, 9, dtype=torch.float64)
     torch.testing.assert_close(a(x), b(x))
+
+
+def test_values_follow_the_transposed_structure_and_the_csr_reads_them_through_perm():
+    layer = random_layer(n_in=30, n_out=20, k=150)
+    rows, cols = layer.connections()
+    linear = cols * layer.out_features + rows
+    assert bool((linear[1:] > linear[:-1]).all())  # column-major: sorted by (col, row)
+    csr_rows = torch.repeat_interleave(torch.arange(20), layer.fan_in())
+    perm = layer.perm.long()
+    assert torch.equal(rows[perm], csr_rows) and torch.equal(cols[perm], layer.col_indices.long())
+    assert torch.equal(layer.to_dense()[csr_rows, layer.col_indices.long()], layer.values.detach()[perm])
+
+
+def test_compiled_and_numpy_structure_building_agree(monkeypatch):
+    rng = np.random.default_rng(3)
+    rows, cols = (torch.as_tensor(a) for a in sample_positions(70, 90, 900, rng))
+    shuffle = torch.as_tensor(rng.permutation(900))
+    rows, cols = rows[shuffle], cols[shuffle]
+    assert kernels.compiled() is not None
+    compiled_order, compiled = _layout(rows, cols, 70, 90)
+    monkeypatch.setattr(kernels, "compiled", lambda: None)
+    order, expected = _layout(rows, cols, 70, 90)
+    assert torch.equal(compiled_order, order)
+    for name, tensor in expected.items():
+        assert compiled[name].dtype == tensor.dtype and torch.equal(compiled[name], tensor), name
+    with pytest.raises(ValueError, match="duplicate"):
+        _layout(torch.tensor([0, 1, 1]), torch.tensor([2, 3, 3]), 4, 4)
+
+
+def test_a_layer_saved_in_the_row_major_layout_still_loads():
+    layer = random_layer(n_in=12, n_out=10, k=40)
+    rows, cols = layer.connections()
+    row_major = torch.argsort(rows * 12 + cols)
+    t_perm = torch.argsort(cols[row_major] * 10 + rows[row_major])  # transposed position → CSR index
+    legacy = {
+        "values": layer.values.detach()[row_major].clone(), "bias": torch.randn(10, dtype=torch.float64),
+        "crow_indices": layer.crow_indices.clone(), "col_indices": layer.col_indices.clone(),
+        "t_crow_indices": layer.t_crow_indices.clone(),
+        "t_col_indices": rows[row_major][t_perm].to(torch.int32), "t_perm": t_perm,
+    }
+    fresh = random_layer(n_in=12, n_out=10, k=25, seed=5)
+    fresh.load_state_dict(legacy)
+    assert fresh.nnz == 40
+    torch.testing.assert_close(fresh.to_dense(), layer.to_dense())
+    x = torch.randn(3, 12, dtype=torch.float64)
+    torch.testing.assert_close(fresh(x), x @ layer.to_dense().t() + legacy["bias"])
 
 
 def test_duplicate_connections_are_rejected():

@@ -1,18 +1,19 @@
-"""``SparseLinear``: a linear layer whose weight is a CSR matrix, trained with sparse kernels.
+"""``SparseLinear``: a linear layer whose weight is a sparse matrix, trained with sparse kernels.
 
-The weight ``W`` (out × in) is stored as its CSR values — the one trainable parameter — and the
-structure as buffers.  With ``xᵀ`` the input laid out feature-major:
+The weight ``W`` (out × in) is stored as its values — the one trainable parameter — in
+*column-major* order (the CSR of ``Wᵀ``: source neuron by source neuron, targets ascending), and the
+structure as buffers: that CSR of ``Wᵀ`` and a CSR of ``W`` that reaches the same values through an
+int32 permutation.  With ``xᵀ`` the input laid out feature-major:
 
-* forward: ``yᵀ = W · xᵀ`` (CSR × dense),
-* input gradient: ``∂L/∂xᵀ = Wᵀ · ∂L/∂yᵀ`` through a cached CSR of ``Wᵀ`` that shares the values
-  through a permutation,
-* weight gradient: ``(∂L/∂yᵀ · x)`` sampled at the existing connections only
-  (``torch.sparse.sampled_addmm``).
+* forward: ``yᵀ = W · xᵀ`` (CSR × dense, values read through the permutation),
+* weight gradient: ``(∂L/∂yᵀ · x)`` at the existing connections only, and
+* input gradient: ``∂L/∂xᵀ = Wᵀ · ∂L/∂yᵀ``, both over the CSR of ``Wᵀ``.
 
-On the CPU the same products run in compiled kernels when they can be built
-(:mod:`structsearch.nn.kernels`); when both gradients are needed they come from one pass over the
-transposed structure, which reads every row of ``∂L/∂yᵀ`` once per connection for both.  Otherwise,
-and on CUDA, they run in ``torch.sparse``.
+On the CPU these run in compiled kernels when they can be built (:mod:`structsearch.nn.kernels`):
+both gradients come from one pass over the CSR of ``Wᵀ``, which reads every row of ``∂L/∂yᵀ`` once
+per connection for both and streams the values and their gradients in order (the column-major
+order exists for this pass: in row-major order it read and wrote them at random).  Otherwise, and
+on CUDA, they run in ``torch.sparse`` (the weight gradient with ``torch.sparse.sampled_addmm``).
 
 Every step costs O(connections × batch); no ``out × in`` dense array is ever made.  A topology
 change (:meth:`SparseLinear.set_connectivity`) is O(connections) and reports, for each new
@@ -59,57 +60,88 @@ def _compressed(counts_of: torch.Tensor, length: int) -> torch.Tensor:
 
 
 class _SparseMatmul(torch.autograd.Function):
-    """``yᵀ = W · xᵀ + b`` for CSR ``W``; gradients for the values only where connections exist."""
+    """``yᵀ = W · xᵀ + b`` in ``torch.sparse``, for CUDA and where the compiled kernels are missing
+    (the compiled kernels have the same function in C++: ``sparse_matmul``).
+
+    ``values`` are in column-major order, aligned with the CSR of ``Wᵀ`` (``t_crow``, ``t_col``);
+    the CSR of ``W`` (``crow``, ``col``) reads them through ``perm``.  The value gradient exists
+    only at the connections (``torch.sparse.sampled_addmm``).
+    """
 
     @staticmethod
-    def forward(ctx, values, bias, xt, crow, col, t_crow, t_col, t_perm, n_out, n_in):
-        ctx.save_for_backward(values, xt, crow, col, t_crow, t_col, t_perm)
+    def forward(ctx, values, bias, xt, crow, col, perm, t_crow, t_col, n_out, n_in):
+        ctx.save_for_backward(values, xt, crow, col, perm, t_crow, t_col)
         ctx.shape = (n_out, n_in)
         ctx.has_bias = bias is not None
-        ctx.compiled = kernels.usable(xt)
-        if ctx.compiled:
-            return kernels.compiled().spmm(crow, col, values, None, bias, xt)
-        weight = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in))
+        weight = torch.sparse_csr_tensor(crow, col, values[perm], (n_out, n_in))
         # addmm with the bias as its dense input: one fused kernel, no separate broadcast add
         start = bias[:, None] if bias is not None else xt.new_zeros(1, 1).expand(n_out, xt.shape[1])
         return torch.addmm(start, weight, xt, beta=1.0 if bias is not None else 0.0)
 
     @staticmethod
     def backward(ctx, grad_yt):
-        values, xt, crow, col, t_crow, t_col, t_perm = ctx.saved_tensors
+        values, xt, crow, col, perm, t_crow, t_col = ctx.saved_tensors
         n_out, n_in = ctx.shape
         grad_yt = grad_yt.contiguous()
         grad_values = grad_bias = grad_xt = None
         if ctx.has_bias and ctx.needs_input_grad[1]:
             grad_bias = grad_yt.sum(dim=1)
-        if ctx.compiled:
-            module = kernels.compiled()
-            if ctx.needs_input_grad[0] and ctx.needs_input_grad[2]:  # both in one pass
-                grad_xt, grad_values = module.backward(t_crow, t_col, t_perm, values, grad_yt, xt)
-            elif ctx.needs_input_grad[0]:
-                grad_values = module.sddmm(crow, col, grad_yt, xt)
-            elif ctx.needs_input_grad[2]:
-                grad_xt = module.spmm(t_crow, t_col, values, t_perm, None, grad_yt)
-            return grad_values, grad_bias, grad_xt, None, None, None, None, None, None, None
         if ctx.needs_input_grad[0]:
-            pattern = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in))
+            pattern = torch.sparse_csr_tensor(crow, col, values[perm], (n_out, n_in))
             # (∂L/∂yᵀ · x) at the pattern; x = xtᵀ is a view whose columns are contiguous rows of xt
             sampled = torch.sparse.sampled_addmm(pattern, grad_yt, xt.t(), beta=0.0)
-            grad_values = sampled.values()
+            grad_values = torch.empty_like(values)
+            grad_values[perm] = sampled.values()  # row-major → column-major
         if ctx.needs_input_grad[2]:
-            weight_t = torch.sparse_csr_tensor(t_crow, t_col, values[t_perm], (n_in, n_out))
+            weight_t = torch.sparse_csr_tensor(t_crow, t_col, values, (n_in, n_out))
             zero = grad_yt.new_zeros(1, 1).expand(n_in, grad_yt.shape[1])
             grad_xt = torch.addmm(zero, weight_t, grad_yt, beta=0.0)
         return grad_values, grad_bias, grad_xt, None, None, None, None, None, None, None
 
 
+def sparse_matmul(values, bias, xt, structure, n_out: int, n_in: int) -> torch.Tensor:
+    """``W · xᵀ (+ b)`` with gradients, in the compiled kernels when they apply, else ``torch.sparse``.
+
+    ``structure`` is ``(crow, col, perm, t_crow, t_col)`` (:meth:`SparseLinear.structure`).
+    """
+    xt = xt.contiguous()
+    if kernels.usable(xt):
+        return kernels.compiled().sparse_matmul(values, bias, xt, structure)
+    return _SparseMatmul.apply(values, bias, xt, *structure, n_out, n_in)
+
+
+STRUCTURE = ("crow_indices", "col_indices", "perm", "t_crow_indices", "t_col_indices")
+
+
+def _layout(rows: torch.Tensor, cols: torch.Tensor, n_out: int, n_in: int) -> tuple[torch.Tensor, dict]:
+    """The column-major order of int64 connections (rows, cols) and the buffers of that structure.
+
+    ``order`` sorts the connections by (col, row): the values' order, aligned with the CSR of Wᵀ
+    (``t_crow_indices``, ``t_col_indices``).  The CSR of W (``crow_indices``, ``col_indices``)
+    reads the values through ``perm``.
+    """
+    if rows.device.type == "cpu" and kernels.compiled() is not None:  # counting sorts, O(n + n_out + n_in)
+        order, *buffers = kernels.compiled().layout(rows, cols, n_out, n_in)
+        return order, dict(zip(STRUCTURE, buffers, strict=True))
+    order = stable_argsort(cols * n_out + rows, n_out * n_in)
+    rows, cols = rows[order], cols[order]
+    if cols.numel() > 1:
+        linear = cols * n_out + rows
+        if bool((linear[1:] == linear[:-1]).any()):
+            raise ValueError("duplicate connection in a SparseLinear layer")
+    # a stable sort by row keeps the columns ascending within each row
+    perm = stable_argsort(rows, n_out).to(rows.device)
+    return order, {
+        "crow_indices": _compressed(rows, n_out), "col_indices": cols[perm].to(INDEX_DTYPE),
+        "perm": perm.to(INDEX_DTYPE), "t_crow_indices": _compressed(cols, n_in),
+        "t_col_indices": rows.to(INDEX_DTYPE),
+    }
+
+
 def sparse_matmul_t(layer: SparseLinear, xt: torch.Tensor, with_bias: bool = True) -> torch.Tensor:
     """``W · xᵀ (+ b)`` for feature-major input ``xt`` (in × batch); the output is (out × batch)."""
-    return _SparseMatmul.apply(
-        layer.values, layer.bias if with_bias else None, xt.contiguous(), layer.crow_indices,
-        layer.col_indices, layer.t_crow_indices, layer.t_col_indices, layer.t_perm,
-        layer.out_features, layer.in_features,
-    )
+    return sparse_matmul(layer.values, layer.bias if with_bias else None, xt, layer.structure(),
+                         layer.out_features, layer.in_features)
 
 
 class SparseLinear(nn.Module):
@@ -149,9 +181,8 @@ class SparseLinear(nn.Module):
         self.init = init
         factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
         self.values = nn.Parameter(torch.empty(0, **factory))
-        for name in ("crow_indices", "col_indices", "t_crow_indices", "t_col_indices"):
+        for name in STRUCTURE:
             self.register_buffer(name, torch.empty(0, dtype=INDEX_DTYPE, device=device))
-        self.register_buffer("t_perm", torch.empty(0, dtype=torch.int64, device=device))
         self.bias = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
         rows = torch.as_tensor(np.asarray(rows), dtype=torch.int64, device=device)
         cols = torch.as_tensor(np.asarray(cols), dtype=torch.int64, device=device)
@@ -168,20 +199,29 @@ class SparseLinear(nn.Module):
     def density(self) -> float:
         return self.nnz / (self.in_features * self.out_features)
 
+    def structure(self) -> list[torch.Tensor]:
+        """(crow, col, perm, t_crow, t_col): the CSR of ``W`` with its permutation into ``values``,
+        and the CSR of ``Wᵀ``, which ``values`` follow."""
+        return [self.crow_indices, self.col_indices, self.perm, self.t_crow_indices, self.t_col_indices]
+
     def row_indices(self) -> torch.Tensor:
-        """The target neuron of every stored value (CSR order)."""
-        counts = (self.crow_indices[1:] - self.crow_indices[:-1]).long()
+        """The target neuron of every stored value (in the order of ``values``)."""
+        return self.t_col_indices.long()
+
+    def col_indices_of_values(self) -> torch.Tensor:
+        """The source neuron of every stored value (in the order of ``values``)."""
         return torch.repeat_interleave(
-            torch.arange(self.out_features, device=counts.device), counts
+            torch.arange(self.in_features, device=self.t_crow_indices.device), self.fan_out()
         )
 
     def connections(self) -> tuple[torch.Tensor, torch.Tensor]:
         """int64 (rows, cols) of every connection, in the order of ``values``."""
-        return self.row_indices(), self.col_indices.long()
+        return self.row_indices(), self.col_indices_of_values()
 
     def linear_indices(self) -> torch.Tensor:
-        """``row * in_features + col`` (int64) for every connection; sorted, as CSR is row-major."""
-        return self.row_indices() * self.in_features + self.col_indices.long()
+        """``row * in_features + col`` (int64) for every connection, in the order of ``values``."""
+        rows, cols = self.connections()
+        return rows * self.in_features + cols
 
     def fan_in(self) -> torch.Tensor:
         return (self.crow_indices[1:] - self.crow_indices[:-1]).long()
@@ -205,26 +245,21 @@ class SparseLinear(nn.Module):
                 raise ValueError(f"row index outside [0, {self.out_features})")
             if int(cols.min()) < 0 or int(cols.max()) >= self.in_features:
                 raise ValueError(f"column index outside [0, {self.in_features})")
-        order = stable_argsort(rows * self.in_features + cols, self.out_features * self.in_features)
-        rows, cols = rows[order], cols[order]
-        if cols.numel() > 1:
-            linear = rows * self.in_features + cols
-            if bool((linear[1:] == linear[:-1]).any()):
-                raise ValueError("duplicate connection in a SparseLinear layer")
-        crow, col = _compressed(rows, self.out_features), cols.to(INDEX_DTYPE)
-        # the transpose: a stable sort by column keeps rows ascending within each column
-        t_perm = stable_argsort(cols, self.in_features).to(cols.device)
-        t_crow, t_col = _compressed(cols, self.in_features), rows[t_perm].to(INDEX_DTYPE)
-        self.crow_indices, self.col_indices = crow, col
-        self.t_crow_indices, self.t_col_indices, self.t_perm = t_crow, t_col, t_perm
+        order, structure = _layout(rows, cols, self.out_features, self.in_features)
+        for name, tensor in structure.items():
+            setattr(self, name, tensor)
         self.values.data = values.to(self.values.device, self.values.dtype)[order].contiguous()
         return order
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
-        """He or Xavier normal initialisation on the fan-in (fan-out) each neuron really has."""
+        """He or Xavier normal initialisation on the fan-in (fan-out) each neuron really has.
+
+        The noise is drawn in row-major order (target by target), so a seed gives the same
+        weights whatever order the values are stored in.
+        """
         fan_in = self.fan_in().clamp(min=1).to(self.values.dtype)
-        rows = self.row_indices()
+        rows = torch.repeat_interleave(torch.arange(self.out_features, device=fan_in.device), self.fan_in())
         if self.init == "he":
             std = torch.sqrt(2.0 / fan_in)[rows]
         elif self.init == "xavier":
@@ -233,7 +268,7 @@ class SparseLinear(nn.Module):
         else:
             raise ValueError(f"init must be 'he' or 'xavier', got {self.init!r}")
         noise = torch.randn(self.nnz, generator=generator, dtype=self.values.dtype)
-        self.values.copy_(noise.to(self.values.device) * std)
+        self.values[self.perm.long()] = noise.to(self.values.device) * std
         if self.bias is not None:
             self.bias.zero_()
 
@@ -278,9 +313,11 @@ class SparseLinear(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # a saved layer may have a different number of connections: adopt its structure first
         key = prefix + "values"
+        if prefix + "t_perm" in state_dict:
+            _upgrade_row_major(state_dict, prefix, self.out_features, self.in_features)
         if key in state_dict:
             with torch.no_grad():
-                for name in ("crow_indices", "col_indices", "t_crow_indices", "t_col_indices", "t_perm"):
+                for name in STRUCTURE:
                     if prefix + name in state_dict:
                         setattr(self, name, torch.empty_like(state_dict[prefix + name], device=self.crow_indices.device))
                 self.values.data = torch.empty_like(state_dict[key], device=self.values.device, dtype=self.values.dtype)
@@ -291,6 +328,17 @@ class SparseLinear(nn.Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"connections={self.nnz}, density={self.density:.4g}, bias={self.bias is not None}"
         )
+
+
+def _upgrade_row_major(state_dict: dict, prefix: str, n_out: int, n_in: int) -> None:
+    """Rewrite, in place, a layer saved in the earlier layout (values in row-major CSR order and a
+    ``t_perm`` buffer) into the column-major one."""
+    crow, col = state_dict[prefix + "crow_indices"], state_dict[prefix + "col_indices"]
+    rows = torch.repeat_interleave(torch.arange(n_out), (crow[1:] - crow[:-1]).long().cpu())
+    order, structure = _layout(rows, col.long().cpu(), n_out, n_in)
+    del state_dict[prefix + "t_perm"]
+    state_dict[prefix + "values"] = state_dict[prefix + "values"][order.to(crow.device)]
+    state_dict.update({prefix + name: tensor.to(crow.device) for name, tensor in structure.items()})
 
 
 class MaskedLinear(nn.Module):

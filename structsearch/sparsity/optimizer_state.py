@@ -25,8 +25,7 @@ def carry_optimizer_state(
         return
     state = optimizer.state[parameter]
     survivors = source >= 0
+    gather = source.clamp(min=0)
     for key, value in list(state.items()):
         if torch.is_tensor(value) and value.dim() == 1 and value.numel() == old_size:
-            carried = torch.zeros(source.numel(), dtype=value.dtype, device=value.device)
-            carried[survivors] = value[source[survivors]]
-            state[key] = carried
+            state[key] = torch.where(survivors, value[gather], value.new_zeros(()))

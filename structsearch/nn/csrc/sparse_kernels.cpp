@@ -1,12 +1,15 @@
 // CPU kernels for SparseLinear, feature-major (features × batch, row-major).
 //
-//   spmm:  out[i, :] = bias[i] + Σ_k v[k] · x[col[k], :]   for k in row i of a CSR matrix
-//          (values may be read through a permutation: the transpose shares W's values)
-//   sddmm: out[k]    = ⟨g[i, :], x[col[k], :]⟩              for every stored (i, col[k])
-//   backward: both gradients of y = W·x in one pass over the transposed structure (row j of Wᵀ):
-//          gx[j, :] = Σ v[perm[k]] · g[i, :]   and   gv[perm[k]] = ⟨g[i, :], x[j, :]⟩,  i = colᵀ[k]
-//          so every row of g streamed from cache serves both products (half the traffic of
-//          sddmm followed by the transposed spmm).
+// SparseLinear stores its values in column-major order (CSR of Wᵀ: for each source neuron j, its
+// targets i ascending), so that the backward pass reads and writes them sequentially; the CSR of W
+// reaches the same values through an int32 permutation.
+//
+//   spmm:  out[i, :] = bias[i] + Σ_k v[perm[k]] · x[col[k], :]   for k in row i of a CSR matrix
+//          (perm optional: without it the values are in the structure's own order)
+//   backward: the gradients of y = W·x in one pass over the CSR of Wᵀ (row j, connection k → i):
+//          gv[k] = ⟨g[i, :], x[j, :]⟩   and, when asked for,   gx[j, :] = Σ_k v[k] · g[i, :]
+//          x[j] and the gx[j] accumulators stay in registers, so every row of g read from cache
+//          serves both products, and v and gv are streamed in order.
 //
 // Cost is O(connections × batch).  Rows are split over ATen's thread pool.  With AVX-512 the float32
 // kernels keep up to 128 batch columns in 512-bit registers (the last one masked); elsewhere the
@@ -15,6 +18,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -26,7 +30,7 @@
 namespace {
 
 template <typename T, int W>
-inline void spmm_block(const int* cr, const int* cl, const T* v, const int64_t* perm, const T* x,
+inline void spmm_block(const int* cr, const int* cl, const T* v, const int32_t* perm, const T* x,
                        T init, T* out, int64_t i, int64_t B, int64_t b0) {
   T acc[W];
   for (int b = 0; b < W; ++b) acc[b] = init;
@@ -88,7 +92,7 @@ inline float sum_lanes(__m512* p) {
 // float32 with AVX-512: up to 128 batch columns per pass in NV 512-bit accumulators; the last
 // vector is masked, so any batch size runs in ceil(B / 128) passes over the row's connections.
 template <int NV>
-inline void spmm_row_f32(const int* cr, const int* cl, const float* v, const int64_t* perm,
+inline void spmm_row_f32(const int* cr, const int* cl, const float* v, const int32_t* perm,
                          const float* x, float init, float* out, int64_t i, int64_t B, int64_t b0,
                          __mmask16 tail, int nnz) {
   __m512 acc[NV];
@@ -108,32 +112,12 @@ inline void spmm_row_f32(const int* cr, const int* cl, const float* v, const int
   _mm512_mask_storeu_ps(o + 16 * (NV - 1), tail, acc[NV - 1]);
 }
 
-// ⟨g, r⟩ over up to 128 columns with g held in NV registers (zero beyond the mask).
-template <int NV>
-inline void sddmm_row_f32(const int* cr, const int* cl, const float* gi, const float* x, float* out,
-                          int64_t i, int64_t B, int64_t b0, __mmask16 tail, bool first, int nnz) {
-  __m512 g[NV];
-#pragma GCC unroll 8
-  for (int j = 0; j < NV - 1; ++j) g[j] = _mm512_loadu_ps(gi + b0 + 16 * j);
-  g[NV - 1] = _mm512_maskz_loadu_ps(tail, gi + b0 + 16 * (NV - 1));
-  for (int k = cr[i]; k < cr[i + 1]; ++k) {
-    if (k + kAhead < nnz) prefetch_row<NV>(x + static_cast<int64_t>(cl[k + kAhead]) * B + b0);
-    const float* r = x + static_cast<int64_t>(cl[k]) * B + b0;
-    __m512 p[NV];
-#pragma GCC unroll 8
-    for (int j = 0; j < NV - 1; ++j) p[j] = _mm512_mul_ps(g[j], _mm512_loadu_ps(r + 16 * j));
-    p[NV - 1] = _mm512_mul_ps(g[NV - 1], _mm512_maskz_loadu_ps(tail, r + 16 * (NV - 1)));
-    const float s = sum_lanes<NV>(p);
-    out[k] = first ? s : out[k] + s;
-  }
-}
-
-// One row j of Wᵀ for both gradients: x[j] and the gx[j] accumulators stay in registers while each
-// connection's g[i] is loaded once, multiplied into gx[j] and dotted with x[j].
-template <int NV>
-inline void backward_row_f32(const int* tr, const int* tc, const int64_t* perm, const float* v,
-                             const float* g, const float* x, float* gx, float* gv, int64_t j,
-                             int64_t B, int64_t b0, __mmask16 tail, bool first, int nnz) {
+// One row j of Wᵀ: x[j] (and the gx[j] accumulators) stay in registers while each connection's g[i]
+// is loaded once, dotted with x[j] and, with WithGx, multiplied into gx[j].
+template <int NV, bool WithGx>
+inline void backward_row_f32(const int* tr, const int* tc, const float* v, const float* g,
+                             const float* x, float* gx, float* gv, int64_t j, int64_t B, int64_t b0,
+                             __mmask16 tail, bool first, int nnz) {
   __m512 xr[NV], acc[NV];
   const float* xj = x + j * B + b0;
 #pragma GCC unroll 8
@@ -145,34 +129,30 @@ inline void backward_row_f32(const int* tr, const int* tc, const int64_t* perm, 
   acc[NV - 1] = _mm512_setzero_ps();
   for (int k = tr[j]; k < tr[j + 1]; ++k) {
     if (k + kAhead < nnz) prefetch_row<NV>(g + static_cast<int64_t>(tc[k + kAhead]) * B + b0);
-    const int64_t p = perm[k];
-    const __m512 s = _mm512_set1_ps(v[p]);
+    const __m512 s = _mm512_set1_ps(v[k]);
     const float* r = g + static_cast<int64_t>(tc[k]) * B + b0;
     __m512 prod[NV];
 #pragma GCC unroll 8
-    for (int q = 0; q < NV - 1; ++q) {
-      const __m512 gr = _mm512_loadu_ps(r + 16 * q);
-      acc[q] = _mm512_fmadd_ps(s, gr, acc[q]);
+    for (int q = 0; q < NV; ++q) {
+      const __m512 gr = q < NV - 1 ? _mm512_loadu_ps(r + 16 * q) : _mm512_maskz_loadu_ps(tail, r + 16 * q);
+      if constexpr (WithGx) acc[q] = _mm512_fmadd_ps(s, gr, acc[q]);
       prod[q] = _mm512_mul_ps(gr, xr[q]);
     }
-    {
-      const __m512 gr = _mm512_maskz_loadu_ps(tail, r + 16 * (NV - 1));
-      acc[NV - 1] = _mm512_fmadd_ps(s, gr, acc[NV - 1]);
-      prod[NV - 1] = _mm512_mul_ps(gr, xr[NV - 1]);
-    }
     const float d = sum_lanes<NV>(prod);
-    gv[p] = first ? d : gv[p] + d;
+    gv[k] = first ? d : gv[k] + d;
   }
-  float* o = gx + j * B + b0;
+  if constexpr (WithGx) {
+    float* o = gx + j * B + b0;
 #pragma GCC unroll 8
-  for (int q = 0; q < NV - 1; ++q) _mm512_storeu_ps(o + 16 * q, acc[q]);
-  _mm512_mask_storeu_ps(o + 16 * (NV - 1), tail, acc[NV - 1]);
+    for (int q = 0; q < NV - 1; ++q) _mm512_storeu_ps(o + 16 * q, acc[q]);
+    _mm512_mask_storeu_ps(o + 16 * (NV - 1), tail, acc[NV - 1]);
+  }
 }
 
 #endif
 
 template <typename T>
-void spmm_impl(const int* cr, const int* cl, const T* v, const int64_t* perm, const T* bias,
+void spmm_impl(const int* cr, const int* cl, const T* v, const int32_t* perm, const T* bias,
                const T* x, T* out, int64_t n, int64_t B) {
   constexpr int W = 256 / sizeof(T);  // four 512-bit registers' worth of columns
   at::parallel_for(0, n, 16, [&](int64_t lo, int64_t hi) {
@@ -195,58 +175,51 @@ void spmm_impl(const int* cr, const int* cl, const T* v, const int64_t* perm, co
 }
 
 template <typename T>
-void sddmm_impl(const int* cr, const int* cl, const T* g, const T* x, T* out, int64_t n, int64_t B) {
-  at::parallel_for(0, n, 16, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      const T* gi = g + i * B;
+void backward_impl(const int* tr, const int* tc, const T* v, const T* g, const T* x, T* gx, T* gv,
+                   int64_t n_in, int64_t B) {
+  at::parallel_for(0, n_in, 16, [&](int64_t lo, int64_t hi) {
+    for (int64_t j = lo; j < hi; ++j) {
 #ifdef __AVX512F__
       if constexpr (std::is_same_v<T, float>) {
         over_column_passes(B, [&](auto nv, int64_t b0, __mmask16 tail, bool first) {
-          sddmm_row_f32<decltype(nv)::value>(cr, cl, gi, x, out, i, B, b0, tail, first, cr[n]);
+          constexpr int NV = decltype(nv)::value;
+          if (gx)
+            backward_row_f32<NV, true>(tr, tc, v, g, x, gx, gv, j, B, b0, tail, first, tr[n_in]);
+          else
+            backward_row_f32<NV, false>(tr, tc, v, g, x, gx, gv, j, B, b0, tail, first, tr[n_in]);
         });
         continue;
       }
 #endif
-      for (int k = cr[i]; k < cr[i + 1]; ++k) {
-        const T* r = x + static_cast<int64_t>(cl[k]) * B;
-        T s = T(0);
-#pragma omp simd reduction(+ : s)
-        for (int64_t b = 0; b < B; ++b) s += gi[b] * r[b];
-        out[k] = s;
+      const T* xj = x + j * B;
+      T* o = gx ? gx + j * B : nullptr;
+      if (o)
+        for (int64_t b = 0; b < B; ++b) o[b] = T(0);
+      for (int k = tr[j]; k < tr[j + 1]; ++k) {
+        const T* r = g + static_cast<int64_t>(tc[k]) * B;
+        if (o) {
+          const T s = v[k];
+#pragma omp simd
+          for (int64_t b = 0; b < B; ++b) o[b] += s * r[b];
+        }
+        T d = T(0);
+#pragma omp simd reduction(+ : d)
+        for (int64_t b = 0; b < B; ++b) d += r[b] * xj[b];
+        gv[k] = d;
       }
     }
   });
 }
 
 template <typename T>
-void backward_impl(const int* tr, const int* tc, const int64_t* perm, const T* v, const T* g,
-                   const T* x, T* gx, T* gv, int64_t n_in, int64_t B) {
-  at::parallel_for(0, n_in, 16, [&](int64_t lo, int64_t hi) {
-    for (int64_t j = lo; j < hi; ++j) {
-#ifdef __AVX512F__
-      if constexpr (std::is_same_v<T, float>) {
-        over_column_passes(B, [&](auto nv, int64_t b0, __mmask16 tail, bool first) {
-          backward_row_f32<decltype(nv)::value>(tr, tc, perm, v, g, x, gx, gv, j, B, b0, tail, first,
-                                                tr[n_in]);
-        });
-        continue;
-      }
-#endif
-      const T* xj = x + j * B;
-      T* o = gx + j * B;
-      for (int64_t b = 0; b < B; ++b) o[b] = T(0);
-      for (int k = tr[j]; k < tr[j + 1]; ++k) {
-        const int64_t p = perm[k];
-        const T s = v[p];
-        const T* r = g + static_cast<int64_t>(tc[k]) * B;
-        T d = T(0);
-#pragma omp simd reduction(+ : d)
-        for (int64_t b = 0; b < B; ++b) {
-          o[b] += s * r[b];
-          d += r[b] * xj[b];
-        }
-        gv[p] = d;
-      }
+void row_sums(const T* g, T* out, int64_t n, int64_t B) {
+  at::parallel_for(0, n, 64, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      const T* r = g + i * B;
+      T s = T(0);
+#pragma omp simd reduction(+ : s)
+      for (int64_t b = 0; b < B; ++b) s += r[b];
+      out[i] = s;
     }
   });
 }
@@ -263,9 +236,10 @@ torch::Tensor spmm(torch::Tensor crow, torch::Tensor col, torch::Tensor values,
                    c10::optional<torch::Tensor> perm, c10::optional<torch::Tensor> bias,
                    torch::Tensor x) {
   check(crow, col, x);
+  TORCH_CHECK(!perm.has_value() || (perm->scalar_type() == torch::kInt32 && perm->is_contiguous()));
   const int64_t n = crow.size(0) - 1, B = x.size(1);
   auto out = torch::empty({n, B}, x.options());
-  const int64_t* p = perm.has_value() ? perm->data_ptr<int64_t>() : nullptr;
+  const int32_t* p = perm.has_value() ? perm->data_ptr<int32_t>() : nullptr;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "structsearch_spmm", [&] {
     const scalar_t* b = bias.has_value() ? bias->data_ptr<scalar_t>() : nullptr;
     spmm_impl<scalar_t>(crow.data_ptr<int>(), col.data_ptr<int>(), values.data_ptr<scalar_t>(), p,
@@ -274,36 +248,127 @@ torch::Tensor spmm(torch::Tensor crow, torch::Tensor col, torch::Tensor values,
   return out;
 }
 
-torch::Tensor sddmm(torch::Tensor crow, torch::Tensor col, torch::Tensor g, torch::Tensor x) {
-  check(crow, col, x);
-  TORCH_CHECK(g.is_contiguous() && g.size(1) == x.size(1));
-  const int64_t n = crow.size(0) - 1, B = x.size(1);
-  auto out = torch::empty({col.size(0)}, x.options());
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "structsearch_sddmm", [&] {
-    sddmm_impl<scalar_t>(crow.data_ptr<int>(), col.data_ptr<int>(), g.data_ptr<scalar_t>(),
-                         x.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), n, B);
-  });
-  return out;
-}
-
-std::vector<torch::Tensor> backward(torch::Tensor t_crow, torch::Tensor t_col, torch::Tensor perm,
-                                   torch::Tensor values, torch::Tensor g, torch::Tensor x) {
+// [gv, gx, gb]: gx only when input_grad is set and gb (the bias gradient, g's row sums) only when
+// bias_grad is; otherwise empty tensors.
+std::vector<torch::Tensor> backward(torch::Tensor t_crow, torch::Tensor t_col, torch::Tensor values,
+                                   torch::Tensor g, torch::Tensor x, bool input_grad, bool bias_grad) {
   check(t_crow, t_col, x);
   TORCH_CHECK(g.is_contiguous() && g.size(1) == x.size(1));
-  TORCH_CHECK(perm.scalar_type() == torch::kInt64 && perm.is_contiguous());
-  const int64_t n_in = t_crow.size(0) - 1, B = x.size(1);
-  auto gx = torch::empty({n_in, B}, x.options());
+  const int64_t n_in = t_crow.size(0) - 1, B = x.size(1), n_out = g.size(0);
+  auto empty = torch::empty({0}, x.options());
+  auto gx = input_grad ? torch::empty({n_in, B}, x.options()) : empty;
+  auto gb = bias_grad ? torch::empty({n_out}, x.options()) : empty;
   auto gv = torch::empty({values.size(0)}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "structsearch_backward", [&] {
-    backward_impl<scalar_t>(t_crow.data_ptr<int>(), t_col.data_ptr<int>(), perm.data_ptr<int64_t>(),
-                            values.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
-                            gx.data_ptr<scalar_t>(), gv.data_ptr<scalar_t>(), n_in, B);
+    if (bias_grad) row_sums<scalar_t>(g.data_ptr<scalar_t>(), gb.data_ptr<scalar_t>(), n_out, B);
+    backward_impl<scalar_t>(t_crow.data_ptr<int>(), t_col.data_ptr<int>(), values.data_ptr<scalar_t>(),
+                            g.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
+                            input_grad ? gx.data_ptr<scalar_t>() : nullptr, gv.data_ptr<scalar_t>(),
+                            n_in, B);
   });
-  return {gx, gv};
+  return {gv, gx, gb};
+}
+
+namespace {
+
+// Stable counting sort by key[idx[i]] in [0, upper) (idx = nullptr: the identity): writes the sorted
+// indices to out and each key's first position to start (upper + 1 entries, a compressed index).
+template <typename K, typename O>
+void counting_pass(const K* key, const int64_t* idx, int64_t n, int64_t upper, O* out, int32_t* start) {
+  std::vector<int64_t> next(upper + 1, 0);
+  for (int64_t i = 0; i < n; ++i) ++next[key[idx ? idx[i] : i] + 1];
+  for (int64_t u = 0; u < upper; ++u) next[u + 1] += next[u];
+  for (int64_t u = 0; u <= upper; ++u) start[u] = static_cast<int32_t>(next[u]);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t j = idx ? idx[i] : i;
+    out[next[key[j]]++] = static_cast<O>(j);
+  }
+}
+
+}  // namespace
+
+// SparseLinear's structure from int64 connections (rows, cols) in three stable counting passes,
+// O(n + n_out + n_in): [order (int64: the column-major order, by (col, row)), crow, col, perm (the
+// CSR of W and its positions in that order), t_crow, t_col (the CSR of Wᵀ)], the last five int32.
+std::vector<torch::Tensor> layout(torch::Tensor rows, torch::Tensor cols, int64_t n_out, int64_t n_in) {
+  TORCH_CHECK(rows.device().is_cpu() && rows.scalar_type() == torch::kInt64 && rows.dim() == 1);
+  TORCH_CHECK(cols.device().is_cpu() && cols.scalar_type() == torch::kInt64 && cols.sizes() == rows.sizes());
+  TORCH_CHECK(rows.numel() < (int64_t(1) << 31), "too many connections for int32 indices");
+  rows = rows.contiguous();
+  cols = cols.contiguous();
+  const int64_t n = rows.size(0);
+  if (n > 0) {
+    TORCH_CHECK(rows.min().item<int64_t>() >= 0 && rows.max().item<int64_t>() < n_out, "row index out of range");
+    TORCH_CHECK(cols.min().item<int64_t>() >= 0 && cols.max().item<int64_t>() < n_in, "column index out of range");
+  }
+  const auto i32 = torch::dtype(torch::kInt32);
+  auto order = torch::empty({n}, torch::dtype(torch::kInt64)), by_row = torch::empty({n}, order.options());
+  auto crow = torch::empty({n_out + 1}, i32), col = torch::empty({n}, i32), perm = torch::empty({n}, i32);
+  auto t_crow = torch::empty({n_in + 1}, i32), t_col = torch::empty({n}, i32);
+  const int64_t *r = rows.data_ptr<int64_t>(), *c = cols.data_ptr<int64_t>();
+  int64_t *o = order.data_ptr<int64_t>(), *br = by_row.data_ptr<int64_t>();
+  int32_t *tc = t_col.data_ptr<int32_t>(), *pm = perm.data_ptr<int32_t>(), *cl = col.data_ptr<int32_t>();
+  bool duplicate = false;
+  {
+    pybind11::gil_scoped_release no_gil;
+    counting_pass(r, nullptr, n, n_out, br, crow.data_ptr<int32_t>());
+    counting_pass(c, br, n, n_in, o, t_crow.data_ptr<int32_t>());  // by (col, row)
+    for (int64_t k = 0; k < n; ++k) {
+      tc[k] = static_cast<int32_t>(r[o[k]]);
+      duplicate |= k > 0 && tc[k] == tc[k - 1] && c[o[k]] == c[o[k - 1]];
+    }
+    counting_pass(tc, nullptr, n, n_out, pm, crow.data_ptr<int32_t>());  // positions by (row, col)
+    for (int64_t k = 0; k < n; ++k) cl[k] = static_cast<int32_t>(c[o[pm[k]]]);
+  }
+  if (duplicate) throw std::invalid_argument("duplicate connection in a SparseLinear layer");
+  return {order, crow, col, perm, t_crow, t_col};
+}
+
+// The layer's product as an autograd function, so that a training step pays no Python between the
+// kernels: structure = {crow, col, perm, t_crow, t_col} (see SparseLinear).
+class SparseMatmul : public torch::autograd::Function<SparseMatmul> {
+ public:
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor values,
+                               c10::optional<torch::Tensor> bias, torch::Tensor xt,
+                               std::vector<torch::Tensor> structure) {
+    ctx->save_for_backward({values, xt, structure[3], structure[4]});
+    ctx->saved_data["bias"] = bias.has_value();
+    return spmm(structure[0], structure[1], values, structure[2], bias, xt);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &values = saved[0], &xt = saved[1], &t_crow = saved[2], &t_col = saved[3];
+    const bool has_bias = ctx->saved_data["bias"].toBool();
+    const size_t x_edge = has_bias ? 2 : 1;  // needs_input_grad counts the tensor inputs only
+    const bool need_values = ctx->needs_input_grad(0), need_input = ctx->needs_input_grad(x_edge);
+    const bool need_bias = has_bias && ctx->needs_input_grad(1);
+    const torch::Tensor g = grads[0].contiguous();
+    torch::Tensor gv, gx, gb;
+    if (need_values) {
+      auto out = ::backward(t_crow, t_col, values, g, xt, need_input, need_bias);
+      gv = out[0];
+      if (need_input) gx = out[1];
+      if (need_bias) gb = out[2];
+    } else {
+      if (need_input) gx = spmm(t_crow, t_col, values, c10::nullopt, c10::nullopt, g);
+      if (need_bias) gb = g.sum(1);
+    }
+    return {gv, gb, gx, torch::Tensor()};
+  }
+};
+
+torch::Tensor sparse_matmul(torch::Tensor values, c10::optional<torch::Tensor> bias, torch::Tensor xt,
+                            std::vector<torch::Tensor> structure) {
+  TORCH_CHECK(structure.size() == 5, "structure is (crow, col, perm, t_crow, t_col)");
+  return SparseMatmul::apply(values, bias, xt.contiguous(), structure);
 }
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.def("spmm", &spmm, "CSR × dense (feature-major), optional value permutation and bias");
-  m.def("sddmm", &sddmm, "dense · denseᵀ sampled at a CSR pattern");
-  m.def("backward", &backward, "input and value gradients in one pass over the transposed CSR");
+  m.def("sparse_matmul", &sparse_matmul, "W·xᵀ (+ b) with gradients, for SparseLinear");
+  m.def("layout", &layout, "SparseLinear's structure from int64 (rows, cols), by counting sorts");
+  m.def("spmm", &spmm, "CSR × dense (feature-major), optional int32 value permutation and bias");
+  m.def("backward", &backward,
+        "value gradients (input and bias gradients when asked) in one pass over the CSR of Wᵀ");
 }

@@ -42,6 +42,19 @@ def test_set_keeps_the_number_of_connections(n_in, n_out, density, fraction, see
         assert_unique(layer)
 
 
+def test_a_rule_seeded_like_the_model_does_not_regrow_what_it_dropped():
+    """The model and the rule both seeded 0: the rule's draws must not replay the initial ones."""
+    model = SparseMLP.from_layer_sizes([200, 300, 10], seed=0, epsilon=5)
+    layer = model.sparse_layers()[0]
+    perturb(layer, np.random.default_rng(1))
+    before = set(layer.linear_indices().tolist())
+    SET(0.3, seed=0).evolve(layer, None, 0.3)
+    after = set(layer.linear_indices().tolist())
+    dropped, grown = before - after, after - before
+    assert len(grown) > 0.25 * layer.nnz  # regrown at random free places, not where they were
+    assert len(dropped) == len(grown)
+
+
 @settings(max_examples=25, deadline=None)
 @given(groups=st.integers(1, 20), motif_size=st.integers(2, 4), n_out=st.integers(1, 30),
        density=st.floats(0.05, 0.9), fraction=st.floats(0.05, 0.95), seed=st.integers(0, 2**16))

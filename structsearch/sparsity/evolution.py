@@ -59,6 +59,9 @@ def sample_free_positions(
     return chosen
 
 
+RULE_STREAM = 0x5E7  # keeps a rule's random draws apart from a model's built from the same seed
+
+
 def smallest(values: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` smallest ``values`` in O(n) (ties broken arbitrarily)."""
     if k <= 0:
@@ -103,7 +106,9 @@ class TopologyEvolution(Callback, ABC):
         self.end_epoch = end_epoch
         self.evolve_output_layer = evolve_output_layer
         self.regrow_init = regrow_init
-        self.rng = np.random.default_rng(seed)
+        # a stream of its own: a model built from the same integer seed draws its initial positions
+        # with the same calls, and this rule would then propose them again as "new" connections
+        self.rng = np.random.default_rng([seed, RULE_STREAM])
         self.updates = 0
 
     # --------------------------------------------------------------------- the hook

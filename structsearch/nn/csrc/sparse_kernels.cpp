@@ -5,7 +5,8 @@
 // reaches the same values through an int32 permutation.
 //
 //   spmm:  out[i, :] = bias[i] + Σ_k v[perm[k]] · x[col[k], :]   for k in row i of a CSR matrix
-//          (perm optional: without it the values are in the structure's own order)
+//          (perm optional: without it the values are in the structure's own order; with it they
+//          are gathered first, in a pass of their own, which keeps the random reads off the FMAs)
 //   backward: the gradients of y = W·x in one pass over the CSR of Wᵀ (row j, connection k → i):
 //          gv[k] = ⟨g[i, :], x[j, :]⟩   and, when asked for,   gx[j, :] = Σ_k v[k] · g[i, :]
 //          x[j] and the gx[j] accumulators stay in registers, so every row of g read from cache
@@ -30,12 +31,12 @@
 namespace {
 
 template <typename T, int W>
-inline void spmm_block(const int* cr, const int* cl, const T* v, const int32_t* perm, const T* x,
+inline void spmm_block(const int* cr, const int* cl, const T* v, const T* x,
                        T init, T* out, int64_t i, int64_t B, int64_t b0) {
   T acc[W];
   for (int b = 0; b < W; ++b) acc[b] = init;
   for (int k = cr[i]; k < cr[i + 1]; ++k) {
-    const T s = perm ? v[perm[k]] : v[k];
+    const T s = v[k];
     const T* row = x + static_cast<int64_t>(cl[k]) * B + b0;
 #pragma GCC unroll 64
     for (int b = 0; b < W; ++b) acc[b] += s * row[b];
@@ -92,7 +93,7 @@ inline float sum_lanes(__m512* p) {
 // float32 with AVX-512: up to 128 batch columns per pass in NV 512-bit accumulators; the last
 // vector is masked, so any batch size runs in ceil(B / 128) passes over the row's connections.
 template <int NV>
-inline void spmm_row_f32(const int* cr, const int* cl, const float* v, const int32_t* perm,
+inline void spmm_row_f32(const int* cr, const int* cl, const float* v,
                          const float* x, float init, float* out, int64_t i, int64_t B, int64_t b0,
                          __mmask16 tail, int nnz) {
   __m512 acc[NV];
@@ -100,7 +101,7 @@ inline void spmm_row_f32(const int* cr, const int* cl, const float* v, const int
   for (int j = 0; j < NV; ++j) acc[j] = _mm512_set1_ps(init);
   for (int k = cr[i]; k < cr[i + 1]; ++k) {
     if (k + kAhead < nnz) prefetch_row<NV>(x + static_cast<int64_t>(cl[k + kAhead]) * B + b0);
-    const __m512 s = _mm512_set1_ps(perm ? v[perm[k]] : v[k]);
+    const __m512 s = _mm512_set1_ps(v[k]);
     const float* r = x + static_cast<int64_t>(cl[k]) * B + b0;
 #pragma GCC unroll 8
     for (int j = 0; j < NV - 1; ++j) acc[j] = _mm512_fmadd_ps(s, _mm512_loadu_ps(r + 16 * j), acc[j]);
@@ -152,7 +153,7 @@ inline void backward_row_f32(const int* tr, const int* tc, const float* v, const
 #endif
 
 template <typename T>
-void spmm_impl(const int* cr, const int* cl, const T* v, const int32_t* perm, const T* bias,
+void spmm_impl(const int* cr, const int* cl, const T* v, const T* bias,
                const T* x, T* out, int64_t n, int64_t B) {
   constexpr int W = 256 / sizeof(T);  // four 512-bit registers' worth of columns
   at::parallel_for(0, n, 16, [&](int64_t lo, int64_t hi) {
@@ -161,15 +162,15 @@ void spmm_impl(const int* cr, const int* cl, const T* v, const int32_t* perm, co
 #ifdef __AVX512F__
       if constexpr (std::is_same_v<T, float>) {
         over_column_passes(B, [&](auto nv, int64_t b0, __mmask16 tail, bool) {
-          spmm_row_f32<decltype(nv)::value>(cr, cl, v, perm, x, init, out, i, B, b0, tail, cr[n]);
+          spmm_row_f32<decltype(nv)::value>(cr, cl, v, x, init, out, i, B, b0, tail, cr[n]);
         });
         continue;
       }
 #endif
       int64_t b0 = 0;
-      for (; b0 + W <= B; b0 += W) spmm_block<T, W>(cr, cl, v, perm, x, init, out, i, B, b0);
-      for (; b0 + 8 <= B; b0 += 8) spmm_block<T, 8>(cr, cl, v, perm, x, init, out, i, B, b0);
-      for (; b0 < B; ++b0) spmm_block<T, 1>(cr, cl, v, perm, x, init, out, i, B, b0);
+      for (; b0 + W <= B; b0 += W) spmm_block<T, W>(cr, cl, v, x, init, out, i, B, b0);
+      for (; b0 + 8 <= B; b0 += 8) spmm_block<T, 8>(cr, cl, v, x, init, out, i, B, b0);
+      for (; b0 < B; ++b0) spmm_block<T, 1>(cr, cl, v, x, init, out, i, B, b0);
     }
   });
 }
@@ -239,11 +240,21 @@ torch::Tensor spmm(torch::Tensor crow, torch::Tensor col, torch::Tensor values,
   TORCH_CHECK(!perm.has_value() || (perm->scalar_type() == torch::kInt32 && perm->is_contiguous()));
   const int64_t n = crow.size(0) - 1, B = x.size(1);
   auto out = torch::empty({n, B}, x.options());
-  const int32_t* p = perm.has_value() ? perm->data_ptr<int32_t>() : nullptr;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "structsearch_spmm", [&] {
+    const scalar_t* v = values.data_ptr<scalar_t>();
+    torch::Tensor gathered;
+    if (perm.has_value()) {  // one gather pass: random reads with nothing waiting on them
+      gathered = torch::empty({perm->size(0)}, values.options());
+      const int32_t* p = perm->data_ptr<int32_t>();
+      scalar_t* g = gathered.data_ptr<scalar_t>();
+      at::parallel_for(0, perm->size(0), 4096, [&](int64_t lo, int64_t hi) {
+        for (int64_t k = lo; k < hi; ++k) g[k] = v[p[k]];
+      });
+      v = g;
+    }
     const scalar_t* b = bias.has_value() ? bias->data_ptr<scalar_t>() : nullptr;
-    spmm_impl<scalar_t>(crow.data_ptr<int>(), col.data_ptr<int>(), values.data_ptr<scalar_t>(), p,
-                        b, x.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), n, B);
+    spmm_impl<scalar_t>(crow.data_ptr<int>(), col.data_ptr<int>(), v, b, x.data_ptr<scalar_t>(),
+                        out.data_ptr<scalar_t>(), n, B);
   });
   return out;
 }

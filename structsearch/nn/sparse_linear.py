@@ -53,6 +53,12 @@ def stable_argsort(keys: torch.Tensor, upper: int) -> torch.Tensor:
     return torch.from_numpy(np.argsort(array, kind="stable"))
 
 
+def _expanded(compressed: torch.Tensor) -> torch.Tensor:
+    """The index of every entry of a compressed (CSR) pointer array: the inverse of ``_compressed``."""
+    counts = (compressed[1:] - compressed[:-1]).long()
+    return torch.repeat_interleave(torch.arange(counts.numel(), device=counts.device), counts)
+
+
 def _compressed(counts_of: torch.Tensor, length: int) -> torch.Tensor:
     crow = torch.zeros(length + 1, dtype=torch.int64, device=counts_of.device)
     torch.cumsum(torch.bincount(counts_of, minlength=length), 0, out=crow[1:])
@@ -87,8 +93,9 @@ class _SparseMatmul(torch.autograd.Function):
         if ctx.has_bias and ctx.needs_input_grad[1]:
             grad_bias = grad_yt.sum(dim=1)
         if ctx.needs_input_grad[0]:
-            pattern = torch.sparse_csr_tensor(crow, col, values[perm], (n_out, n_in))
-            # (∂L/∂yᵀ · x) at the pattern; x = xtᵀ is a view whose columns are contiguous rows of xt
+            # (∂L/∂yᵀ · x) at the pattern (beta = 0: the pattern's values are not read, so they
+            # need no permuting); x = xtᵀ is a view whose columns are contiguous rows of xt
+            pattern = torch.sparse_csr_tensor(crow, col, values, (n_out, n_in))
             sampled = torch.sparse.sampled_addmm(pattern, grad_yt, xt.t(), beta=0.0)
             grad_values = torch.empty_like(values)
             grad_values[perm] = sampled.values()  # row-major → column-major
@@ -104,10 +111,9 @@ def sparse_matmul(values, bias, xt, structure, n_out: int, n_in: int) -> torch.T
 
     ``structure`` is ``(crow, col, perm, t_crow, t_col)`` (:meth:`SparseLinear.structure`).
     """
-    xt = xt.contiguous()
-    if kernels.usable(xt):
+    if kernels.usable(xt):  # the C++ function makes xt contiguous itself
         return kernels.compiled().sparse_matmul(values, bias, xt, structure)
-    return _SparseMatmul.apply(values, bias, xt, *structure, n_out, n_in)
+    return _SparseMatmul.apply(values, bias, xt.contiguous(), *structure, n_out, n_in)
 
 
 STRUCTURE = ("crow_indices", "col_indices", "perm", "t_crow_indices", "t_col_indices")
@@ -208,15 +214,9 @@ class SparseLinear(nn.Module):
         """The target neuron of every stored value (in the order of ``values``)."""
         return self.t_col_indices.long()
 
-    def col_indices_of_values(self) -> torch.Tensor:
-        """The source neuron of every stored value (in the order of ``values``)."""
-        return torch.repeat_interleave(
-            torch.arange(self.in_features, device=self.t_crow_indices.device), self.fan_out()
-        )
-
     def connections(self) -> tuple[torch.Tensor, torch.Tensor]:
         """int64 (rows, cols) of every connection, in the order of ``values``."""
-        return self.row_indices(), self.col_indices_of_values()
+        return self.row_indices(), _expanded(self.t_crow_indices)
 
     def linear_indices(self) -> torch.Tensor:
         """``row * in_features + col`` (int64) for every connection, in the order of ``values``."""
@@ -259,7 +259,7 @@ class SparseLinear(nn.Module):
         weights whatever order the values are stored in.
         """
         fan_in = self.fan_in().clamp(min=1).to(self.values.dtype)
-        rows = torch.repeat_interleave(torch.arange(self.out_features, device=fan_in.device), self.fan_in())
+        rows = _expanded(self.crow_indices)
         if self.init == "he":
             std = torch.sqrt(2.0 / fan_in)[rows]
         elif self.init == "xavier":
@@ -334,8 +334,7 @@ def _upgrade_row_major(state_dict: dict, prefix: str, n_out: int, n_in: int) -> 
     """Rewrite, in place, a layer saved in the earlier layout (values in row-major CSR order and a
     ``t_perm`` buffer) into the column-major one."""
     crow, col = state_dict[prefix + "crow_indices"], state_dict[prefix + "col_indices"]
-    rows = torch.repeat_interleave(torch.arange(n_out), (crow[1:] - crow[:-1]).long().cpu())
-    order, structure = _layout(rows, col.long().cpu(), n_out, n_in)
+    order, structure = _layout(_expanded(crow.cpu()), col.long().cpu(), n_out, n_in)
     del state_dict[prefix + "t_perm"]
     state_dict[prefix + "values"] = state_dict[prefix + "values"][order.to(crow.device)]
     state_dict.update({prefix + name: tensor.to(crow.device) for name, tensor in structure.items()})

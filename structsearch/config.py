@@ -12,7 +12,7 @@ A train file has up to four tables; every key is optional::
     density_scheme = "er"         # er | erk | uniform
     activation = "relu"           # relu | tanh | srelu | all-relu
 
-    [evolution]
+    [rewiring]                    # topology evolution while training ([evolution] before 0.2)
     rule = "set"                  # none | set | set-motif | rigl
     drop_fraction = 0.3
 
@@ -26,14 +26,21 @@ Unknown tables or keys and values of the wrong type are a :class:`ConfigError` n
 from __future__ import annotations
 
 import tomllib
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
+from structsearch import seeds
 from structsearch.errors import ConfigError
 from structsearch.nn.activations import ACTIVATIONS
 from structsearch.sparsity.density import DENSITY_SCHEMES, check_epsilon
-from structsearch.sparsity.evolution import EVOLUTION_NAMES, check_drop_fraction
+from structsearch.sparsity.evolution import (
+    EVOLUTION_RULES,
+    check_drop_fraction,
+    check_every,
+    make_evolution,
+)
 from structsearch.tasks import DEFAULT_TASK, task_entry
 from structsearch.train import TrainConfig
 
@@ -63,12 +70,10 @@ class ModelConfig:
             from structsearch.nn.recurrent import check_cell
 
             check_cell(self.cell)
-        if self.density_scheme not in DENSITY_SCHEMES:
-            raise ConfigError(f"model.density_scheme must be one of {', '.join(DENSITY_SCHEMES)}, got {self.density_scheme!r}")
+        DENSITY_SCHEMES.check(self.density_scheme, "model.density_scheme")
         if self.density_scheme == "er":
             check_epsilon(self.epsilon)
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"model.activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
+        ACTIVATIONS.check(self.activation, "model.activation")
         if self.init not in ("he", "xavier"):
             raise ConfigError(f"model.init must be 'he' or 'xavier', got {self.init!r}")
         if not 0.0 <= self.dropout < 1.0:
@@ -77,9 +82,12 @@ class ModelConfig:
 
 
 @dataclass
-class EvolutionConfig:
+class RewiringConfig:
+    """Topology evolution while a model trains: the ``[rewiring]`` table of a train file and of a
+    search space (SET, Mocanu et al. 2018; SET-motif, Su 2022; RigL, Evci et al. 2020)."""
+
     rule: str = "set"
-    drop_fraction: float = 0.3
+    drop_fraction: float = 0.3  # ζ: the fraction of connections replaced per update
     every: int = 1
     start_epoch: int = 0
     end_epoch: int | None = None
@@ -87,40 +95,66 @@ class EvolutionConfig:
     regrow_init: str = "zero"
     motif_size: int = 2
 
-    def validate(self) -> EvolutionConfig:
-        if self.rule not in EVOLUTION_NAMES:
-            raise ConfigError(f"unknown evolution {self.rule!r}; known: {', '.join(EVOLUTION_NAMES)}")
+    def validate(self) -> RewiringConfig:
+        EVOLUTION_RULES.check(self.rule)
         check_drop_fraction(self.drop_fraction)
+        check_every(self.every)
         if self.motif_size < 1:
-            raise ConfigError(f"evolution.motif_size must be a positive integer, got {self.motif_size}")
+            raise ConfigError(f"rewiring.motif_size must be a positive integer, got {self.motif_size}")
         return self
 
-    def rule_options(self, seed: int) -> dict[str, Any]:
+    def make_rule(self, seed: int):
+        """The topology rule (None for ``"none"``), drawing from the ``rewiring`` stream of ``seed``."""
         options = {k: v for k, v in asdict(self).items() if k not in ("rule", "motif_size")}
         if self.rule == "set-motif":
             options["motif_size"] = self.motif_size
-        return {**options, "seed": seed}
+        return make_evolution(self.rule, **options, seed=seeds.derive(seed, "rewiring"))
 
 
 @dataclass
 class RunConfig:
+    """A train file: ``[task]``, ``[model]``, ``[rewiring]`` and ``[training]``."""
+
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    evolution: EvolutionConfig = field(default_factory=EvolutionConfig)
+    rewiring: RewiringConfig = field(default_factory=RewiringConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> RunConfig:
         task_entry(self.task.name)
         self.model.validate()
-        self.evolution.validate()
+        self.rewiring.validate()
         self.training.validate()
         return self
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The train-file form (task options flat under ``[task]``); :func:`config_from_dict` reads it back."""
+        data = asdict(self)
+        data["task"] = task_table(self.task)
+        return data
 
 
-_SECTIONS = {"model": ModelConfig, "evolution": EvolutionConfig, "training": TrainConfig}
+def task_table(task: TaskConfig) -> dict[str, Any]:
+    """``[task]`` as TOML holds it: the name beside the task's own options."""
+    return {"name": task.name, **task.options}
+
+
+def task_from_table(values: Any, source: str = "configuration") -> TaskConfig:
+    """The inverse of :func:`task_table`; an old nested ``options`` table is accepted too."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{source}: [task] must be a table")
+    values = dict(values)
+    name = values.pop("name", DEFAULT_TASK)
+    if not isinstance(name, str):
+        raise ConfigError(f"{source}: task.name must be a string naming a task, got {name!r}")
+    if isinstance(values.get("options"), dict):  # config.json of structsearch 0.1
+        values = {**values.pop("options"), **values}
+    return TaskConfig(name, values)
+
+
+SECTIONS = {"model": ModelConfig, "rewiring": RewiringConfig, "training": TrainConfig}
+# names of earlier releases → today's, each with a one-line deprecation note when used
+LEGACY_TABLES = {"evolution": "rewiring"}
 
 
 def _check_type(section: str, key: str, value: Any, hint: Any) -> Any:
@@ -147,33 +181,57 @@ def update_section(target: Any, section: str, values: dict[str, Any]) -> None:
         setattr(target, key, _check_type(section, key, value, hints[key]))
 
 
-def set_dotted(data: dict, dotted: str, value, source: str = "--set") -> None:
-    """``data[a][b][c] = value`` for ``dotted`` = ``a.b.c``, creating tables on the way."""
-    *tables, key = dotted.split(".")
-    target = data
-    for table in tables:
-        target = target.setdefault(table, {})
-        if not isinstance(target, dict):
-            raise ConfigError(f"{source} {dotted}: {table} is not a table")
-    target[key] = value
+def deprecated(old: str, new: str, source: str) -> None:
+    """One note (a :class:`FutureWarning`) that ``old`` is now ``new``; it keeps working this release."""
+    warnings.warn(f"{source}: {old} is now {new}; the old name works until structsearch 0.3",
+                  FutureWarning, stacklevel=3)
+
+
+def rename_legacy(data: dict[str, Any], renames: dict[str, str], source: str) -> dict[str, Any]:
+    """A copy of ``data`` with the dotted keys (or tables) of ``renames`` moved to their new names."""
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for old, new in renames.items():
+        old_table, _, old_key = old.partition(".")
+        new_table, _, new_key = new.partition(".")
+        holder = data.get(old_table)
+        if not isinstance(holder, dict):
+            continue
+        if not old_key:  # a whole table
+            deprecated(f"[{old}]", f"[{new}]", source)
+            target = data.setdefault(new_table, {})
+            if isinstance(target, dict):
+                data[new_table] = {**data.pop(old_table), **target}
+        elif old_key in holder:
+            deprecated(old, new, source)
+            target = data.setdefault(new_table, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{source}: [{new_table}] must be a table")
+            target.setdefault(new_key, holder.pop(old_key))
+    return data
 
 
 def config_from_dict(data: dict[str, Any], source: str = "configuration") -> RunConfig:
+    """A :class:`RunConfig` from train-file data; errors start with ``source``."""
+    try:
+        return _config_from_dict(data, source)
+    except ConfigError as error:
+        message = str(error)
+        raise ConfigError(message if message.startswith(source) else f"{source}: {message}") from None
+
+
+def _config_from_dict(data: dict[str, Any], source: str) -> RunConfig:
+    data = rename_legacy(data, LEGACY_TABLES, source)
     config = RunConfig()
     for section, values in data.items():
-        if not isinstance(values, dict):
-            raise ConfigError(f"{source}: [{section}] must be a table")
         if section == "task":
-            values = dict(values)
-            name = values.pop("name", DEFAULT_TASK)
-            if not isinstance(name, str):
-                raise ConfigError(f"{source}: task.name must be a string, got {name!r}")
-            config.task = TaskConfig(name, values)
-        elif section in _SECTIONS:
+            config.task = task_from_table(values, source)
+        elif section in SECTIONS:
+            if not isinstance(values, dict):
+                raise ConfigError(f"{source}: [{section}] must be a table")
             update_section(getattr(config, section), section, values)
         else:
             raise ConfigError(
-                f"{source}: unknown table [{section}]; allowed: task, {', '.join(_SECTIONS)}"
+                f"{source}: unknown table [{section}]; allowed: task, {', '.join(SECTIONS)}"
             )
     return config
 
@@ -192,8 +250,4 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 
 
 def load_config(path: str | Path) -> RunConfig:
-    try:
-        return config_from_dict(read_toml(path), str(path))
-    except ConfigError as error:
-        message = str(error)
-        raise ConfigError(message if message.startswith(str(path)) else f"{path}: {message}") from None
+    return config_from_dict(read_toml(path), str(path))

@@ -16,3 +16,17 @@ class ConfigError(StructsearchError, ValueError):
 
 class DataError(StructsearchError):
     """A data file or directory that is missing, truncated or not what it claims to be."""
+
+
+def check_range(name: str, value, low: float = 0.0, high: float = 1.0, *, low_open: bool = False,
+                high_open: bool = False) -> float:
+    """``value`` if it is a number in the interval from ``low`` to ``high`` (each end closed unless
+    ``*_open``), else a :class:`ConfigError` that names ``name``, the interval and the value."""
+    import math
+
+    number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    inside = number and (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
+    if not inside:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(f"{name} must lie in {interval}, got {value!r}")
+    return value

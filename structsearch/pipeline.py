@@ -1,14 +1,21 @@
-"""From a :class:`RunConfig` to a trained model: load the task, build the sparse MLP, train it."""
+"""From configuration to a trained model: load the task, build the candidate, train it.
+
+:func:`build_candidate` is the one place a genotype (or layer sizes) becomes a sparse model and its
+topology rule; the train command, the search workers, the studies and every experiment use it.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
 import torch
 
-from structsearch.config import RunConfig
-from structsearch.errors import ConfigError
+from structsearch import seeds
+from structsearch.config import ModelConfig, RewiringConfig, RunConfig, config_from_dict
+from structsearch.errors import ConfigError, DataError
 from structsearch.nn.mlp import SparseMLP, parse_architecture
-from structsearch.sparsity.evolution import make_evolution
 from structsearch.tasks import Task, load_task
 from structsearch.train import TrainResult, train
 from structsearch.train_callbacks import Callback
@@ -32,20 +39,21 @@ DEFAULT_SEQUENCE_ARCHITECTURE = [8, 50, 50, 50]  # embedding, then three recurre
 # Stier et al.'s recurrent training: Adam 1e-3, batches of 32–128, gradient clipping at 5, up to
 # 15 epochs, no topology evolution.  Used for the keys a user leaves unset on a sequence task.
 SEQUENCE_DEFAULTS = {
-    ("model", "cell"): "gru",
-    ("training", "optimizer"): "adam",
-    ("training", "lr"): 1e-3,
-    ("training", "grad_clip"): 5.0,
-    ("training", "batch_size"): 64,
-    ("training", "epochs"): 15,
-    ("evolution", "rule"): "none",
+    "model.cell": "gru",
+    "training.optimizer": "adam",
+    "training.lr": 1e-3,
+    "training.grad_clip": 5.0,
+    "training.batch_size": 64,
+    "training.epochs": 15,
+    "rewiring.rule": "none",
 }
 
 
-def apply_sequence_defaults(config: RunConfig, given: set[tuple[str, str]]) -> RunConfig:
-    """Fill the recurrent training defaults into every (section, key) not in ``given``."""
-    for (section, key), value in SEQUENCE_DEFAULTS.items():
-        if (section, key) not in given:
+def apply_sequence_defaults(config: RunConfig, given: set[str]) -> RunConfig:
+    """Fill the recurrent training defaults into every dotted key not in ``given``."""
+    for dotted, value in SEQUENCE_DEFAULTS.items():
+        if dotted not in given:
+            section, key = dotted.split(".")
             setattr(getattr(config, section), key, value)
     return config.validate()
 
@@ -93,46 +101,77 @@ def load_genotype(config: RunConfig, task: Task):
     return graph
 
 
-def build_recurrent(config: RunConfig, task: Task, rng: np.random.Generator):
-    """A sparse recurrent model: from the genotype file, or from the architecture (embedding,
-    hidden…, classes) with Erdős–Rényi connectivity of ε between consecutive layers."""
-    from structsearch.graphs import erdos_renyi
+@dataclass(frozen=True)
+class ModelSpec:
+    """How a genotype becomes a trainable candidate: the ``[model]`` settings (activation,
+    dropout, initialisation, recurrent cell, density of drawn layers) and the ``[rewiring]`` rule."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    rewiring: RewiringConfig = field(default_factory=lambda: RewiringConfig(rule="none"))
+
+
+def build_candidate(genotype, spec: ModelSpec, task: Task, seed: int):
+    """``(model, topology_rule)`` for a genotype: the one way every command builds a network.
+
+    ``genotype`` is a :class:`~structsearch.graphs.LayeredGraph`, or layer sizes whose
+    connectivity is drawn from ``spec.model``'s density (Erdős–Rényi ε, ERK, uniform).  A sequence
+    task decodes into a sparse recurrent net of ``spec.model.cell`` (GRU by default) over the task's
+    vocabulary, anything else into a sparse MLP.  Initial connectivity and weights draw from the
+    ``model`` stream of ``seed``, the rule (None for ``"none"``) from its ``rewiring`` stream.
+    """
+    from structsearch.graphs import LayeredGraph, erdos_renyi
     from structsearch.nn.recurrent import SparseRecurrentNet
 
-    cell = config.model.cell or "gru"
-    if config.model.genotype is not None:
-        graph = load_genotype(config, task)
+    model, rng = spec.model, seeds.generator(seed, "model")
+    if task.sequence:
+        graph = genotype if isinstance(genotype, LayeredGraph) else erdos_renyi(list(genotype), model.epsilon, rng)
+        network = SparseRecurrentNet.from_graph(graph, model.cell or "gru", task.vocabulary_size,
+                                                seed=seeds.derive(seed, "model"))
+    elif isinstance(genotype, LayeredGraph):
+        network = SparseMLP(genotype.to_blocks(), activation=model.activation, dropout=model.dropout,
+                            init=model.init, generator=torch.Generator().manual_seed(seeds.derive(seed, "model")))
     else:
-        graph = erdos_renyi(resolve_architecture(config, task), config.model.epsilon, rng)
-    return SparseRecurrentNet.from_graph(graph, cell, task.vocabulary_size or 128,
-                                         seed=int(rng.integers(2**62)))
+        motif_size = spec.rewiring.motif_size if spec.rewiring.rule == "set-motif" else 1
+        network = SparseMLP.from_layer_sizes(
+            list(genotype), rng, model.density_scheme, model.epsilon, model.density, motif_size,
+            activation=model.activation, dropout=model.dropout, init=model.init)
+    return network, spec.rewiring.make_rule(seed)
 
 
 def build_model(config: RunConfig, task: Task):
-    """The sparse model of ``config`` (an MLP, or a recurrent net for sequence tasks) with its
-    initial topology and weights drawn from the run seed."""
-    rng = np.random.default_rng(config.training.seed)
-    model_config = config.model
-    if task.sequence:
-        return build_recurrent(config, task, rng)
-    if model_config.genotype is not None:
+    """The model of a train configuration (its genotype file, or its architecture) and its rule."""
+    genotype = load_genotype(config, task) if config.model.genotype is not None \
+        else resolve_architecture(config, task)
+    if config.model.genotype is not None:
         resolve_architecture(config, task)  # the cell check
-        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-        return SparseMLP(load_genotype(config, task).to_blocks(), activation=model_config.activation,
-                         dropout=model_config.dropout, init=model_config.init, generator=generator)
-    sizes = resolve_architecture(config, task)
-    motif_size = config.evolution.motif_size if config.evolution.rule == "set-motif" else 1
-    return SparseMLP.from_layer_sizes(
-        sizes, rng, model_config.density_scheme, model_config.epsilon, model_config.density, motif_size,
-        activation=model_config.activation, dropout=model_config.dropout, init=model_config.init,
-    )
+    return build_candidate(genotype, ModelSpec(config.model, config.rewiring), task, config.training.seed)
 
 
 def run_training(config: RunConfig, task: Task, callbacks: list[Callback] = ()) -> tuple[object, TrainResult]:
     config.validate()
-    model = build_model(config, task)
-    evolution = make_evolution(
-        config.evolution.rule, **config.evolution.rule_options(config.training.seed + 1)
-    ) if config.evolution.rule != "none" else None
-    result = train(model, task, config.training, [evolution, *callbacks])
+    model, rule = build_model(config, task)
+    result = train(model, task, config.training, [rule, *callbacks])
     return model, result
+
+
+def load_trained_model(run_dir, data_dir=None):
+    """(config, task, model) of a ``structsearch train --save-model`` (or ``prune``) run directory."""
+    source = Path(run_dir)
+    config_path, weights = source / "config.json", source / "model.pt"
+    if not config_path.is_file() or not weights.is_file():
+        raise DataError(f"{source}: not a trained model's run directory (needs config.json and model.pt "
+                        "from `structsearch train --save-model`)")
+    try:
+        stored = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"{config_path}: not a run configuration ({error})") from None
+    if not isinstance(stored, dict):
+        raise DataError(f"{config_path}: not a run configuration")
+    config = config_from_dict(stored, str(config_path)).validate()
+    task = load_configured_task(config, data_dir)
+    model, _ = build_model(config, task)
+    try:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except (RuntimeError, OSError, KeyError) as error:
+        raise DataError(f"{weights}: does not fit the model of {config_path} ({error})") from None
+    return config, task, model

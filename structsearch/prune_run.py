@@ -9,16 +9,20 @@ validation split and, as in Stier et al.'s curves, on the test split.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
+from structsearch import seeds
+from structsearch.config import RunConfig
 from structsearch.errors import ConfigError, DataError
+from structsearch.pipeline import load_configured_task, load_trained_model, run_training
 from structsearch.sparsity.pruning import (
+    METHODS,
     SCHEDULES,
     PruningContext,
+    check_count,
+    check_fraction,
     live_count,
     make_method,
     run_schedule,
@@ -54,7 +58,7 @@ def pruning_curve(model, task, method: str, schedule: str, target: float, steps:
                "val_accuracy_pruned": accuracy(model, task, task.validation),
                "test_accuracy_pruned": accuracy(model, task, task.test)}
         if retrain_epochs:
-            config = dataclasses.replace(training, epochs=retrain_epochs, seed=training.seed + step + 1)
+            config = dataclasses.replace(training, epochs=retrain_epochs, seed=seeds.derive(training.seed, "retrain", step))
             result = Trainer(model, task, config).fit()
             if result.status not in ("ok", "stopped-early"):
                 raise DataError(f"retraining after step {step + 1} {result.status}: {result.reason}")
@@ -70,75 +74,57 @@ def pruning_curve(model, task, method: str, schedule: str, target: float, steps:
     return rows
 
 
-def load_trained_model(run_dir, data_dir=None):
-    """(config, task, model) of a ``structsearch train --save-model`` (or ``prune``) run directory."""
-    from structsearch.config import config_from_dict
-    from structsearch.pipeline import build_model, load_configured_task
+@dataclass
+class PruneConfig:
+    """What ``structsearch prune`` removes: a method, a schedule and exactly one of ``amount`` (a
+    fraction of the live weights) and ``count``, with ``retrain_epochs`` after each of ``steps``."""
 
-    source = Path(run_dir)
-    config_path, weights = source / "config.json", source / "model.pt"
-    if not config_path.is_file() or not weights.is_file():
-        raise DataError(f"{source}: not a trained model's run directory (needs config.json and model.pt "
-                        "from `structsearch train --save-model`)")
-    try:
-        stored = json.loads(config_path.read_text())
-        stored["task"] = {"name": stored["task"]["name"], **stored["task"].get("options", {})}
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise DataError(f"{config_path}: not a run configuration ({error})") from None
-    config = config_from_dict(stored, str(config_path)).validate()
-    task = load_configured_task(config, data_dir)
-    model = build_model(config, task)
-    try:
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    except (RuntimeError, OSError, KeyError) as error:
-        raise DataError(f"{weights}: does not fit the model of {config_path} ({error})") from None
-    return config, task, model
+    method: str = "magnitude-blinded"
+    schedule: str = "one-shot"
+    amount: float | None = None
+    count: int | None = None
+    steps: int = 5
+    retrain_epochs: int = 1
+    seed: int = 0
+
+    def validate(self) -> PruneConfig:
+        SCHEDULES.check(self.schedule)
+        METHODS.check(self.method)
+        if (self.amount is None) == (self.count is None):
+            raise ConfigError("give exactly one of --amount FRACTION and --count N")
+        return self
 
 
-def run_prune_command(args) -> int:
-    from rich.console import Console
-    from rich.table import Table
+@dataclass
+class PruneResult:
+    rows: list[dict]  # one per step (see :func:`pruning_curve`)
+    model: object  # the pruned, retrained model
+    config: RunConfig  # the model's training configuration
+    task: object
 
-    from structsearch.cli import _train_config
-    from structsearch.pipeline import load_configured_task, run_training
-    from structsearch.runs import new_run_dir, write_json, write_rows
 
-    if args.schedule not in SCHEDULES:
-        raise ConfigError(f"unknown pruning schedule {args.schedule!r}; known: {', '.join(SCHEDULES)}")
-    make_method(args.method)
-    console = Console(stderr=True)
-    if args.model:
-        config, task, model = load_trained_model(args.model, args.data_dir)
+def run_prune(prune: PruneConfig, config: RunConfig | None = None, model_dir: str | Path | None = None,
+              data_dir: str | None = None, announce=None) -> PruneResult:
+    """Prune the trained model of ``model_dir`` (``structsearch train --save-model``), or train
+    ``config`` first (``announce(text)`` is told before that training starts)."""
+    prune.validate()
+    if model_dir is not None:
+        config, task, model = load_trained_model(model_dir, data_dir)
     else:
-        config, _ = _train_config(args)
-        task = load_configured_task(config, args.data_dir)
-        console.print(f"training {task.name} first ({config.training.epochs} epochs)…")
+        config = config or RunConfig()
+        task = load_configured_task(config, data_dir)
+        if announce is not None:
+            announce(f"training {task.name} first ({config.training.epochs} epochs)…")
         model, result = run_training(config, task)
         if result.status != "ok":
             raise DataError(f"training before pruning ended {result.status}: {result.reason}")
-    from structsearch.sparsity.pruning import check_count, check_fraction
-
-    if (args.amount is None) == (args.count is None):
-        raise ConfigError("give exactly one of --amount FRACTION and --count N")
     total = live_count(model)
-    if args.count is not None:
-        check_count(args.count, total)
-        target = args.count / total
+    if prune.count is not None:
+        check_count(prune.count, total)
+        target = prune.count / total
     else:
-        check_fraction(args.amount)
-        target = args.amount
-    rows = pruning_curve(model, task, args.method, args.schedule, target, args.steps, args.retrain_epochs,
-                         config.training, args.seed or 0)
-    run_dir = new_run_dir(args.name, args.runs, prefix="prune-")
-    write_rows(run_dir / "pruning.csv", rows)
-    write_json(run_dir / "config.json", config.to_dict())
-    torch.save(model.state_dict(), run_dir / "model.pt")
-    table = Table(title=f"{args.method}, {args.schedule}, {args.retrain_epochs} retraining epoch(s) per step")
-    for column in ("step", "remaining", "test acc pruned", "test acc retrained"):
-        table.add_column(column, justify="right")
-    for row in rows:
-        table.add_row(str(row["step"]), f"{row['remaining']:,} ({100 * row['remaining_fraction']:.1f} %)",
-                      f"{row['test_accuracy_pruned']:.4f}", f"{row['test_accuracy_retrained']:.4f}")
-    Console().print(table)
-    console.print(f"results in {run_dir} (pruning.csv, model.pt)")
-    return 0
+        check_fraction(prune.amount)
+        target = prune.amount
+    rows = pruning_curve(model, task, prune.method, prune.schedule, target, prune.steps, prune.retrain_epochs,
+                         config.training, prune.seed)
+    return PruneResult(rows, model, config, task)

@@ -23,14 +23,26 @@ import socket
 import time
 from pathlib import Path
 
-import numpy as np
-
-from structsearch.config import set_dotted
+from structsearch import seeds
+from structsearch.config import ModelConfig
 from structsearch.errors import ConfigError, DataError, StructsearchError
-from structsearch.search.space import STUDY_PARAMETERS, SearchSpace, space_from_dict
+from structsearch.overrides import apply_changes, parameter_changes
+from structsearch.registry import Registry
+from structsearch.search.space import SearchSpace, space_from_dict
 from structsearch.train_callbacks import Callback, StopTraining
 
-PRUNERS = ("median", "hyperband", "none")
+# name → factory(epochs) of the Optuna pruner
+PRUNERS = Registry("pruner", {
+    "median": lambda epochs: _optuna().pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+    "hyperband": lambda epochs: _optuna().pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 2)),
+    "none": lambda epochs: _optuna().pruners.NopPruner(),
+})
+
+
+def _optuna():
+    import optuna
+
+    return optuna
 HEARTBEAT_SECONDS = 10  # a trial silent for 3 heartbeats is failed and retried
 MAX_RETRY = 2
 
@@ -42,53 +54,13 @@ class TrialFailed(StructsearchError):
 # ------------------------------------------------------------------------------ parameters
 
 
-def params_as_changes(params: dict, source: str = "params") -> list[tuple[str, object]]:
-    """Study parameters as (dotted search-space key, value) pairs; ε fixes the Erdős–Rényi prior's range."""
-    changes = []
-    for name, value in params.items():  # names checked by read_params or the [study] table
-        if name == "epsilon":
-            changes.append(("genotype.erdos-renyi.epsilon", [value, value]))
-        elif name in ("dropout", "activation"):
-            changes.append((f"model.{name}", value))
-        else:
-            changes.append((f"training.{name}", value))
-    return changes
-
-
 def apply_params(space: SearchSpace, params: dict, source: str = "params") -> SearchSpace:
-    """A copy of ``space`` with study parameters (names of ``STUDY_PARAMETERS``) applied."""
+    """A copy of ``space`` with study parameters (names of ``overrides.PARAMETERS``) applied."""
     if "epsilon" in params and "erdos-renyi" not in space.genotype.priors:
         raise ConfigError(f"{source}: epsilon sets the erdos-renyi prior, which the space does not use "
                           f"(priors: {', '.join(space.genotype.priors)})")
-    data = space.to_dict()
-    for dotted, value in params_as_changes(params, source):
-        set_dotted(data, dotted, value)
+    data = apply_changes(space.to_dict(), parameter_changes(params, space=True), source)
     return space_from_dict(data, source)
-
-
-def read_params(path: str | Path) -> dict:
-    """The ``[params]`` table of a file written by ``structsearch study``."""
-    from structsearch.config import read_toml
-
-    data = read_toml(path)
-    params = data.get("params")
-    if not isinstance(params, dict) or set(data) - {"params", "study"}:
-        raise ConfigError(f"{path}: a params file holds one [params] table (as `structsearch study` writes)")
-    unknown = [name for name in params if name not in STUDY_PARAMETERS]
-    if unknown:
-        raise ConfigError(f"{path}: unknown parameter {unknown[0]!r}; known: {', '.join(STUDY_PARAMETERS)}")
-    return params
-
-
-# names of a params file → (section, key) of a `structsearch train` configuration
-TRAIN_TARGETS = {
-    "lr": ("training", "lr"), "momentum": ("training", "momentum"), "weight_decay": ("training", "weight_decay"),
-    "batch_size": ("training", "batch_size"), "epochs": ("training", "epochs"),
-    "optimizer": ("training", "optimizer"), "grad_clip": ("training", "grad_clip"),
-    "rule": ("evolution", "rule"), "zeta": ("evolution", "drop_fraction"),
-    "motif_size": ("evolution", "motif_size"), "epsilon": ("model", "epsilon"),
-    "dropout": ("model", "dropout"), "activation": ("model", "activation"),
-}
 
 
 def suggest(trial, name: str, spec: dict):
@@ -168,15 +140,7 @@ def _first_line(error) -> str:
 
 
 def make_pruner(name: str, epochs: int):
-    import optuna
-
-    if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(epochs, 2))
-    if name == "none":
-        return optuna.pruners.NopPruner()
-    raise ConfigError(f"--pruner must be one of {', '.join(PRUNERS)}, got {name!r}")
+    return PRUNERS.lookup(name, "--pruner")(epochs)
 
 
 def _alive(pid: int) -> bool:
@@ -228,7 +192,7 @@ class Objective:
         from structsearch.search import worker
 
         self.space, self.data_dir = space, data_dir
-        self.task = worker.cached_task({"name": space.task.name, "options": space.task.options}, data_dir)
+        self.task = worker.cached_task(space.task, data_dir)
         self.fixed = None
         if space.study.genotype:
             from structsearch.graphs import LayeredGraph
@@ -242,7 +206,6 @@ class Objective:
     def __call__(self, trial) -> float:
         import optuna
 
-        from structsearch.search.engine import candidate_seed
         from structsearch.search.genome import random_individual
         from structsearch.search.worker import result_metrics, train_candidate
 
@@ -253,12 +216,12 @@ class Objective:
             space = apply_params(self.space, params, f"trial {trial.number}")
         except ConfigError as error:
             raise TrialFailed(str(error)) from None
-        seed = candidate_seed(space.seed, 0, trial.number)
-        individual = random_individual(space, space.n_inputs(self.task), self.task.n_classes, np.random.default_rng([space.seed, trial.number]))
+        seed = seeds.derive(space.seed, "trial-init", trial.number)
+        individual = random_individual(space, space.n_inputs(self.task), self.task.n_classes,
+                                       seeds.generator(space.seed, "trial-genotype", trial.number))
         graph = self.fixed if self.fixed is not None else individual.graph
-        result = train_candidate(graph, individual.cell, self.task,
-                                 {"activation": space.model.activation, "dropout": space.model.dropout},
-                                 space.training.trainer_settings(), space.training.rewiring(), seed,
+        model = ModelConfig(activation=space.model.activation, dropout=space.model.dropout)
+        result = train_candidate(graph, individual.cell, self.task, model, space.rewiring, space.training, seed,
                                  [OptunaReport(trial)])
         metrics = result_metrics(graph, result)
         for key in ("test_accuracy", "connections", "selected_epoch", "epochs_run"):
@@ -337,7 +300,7 @@ def run_study(space: SearchSpace, trials: int, storage: str | None = None, study
     # each process samples with its own seed: the space's seed, its index and the trials so far
     specs = [json.dumps({"space": space.to_dict(), "storage": storage, "study_name": name, "runs": str(runs),
                          "pruner": pruner, "trials": share, "timeout": timeout, "data_dir": data_dir,
-                         "threads": threads, "heartbeat": heartbeat, "sampler_seed": space.seed * 10007 + len(study.trials) * 101 + index})
+                         "threads": threads, "heartbeat": heartbeat, "sampler_seed": seeds.derive(space.seed, "sampler", len(study.trials), index)})
              for index, share in enumerate(shares) if share]
     if len(specs) == 1:
         optimize(specs[0])
@@ -360,45 +323,3 @@ def best_params_toml(study, space_name: str) -> str:
     for name, value in best.params.items():
         lines.append(f"{name} = {json.dumps(value)}")
     return "\n".join(lines) + "\n"
-
-
-def run_study_command(args) -> int:
-    """``structsearch study``: run the trials, print the best parameters, write them as TOML."""
-    from optuna.trial import TrialState
-    from rich.console import Console
-    from rich.table import Table
-
-    from structsearch.search.command import space_with_overrides
-
-    space = space_with_overrides(args)
-    if args.genotype:
-        space.study.genotype = args.genotype
-    console = Console(stderr=True)
-    name = args.study_name or space.name
-    def announce(shown):
-        console.print(f"[bold]structsearch study[/bold] {name} in {shown}: {args.trials} trial(s) of "
-                      f"{space.name} over {args.jobs} process(es), pruner {args.pruner}")
-
-    study, shown = run_study(space, args.trials, args.storage, name, args.pruner, args.jobs, args.timeout,
-                             args.runs, args.data_dir, args.heartbeat, announce)
-    counts = {state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,)))
-              for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
-    console.print(f"{len(study.trials)} trials in {shown}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    if not counts["complete"]:
-        raise DataError(f"study {name!r} has no complete trial yet; nothing to report")
-    best = study.best_trial
-    console.print(f"best: trial {best.number}, validation accuracy {best.value:.4f}, test accuracy "
-                  f"{best.user_attrs.get('test_accuracy', math.nan):.4f}, {best.user_attrs.get('connections')} "
-                  f"connections ({best.user_attrs.get('structure')})")
-    table = Table(title=f"best parameters of {name}")
-    table.add_column("parameter")
-    table.add_column("value", justify="right")
-    for key, value in best.params.items():
-        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
-    Console().print(table)
-    out = Path(args.out) if args.out else Path(args.runs) / "studies" / f"{name}-best.toml"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(best_params_toml(study, space.name))
-    console.print(f"best parameters → {out} (structsearch train --params {out}); "
-                  f"browse with: optuna-dashboard {args.storage or shown}")
-    return 0

@@ -15,17 +15,18 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
 from structsearch.errors import ConfigError
+from structsearch.registry import names_registry
 from structsearch.tasks import Split, Task
 from structsearch.train_callbacks import Callback, StopTraining
 
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = names_registry("optimizer", ("sgd", "adam"))
 
 
 @dataclass
@@ -48,8 +49,7 @@ class TrainConfig:
             raise ConfigError(f"epochs must be a positive integer, got {self.epochs!r}")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}; known: {', '.join(OPTIMIZERS)}")
+        OPTIMIZERS.check(self.optimizer)
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"lr must be a positive number, got {self.lr}")
         if not 0.0 <= self.momentum < 1.0:
@@ -59,14 +59,6 @@ class TrainConfig:
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"grad_clip must be positive, got {self.grad_clip}")
         return self
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown training key {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        return cls(**values).validate()
 
 
 @dataclass

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from structsearch import __version__
-from structsearch.cli import main
+from structsearch.commands import main
 
 
 def run(capsys, *argv):
@@ -42,7 +42,7 @@ def test_usage_error_is_one_line_with_exit_2(capsys):
 
 
 def test_console_script_shows_no_traceback():
-    done = subprocess.run([sys.executable, "-m", "structsearch.cli", "train", "--task", "nope"],
+    done = subprocess.run([sys.executable, "-m", "structsearch", "train", "--task", "nope"],
                           capture_output=True, text=True)
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
@@ -50,7 +50,7 @@ def test_console_script_shows_no_traceback():
 
 
 def test_debug_shows_the_traceback():
-    done = subprocess.run([sys.executable, "-m", "structsearch.cli", "--debug", "train", "--task", "nope"],
+    done = subprocess.run([sys.executable, "-m", "structsearch", "--debug", "train", "--task", "nope"],
                           capture_output=True, text=True)
     assert done.returncode != 0 and "Traceback" in done.stderr
 
@@ -68,7 +68,7 @@ def test_train_writes_the_run_directory(capsys, tmp_path):
     result = json.loads((tmp_path / "t" / "result.json").read_text())
     config = json.loads((tmp_path / "t" / "config.json").read_text())
     assert result["status"] == "ok" and result["test_accuracy"] > 0.5
-    assert config["evolution"]["rule"] == "set-motif" and config["task"]["name"] == "digits"
+    assert config["rewiring"]["rule"] == "set-motif" and config["task"]["name"] == "digits"
     lines = (tmp_path / "t" / "curves.csv").read_text().splitlines()
     assert len(lines) == 3 and "val_accuracy" in lines[0] and "connections_0" in lines[0]
     assert (tmp_path / "t" / "model.pt").is_file()
@@ -83,7 +83,7 @@ def test_train_from_toml_with_overrides(capsys, tmp_path):
     assert code == 0, err
     saved = json.loads((tmp_path / "r" / "config.json").read_text())
     assert saved["training"]["epochs"] == 2 and saved["model"]["architecture"] == "64-40-10"
-    assert saved["evolution"]["rule"] == "rigl"
+    assert saved["rewiring"]["rule"] == "rigl"
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -95,7 +95,7 @@ def test_train_from_toml_with_overrides(capsys, tmp_path):
     (["--architecture", "64-0-10"], "positive size"),
     (["--architecture", "784-100-10"], "starts with 784 inputs but task 'digits' has 64"),
     (["--architecture", "64-100-3"], "ends with 3 outputs"),
-    (["--evolution", "sparse-magic"], "known: none, set, set-motif, rigl"),
+    (["--rule", "sparse-magic"], "known: none, set, set-motif, rigl"),
     (["--lr", "-0.1"], "lr must be a positive"),
     (["--cell", "gru"], "needs a sequence task"),
     (["--task", "reber", "--cell", "cnn"], "unknown cell type 'cnn'"),
@@ -132,7 +132,7 @@ def test_train_a_recurrent_model_on_reber(capsys, tmp_path):
     # Stier et al.'s recurrent defaults fill what was not given; what was given stays
     assert saved["training"]["optimizer"] == "adam" and saved["training"]["grad_clip"] == 5.0
     assert saved["training"]["lr"] == 0.01 and saved["training"]["epochs"] == 1
-    assert saved["evolution"]["rule"] == "none" and saved["model"]["cell"] == "lstm"
+    assert saved["rewiring"]["rule"] == "none" and saved["model"]["cell"] == "lstm"
     code, _, err = run(capsys, "train", "--task", "reber", "--task-option", "n_strings=300", "--epochs", "1",
                        "--runs", str(tmp_path), "--name", "default-rnn", "--no-progress")
     assert code == 0, err

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from structsearch.cli import main
+from structsearch.commands import main
 from structsearch.errors import ConfigError, DataError
 from structsearch.graphs import LayeredGraph, erdos_renyi, motif_informed
 from structsearch.motifs.catalogue import count_motifs

@@ -178,7 +178,7 @@ def test_bad_pruning_requests_are_clear_errors():
 def test_prune_command_on_a_saved_model_and_on_a_train_configuration(tmp_path, capsys):
     import csv
 
-    from structsearch.cli import main
+    from structsearch.commands import main
 
     assert main(["train", "--epochs", "2", "--runs", str(tmp_path), "--name", "base", "--save-model",
                  "--no-progress"]) == 0
@@ -209,7 +209,7 @@ def test_prune_command_on_a_saved_model_and_on_a_train_configuration(tmp_path, c
 
 
 def test_a_pruned_recurrent_model_round_trips_through_prune_command(tmp_path):
-    from structsearch.cli import main
+    from structsearch.commands import main
 
     assert main(["train", "--task", "reber", "--task-option", "n_strings=400", "--architecture", "8-12-2",
                  "--epsilon", "4", "--epochs", "1", "--runs", str(tmp_path), "--name", "rnn", "--save-model",

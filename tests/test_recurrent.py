@@ -125,7 +125,7 @@ def test_pruning_keeps_removed_weights_at_zero_through_retraining():
 
 
 def test_reber_pruning_experiment_writes_csv_and_plot(tmp_path):
-    from structsearch.cli import main
+    from structsearch.commands import main
 
     code = main(["experiment", "reber-pruning", "--cells", "gru", "--hidden", "8", "--n-strings", "200",
                  "--epochs", "1", "--runs", str(tmp_path), "--name", "p"])
@@ -137,7 +137,7 @@ def test_reber_pruning_experiment_writes_csv_and_plot(tmp_path):
 
 
 def test_reber_priors_study_stores_each_network(tmp_path):
-    from structsearch.cli import main
+    from structsearch.commands import main
     from structsearch.store import RunStore
 
     code = main(["experiment", "reber-priors", "--cells", "gru,rnn_relu", "--per-prior", "2", "--epochs", "1",

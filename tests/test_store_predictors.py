@@ -4,7 +4,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from structsearch.cli import main
+from structsearch.commands import main
 from structsearch.errors import ConfigError, DataError
 from structsearch.graphs import erdos_renyi
 from structsearch.graphs.features import feature_names

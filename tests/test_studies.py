@@ -18,7 +18,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from structsearch.cli import main
+from structsearch.commands import main
 from structsearch.errors import ConfigError
 from structsearch.search.space import load_space, space_from_dict
 from structsearch.studies import recover_crashed_trials, run_study
@@ -37,7 +37,7 @@ def load(storage: str, name: str = "digits-small"):
 
 
 def study_process(storage: str, trials: int, *extra) -> subprocess.Popen:
-    command = [sys.executable, "-m", "structsearch.cli", "study", "digits-small", "--trials", str(trials),
+    command = [sys.executable, "-m", "structsearch", "study", "digits-small", "--trials", str(trials),
                "--storage", storage, *FAST, *extra]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
 
@@ -67,7 +67,7 @@ def test_the_params_file_feeds_train_and_evolve(tmp_path, capsys):
 
     config = json.loads((tmp_path / "t" / "config.json").read_text())
     assert config["training"]["lr"] == 0.02 and config["training"]["batch_size"] == 48
-    assert config["evolution"]["rule"] == "rigl" and config["evolution"]["drop_fraction"] == 0.25
+    assert config["rewiring"]["rule"] == "rigl" and config["rewiring"]["drop_fraction"] == 0.25
     assert config["model"]["epsilon"] == 6.0 and config["training"]["epochs"] == 1
     assert main(["evolve", "--params", str(params), "--population", "2", "--generations", "0", "--epochs", "1",
                  "--runs", str(tmp_path), "--name", "e", "--workers", "1", "--quiet"]) == 0
@@ -75,7 +75,7 @@ def test_the_params_file_feeds_train_and_evolve(tmp_path, capsys):
 
     with RunStore.open(tmp_path / "e") as store:
         stored = store.config
-    assert stored["training"]["lr"] == 0.02 and stored["training"]["rule"] == "rigl"
+    assert stored["training"]["lr"] == 0.02 and stored["rewiring"]["rule"] == "rigl"
     assert stored["genotype"]["erdos-renyi"]["epsilon"] == [6.0, 6.0]
     params.write_text("[params]\nlearning_rate = 0.1\n")
     assert main(["train", "--params", str(params)]) == 1

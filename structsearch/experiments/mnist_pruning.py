@@ -14,9 +14,10 @@ import time
 
 from rich.console import Console
 
-from structsearch.config import EvolutionConfig, ModelConfig, RunConfig, TaskConfig
+from structsearch.config import ModelConfig, RewiringConfig, RunConfig, TaskConfig
 from structsearch.errors import ConfigError
 from structsearch.experiments.set_vs_motif import parse_floats
+from structsearch.experiments.settings import MnistPruningConfig
 from structsearch.pipeline import load_configured_task, run_training
 from structsearch.prune_run import pruning_curve
 from structsearch.runs import new_run_dir, write_json, write_rows
@@ -24,29 +25,28 @@ from structsearch.sparsity.pruning import METHODS
 from structsearch.train import TrainConfig
 
 
-def run_mnist_pruning(args) -> list[dict]:
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+def run_mnist_pruning(config: MnistPruningConfig) -> list[dict]:
+    methods = [m.strip() for m in config.methods.split(",") if m.strip()]
     for method in methods:
-        if method not in METHODS:
-            raise ConfigError(f"unknown pruning method {method!r}; known: {', '.join(METHODS)}")
-    levels = parse_floats(args.compressions, "--compressions")
+        METHODS.check(method)
+    levels = parse_floats(config.compressions, "--compressions")
     if any(not 0 < level < 100 for level in levels):
-        raise ConfigError(f"--compressions are percentages in (0, 100), got {args.compressions}")
-    networks = [n.strip() for n in args.networks.split(",") if n.strip()]
-    options = {"train_size": args.train_size} if args.train_size else {}
-    training = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer="sgd", lr=args.lr,
-                           momentum=0.9, seed=args.seed)
-    run_dir = new_run_dir(args.name, args.runs, prefix="mnist-pruning-")
+        raise ConfigError(f"--compressions are percentages in (0, 100), got {config.compressions}")
+    networks = [n.strip() for n in config.networks.split(",") if n.strip()]
+    options = {"train_size": config.train_size} if config.train_size else {}
+    training = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, optimizer="sgd", lr=config.lr,
+                           momentum=0.9, seed=config.seed)
+    run_dir = new_run_dir(config.name, config.runs, prefix="mnist-pruning-")
     console = Console(stderr=True)
     rows: list[dict] = []
     task = None
     for network in networks:
-        config = RunConfig(task=TaskConfig(args.task, options), model=ModelConfig(
+        run_config = RunConfig(task=TaskConfig(config.task, options), model=ModelConfig(
             architecture=network, density_scheme="uniform", density=1.0),
-            evolution=EvolutionConfig(rule="none"), training=training).validate()
-        task = task or load_configured_task(config, args.data_dir)
+            rewiring=RewiringConfig(rule="none"), training=training).validate()
+        task = task or load_configured_task(run_config, config.data_dir)
         started = time.perf_counter()
-        base, result = run_training(config, task)
+        base, result = run_training(run_config, task)
         console.print(f"{network}: base test accuracy {result.test_accuracy:.4f} "
                       f"({time.perf_counter() - started:.0f} s, {sum(result.connections):,} weights)")
         rows.append({"network": network, "method": "none", "compression": 0.0, "remaining": sum(result.connections),
@@ -56,8 +56,8 @@ def run_mnist_pruning(args) -> list[dict]:
         for method in methods:
             for level in levels:
                 model = copy.deepcopy(base)
-                curve = pruning_curve(model, task, method, "one-shot", level / 100, 1, args.retrain_epochs,
-                                      training, seed=args.seed, samples=args.obd_samples)
+                curve = pruning_curve(model, task, method, "one-shot", level / 100, 1, config.retrain_epochs,
+                                      training, seed=config.seed, samples=config.obd_samples)
                 last = curve[-1]
                 row = {"network": network, "method": method, "compression": level, "remaining": last["remaining"],
                        **{k: last[k] for k in ("test_accuracy_pruned", "test_accuracy_retrained",
@@ -67,8 +67,8 @@ def run_mnist_pruning(args) -> list[dict]:
                               f"→ retrained {row['test_accuracy_retrained']:.4f} ({row['seconds']:.0f} s)")
                 write_rows(run_dir / "mnist_pruning.csv", rows)
     write_json(run_dir / "config.json", {"networks": networks, "methods": methods, "compressions": levels,
-                                         "retrain_epochs": args.retrain_epochs, "training": training.__dict__,
-                                         "task": args.task, "task_options": options})
+                                         "retrain_epochs": config.retrain_epochs, "training": training.__dict__,
+                                         "task": config.task, "task_options": options})
     plot(rows, run_dir / "mnist_pruning.png")
     console.print(f"results in {run_dir} (mnist_pruning.csv, mnist_pruning.png)")
     return rows

@@ -19,19 +19,19 @@ import statistics
 import time
 
 import numpy as np
-import torch
 from rich.console import Console
 
-from structsearch.config import EvolutionConfig, ModelConfig, RunConfig, TaskConfig
+from structsearch import seeds
+from structsearch.config import ModelConfig, RewiringConfig, RunConfig, TaskConfig
 from structsearch.errors import ConfigError, DataError
+from structsearch.experiments.settings import MotifEmergenceConfig
 from structsearch.graphs import LayeredGraph, motif_informed
 from structsearch.motifs.census import census, graph_of_model, motif_mix, save_census, signed_motifs
 from structsearch.motifs.dynamics import MotifDynamics
-from structsearch.nn.mlp import SparseMLP, parse_architecture
-from structsearch.pipeline import build_model, load_configured_task
+from structsearch.nn.mlp import parse_architecture
+from structsearch.pipeline import ModelSpec, build_candidate, build_model, load_configured_task
 from structsearch.runs import new_run_dir, write_json, write_rows
 from structsearch.sparsity.density import sample_positions
-from structsearch.sparsity.evolution import make_evolution
 from structsearch.train import TrainConfig, train
 
 
@@ -66,32 +66,32 @@ def informed_with_edges(sizes: list[int], census_data: dict, target_edges: int, 
     return best
 
 
-def run_motif_emergence(args) -> dict:
-    if args.seeds < 1 or args.samples < 1:
-        raise ConfigError(f"--seeds and --samples must be positive, got {args.seeds} and {args.samples}")
-    options = {"train_size": args.train_size, "test_size": args.test_size} \
-        if args.task in ("mnist", "fashion-mnist") else {}
-    config = RunConfig(task=TaskConfig(args.task, options),
-                       model=ModelConfig(architecture=args.architecture, epsilon=args.epsilon),
-                       evolution=EvolutionConfig(rule=args.rule, drop_fraction=args.zeta),
-                       training=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+def run_motif_emergence(config: MotifEmergenceConfig) -> dict:
+    if config.seeds < 1 or config.samples < 1:
+        raise ConfigError(f"--seeds and --samples must be positive, got {config.seeds} and {config.samples}")
+    settings = config
+    options = {"train_size": settings.train_size, "test_size": settings.test_size} \
+        if settings.task in ("mnist", "fashion-mnist") else {}
+    config = RunConfig(task=TaskConfig(settings.task, options),
+                       model=ModelConfig(architecture=settings.architecture, epsilon=settings.epsilon),
+                       rewiring=RewiringConfig(rule=settings.rule, drop_fraction=settings.drop_fraction),
+                       training=TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
                                             momentum=0.9, weight_decay=2e-4, seed=0)).validate()
-    task = load_configured_task(config, args.data_dir)
-    run_dir = new_run_dir(args.name, args.runs, prefix="motif-emergence-")
+    task = load_configured_task(config, settings.data_dir)
+    run_dir = new_run_dir(settings.name, settings.runs, prefix="motif-emergence-")
     console = Console(stderr=True)
 
     # 1. SET with a census every epoch
     started = time.perf_counter()
-    model = build_model(config, task)
-    dynamics = MotifDynamics(every=1, samples=args.samples, seed=args.seed)
-    evolution = make_evolution(config.evolution.rule, **config.evolution.rule_options(1))
-    result = train(model, task, config.training, [evolution, dynamics])
+    model, rule = build_model(config, task)
+    dynamics = MotifDynamics(every=1, samples=settings.samples, seed=settings.seed)
+    result = train(model, task, config.training, [rule, dynamics])
     write_rows(run_dir / "dynamics.csv", dynamics.records)
     final_graph, weights = graph_of_model(model)
-    final = census(final_graph, args.final_samples, args.seed)
+    final = census(final_graph, settings.final_samples, settings.seed)
     final["signed"] = signed_motifs(final_graph, weights)
     save_census(final, run_dir / "census.json")
-    console.print(f"{args.rule} on {task.name} {args.architecture}: test {result.test_accuracy:.4f}, "
+    console.print(f"{settings.rule} on {task.name} {settings.architecture}: test {result.test_accuracy:.4f}, "
                   f"{final_graph.n_edges:,} connections ({time.perf_counter() - started:.0f} s); final z: "
                   + ", ".join(f"{k} {v['z']:+.2f}" for k, v in final["motifs"].items())
                   + f"; balance {final['signed']['balance']:.3f}")
@@ -103,14 +103,14 @@ def run_motif_emergence(args) -> dict:
     except DataError as error:  # no over-represented motif: report it, nothing to compare
         console.print(f"[yellow]{error}[/yellow]")
         mix = None
-    sizes = parse_architecture(args.architecture)
+    sizes = parse_architecture(settings.architecture)
     if mix is not None:
-        for seed in range(args.seeds):
-            rng = np.random.default_rng([args.seed, seed])
+        for seed in range(settings.seeds):
+            rng = seeds.generator(settings.seed, "repeat", seed)
             informed = informed_with_edges(sizes, final, final_graph.n_edges, rng)
             control = matched_erdos_renyi(informed, rng)
             for prior, graph in (("motif-informed", informed), ("erdos-renyi", control)):
-                network = SparseMLP(graph.to_blocks(), generator=torch.Generator().manual_seed(seed))
+                network, _ = build_candidate(graph, ModelSpec(), task, seed)
                 trained = train(network, task, dataclasses.replace(config.training, seed=seed))
                 rows.append({"seed": seed, "prior": prior, "connections": graph.n_edges,
                              "skip_connections": int(graph.skip_edges().sum()),
@@ -128,7 +128,7 @@ def run_motif_emergence(args) -> dict:
             summary[prior] = {"mean": statistics.mean(values),
                               "std": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values)}
     write_json(run_dir / "summary.json", summary)
-    plot(dynamics.records, rows, run_dir, args.rule)
+    plot(dynamics.records, rows, run_dir, settings.rule)
     for prior in ("motif-informed", "erdos-renyi"):
         if prior in summary:
             console.print(f"{prior}: test {summary[prior]['mean']:.4f} ± {summary[prior]['std']:.4f} "

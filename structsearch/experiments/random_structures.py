@@ -15,18 +15,20 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
-import torch
 from rich.console import Console
 
-from structsearch.config import EvolutionConfig, ModelConfig, RunConfig, TaskConfig
+from structsearch import seeds
+from structsearch.config import ModelConfig, RewiringConfig, RunConfig, TaskConfig
 from structsearch.errors import ConfigError
+from structsearch.experiments.settings import RandomStructuresConfig, ReberPriorsConfig
 from structsearch.graphs import barabasi_albert, watts_strogatz
 from structsearch.graphs.features import compute_features, feature_names
-from structsearch.nn.mlp import SparseMLP
-from structsearch.nn.recurrent import SparseRecurrentNet, check_cell
-from structsearch.pipeline import load_configured_task
+from structsearch.nn.recurrent import check_cell
+from structsearch.pipeline import ModelSpec, build_candidate, load_configured_task
 from structsearch.runs import new_run_dir, write_rows
 from structsearch.store import RunStore
 from structsearch.train import TrainConfig, train
@@ -41,9 +43,6 @@ def sample_structure(prior_name: str, n: int, n_inputs: int, n_outputs: int, rng
     if prior_name == "barabasi-albert":
         return barabasi_albert(n, max(1, n // 10), rng, n_inputs=n_inputs, n_outputs=n_outputs)
     raise ConfigError(f"unknown study prior {prior_name!r}; known: {', '.join(STUDY_PRIORS)}")
-
-
-REPEAT_SEED_STRIDE = 1_000_003  # training r of network i starts from seed + i + r · stride
 
 
 def training_runs(candidate) -> list[dict]:
@@ -98,7 +97,7 @@ def run_random_structures(task_name: str, priors: list[str], per_prior: int, n_m
         if name not in STUDY_PRIORS:
             raise ConfigError(f"unknown study prior {name!r}; known: {', '.join(STUDY_PRIORS)}")
     config = RunConfig(task=TaskConfig(task_name, dict(task_options or {})), model=ModelConfig(cell=cell),
-                       evolution=EvolutionConfig(rule="none"),
+                       rewiring=RewiringConfig(rule="none"),
                        training=TrainConfig(epochs=epochs, seed=seed, **(training or {}))).validate()
     task = task or load_configured_task(config, data_dir)
     if task.sequence and cell is None:
@@ -117,19 +116,16 @@ def run_random_structures(task_name: str, priors: list[str], per_prior: int, n_m
             if len(runs) >= repeats:
                 continue
             # the genotype depends on (seed, prior, index) only, whichever priors this call runs
-            rng = np.random.default_rng([seed, STUDY_PRIORS.index(prior_name), index])
+            prior_index = STUDY_PRIORS.index(prior_name)
+            rng = seeds.generator(seed, "network", prior_index, index)
             n = int(rng.integers(n_min, n_max + 1))
             graph = sample_structure(prior_name, n, n_inputs, task.n_classes, rng)
             started = time.perf_counter()
             curves, seconds = (existing.curves, existing.seconds) if existing else ({}, {})
             for repeat in range(len(runs), repeats):
-                init_seed = seed + index + REPEAT_SEED_STRIDE * repeat
-                if cell:
-                    model = SparseRecurrentNet.from_graph(graph, cell, task.vocabulary_size, seed=init_seed)
-                else:
-                    model = SparseMLP(graph.to_blocks(), activation=config.model.activation,
-                                      generator=torch.Generator().manual_seed(init_seed))
-                result = train(model, task, TrainConfig(**{**config.training.__dict__, "seed": init_seed}))
+                init_seed = seeds.derive(seed, "network-init", prior_index, index, repeat)
+                model, _ = build_candidate(graph, ModelSpec(config.model), task, init_seed)
+                result = train(model, task, replace(config.training, seed=init_seed))
                 runs.append({"seed": init_seed, "status": result.status, "test_accuracy": result.test_accuracy,
                              "val_accuracy": result.val_accuracy, "selected_epoch": result.selected_epoch,
                              "reason": result.reason})
@@ -186,17 +182,20 @@ def predictor_comparison(store: RunStore, seed: int = 0) -> list[dict]:
     return table
 
 
-def run_study_command(args) -> None:
-    if args.resume:
-        RunStore.open(args.resume).close()  # a clear error when it is not a run directory
-    run_dir = args.resume or new_run_dir(args.name, args.runs, prefix="random-structures-")
+def run_random_structures_study(config: RandomStructuresConfig) -> Path:
+    """``structsearch experiment random-structures``: train the networks, then report; the run directory."""
+    if config.resume:
+        RunStore.open(config.resume).close()  # a clear error when it is not a run directory
+    run_dir = Path(config.resume) if config.resume else new_run_dir(config.name, config.runs,
+                                                                     prefix="random-structures-")
     started = time.perf_counter()
-    options = dict(args.task_option or [])
-    store = run_random_structures(args.task, args.priors.split(","), args.per_prior, args.min_nodes,
-                                  args.max_nodes, args.epochs, args.seed, run_dir, args.data_dir, options,
-                                  {"lr": args.lr, "optimizer": args.optimizer, "batch_size": args.batch_size},
-                                  repeats=args.repeats)
-    report(store, args.seed, started)
+    store = run_random_structures(config.task, config.priors.split(","), config.per_prior, config.min_nodes,
+                                  config.max_nodes, config.epochs, config.seed, run_dir, config.data_dir,
+                                  dict(config.task_options or {}),
+                                  {"lr": config.lr, "optimizer": config.optimizer, "batch_size": config.batch_size},
+                                  repeats=config.repeats)
+    report(store, config.seed, started)
+    return run_dir
 
 
 def report(store: RunStore, seed: int, started: float) -> None:
@@ -216,30 +215,29 @@ def report(store: RunStore, seed: int, started: float) -> None:
     store.close()
 
 
-def run_reber_priors_command(args) -> None:
+def run_reber_priors(config: ReberPriorsConfig) -> Path:
     """Stier et al. §4.3 on Reber: per cell, N Watts–Strogatz and N Barabási–Albert networks.
 
     One run store per cell: ``<run>/<cell>/run.db``.  ``--resume <run>`` continues every cell.
     """
-    from pathlib import Path
-
     from structsearch.tasks import load_task
 
-    cells = [check_cell(c.strip()) for c in args.cells.split(",") if c.strip()]
-    if args.resume:
-        base = Path(args.resume)
+    cells = [check_cell(c.strip()) for c in config.cells.split(",") if c.strip()]
+    if config.resume:
+        base = Path(config.resume)
         if not any((base / cell / "run.db").is_file() for cell in cells):
             RunStore.open(base)  # the one-line "not a run directory" error
     else:
-        base = new_run_dir(args.name, args.runs, prefix="reber-priors-")
-    task = load_task("reber", n_strings=args.n_strings, seed=args.seed)
-    training = {"lr": args.lr, "optimizer": "adam", "batch_size": args.batch_size, "grad_clip": 5.0}
+        base = new_run_dir(config.name, config.runs, prefix="reber-priors-")
+    task = load_task("reber", n_strings=config.n_strings, seed=config.seed)
+    training = {"lr": config.lr, "optimizer": "adam", "batch_size": config.batch_size, "grad_clip": 5.0}
     for cell in cells:
         started = time.perf_counter()
-        store = run_random_structures("reber", args.priors.split(","), args.per_prior, args.min_nodes,
-                                      args.max_nodes, args.epochs, args.seed, base / cell,
-                                      task_options={"n_strings": args.n_strings, "seed": args.seed},
-                                      training=training, cell=cell, embedding=args.embedding, task=task,
-                                      repeats=args.repeats)
+        store = run_random_structures("reber", config.priors.split(","), config.per_prior, config.min_nodes,
+                                      config.max_nodes, config.epochs, config.seed, base / cell,
+                                      task_options={"n_strings": config.n_strings, "seed": config.seed},
+                                      training=training, cell=cell, embedding=config.embedding, task=task,
+                                      repeats=config.repeats)
         Console().print(f"[bold]{cell}[/bold]")
-        report(store, args.seed, started)
+        report(store, config.seed, started)
+    return base

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import copy
 import time
+from dataclasses import asdict, replace
 
 from rich.console import Console
 
+from structsearch.config import ModelConfig
+from structsearch.experiments.settings import ReberPruningConfig
 from structsearch.nn.recurrent import SparseRecurrentNet, check_cell, dense_equivalent
+from structsearch.pipeline import ModelSpec, build_candidate
 from structsearch.runs import new_run_dir, write_json, write_rows
 from structsearch.sparsity.pruning import WeightGroup, prune_smallest
 from structsearch.tasks import load_task
@@ -35,27 +39,28 @@ def prune_model(model: SparseRecurrentNet, target: str, fraction: float) -> dict
     return removed
 
 
-def run_reber_pruning(args) -> list[dict]:
-    cells = [check_cell(c.strip()) for c in args.cells.split(",") if c.strip()]
-    hidden = [int(h) for h in args.hidden.split("-")]
-    task = load_task("reber", n_strings=args.n_strings, seed=args.seed)
-    run_dir = new_run_dir(args.name, args.runs, prefix="reber-pruning-")
-    write_json(run_dir / "config.json", {k: v for k, v in vars(args).items() if k != "func"})
-    config = TrainConfig(epochs=args.epochs, optimizer="adam", lr=args.lr, batch_size=args.batch_size,
-                         grad_clip=5.0, seed=args.seed)
+def run_reber_pruning(config: ReberPruningConfig) -> list[dict]:
+    cells = [check_cell(c.strip()) for c in config.cells.split(",") if c.strip()]
+    hidden = [int(h) for h in config.hidden.split("-")]
+    task = load_task("reber", n_strings=config.n_strings, seed=config.seed)
+    run_dir = new_run_dir(config.name, config.runs, prefix="reber-pruning-")
+    write_json(run_dir / "config.json", asdict(config))
+    training = TrainConfig(epochs=config.epochs, optimizer="adam", lr=config.lr, batch_size=config.batch_size,
+                           grad_clip=5.0, seed=config.seed)
     console = Console(stderr=True)
     rows: list[dict] = []
     for cell in cells:
-        base = SparseRecurrentNet.from_graph(dense_equivalent(args.embedding, hidden), cell, seed=args.seed)
+        spec = ModelSpec(ModelConfig(cell=cell))
+        base, _ = build_candidate(dense_equivalent(config.embedding, hidden), spec, task, config.seed)
         started = time.perf_counter()
-        base_result = Trainer(base, task, config).fit()
+        base_result = Trainer(base, task, training).fit()
         console.print(f"{cell}: base model test accuracy {base_result.test_accuracy:.4f} "
                       f"({time.perf_counter() - started:.1f} s)")
         for target in TARGETS:
             for percent in range(10, 101, 10):
                 model = copy.deepcopy(base)
                 removed = prune_model(model, target, percent / 100)
-                retrain = Trainer(model, task, TrainConfig(**{**config.__dict__, "epochs": 2}))
+                retrain = Trainer(model, task, replace(training, epochs=2))
                 row = {"cell": cell, "target": target, "percent": percent,
                        "removed_input": removed["input"], "removed_hidden": removed["hidden"],
                        "base_accuracy": base_result.test_accuracy,

@@ -9,11 +9,15 @@ that epoch), and seconds per phase.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from rich.console import Console
 from rich.table import Table
 
-from structsearch.config import EvolutionConfig, ModelConfig, RunConfig, TaskConfig
+from structsearch import seeds
+from structsearch.config import ModelConfig, RewiringConfig, RunConfig, TaskConfig
 from structsearch.errors import ConfigError
+from structsearch.experiments.settings import SetVsMotifConfig
 from structsearch.pipeline import load_configured_task, run_training
 from structsearch.runs import new_run_dir, write_json, write_rows
 from structsearch.train import TrainConfig
@@ -29,28 +33,29 @@ def parse_floats(text: str, what: str) -> list[float]:
     return values
 
 
-def run_set_vs_motif(args) -> list[dict]:
-    epsilons = parse_floats(args.epsilons, "--epsilons")
-    task_config = TaskConfig(args.task, {"train_size": args.train_size, "test_size": args.test_size}
-                             if args.task in ("mnist", "fashion-mnist") else {})
+def run_set_vs_motif(config: SetVsMotifConfig) -> list[dict]:
+    epsilons = parse_floats(config.epsilons, "--epsilons")
+    task_config = TaskConfig(config.task, {"train_size": config.train_size, "test_size": config.test_size}
+                             if config.task in ("mnist", "fashion-mnist") else {})
     probe = RunConfig(task=task_config).validate()
-    task = load_configured_task(probe, args.data_dir)
-    architecture = f"{task.n_inputs}-{args.hidden}-{task.n_classes}"
-    run_dir = new_run_dir(args.name, args.runs, prefix="set-vs-motif-")
+    task = load_configured_task(probe, config.data_dir)
+    architecture = f"{task.n_inputs}-{config.hidden}-{task.n_classes}"
+    run_dir = new_run_dir(config.name, config.runs, prefix="set-vs-motif-")
     rows: list[dict] = []
     console = Console(stderr=True)
     for epsilon in epsilons:
-        for repeat in range(args.repeats):
+        for repeat in range(config.repeats):
             for rule in ("set", "set-motif"):
-                config = RunConfig(
+                run_config = RunConfig(
                     task=task_config,
                     model=ModelConfig(architecture=architecture, epsilon=epsilon),
-                    evolution=EvolutionConfig(rule=rule, drop_fraction=args.drop_fraction,
-                                              evolve_output_layer=rule == "set"),
-                    training=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                                         momentum=0.9, weight_decay=2e-4, seed=args.seed + repeat),
+                    rewiring=RewiringConfig(rule=rule, drop_fraction=config.drop_fraction,
+                                            evolve_output_layer=rule == "set"),
+                    training=TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                                         momentum=0.9, weight_decay=2e-4,
+                                         seed=seeds.derive(config.seed, "repeat", repeat)),
                 )
-                _, result = run_training(config, task)
+                _, result = run_training(run_config, task)
                 seconds = result.seconds
                 row = {
                     "rule": rule, "epsilon": epsilon, "repeat": repeat, "status": result.status,
@@ -68,7 +73,7 @@ def run_set_vs_motif(args) -> list[dict]:
                     f"val {row['val_accuracy']:.4f} connections {row['connections']:,} "
                     f"train {row['train_seconds']:.1f}s evolution {row['evolution_seconds']:.2f}s"
                 )
-    write_json(run_dir / "config.json", vars(args) | {"func": None, "architecture": architecture})
+    write_json(run_dir / "config.json", asdict(config) | {"architecture": architecture})
     summarise(rows)
     console.print(f"results in {run_dir}")
     return rows

@@ -19,7 +19,7 @@ from structsearch.graphs.edit import (
 )
 from structsearch.graphs.layered import LayeredGraph
 from structsearch.graphs.repair import repair
-from structsearch.registry import lookup
+from structsearch.registry import Registry
 
 
 def _finish(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
@@ -167,7 +167,7 @@ def remove_layer(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
     return _finish(remove_nodes(graph, np.flatnonzero(graph.layers == layer)), rng)
 
 
-MUTATIONS = {
+MUTATIONS = Registry("mutation", {
     "add-edge": add_edge,
     "remove-edge": remove_edge,
     "rewire-edge": rewire_edge,
@@ -178,7 +178,7 @@ MUTATIONS = {
     "remove-motif": remove_motif,
     "add-layer": add_layer,
     "remove-layer": remove_layer,
-}
+})
 
 
 # ------------------------------------------------------------------------------ crossovers
@@ -303,18 +303,18 @@ def matching_layers(a: LayeredGraph, b: LayeredGraph, rng: np.random.Generator) 
     return child(a, b, from_b), child(b, a, from_b)
 
 
-CROSSOVERS = {
+CROSSOVERS = Registry("crossover", {
     "subpath-swap": subpath_swap,
     "bridge": bridge_crossover,
     "matching-layers": matching_layers,
-}
+})
 
 
 def mutation(name: str):
     """The mutation registered as ``name``."""
-    return lookup(MUTATIONS, name, "mutation")
+    return MUTATIONS.lookup(name)
 
 
 def crossover(name: str):
     """The crossover registered as ``name``."""
-    return lookup(CROSSOVERS, name, "crossover")
+    return CROSSOVERS.lookup(name)

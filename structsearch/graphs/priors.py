@@ -14,7 +14,7 @@ from structsearch.graphs.dag import embed, orient
 from structsearch.graphs.edit import add_edges
 from structsearch.graphs.layered import LayeredGraph
 from structsearch.graphs.repair import repair
-from structsearch.registry import lookup
+from structsearch.registry import Registry
 from structsearch.sparsity.density import connections_for, erdos_renyi_density, sample_positions
 
 
@@ -156,16 +156,16 @@ def motif_informed(layer_sizes: list[int], census, n_motifs: int, rng: np.random
                           n_motifs, rng, recurrent)
 
 
-PRIORS = {
+PRIORS = Registry("prior", {
     "erdos-renyi": erdos_renyi,
     "watts-strogatz": watts_strogatz,
     "barabasi-albert": barabasi_albert,
     "configuration-model": configuration_model,
     "motif-composed": motif_composed,
     "motif-informed": motif_informed,
-}
+})
 
 
 def prior(name: str):
     """The prior registered as ``name``."""
-    return lookup(PRIORS, name, "prior")
+    return PRIORS.lookup(name)

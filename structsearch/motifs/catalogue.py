@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from structsearch.graphs.layered import LayeredGraph
-from structsearch.registry import lookup
+from structsearch.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Motif:
         return max(self.offsets)
 
 
-MOTIFS: dict[str, Motif] = {
+MOTIFS: Registry[Motif] = Registry("motif", {
     m.name: m
     for m in (
         Motif("v", (0, 0, 1), ((0, 2), (1, 2))),
@@ -51,11 +51,11 @@ MOTIFS: dict[str, Motif] = {
         Motif("chain", (0, 1, 2), ((0, 1), (1, 2))),
         Motif("ffl-skip", (0, 1, 2), ((0, 1), (1, 2), (0, 2))),
     )
-}
+})
 
 
 def motif(name: str) -> Motif:
-    return lookup(MOTIFS, name, "motif")
+    return MOTIFS.lookup(name)
 
 
 def place_motif(graph: LayeredGraph, pattern: Motif, base_layer: int,

@@ -3,7 +3,9 @@ shows how SET or SET-motif rewiring changes which patterns the network keeps."""
 
 from __future__ import annotations
 
+from structsearch import seeds
 from structsearch.motifs.census import census, graph_of_model, signed_motifs
+from structsearch.sparsity.evolution import check_every
 from structsearch.train_callbacks import Callback
 
 
@@ -13,14 +15,13 @@ class MotifDynamics(Callback):
     trainer's history under ``"motifs"``)."""
 
     def __init__(self, every: int = 1, samples: int = 20, seed: int = 0):
-        if every < 1:
-            raise ValueError(f"every must be a positive number of epochs, got {every}")
+        check_every(every)
         self.every, self.samples, self.seed = every, samples, seed
         self.records: list[dict] = []
 
     def record(self, trainer, epoch: int) -> None:
         graph, weights = graph_of_model(trainer.model)
-        result = census(graph, self.samples, self.seed + epoch + 1)
+        result = census(graph, self.samples, seeds.derive(self.seed, "census", epoch + 1))
         row = {"epoch": epoch, "edges": graph.n_edges, "balance": signed_motifs(graph, weights)["balance"]}
         for name, entry in result["motifs"].items():
             row[f"{name}_count"] = entry["count"]

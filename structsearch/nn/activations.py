@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from structsearch.errors import ConfigError
+from structsearch.registry import Registry
 
 
 class SReLU(nn.Module):
@@ -56,16 +56,14 @@ class AllReLU(nn.Module):
         return f"alpha={self.alpha}"
 
 
-ACTIVATIONS = ("relu", "tanh", "srelu", "all-relu")
+# name → factory(features, layer_index, dim)
+ACTIVATIONS = Registry("activation", {
+    "relu": lambda features, layer_index, dim: nn.ReLU(),
+    "tanh": lambda features, layer_index, dim: nn.Tanh(),
+    "srelu": lambda features, layer_index, dim: SReLU(features, dim=dim),
+    "all-relu": lambda features, layer_index, dim: AllReLU(layer_index),
+})
 
 
 def make_activation(name: str, features: int, layer_index: int, dim: int = -1) -> nn.Module:
-    if name == "relu":
-        return nn.ReLU()
-    if name == "tanh":
-        return nn.Tanh()
-    if name == "srelu":
-        return SReLU(features, dim=dim)
-    if name == "all-relu":
-        return AllReLU(layer_index)
-    raise ConfigError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS.lookup(name)(features, layer_index, dim)

@@ -29,14 +29,14 @@ from torch import nn
 from structsearch.errors import ConfigError
 from structsearch.nn.mlp import BlockDescription
 from structsearch.nn.sparse_linear import SparseLinear
+from structsearch.registry import Registry
 
-CELLS = {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3}
+# cell → gates per hidden neuron
+CELLS = Registry("cell type", {"rnn_tanh": 1, "rnn_relu": 1, "lstm": 4, "gru": 3})
 
 
 def check_cell(cell: str) -> str:
-    if cell not in CELLS:
-        raise ConfigError(f"unknown cell type {cell!r}; known: {', '.join(CELLS)}")
-    return cell
+    return CELLS.check(cell)
 
 
 class SparseRecurrentLayer(nn.Module):

@@ -18,7 +18,7 @@ import numpy as np
 
 from structsearch import __version__
 from structsearch.errors import ConfigError, DataError
-from structsearch.registry import lookup
+from structsearch.registry import Registry
 
 
 def _random_forest(seed):
@@ -49,12 +49,12 @@ def _gradient_boosting(seed):
 
 
 # name → (factory, needs scaling)
-MODELS = {
+MODELS = Registry("predictor model", {
     "rf": (_random_forest, False),
     "adaboost": (_adaboost, False),
     "bayesian-ridge": (_bayesian_ridge, True),
     "gbr": (_gradient_boosting, False),
-}
+})
 
 
 def make_pipeline(model: str, seed: int = 0):
@@ -62,7 +62,7 @@ def make_pipeline(model: str, seed: int = 0):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
-    factory, scale = lookup(MODELS, model, "model")
+    factory, scale = MODELS.lookup(model)
     steps = [("impute", SimpleImputer(strategy="median"))]
     if scale:
         steps.append(("scale", StandardScaler()))

@@ -58,7 +58,7 @@ class LiveView(NullView):
         search = self.search
         best = search.best
         status = Table.grid(padding=(0, 2))
-        status.add_row("in flight", f"{search.in_flight} (workers: {getattr(search.executor, 'workers', 1)})")
+        status.add_row("in flight", f"{search.in_flight} (workers: {search.executor.workers})")
         status.add_row("trained", f"{search.trained} of {search.store.count()} candidates")
         if best is not None:
             status.add_row("best so far", f"#{best.id} val {_accuracy(best.accuracy)} test "

@@ -23,7 +23,6 @@ uninterrupted run reaches.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -34,6 +33,8 @@ from pathlib import Path
 import numpy as np
 from deap import tools
 
+from structsearch import seeds
+from structsearch.config import ModelConfig
 from structsearch.errors import ConfigError, DataError
 from structsearch.graphs.features import compute_features
 from structsearch.search import worker
@@ -43,7 +44,7 @@ from structsearch.search.space import SearchSpace, space_from_dict
 from structsearch.store import RunStore
 
 TRAINED = ("ok", "failed", "diverged", "stopped-early")
-RESUME_CHANGES = (("evolution", "generations"), ("budget", "max_candidates"), ("budget", "max_hours"))
+RESUME_CHANGES = ("evolution.generations", "budget.max_candidates", "budget.max_hours")
 STATE_KEY = "search_state"
 
 
@@ -83,7 +84,7 @@ class NullView:
 
 
 def candidate_seed(seed: int, generation: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, generation, index]).generate_state(1)[0] & 0x7FFFFFFF)
+    return seeds.derive(seed, "candidate", generation, index)
 
 
 class Search:
@@ -94,15 +95,15 @@ class Search:
         self.space, self.store, self.executor = space, store, executor
         self.data_dir = data_dir
         self.view = view or NullView()
-        self.task = worker.cached_task({"name": space.task.name, "options": space.task.options}, data_dir)
+        self.task = worker.cached_task(space.task, data_dir)
         self.n_inputs = space.n_inputs(self.task)
         if space.model.kind == "rnn" and not self.task.sequence:
             raise DataError(f"model.kind = 'rnn' needs a sequence task; {space.task.name!r} is not one")
         if space.model.kind == "mlp" and self.task.sequence:
             raise DataError(f"task {space.task.name!r} holds sequences: set model.kind = 'rnn'")
-        self.gate = PredictorGate(space.gate, space.cells, space.seed)
-        self.rng = np.random.default_rng(space.seed)
-        self.py_state = random.Random(space.seed).getstate()
+        self.gate = PredictorGate(space.gate, space.cells, seeds.derive(space.seed, "gate"))
+        self.rng = seeds.generator(space.seed, "search")
+        self.py_state = random.Random(seeds.derive(space.seed, "selection")).getstate()
         self.population: list[Individual] = []
         self.generation = -1
         self.elapsed_before = 0.0
@@ -123,9 +124,9 @@ class Search:
 
     @classmethod
     def resume(cls, run_dir: str | Path, executor, data_dir=None, view=None,
-               extend: dict[tuple[str, str], object] | None = None) -> Search:
+               extend: dict[str, object] | None = None) -> Search:
         """Continue the search stored in ``run_dir``.  ``extend`` may change where it stops —
-        ``("evolution", "generations")``, ``("budget", "max_candidates")``, ``("budget", "max_hours")``
+        ``evolution.generations``, ``budget.max_candidates``, ``budget.max_hours``
         — never the path it takes."""
         store = RunStore.open(run_dir)
         config = store.config
@@ -133,11 +134,11 @@ class Search:
             store.close()
             raise DataError(f"{run_dir}: a run store, but not of `structsearch evolve`; cannot resume it")
         config = {k: v for k, v in config.items() if k not in ("command", "data_dir")}
-        for (table, key), value in (extend or {}).items():
-            if (table, key) not in RESUME_CHANGES:
+        for dotted, value in (extend or {}).items():
+            if dotted not in RESUME_CHANGES:
                 store.close()
-                raise ConfigError(f"--resume cannot change {table}.{key}; it may change only "
-                                  f"{', '.join(f'{t}.{k}' for t, k in RESUME_CHANGES)}")
+                raise ConfigError(f"--resume cannot change {dotted}; it may change only {', '.join(RESUME_CHANGES)}")
+            table, key = dotted.split(".")
             config[table][key] = value
         space = space_from_dict(config, f"{run_dir} (stored search space)")
         if extend:
@@ -329,42 +330,40 @@ class Search:
         return {"status": original.status, "metrics": {**original.metrics, "duplicate_of": original.id},
                 "reason": f"duplicate of candidate {original.id}; its result is reused"}
 
-    def _job(self, generation: int, child: Individual, index: int, medians) -> str:
+    def _job(self, generation: int, child: Individual, index: int, medians) -> worker.Job:
         space = self.space
-        workers = max(1, getattr(self.executor, "workers", 1))
-        return json.dumps({
-            "id": child.id, "genotype": worker.encode_genotype(child.graph), "cell": child.cell,
-            "task": {"name": space.task.name, "options": space.task.options}, "data_dir": self.data_dir,
-            "model": {"activation": space.model.activation, "dropout": space.model.dropout},
-            "training": space.training.trainer_settings(),
-            "seed": candidate_seed(space.seed, generation, index), "rewiring": space.training.rewiring(),
-            "medians": medians, "median_warmup": space.training.median_warmup_epochs,
-            "threads": max(1, (os.cpu_count() or 1) // workers),
-        })
+        return worker.Job(
+            id=child.id, genotype=child.graph, cell=child.cell, task=space.task, data_dir=self.data_dir,
+            model=ModelConfig(activation=space.model.activation, dropout=space.model.dropout),
+            rewiring=space.rewiring, training=space.training,
+            seed=candidate_seed(space.seed, generation, index), medians=medians,
+            median_warmup=space.stopping.warmup_epochs,
+            threads=max(1, (os.cpu_count() or 1) // max(1, self.executor.workers)),
+        )
 
     def _medians(self, generation: int) -> list[float] | None:
-        training = self.space.training
-        if not training.median_stopping:
+        stopping = self.space.stopping
+        if not stopping.median:
             return None
         curves = [c.curves.get("val_accuracy", []) for c in self.store.candidates()
                   if c.generation < generation and c.status in ("ok", "stopped-early")
                   and not c.metrics.get("duplicate_of")]
-        return worker.median_curve(curves) if len(curves) >= training.median_startup else None
+        return worker.median_curve(curves) if len(curves) >= stopping.startup else None
 
     def _train(self, generation: int, pending: list[Individual], children: list[Individual],
                stats: GenerationStats) -> None:
         medians = self._medians(generation)
         index = {id(child): i for i, child in enumerate(children)}
-        jobs = [self._job(generation, child, index[id(child)], medians) for child in pending]
+        jobs = [self._job(generation, child, index[id(child)], medians).to_json() for child in pending]
         by_id = {child.id: child for child in pending}
         self.in_flight = len(jobs)
         for text in self.executor.run(jobs):
-            result = json.loads(text)
-            child = by_id[result["id"]]
-            status = result["status"]
-            metrics = {**result.get("metrics", {}), "worker": result.get("worker")}
-            self.store.record_result(child.id, status, metrics, result.get("curves"), result.get("seconds"),
-                                     child.prediction, result.get("reason", ""))
+            result = worker.JobResult.from_json(text)
+            child = by_id[result.id]
+            status = result.status
+            metrics = {**result.metrics, "worker": result.worker}
+            self.store.record_result(child.id, status, metrics, result.curves, result.seconds,
+                                     child.prediction, result.reason)
             child.set_fitness(status, metrics)
             self.known.setdefault(child.key, child)
             self.trained += 1

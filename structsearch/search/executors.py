@@ -8,20 +8,36 @@ failed.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from typing import Protocol
 
 from structsearch.errors import ConfigError
-from structsearch.search.worker import evaluate
+from structsearch.registry import Registry
+from structsearch.search.worker import JobResult, evaluate
+
+
+class Executor(Protocol):
+    """Where candidates train: :meth:`run` takes JSON :class:`~structsearch.search.worker.Job` texts
+    and yields JSON :class:`~structsearch.search.worker.JobResult` texts as they finish."""
+
+    @property
+    def workers(self) -> int:
+        """How many candidates train at once (each job gets the cores divided among them)."""
+        ...
+
+    def run(self, jobs: list[str]) -> Iterator[str]: ...
+
+    def close(self) -> None: ...
+
+    def describe(self) -> str: ...
 
 
 def _lost(job: str, why: str) -> str:
-    return json.dumps({"id": json.loads(job)["id"], "status": "failed", "reason": why,
-                       "metrics": {}, "curves": {}, "seconds": {}})
+    return JobResult.lost(job, why).to_json()
 
 
 def _quiet_worker() -> None:
@@ -133,3 +149,8 @@ class DaskExecutor:
     def describe(self) -> str:
         where = "LocalCluster" if self.cluster is not None else self.client.scheduler.address
         return f"dask ({where}), {self.workers} worker{'s' if self.workers > 1 else ''}"
+
+
+EXECUTORS: Registry[type] = Registry("executor", {
+    "in-process": InProcessExecutor, "local": LocalExecutor, "dask": DaskExecutor,
+})

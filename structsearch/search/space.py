@@ -22,10 +22,15 @@ A space file has a few top-level keys and seven tables; every table but ``[task]
     cells = ["gru"]           # rnn only: rnn_tanh | rnn_relu | lstm | gru
     embedding = 8             # rnn only: the genotype's inputs are this embedding
 
-    [training]                # the shared trainer, plus the rewiring rule
+    [training]                # the shared trainer (the same table as in a train file)
     epochs = 5
-    rule = "set"              # none | set | set-motif | rigl
-    zeta = 0.3                # fraction rewired per epoch
+
+    [rewiring]                # topology evolution while a candidate trains (as in a train file)
+    rule = "set"              # none (the default here) | set | set-motif | rigl
+    drop_fraction = 0.3       # fraction rewired per epoch
+
+    [stopping]                # the median stopping rule
+    median = false
 
     [evolution]               # the genetic algorithm
     population = 8
@@ -43,6 +48,10 @@ A space file has a few top-level keys and seven tables; every table but ``[task]
     max_candidates = 0        # trained candidates; 0: no limit
     max_hours = 0.0           # 0: no limit
 
+Before 0.2 the rewiring and stopping keys lived in ``[training]`` (``rule``, ``zeta``,
+``motif_size``, ``median_stopping``, ``median_warmup_epochs``, ``median_startup``); those names
+still work this release, each with a one-line note.
+
 Ranges are ``[low, high]`` (inclusive; integers for counts).  Unknown keys, wrong types and
 impossible ranges are a :class:`ConfigError` naming the key, the value and what is allowed.
 """
@@ -50,17 +59,27 @@ impossible ranges are a :class:`ConfigError` naming the key, the value and what 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from structsearch.config import TaskConfig, read_toml, update_section
+from structsearch.config import (
+    RewiringConfig,
+    TaskConfig,
+    read_toml,
+    rename_legacy,
+    task_from_table,
+    task_table,
+    update_section,
+)
 from structsearch.errors import ConfigError
+from structsearch.overrides import PARAMETERS
+from structsearch.registry import names_registry
 from structsearch.train import TrainConfig
 
-SELECTIONS = ("tournament", "aging", "nsga2")
-MODEL_KINDS = ("mlp", "rnn")
+SELECTIONS = names_registry("selection", ("tournament", "aging", "nsga2"))
+MODEL_KINDS = names_registry("model kind", ("mlp", "rnn"))
 # the prior-specific parameters each prior takes, with their kind (int or float range)
 PRIOR_PARAMETERS = {
     "erdos-renyi": {"layers": int, "width": int, "epsilon": float},
@@ -186,8 +205,7 @@ class ModelSpace:
         from structsearch.config import ModelConfig
         from structsearch.nn.recurrent import CELLS
 
-        if self.kind not in MODEL_KINDS:
-            raise ConfigError(f"model.kind must be one of {', '.join(MODEL_KINDS)}, got {self.kind!r}")
+        MODEL_KINDS.check(self.kind, "model.kind")
         if not self.cells or any(cell not in CELLS for cell in self.cells):
             raise ConfigError(f"model.cells must name cells among {', '.join(CELLS)}, got {self.cells!r}")
         if self.embedding < 1:
@@ -197,33 +215,19 @@ class ModelSpace:
 
 
 @dataclass
-class TrainingSpace(TrainConfig):
-    """The trainer's settings plus the rewiring rule applied while each candidate trains."""
+class StoppingSpace:
+    """``[stopping]``: Optuna's median rule for candidates (stop one whose curve falls below the
+    median of earlier candidates' curves)."""
 
-    rule: str = "none"
-    zeta: float = 0.3
-    motif_size: int = 2
-    median_stopping: bool = False  # stop a candidate whose curve falls below the median (Optuna's rule)
-    median_warmup_epochs: int = 1
-    median_startup: int = 5  # finished candidates needed before the rule acts
+    median: bool = False
+    warmup_epochs: int = 1
+    startup: int = 5  # finished candidates needed before the rule acts
 
-    def validate(self) -> TrainingSpace:
-        from structsearch.config import EvolutionConfig
-
-        super().validate()
-        EvolutionConfig(rule=self.rule, drop_fraction=self.zeta, motif_size=self.motif_size).validate()
-        if self.median_warmup_epochs < 0 or self.median_startup < 1:
-            raise ConfigError("training.median_warmup_epochs must be ≥ 0 and training.median_startup ≥ 1, "
-                              f"got {self.median_warmup_epochs} and {self.median_startup}")
+    def validate(self) -> StoppingSpace:
+        if self.warmup_epochs < 0 or self.startup < 1:
+            raise ConfigError("stopping.warmup_epochs must be ≥ 0 and stopping.startup ≥ 1, "
+                              f"got {self.warmup_epochs} and {self.startup}")
         return self
-
-    def trainer_settings(self) -> dict:
-        """The :class:`TrainConfig` keys of this table, as a plain dict (for jobs)."""
-        return {f.name: getattr(self, f.name) for f in fields(TrainConfig)}
-
-    def rewiring(self) -> dict:
-        """The topology-evolution rule while a candidate trains (keys of :class:`EvolutionConfig`)."""
-        return {"rule": self.rule, "drop_fraction": self.zeta, "motif_size": self.motif_size}
 
 
 @dataclass
@@ -255,8 +259,7 @@ class EvolutionSpace:
             raise ConfigError(f"evolution.generations must be ≥ 0, got {self.generations}")
         if self.n_offspring < 1:
             raise ConfigError(f"evolution.offspring must be a positive integer, got {self.offspring}")
-        if self.selection not in SELECTIONS:
-            raise ConfigError(f"evolution.selection must be one of {', '.join(SELECTIONS)}, got {self.selection!r}")
+        SELECTIONS.check(self.selection, "evolution.selection")
         if self.tournament_size < 1:
             raise ConfigError(f"evolution.tournament_size must be ≥ 1, got {self.tournament_size}")
         for key in ("crossover_probability", "mutation_probability", "cell_mutation_probability"):
@@ -314,12 +317,6 @@ class BudgetSpace:
         return self
 
 
-# study parameter → the type of its value
-STUDY_PARAMETERS = {
-    "lr": float, "momentum": float, "weight_decay": float, "batch_size": int, "epochs": int,
-    "optimizer": str, "grad_clip": float, "rule": str, "zeta": float, "motif_size": int,
-    "epsilon": float, "dropout": float, "activation": str,
-}
 DISTRIBUTIONS = ("float", "log-float", "int", "log-int", "categorical")
 
 
@@ -345,9 +342,9 @@ class StudySpace:
     def validate(self) -> StudySpace:
         for name, spec in self.params.items():
             where = f"study.params.{name}"
-            if name not in STUDY_PARAMETERS:
+            if name not in PARAMETERS:
                 raise ConfigError(f"{where}: unknown parameter {name!r}; the trainer knows "
-                                  f"{', '.join(STUDY_PARAMETERS)}")
+                                  f"{', '.join(PARAMETERS)}")
             if not isinstance(spec, dict) or spec.get("type") not in DISTRIBUTIONS:
                 got = spec.get("type") if isinstance(spec, dict) else spec
                 raise ConfigError(f"{where}.type must be one of {', '.join(DISTRIBUTIONS)}, got {got!r}")
@@ -366,7 +363,7 @@ class StudySpace:
             for key, value in (("low", low), ("high", high)):
                 if not isinstance(value, expected) or isinstance(value, bool):
                     raise ConfigError(f"{where}.{key} must be {'an integer' if expected is int else 'a number'}, got {value!r}")
-            if STUDY_PARAMETERS[name] is int and kind in ("float", "log-float"):
+            if PARAMETERS[name][1] is int and kind in ("float", "log-float"):
                 raise ConfigError(f"{where}: {name} takes integers; use type 'int' or 'log-int'")
             if low > high:
                 raise ConfigError(f"{where}: low = {low} exceeds high = {high}")
@@ -375,8 +372,15 @@ class StudySpace:
         return self
 
 
-_TABLES = {"genotype": GenotypeSpace, "model": ModelSpace, "training": TrainingSpace,
-           "evolution": EvolutionSpace, "gate": GateSpace, "budget": BudgetSpace, "study": StudySpace}
+_TABLES = {"genotype": GenotypeSpace, "model": ModelSpace, "training": TrainConfig,
+           "rewiring": RewiringConfig, "stopping": StoppingSpace, "evolution": EvolutionSpace,
+           "gate": GateSpace, "budget": BudgetSpace, "study": StudySpace}
+# keys of earlier releases → today's (each used with a one-line deprecation note)
+LEGACY_KEYS = {
+    "training.rule": "rewiring.rule", "training.zeta": "rewiring.drop_fraction",
+    "training.motif_size": "rewiring.motif_size", "training.median_stopping": "stopping.median",
+    "training.median_warmup_epochs": "stopping.warmup_epochs", "training.median_startup": "stopping.startup",
+}
 _TOP_LEVEL = ("name", "description", "seed")
 
 
@@ -388,7 +392,9 @@ class SearchSpace:
     task: TaskConfig = field(default_factory=TaskConfig)
     genotype: GenotypeSpace = field(default_factory=GenotypeSpace)
     model: ModelSpace = field(default_factory=ModelSpace)
-    training: TrainingSpace = field(default_factory=TrainingSpace)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    rewiring: RewiringConfig = field(default_factory=lambda: RewiringConfig(rule="none"))
+    stopping: StoppingSpace = field(default_factory=StoppingSpace)
     evolution: EvolutionSpace = field(default_factory=EvolutionSpace)
     gate: GateSpace = field(default_factory=GateSpace)
     budget: BudgetSpace = field(default_factory=BudgetSpace)
@@ -400,8 +406,8 @@ class SearchSpace:
         task_entry(self.task.name)
         for table in _TABLES:
             getattr(self, table).validate()
-        if self.model.kind == "rnn" and self.training.rule != "none":
-            raise ConfigError(f"training.rule = {self.training.rule!r}: recurrent candidates train without "
+        if self.model.kind == "rnn" and self.rewiring.rule != "none":
+            raise ConfigError(f"rewiring.rule = {self.rewiring.rule!r}: recurrent candidates train without "
                               "rewiring; use 'none'")
         return self
 
@@ -415,7 +421,7 @@ class SearchSpace:
 
     def to_dict(self) -> dict:
         data = {"name": self.name, "description": self.description, "seed": self.seed,
-                "task": {"name": self.task.name, **self.task.options}}
+                "task": task_table(self.task)}
         for table in _TABLES:
             data[table] = asdict(getattr(self, table))
         parameters = data["genotype"].pop("parameters")
@@ -426,7 +432,7 @@ class SearchSpace:
 def space_from_dict(data: dict[str, Any], source: str = "search space") -> SearchSpace:
     """Build and validate a :class:`SearchSpace`; errors start with ``source``."""
     try:
-        return _space_from_dict(data).validate()
+        return _space_from_dict(rename_legacy(data, LEGACY_KEYS, source)).validate()
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
 
@@ -440,13 +446,10 @@ def _space_from_dict(data: dict[str, Any]) -> SearchSpace:
                 raise ConfigError(f"{key} must be {expected.__name__}, got {value!r}")
             setattr(space, key, value)
         elif key == "task":
-            if not isinstance(value, dict):
-                raise ConfigError("[task] must be a table")
-            values = dict(value)
-            name = values.pop("name", None)
-            if not isinstance(name, str):
-                raise ConfigError(f"task.name must be a string naming a task, got {name!r}")
-            space.task = TaskConfig(name, values)
+            if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+                got = value.get("name") if isinstance(value, dict) else value
+                raise ConfigError(f"task.name must be a string naming a task, got {got!r}")
+            space.task = task_from_table(value)
         elif key in _TABLES:
             if not isinstance(value, dict):
                 raise ConfigError(f"[{key}] must be a table")
@@ -484,3 +487,13 @@ def load_space(name_or_path: str | Path = DEFAULT_SPACE) -> SearchSpace:
     """A built-in space by name, or a TOML file by path."""
     path = space_path(name_or_path)
     return space_from_dict(read_toml(path), str(path))
+
+
+def load_space_with_changes(name_or_path: str | Path, changes: list[tuple[str, Any]] = ()) -> SearchSpace:
+    """A built-in space or TOML file with ``(dotted key, value)`` changes applied (see
+    :mod:`structsearch.overrides`); errors name the file and say that it was changed."""
+    from structsearch.overrides import apply_changes
+
+    path = space_path(name_or_path)
+    data = apply_changes(read_toml(path), changes)
+    return space_from_dict(data, f"{path}" + (" with command-line overrides" if changes else ""))

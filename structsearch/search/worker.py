@@ -1,7 +1,8 @@
 """Training one candidate, wherever it runs: a local worker process, a Dask worker, or in-process.
 
-Jobs and results cross process and machine boundaries as JSON text (the genotype inside as
-base64 of its compressed arrays), never as pickled objects.  Each worker process loads a task's
+Jobs and results are typed (:class:`Job`, :class:`JobResult`) and cross process and machine
+boundaries as JSON text (the genotype inside as base64 of its compressed arrays), never as pickled
+objects.  Each worker process loads a task's
 data once and keeps it for every later job on that task.
 """
 
@@ -14,32 +15,32 @@ import os
 import socket
 import statistics
 import traceback
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import torch
 
+from structsearch.config import (
+    ModelConfig,
+    RewiringConfig,
+    RunConfig,
+    TaskConfig,
+    task_from_table,
+    task_table,
+)
+from structsearch.graphs import LayeredGraph
+from structsearch.train import TrainConfig
 from structsearch.train_callbacks import Callback, StopTraining
 
 _TASKS: dict[str, object] = {}
 
 
-def encode_genotype(graph) -> str:
-    return base64.b64encode(graph.to_bytes()).decode("ascii")
-
-
-def decode_genotype(text: str, source: str = "job"):
-    from structsearch.graphs import LayeredGraph
-
-    return LayeredGraph.from_bytes(base64.b64decode(text), source)
-
-
-def cached_task(task: dict, data_dir: str | None):
-    """The task named in ``task`` (``{"name": …, "options": {…}}``), loaded once per process."""
-    key = json.dumps([task, data_dir], sort_keys=True)
+def cached_task(task: TaskConfig, data_dir: str | None):
+    """The task of ``task``, loaded once per process."""
+    key = json.dumps([task_table(task), data_dir], sort_keys=True)
     if key not in _TASKS:
-        from structsearch.config import RunConfig, TaskConfig
         from structsearch.pipeline import load_configured_task
 
-        _TASKS[key] = load_configured_task(RunConfig(task=TaskConfig(task["name"], dict(task["options"]))), data_dir)
+        _TASKS[key] = load_configured_task(RunConfig(task=task), data_dir)
     return _TASKS[key]
 
 
@@ -66,45 +67,89 @@ class MedianStopping(Callback):
                                f"{self.medians[epoch]:.4f} at epoch {epoch}")
 
 
-def build_candidate_model(graph, cell: str | None, task, model: dict, seed: int):
-    """Decode a genotype: a sparse MLP, or a sparse recurrent net of ``cell``."""
-    if cell:
-        from structsearch.nn.recurrent import SparseRecurrentNet
+@dataclass
+class Job:
+    """One candidate to train, as it crosses to a worker (JSON, never pickle)."""
 
-        return SparseRecurrentNet.from_graph(graph, cell, task.vocabulary_size or 128, seed=seed)
-    from structsearch.nn.mlp import SparseMLP
+    id: int
+    genotype: LayeredGraph
+    cell: str | None
+    task: TaskConfig
+    model: ModelConfig
+    rewiring: RewiringConfig
+    training: TrainConfig
+    seed: int
+    data_dir: str | None = None
+    medians: list[float] | None = None  # the median rule's curve, when it acts
+    median_warmup: int = 1
+    threads: int = 1
 
-    generator = torch.Generator().manual_seed(seed)
-    return SparseMLP(graph.to_blocks(), activation=model.get("activation", "relu"),
-                     dropout=model.get("dropout", 0.0), generator=generator)
+    def to_json(self) -> str:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data.update(genotype=base64.b64encode(self.genotype.to_bytes()).decode("ascii"),
+                    task=task_table(self.task), model=asdict(self.model), rewiring=asdict(self.rewiring),
+                    training=asdict(self.training))
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> Job:
+        data = json.loads(text)
+        data["genotype"] = LayeredGraph.from_bytes(base64.b64decode(data["genotype"]), f"candidate {data['id']}")
+        data["task"] = task_from_table(data["task"], "job")
+        for key, kind in (("model", ModelConfig), ("rewiring", RewiringConfig), ("training", TrainConfig)):
+            data[key] = kind(**data[key])
+        return cls(**data)
+
+
+@dataclass
+class JobResult:
+    """What a worker sends back for a :class:`Job`."""
+
+    id: int
+    status: str
+    reason: str = ""
+    metrics: dict = field(default_factory=dict)
+    curves: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+    worker: dict | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> JobResult:
+        return cls(**json.loads(text))
+
+    @classmethod
+    def lost(cls, job_text: str, why: str) -> JobResult:
+        """The result of a job whose worker died."""
+        return cls(json.loads(job_text)["id"], "failed", why)
 
 
 def evaluate(job_text: str) -> str:
-    """Train the candidate of a JSON job; returns the JSON result.  Never raises for a bad candidate:
-    an error becomes a ``failed`` result with the error in one line."""
-    job = json.loads(job_text)
-    torch.set_num_threads(max(1, int(job.get("threads", 1))))
+    """Train the candidate of a JSON :class:`Job`; returns the JSON :class:`JobResult`.  Never
+    raises for a bad candidate: an error becomes a ``failed`` result with the error in one line."""
+    job_id = json.loads(job_text)["id"]
     where = {"host": socket.gethostname(), "pid": os.getpid()}
     try:
-        return json.dumps({**_train(job), "id": job["id"], "worker": where})
+        job = Job.from_json(job_text)
+        torch.set_num_threads(max(1, job.threads))
+        return replace(_train(job), worker=where).to_json()
     except Exception as error:  # a broken candidate must not stop the search
         last = traceback.extract_tb(error.__traceback__)[-1]
         reason = f"{type(error).__name__}: {error} ({os.path.basename(last.filename)}:{last.lineno})"
-        return json.dumps({"id": job["id"], "status": "failed", "reason": reason.replace("\n", " "),
-                           "metrics": {}, "curves": {}, "seconds": {}, "worker": where})
+        return JobResult(job_id, "failed", reason.replace("\n", " "), worker=where).to_json()
 
 
-def train_candidate(graph, cell: str | None, task, model: dict, training: dict, rewiring: dict, seed: int,
-                    callbacks=()):
-    """Decode ``graph`` and train it with the shared trainer and the rewiring rule; the TrainResult."""
-    from structsearch.config import EvolutionConfig
-    from structsearch.sparsity.evolution import make_evolution
-    from structsearch.train import TrainConfig, train
+def train_candidate(graph, cell: str | None, task, model: ModelConfig, rewiring: RewiringConfig,
+                    training: TrainConfig, seed: int, callbacks=()):
+    """Decode ``graph`` with :func:`~structsearch.pipeline.build_candidate` and train it with the
+    shared trainer and its rewiring rule; the TrainResult."""
+    from structsearch.pipeline import ModelSpec, build_candidate
+    from structsearch.train import train
 
-    network = build_candidate_model(graph, cell, task, model, seed)
-    evolution = make_evolution(rewiring["rule"], **EvolutionConfig(**rewiring).rule_options(seed + 1)) \
-        if rewiring["rule"] != "none" else None
-    return train(network, task, TrainConfig(**{**training, "seed": seed}), [evolution, *callbacks])
+    network, rule = build_candidate(graph, ModelSpec(replace(model, cell=cell), rewiring), task, seed)
+    return train(network, task, replace(training, seed=seed), [rule, *callbacks])
 
 
 def result_metrics(graph, result) -> dict:
@@ -115,11 +160,10 @@ def result_metrics(graph, result) -> dict:
             "peak_memory_mb": result.peak_memory_mb}
 
 
-def _train(job: dict) -> dict:
-    task = cached_task(job["task"], job.get("data_dir"))
-    graph = decode_genotype(job["genotype"], f"candidate {job['id']}")
-    callbacks = [MedianStopping(job["medians"], job.get("median_warmup", 1))] if job.get("medians") else []
-    result = train_candidate(graph, job.get("cell"), task, job["model"], job["training"], job["rewiring"],
-                             int(job["seed"]), callbacks)
-    return {"status": result.status, "reason": result.reason, "metrics": result_metrics(graph, result),
-            "curves": result.curves, "seconds": result.seconds}
+def _train(job: Job) -> JobResult:
+    task = cached_task(job.task, job.data_dir)
+    callbacks = [MedianStopping(job.medians, job.median_warmup)] if job.medians else []
+    result = train_candidate(job.genotype, job.cell, task, job.model, job.rewiring, job.training, job.seed,
+                             callbacks)
+    return JobResult(job.id, result.status, result.reason, result_metrics(job.genotype, result),
+                     result.curves, result.seconds)

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from structsearch.errors import ConfigError
+from structsearch.registry import names_registry
 
 
 def check_epsilon(epsilon: float) -> None:
@@ -79,7 +80,7 @@ def connections_for(n_in: int, n_out: int, density: float) -> int:
     return max(1, min(n_in * n_out, int(round(density * n_in * n_out))))
 
 
-DENSITY_SCHEMES = ("er", "erk", "uniform")
+DENSITY_SCHEMES = names_registry("density scheme", ("er", "erk", "uniform"))
 
 
 def layer_densities(
@@ -91,13 +92,12 @@ def layer_densities(
     ``er``: Erdős–Rényi with ``epsilon`` (Mocanu et al. 2018); ``erk``: Erdős–Rényi-Kernel with
     overall ``density`` (Evci et al. 2020); ``uniform``: ``density`` in every layer.
     """
+    DENSITY_SCHEMES.check(scheme)
     if scheme == "er":
         return [erdos_renyi_density(n_in, n_out, epsilon) for n_in, n_out in shapes]
-    if scheme in ("erk", "uniform"):
-        if density is None or not 0.0 < density <= 1.0:
-            raise ConfigError(f"the {scheme} scheme needs a density in (0, 1], got {density}")
-        return erk_densities(shapes, density) if scheme == "erk" else [density] * len(shapes)
-    raise ConfigError(f"unknown density scheme {scheme!r}; known: {', '.join(DENSITY_SCHEMES)}")
+    if density is None or not 0.0 < density <= 1.0:
+        raise ConfigError(f"the {scheme} scheme needs a density in (0, 1], got {density}")
+    return erk_densities(shapes, density) if scheme == "erk" else [density] * len(shapes)
 
 
 def motif_groups(n_in: int, motif_size: int) -> int:

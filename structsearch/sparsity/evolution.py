@@ -15,16 +15,24 @@ from abc import ABC, abstractmethod
 import numpy as np
 import torch
 
-from structsearch.errors import ConfigError
+from structsearch import seeds
+from structsearch.errors import ConfigError, check_range
 from structsearch.nn.sparse_linear import SparseLinear
+from structsearch.registry import Registry
 from structsearch.sparsity.density import expand_motifs, motif_groups
 from structsearch.sparsity.optimizer_state import carry_optimizer_state
 from structsearch.train_callbacks import Callback
 
 
+def check_every(every: int) -> int:
+    """``every`` (epochs between updates) if it is a positive integer."""
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError(f"every must be a positive number of epochs, got {every!r}")
+    return every
+
+
 def check_drop_fraction(drop_fraction: float) -> None:
-    if not (isinstance(drop_fraction, int | float) and 0.0 < drop_fraction < 1.0):
-        raise ConfigError(f"drop_fraction (zeta) must lie in (0, 1), got {drop_fraction}")
+    check_range("drop_fraction (zeta)", drop_fraction, low_open=True, high_open=True)
 
 
 def sample_free_positions(
@@ -59,7 +67,6 @@ def sample_free_positions(
     return chosen
 
 
-RULE_STREAM = 0x5E7  # keeps a rule's random draws apart from a model's built from the same seed
 
 
 def smallest(values: np.ndarray, k: int) -> np.ndarray:
@@ -96,8 +103,7 @@ class TopologyEvolution(Callback, ABC):
                  end_epoch: int | None = None, evolve_output_layer: bool = True,
                  regrow_init: str = "zero", seed: int = 0):
         check_drop_fraction(drop_fraction)
-        if every < 1:
-            raise ConfigError(f"every must be a positive number of epochs, got {every}")
+        check_every(every)
         if regrow_init not in ("zero", "random"):
             raise ConfigError(f"regrow_init must be 'zero' or 'random', got {regrow_init!r}")
         self.drop_fraction = drop_fraction
@@ -108,7 +114,7 @@ class TopologyEvolution(Callback, ABC):
         self.regrow_init = regrow_init
         # a stream of its own: a model built from the same integer seed draws its initial positions
         # with the same calls, and this rule would then propose them again as "new" connections
-        self.rng = np.random.default_rng([seed, RULE_STREAM])
+        self.rng = seeds.generator(seed, "rule-draws")  # apart from a model built from the same seed
         self.updates = 0
 
     # --------------------------------------------------------------------- the hook
@@ -307,18 +313,12 @@ class RigL(TopologyEvolution):
         return np.sort(best_positions.cpu().numpy())
 
 
-EVOLUTION_RULES: dict[str, type[TopologyEvolution]] = {
-    SET.name: SET,
-    SETMotif.name: SETMotif,
-    RigL.name: RigL,
-}
-EVOLUTION_NAMES = ("none", *EVOLUTION_RULES)
+# "none": train without rewiring
+EVOLUTION_RULES: Registry[type[TopologyEvolution] | None] = Registry(
+    "topology rule", {"none": None, SET.name: SET, SETMotif.name: SETMotif, RigL.name: RigL})
 
 
 def make_evolution(name: str, **kwargs) -> TopologyEvolution | None:
     """The rule registered as ``name`` (``"none"`` gives ``None``)."""
-    if name == "none":
-        return None
-    if name not in EVOLUTION_RULES:
-        raise ConfigError(f"unknown evolution {name!r}; known: {', '.join(EVOLUTION_NAMES)}")
-    return EVOLUTION_RULES[name](**kwargs)
+    rule = EVOLUTION_RULES.lookup(name)
+    return None if rule is None else rule(**kwargs)

@@ -30,16 +30,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from structsearch.errors import ConfigError
+from structsearch.errors import ConfigError, check_range
 from structsearch.nn.sparse_linear import SparseLinear
-from structsearch.registry import lookup
+from structsearch.registry import Registry, names_registry
 from structsearch.sparsity.evolution import smallest
 from structsearch.sparsity.optimizer_state import carry_optimizer_state
 
 
 def check_fraction(fraction: float) -> None:
-    if not 0.0 <= fraction <= 1.0:
-        raise ConfigError(f"pruning fraction must lie in [0, 1], got {fraction}")
+    check_range("pruning fraction", fraction)
 
 
 # ------------------------------------------------------------------------------ weight groups
@@ -203,12 +202,12 @@ class OptimalBrainDamage(PruningMethod):
         return [0.5 * h * g.values() ** 2 for g, h in zip(groups, diagonal, strict=True)]
 
 
-METHODS = {cls.name: cls for cls in (RandomPruning, MagnitudeBlinded, MagnitudeUniform,
-                                     MagnitudeDistributed, OptimalBrainDamage)}
+METHODS = Registry("pruning method", {cls.name: cls for cls in (
+    RandomPruning, MagnitudeBlinded, MagnitudeUniform, MagnitudeDistributed, OptimalBrainDamage)})
 
 
 def make_method(name: str, seed: int = 0) -> PruningMethod:
-    return lookup(METHODS, name, "pruning method")(seed)
+    return METHODS.lookup(name)(seed)
 
 
 def check_count(count: int, available: int) -> None:
@@ -327,10 +326,10 @@ def schedule_counts(schedule: str, total: int, target: float, steps: int = 5) ->
             removed += max(count, 0)
             remaining = total - removed
         return counts
-    raise ConfigError(f"unknown pruning schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
+    SCHEDULES.lookup(schedule)  # raises: an unknown schedule
 
 
-SCHEDULES = ("one-shot", "iterative-fixed", "iterative-relative", "bucket")
+SCHEDULES = names_registry("pruning schedule", ("one-shot", "iterative-fixed", "iterative-relative", "bucket"))
 
 
 def run_schedule(model, method: PruningMethod, schedule: str, target: float, steps: int = 5,
@@ -338,8 +337,7 @@ def run_schedule(model, method: PruningMethod, schedule: str, target: float, ste
                  targets: tuple[str, ...] = ("sparse", "hidden")) -> list[int]:
     """Prune ``model`` to remove ``target`` of its live weights following ``schedule``; after each
     step ``between(step, removed_so_far)`` runs (retraining, evaluation).  Returns the counts."""
-    if schedule not in SCHEDULES:
-        raise ConfigError(f"unknown pruning schedule {schedule!r}; known: {', '.join(SCHEDULES)}")
+    SCHEDULES.check(schedule)
     counts = schedule_counts(schedule, live_count(model, targets), target, steps)
     if schedule == "bucket":  # rank once: the whole selection, removed lowest score first
         groups = weight_groups(model, targets)

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from structsearch.errors import ConfigError, DataError
+from structsearch.errors import ConfigError, DataError, check_range
+from structsearch.registry import Registry
 
 DATA_ENV = "STRUCTSEARCH_DATA"
 
@@ -93,27 +94,25 @@ class TaskEntry:
     needs_files: bool
 
 
-_REGISTRY: dict[str, TaskEntry] = {}
+TASKS: Registry[TaskEntry] = Registry("task", sort=True)
 
 
 def register_task(name: str, summary: str, needs_files: bool = False):
     """Register ``loader(**options) -> Task`` under ``name`` (the name TOML and the CLI use)."""
 
     def decorate(loader: Callable[..., Task]) -> Callable[..., Task]:
-        _REGISTRY[name] = TaskEntry(name, loader, summary, needs_files)
+        TASKS.register(name, TaskEntry(name, loader, summary, needs_files))
         return loader
 
     return decorate
 
 
 def task_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(TASKS)
 
 
 def task_entry(name: str) -> TaskEntry:
-    if name not in _REGISTRY:
-        raise ConfigError(f"unknown task {name!r}; known tasks: {', '.join(task_names())}")
-    return _REGISTRY[name]
+    return TASKS.lookup(name)
 
 
 def task_options(name: str) -> dict[str, object]:
@@ -165,10 +164,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None, subdir: str) -> Path:
 
 
 def check_fraction(name: str, value: float, low_open: bool = True) -> None:
-    inside = 0.0 < value < 1.0 if low_open else 0.0 <= value < 1.0
-    if not inside:
-        bounds = "(0, 1)" if low_open else "[0, 1)"
-        raise ConfigError(f"{name} must lie in {bounds}, got {value}")
+    check_range(name, value, low_open=low_open, high_open=True)
 
 
 def stratified_split(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from structsearch import seeds
 from structsearch.errors import ConfigError
 from structsearch.tasks.base import Split, Task, check_fraction, register_task, stratified_split
 
@@ -159,7 +160,7 @@ def _reber_task(
     strings, labels = generate_dataset(n_strings, seed, embedded, max_length)
     codes, lengths = encode(strings)
     everything = Split(codes, torch.from_numpy(labels), lengths)
-    rng = np.random.default_rng(seed + 1)
+    rng = seeds.generator(seed, "split")
     train_rows, test_rows = stratified_split(labels, test_size / n_strings, rng)
     train_rows_fit, val_rows = stratified_split(labels[train_rows], validation_fraction, rng)
     return Task(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from structsearch.commands._options import add_data_options
 from structsearch.errors import DataError
 
 
@@ -13,7 +14,7 @@ def load_target(target: str, data_dir: str | None = None):
     if path.is_dir():
         if (path / "model.pt").is_file():
             from structsearch.motifs.census import graph_of_model
-            from structsearch.prune_run import load_trained_model
+            from structsearch.pipeline import load_trained_model
 
             _, _, model = load_trained_model(path, data_dir)
             graph, weights = graph_of_model(model)
@@ -30,7 +31,17 @@ def load_target(target: str, data_dir: str | None = None):
     raise DataError(f"{target}: neither a genotype file nor a run directory")
 
 
-def run_motifs_command(args) -> int:
+def add_parser(commands) -> None:
+    parser = commands.add_parser("motifs", help="motif census of a genotype or a trained model against a null model")
+    parser.add_argument("target", help="a genotype file, or a run directory (model.pt, or best-genotype.json)")
+    parser.add_argument("--samples", type=int, default=100, help="null graphs N (degree-preserving per layer pair)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="write the census as JSON (input of the motif-informed prior)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_data_options(parser)
+
+
+def run(args) -> int:
     import json
 
     from rich.console import Console

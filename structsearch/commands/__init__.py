@@ -1,0 +1,82 @@
+"""The ``structsearch`` command: one module per command, each with its parser and ``run``.
+
+Every module here has ``add_parser(commands)``, which adds its sub-parser, and ``run(namespace) ->
+int``; :data:`COMMANDS` dispatches.  Only this package knows argparse: below it, the application
+(search, studies, experiments, pruning) takes typed settings and returns results.
+
+Errors reach the user as one line: usage errors exit with 2, runtime errors with 1.  ``--debug``
+shows the traceback of a runtime error instead.  Deprecated names print one ``note:`` line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+from structsearch import __version__
+from structsearch.commands._options import ArgumentParser, UsageError
+from structsearch.errors import StructsearchError
+
+# command → its module (imported when the parser is built; each imports its heavy parts in ``run``)
+COMMANDS = {name: f"structsearch.commands.{module}" for name, module in (
+    ("train", "train"), ("evolve", "evolve"), ("study", "study"), ("spaces", "spaces"), ("prune", "prune"),
+    ("motifs", "motifs"), ("tasks", "tasks"), ("genotype", "genotype"), ("meta", "meta"),
+    ("predictor", "predictor"), ("experiment", "experiment"),
+)}
+
+
+def command(name: str):
+    return importlib.import_module(COMMANDS[name])
+
+
+def build_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="structsearch", description="Search for good sparse neural-network structures.")
+    parser.add_argument("--version", action="version", version=f"structsearch {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
+    for name in COMMANDS:
+        command(name).add_parser(commands)
+    return parser
+
+
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    """Deprecation notes as one line, without the file and line warnings show."""
+    print(f"note: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    shown = warnings.showwarning
+    warnings.showwarning = _note
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", FutureWarning)
+            args = build_parser().parse_args(argv)
+            if args.command is None:
+                build_parser().print_help()
+                return 0
+            return command(args.command).run(args)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except StructsearchError as error:
+        if debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug: one line unless --debug
+        if debug:
+            raise
+        print(f"error: {type(error).__name__}: {error} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        warnings.showwarning = shown
+
+
+if __name__ == "__main__":
+    sys.exit(main())

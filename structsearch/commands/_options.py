@@ -1,0 +1,120 @@
+"""What the command modules share: the parser class, option types and option groups."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import types
+import typing
+from typing import Any
+
+from structsearch.errors import ConfigError
+from structsearch.overrides import parse_assignment
+
+
+class UsageError(Exception):
+    """A command line that cannot be used (exit code 2)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def key_value(text: str) -> tuple[str, object]:
+    """``key=value`` with the value read as TOML (numbers, booleans, strings)."""
+    try:
+        return parse_assignment(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+class Deprecated(argparse.Action):
+    """An old option name: stores into the new one's destination with a one-line note."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs):
+        self.new = new
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"note: {option_string} is now {self.new}; the old name works until structsearch 0.3",
+              file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def group(commands, name: str, help: str, metavar: str = "ACTION"):
+    """A command with sub-commands of its own (``structsearch NAME ACTION …``)."""
+    parser = commands.add_parser(name, help=help)
+    return parser.add_subparsers(dest="action", metavar=metavar, parser_class=ArgumentParser, required=True)
+
+
+def add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="folder with the datasets (default $STRUCTSEARCH_DATA)")
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", default="runs", help="parent folder of run directories")
+    parser.add_argument("--name", help="run directory name (default: a timestamp)")
+
+
+def option_changes(namespace, options: dict[str, str]) -> list[tuple[str, Any]]:
+    """``(dotted key, value)`` for every option of ``options`` (option → dotted key) that was given."""
+    return [(dotted, getattr(namespace, option)) for option, dotted in options.items()
+            if getattr(namespace, option, None) is not None]
+
+
+# ------------------------------------------------------------------ settings dataclasses as options
+
+
+def _plain_type(hint):
+    """``int`` for ``int | None``, and so on."""
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        hint = next(arg for arg in typing.get_args(hint) if arg is not type(None))
+    return hint
+
+
+def add_settings_options(parser: argparse.ArgumentParser, settings: type, skip: tuple[str, ...] = ()) -> None:
+    """One ``--option`` per field of the settings dataclass, with its default and help."""
+    hints = typing.get_type_hints(settings)
+    for item in dataclasses.fields(settings):
+        if item.name in skip:
+            continue
+        kind = _plain_type(hints[item.name])
+        flag = "--" + item.name.replace("_", "-")
+        help_text = item.metadata.get("help") or None
+        if kind is dict:
+            parser.add_argument("--" + item.name.removesuffix("s").replace("_", "-"), dest=item.name,
+                                action="append", type=key_value, metavar="KEY=VALUE",
+                                help=(help_text or "") + " (repeatable)")
+            continue
+        convert = {int: positive_int if item.metadata.get("minimum") == 1 else int, float: number}.get(kind, kind)
+        parser.add_argument(flag, type=convert, default=item.default, help=help_text)
+
+
+def settings_from(namespace, settings: type):
+    """An instance of the settings dataclass from the parsed options."""
+    values = {}
+    for item in dataclasses.fields(settings):
+        value = getattr(namespace, item.name, item.default)
+        if isinstance(value, list) and value and isinstance(value[0], tuple):  # KEY=VALUE pairs
+            value = dict(value)
+        values[item.name] = value
+    return settings(**values)

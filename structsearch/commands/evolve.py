@@ -1,0 +1,138 @@
+"""``structsearch evolve``: options → search space → search → report."""
+
+from __future__ import annotations
+
+from structsearch.commands._options import (
+    add_data_options,
+    key_value,
+    number,
+    option_changes,
+    positive_int,
+)
+from structsearch.errors import ConfigError
+
+# option → the dotted key of the search space it overrides
+SPACE_OPTIONS = {
+    "seed": "seed",
+    "population": "evolution.population",
+    "generations": "evolution.generations",
+    "selection": "evolution.selection",
+    "epochs": "training.epochs",
+    "predictor": "gate.predictor",
+    "estimation_fraction": "gate.estimation_fraction",
+    "max_candidates": "budget.max_candidates",
+    "max_hours": "budget.max_hours",
+}
+
+
+def add_space_options(parser) -> None:
+    """``--set`` and ``--params``: the changes of a space that evolve and study share."""
+    parser.add_argument("--set", action="append", type=key_value, metavar="TABLE.KEY=VALUE",
+                        help="override a key of the space, e.g. evolution.population=16 (repeatable)")
+
+
+def space_changes(args, options: dict[str, str]) -> list[tuple[str, object]]:
+    """The file < ``--params`` < ``--set`` and the dedicated options."""
+    from structsearch.overrides import parameter_changes, read_params
+
+    changes = parameter_changes(read_params(args.params), space=True) if getattr(args, "params", None) else []
+    return changes + list(args.set or []) + option_changes(args, options)
+
+
+def add_parser(commands) -> None:
+    from structsearch.search.space import SELECTIONS
+
+    parser = commands.add_parser("evolve", help="the genetic structure search (default: the digits-small space)")
+    parser.add_argument("space", nargs="?", help="a built-in space (see `structsearch spaces`) or a TOML file")
+    parser.add_argument("--resume", metavar="RUN", help="continue the search in this run directory")
+    parser.add_argument("--workers", type=positive_int, help="local worker processes (default: the cores)")
+    parser.add_argument("--scheduler", metavar="URL", help="a Dask scheduler, e.g. tcp://host:8786")
+    parser.add_argument("--dask-local", type=positive_int, metavar="N",
+                        help="start a Dask LocalCluster of N worker processes")
+    add_space_options(parser)
+    parser.add_argument("--params", help="a [params] file written by `structsearch study`")
+    parser.add_argument("--population", type=int)
+    parser.add_argument("--generations", type=int)
+    parser.add_argument("--selection", help=SELECTIONS.help)
+    parser.add_argument("--epochs", type=int, help="training epochs per candidate")
+    parser.add_argument("--predictor", help="the gate: none | online | a .skops predictor file")
+    parser.add_argument("--estimation-fraction", type=number,
+                        help="fraction of new offspring the gate drops, in [0, 1)")
+    parser.add_argument("--max-candidates", type=int, help="stop after this many trained candidates")
+    parser.add_argument("--max-hours", type=number, help="stop after this many hours")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--runs", default="runs", help="parent folder of run directories")
+    parser.add_argument("--name", help="run directory name (default: a timestamp)")
+    parser.add_argument("--quiet", action="store_true", help="no live view")
+    add_data_options(parser)
+
+
+def make_executor(args):
+    from structsearch.search.executors import EXECUTORS
+
+    if args.scheduler and args.dask_local:
+        raise ConfigError("--scheduler and --dask-local exclude each other; give one")
+    if args.scheduler or args.dask_local:
+        if args.workers is not None:
+            raise ConfigError("--workers is for the local executor; a Dask cluster brings its own workers")
+        return EXECUTORS.lookup("dask")(args.scheduler, args.dask_local)
+    return EXECUTORS.lookup("local")(args.workers)
+
+
+def _resume_extension(args) -> dict[str, object]:
+    """The changes ``--resume`` accepts (where the search stops), or a one-line refusal."""
+    from structsearch.search.engine import RESUME_CHANGES
+
+    given = [option for option in SPACE_OPTIONS if getattr(args, option) is not None]
+    fixed = [f"--{o.replace('_', '-')}" for o in given if SPACE_OPTIONS[o] not in RESUME_CHANGES]
+    fixed += (["--set"] if args.set else []) + (["SPACE"] if args.space is not None else [])
+    fixed += ["--params"] if args.params else []
+    if fixed:
+        raise ConfigError(f"--resume continues the stored search space; drop {', '.join(fixed)} "
+                          "(only --generations, --max-candidates and --max-hours may change)")
+    return {SPACE_OPTIONS[o]: getattr(args, o) for o in given}
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from structsearch.runs import new_run_dir
+    from structsearch.search.display import LiveView, summary_table, write_outputs
+    from structsearch.search.engine import Search
+    from structsearch.search.space import DEFAULT_SPACE, load_space_with_changes
+    from structsearch.store import RunStore
+
+    console = Console(stderr=True)
+    extend = {}
+    if args.resume:
+        extend = _resume_extension(args)
+        RunStore.open(args.resume).close()  # "not a run directory" as one line
+        space = None
+    else:
+        space = load_space_with_changes(args.space or DEFAULT_SPACE, space_changes(args, SPACE_OPTIONS))
+    executor = make_executor(args)
+    view = None if args.quiet else LiveView(console)
+    search = None
+    try:
+        if args.resume:
+            search = Search.resume(args.resume, executor, args.data_dir, view, extend)
+            if search.generation >= search.space.evolution.generations:
+                console.print(f"{args.resume}: this search had finished; reporting it again "
+                              "(--generations N continues it)")
+        else:
+            run_dir = new_run_dir(args.name, args.runs)
+            search = Search.start(space, run_dir, executor, args.data_dir, view)
+        outcome = search.run()
+    except KeyboardInterrupt:
+        if search is not None:
+            console.print(f"interrupted; every finished candidate is stored. Continue with: "
+                          f"structsearch evolve --resume {search.run_dir}")
+        raise
+    finally:
+        executor.close()
+    files = write_outputs(search)
+    Console().print(summary_table(search))
+    console.print(f"{outcome.stopped_by}: {outcome.trained} trained of {outcome.candidates} candidates over "
+                  f"{outcome.generations + 1} generations; {', '.join(str(f) for f in files)}")
+    search.store.close()
+    return 0

@@ -1,0 +1,23 @@
+"""``structsearch meta export``: merge run stores into one meta-dataset."""
+
+from __future__ import annotations
+
+from structsearch.commands._options import group
+
+
+def add_parser(commands) -> None:
+    actions = group(commands, "meta", "meta-datasets of trained candidates")
+    export = actions.add_parser("export", help="merge runs' stores into one CSV or Parquet file")
+    export.add_argument("runs", nargs="+", help="run directories (each with run.db)")
+    export.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    export.add_argument("--all", action="store_true", help="also rows whose training did not end ok")
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from structsearch.meta import export
+
+    path, rows = export(args.runs, args.out, include_all=args.all)
+    Console(stderr=True).print(f"{rows} rows from {len(args.runs)} run(s) → {path}")
+    return 0

@@ -1,0 +1,56 @@
+"""``structsearch prune``: prune a trained model (or train one first), retraining between steps."""
+
+from __future__ import annotations
+
+from structsearch.commands._options import (
+    add_data_options,
+    add_output_options,
+    number,
+    positive_int,
+)
+from structsearch.commands.train import add_train_options, train_config
+
+
+def add_parser(commands) -> None:
+    from structsearch.sparsity.pruning import METHODS, SCHEDULES
+
+    parser = commands.add_parser("prune", help="prune a trained model (or train one first), retraining between steps")
+    parser.add_argument("config", nargs="?", help="a train TOML file (the model is trained first)")
+    parser.add_argument("--model", metavar="RUN", help="a `structsearch train --save-model` run directory instead")
+    parser.add_argument("--method", default="magnitude-blinded", help=METHODS.help)
+    parser.add_argument("--schedule", default="one-shot", help=SCHEDULES.help)
+    parser.add_argument("--amount", type=number, help="fraction of the live weights to remove, in [0, 1]")
+    parser.add_argument("--count", type=int, help="number of weights to remove (instead of --amount)")
+    parser.add_argument("--steps", type=positive_int, default=5, help="steps of the iterative schedules")
+    parser.add_argument("--retrain-epochs", type=int, default=1, help="retraining epochs after each step")
+    add_train_options(parser)
+    add_data_options(parser)
+    add_output_options(parser)
+
+
+def run(args) -> int:
+    import torch
+    from rich.console import Console
+    from rich.table import Table
+
+    from structsearch.prune_run import PruneConfig, run_prune
+    from structsearch.runs import new_run_dir, write_json, write_rows
+
+    console = Console(stderr=True)
+    request = PruneConfig(args.method, args.schedule, args.amount, args.count, args.steps, args.retrain_epochs,
+                          args.seed or 0).validate()
+    config = None if args.model else train_config(args)[0]
+    result = run_prune(request, config, args.model, args.data_dir, announce=console.print)
+    run_dir = new_run_dir(args.name, args.runs, prefix="prune-")
+    write_rows(run_dir / "pruning.csv", result.rows)
+    write_json(run_dir / "config.json", result.config.to_dict())
+    torch.save(result.model.state_dict(), run_dir / "model.pt")
+    table = Table(title=f"{args.method}, {args.schedule}, {args.retrain_epochs} retraining epoch(s) per step")
+    for column in ("step", "remaining", "test acc pruned", "test acc retrained"):
+        table.add_column(column, justify="right")
+    for row in result.rows:
+        table.add_row(str(row["step"]), f"{row['remaining']:,} ({100 * row['remaining_fraction']:.1f} %)",
+                      f"{row['test_accuracy_pruned']:.4f}", f"{row['test_accuracy_retrained']:.4f}")
+    Console().print(table)
+    console.print(f"results in {run_dir} (pruning.csv, model.pt)")
+    return 0

@@ -1,0 +1,75 @@
+"""``structsearch study``: an Optuna study of a search space's ``[study]`` hyperparameters."""
+
+from __future__ import annotations
+
+from structsearch.commands._options import add_data_options, number, positive_int
+from structsearch.commands.evolve import add_space_options, space_changes
+
+
+def add_parser(commands) -> None:
+    from structsearch.studies import PRUNERS
+
+    parser = commands.add_parser("study", help="tune a search space's [study] hyperparameters with Optuna")
+    parser.add_argument("space", help="a built-in space (see `structsearch spaces`) or a TOML file")
+    parser.add_argument("--trials", type=int, required=True, help="trials to run (over all --jobs)")
+    parser.add_argument("--storage", metavar="URL",
+                        help="sqlite:///…, postgresql://…, or a .journal file (default runs/studies/NAME.journal)")
+    parser.add_argument("--study-name", help="default: the space's name; an existing study is continued")
+    parser.add_argument("--pruner", default="median", help=PRUNERS.help)
+    parser.add_argument("--jobs", type=positive_int, default=1, help="worker processes on this machine")
+    parser.add_argument("--timeout", type=number, help="stop starting trials after this many seconds")
+    parser.add_argument("--genotype", help="a fixed genotype file instead of the space's priors")
+    parser.add_argument("--heartbeat", type=positive_int, default=10,
+                        help="database storage: seconds between heartbeats; a trial silent for 3 is failed and retried")
+    add_space_options(parser)
+    parser.add_argument("--out", help="where the best parameters go (default runs/studies/NAME-best.toml)")
+    parser.add_argument("--runs", default="runs", help="parent folder of run directories")
+    add_data_options(parser)
+
+
+def run(args) -> int:
+    """Run the trials, print the best parameters, write them as TOML."""
+    import math
+    from pathlib import Path
+
+    from optuna.trial import TrialState
+    from rich.console import Console
+    from rich.table import Table
+
+    from structsearch.errors import DataError
+    from structsearch.search.space import load_space_with_changes
+    from structsearch.studies import best_params_toml, run_study
+
+    space = load_space_with_changes(args.space, space_changes(args, {}))
+    if args.genotype:
+        space.study.genotype = args.genotype
+    console = Console(stderr=True)
+    name = args.study_name or space.name
+
+    def announce(shown):
+        console.print(f"[bold]structsearch study[/bold] {name} in {shown}: {args.trials} trial(s) of "
+                      f"{space.name} over {args.jobs} process(es), pruner {args.pruner}")
+
+    study, shown = run_study(space, args.trials, args.storage, name, args.pruner, args.jobs, args.timeout,
+                             args.runs, args.data_dir, args.heartbeat, announce)
+    counts = {state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,)))
+              for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+    console.print(f"{len(study.trials)} trials in {shown}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if not counts["complete"]:
+        raise DataError(f"study {name!r} has no complete trial yet; nothing to report")
+    best = study.best_trial
+    console.print(f"best: trial {best.number}, validation accuracy {best.value:.4f}, test accuracy "
+                  f"{best.user_attrs.get('test_accuracy', math.nan):.4f}, {best.user_attrs.get('connections')} "
+                  f"connections ({best.user_attrs.get('structure')})")
+    table = Table(title=f"best parameters of {name}")
+    table.add_column("parameter")
+    table.add_column("value", justify="right")
+    for key, value in best.params.items():
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
+    Console().print(table)
+    out = Path(args.out) if args.out else Path(args.runs) / "studies" / f"{name}-best.toml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(best_params_toml(study, space.name))
+    console.print(f"best parameters → {out} (structsearch train --params {out}); "
+                  f"browse with: optuna-dashboard {args.storage or shown}")
+    return 0

@@ -1,0 +1,117 @@
+"""``structsearch train``: train one sparse network (SET, SET-motif, RigL or static)."""
+
+from __future__ import annotations
+
+from structsearch.commands._options import (
+    Deprecated,
+    add_data_options,
+    add_output_options,
+    key_value,
+    number,
+    option_changes,
+)
+
+# option → the dotted key of a train file it sets
+TRAIN_OPTIONS = {
+    "task": "task.name", "architecture": "model.architecture", "genotype": "model.genotype",
+    "cell": "model.cell", "epsilon": "model.epsilon", "density_scheme": "model.density_scheme",
+    "density": "model.density", "activation": "model.activation", "dropout": "model.dropout",
+    "rule": "rewiring.rule", "drop_fraction": "rewiring.drop_fraction", "motif_size": "rewiring.motif_size",
+    "evolve_every": "rewiring.every", "epochs": "training.epochs", "batch_size": "training.batch_size",
+    "optimizer": "training.optimizer", "lr": "training.lr", "momentum": "training.momentum",
+    "weight_decay": "training.weight_decay", "seed": "training.seed", "device": "training.device",
+}
+
+
+def add_train_options(parser) -> None:
+    """The options of a train file's keys (``structsearch train`` and ``structsearch prune``)."""
+    from structsearch.nn.activations import ACTIVATIONS
+    from structsearch.nn.recurrent import CELLS
+    from structsearch.sparsity.density import DENSITY_SCHEMES
+    from structsearch.sparsity.evolution import EVOLUTION_RULES
+    from structsearch.train import OPTIMIZERS
+
+    parser.add_argument("--params", help="a [params] file written by `structsearch study` (options override it)")
+    parser.add_argument("--task", help="task name (see `structsearch tasks`); default digits")
+    parser.add_argument("--task-option", action="append", type=key_value, metavar="KEY=VALUE",
+                        help="a task option, e.g. train_size=5000 (repeatable)")
+    parser.add_argument("--architecture", help="layer sizes such as 784-300-100-10")
+    parser.add_argument("--genotype", help="a genotype file (.json or .npz) to decode instead of --architecture")
+    parser.add_argument("--cell", help=f"recurrent cell for sequence tasks: {CELLS.help}")
+    parser.add_argument("--epsilon", type=number, help="Erdős–Rényi ε (default 20)")
+    parser.add_argument("--density-scheme", help=DENSITY_SCHEMES.help)
+    parser.add_argument("--density", type=number, help="overall density for erk or uniform")
+    parser.add_argument("--activation", help=ACTIVATIONS.help)
+    parser.add_argument("--dropout", type=number)
+    parser.add_argument("--rule", help=f"topology evolution while training: {EVOLUTION_RULES.help}")
+    parser.add_argument("--evolution", dest="rule", action=Deprecated, new="--rule", help="old name of --rule")
+    parser.add_argument("--drop-fraction", type=number, help="ζ, fraction replaced per update")
+    parser.add_argument("--motif-size", type=int, help="SET-motif motif size m (default 2)")
+    parser.add_argument("--evolve-every", type=int, help="epochs between topology updates")
+    parser.add_argument("--optimizer", help=OPTIMIZERS.help)
+    parser.add_argument("--lr", type=number)
+    parser.add_argument("--momentum", type=number)
+    parser.add_argument("--weight-decay", type=number)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", help="cpu or cuda")
+
+
+def train_config(args):
+    """The run configuration of the TOML file, ``--params`` and the options; and the dotted keys given."""
+    from structsearch.config import config_from_dict, read_toml
+    from structsearch.overrides import apply_changes, dotted_keys, parameter_changes, read_params
+
+    data = read_toml(args.config) if args.config else {}
+    changes = parameter_changes(read_params(args.params)) if args.params else []
+    changes += [(f"task.{key}", value) for key, value in args.task_option or []]
+    changes += option_changes(args, TRAIN_OPTIONS)
+    data = apply_changes(data, changes, "option")
+    source = str(args.config) if args.config else "options"
+    config = config_from_dict(data, source)
+    return config.validate(), dotted_keys(data)
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("train", help="train one sparse network (SET, SET-motif, RigL or static)")
+    parser.add_argument("config", nargs="?", help="a TOML file with [task] [model] [rewiring] [training]")
+    add_train_options(parser)
+    add_data_options(parser)
+    add_output_options(parser)
+    parser.add_argument("--save-model", action="store_true", help="also write model.pt (state_dict)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from structsearch.pipeline import apply_sequence_defaults, load_configured_task, run_training
+    from structsearch.runs import new_run_dir, write_curves, write_json
+    from structsearch.train_callbacks import ProgressBar
+
+    config, given = train_config(args)
+    task = load_configured_task(config, args.data_dir)
+    if task.sequence:
+        apply_sequence_defaults(config, given)
+    config.task.options = dict(task.options)
+    console = Console(stderr=True)
+    progress = None if args.no_progress else ProgressBar(f"{task.name} · {config.rewiring.rule}")
+    run_dir = new_run_dir(args.name, args.runs, prefix="train-")
+    write_json(run_dir / "config.json", config.to_dict())
+    model, result = run_training(config, task, [progress])
+    write_json(run_dir / "result.json", result.to_dict())
+    write_curves(run_dir / "curves.csv", result.curves)
+    if args.save_model:
+        import torch
+
+        torch.save(model.state_dict(), run_dir / "model.pt")
+    summary = (
+        f"{result.status}: test accuracy {result.test_accuracy:.4f} at epoch {result.selected_epoch} "
+        f"(validation {result.val_accuracy:.4f}), {sum(result.connections):,} connections, "
+        f"{result.seconds.get('total', 0):.1f} s"
+        if result.test_accuracy is not None else f"{result.status}: {result.reason}"
+    )
+    console.print(summary)
+    console.print(f"results in {run_dir}")
+    return 0 if result.status in ("ok", "stopped-early") else 1

@@ -1,0 +1,120 @@
+"""The typed settings of every experiment, so each runs from Python as well as from the command line::
+
+    from structsearch.experiments import SetVsMotifConfig, run_set_vs_motif
+    rows = run_set_vs_motif(SetVsMotifConfig(task="digits", hidden="64-64", epochs=2))
+
+A field's default is the command's default, and its ``help`` metadata is the option's help text
+(``structsearch experiment NAME --help`` is built from these classes); ``minimum`` marks counts
+that must be at least that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def option(default, help: str = "", minimum: int | None = None):
+    """A settings field: its default, help text and lower bound for the command line."""
+    return field(default=default, metadata={"help": help, "minimum": minimum})
+
+
+@dataclass
+class RunSettings:
+    """Where an experiment writes: ``runs/<name>`` (default name: a timestamp), and its seed."""
+
+    seed: int = option(0, "the seed every random draw derives from")
+    runs: str = option("runs", "parent folder of run directories")
+    name: str | None = option(None, "run directory name (default: a timestamp)")
+    data_dir: str | None = option(None, "folder with the datasets (default $STRUCTSEARCH_DATA)")
+
+
+@dataclass
+class SuSetting(RunSettings):
+    """Su (2022)'s training setting: SGD (lr 0.05), batch 40, 5,000/1,000 images."""
+
+    epochs: int = option(10, minimum=1)
+    lr: float = option(0.05)
+    batch_size: int = option(40, minimum=1)
+    train_size: int = option(5000, minimum=1)
+    test_size: int = option(1000, minimum=1)
+
+
+@dataclass
+class SetVsMotifConfig(SuSetting):
+    task: str = option("fashion-mnist")
+    hidden: str = option("1000-1000-1000", "hidden layer sizes")
+    epsilons: str = option("20", "comma-separated ε values")
+    repeats: int = option(1, minimum=1)
+    drop_fraction: float = option(0.3)
+
+
+@dataclass
+class MotifEmergenceConfig(SuSetting):
+    task: str = option("fashion-mnist")
+    architecture: str = option("784-256-256-10")
+    epsilon: float = option(10.0)
+    rule: str = option("set", "set | set-motif | rigl")
+    drop_fraction: float = option(0.3)
+    samples: int = option(20, "null graphs per census during training", minimum=1)
+    final_samples: int = option(100, "null graphs of the final census", minimum=1)
+    seeds: int = option(5, "seeds of the prior comparison", minimum=1)
+
+
+@dataclass
+class StructureSampling(RunSettings):
+    """Which priors, how many networks per prior and their node range (Stier et al.: n in [10, 50])."""
+
+    priors: str = option("watts-strogatz,barabasi-albert",
+                         "comma-separated; a network depends only on (seed, prior, index), so processes "
+                         "given different priors can fill one run directory side by side")
+    per_prior: int = option(30, minimum=1)
+    repeats: int = option(1, "trainings per network from different initial weights; its accuracies are "
+                              "their means (a resumed study adds the missing trainings)", minimum=1)
+    min_nodes: int = option(10)
+    max_nodes: int = option(50)
+    resume: str | None = option(None, "a run directory of this study to continue")
+
+
+@dataclass
+class RandomStructuresConfig(StructureSampling):
+    task: str = option("digits")
+    task_options: dict = option(None, "task options, e.g. train_size=5000")
+    epochs: int = option(5, minimum=1)
+    optimizer: str = option("adam")
+    lr: float = option(1e-2)
+    batch_size: int = option(64, minimum=1)
+
+
+@dataclass
+class ReberPriorsConfig(StructureSampling):
+    cells: str = option("gru", "comma-separated: rnn_tanh,rnn_relu,lstm,gru")
+    epochs: int = option(15, minimum=1)
+    n_strings: int = option(25_000, minimum=1)
+    embedding: int = option(8, minimum=1)
+    lr: float = option(1e-3)
+    batch_size: int = option(64, minimum=1)
+
+
+@dataclass
+class ReberPruningConfig(RunSettings):
+    cells: str = option("rnn_tanh,rnn_relu,lstm,gru")
+    hidden: str = option("50-50-50", "recurrent layer sizes of the base model")
+    embedding: int = option(8, minimum=1)
+    epochs: int = option(2, "base model training epochs", minimum=1)
+    n_strings: int = option(25_000, minimum=1)
+    lr: float = option(3e-3, "Adam learning rate (base model and retraining)")
+    batch_size: int = option(32, minimum=1)
+
+
+@dataclass
+class MnistPruningConfig(RunSettings):
+    task: str = option("mnist")
+    networks: str = option("784-100-10,784-300-100-10")
+    methods: str = option("random,magnitude-blinded,magnitude-uniform,magnitude-distributed,obd")
+    compressions: str = option("10,20,30,40,50,60,70,80,90,95", "percent of weights removed")
+    epochs: int = option(10, "base model training epochs", minimum=1)
+    retrain_epochs: int = option(2)
+    lr: float = option(0.05, "SGD learning rate (momentum 0.9)")
+    batch_size: int = option(64, minimum=1)
+    train_size: int | None = option(None, "a stratified subset of the training images", minimum=1)
+    obd_samples: int = option(10_000, "samples of OBD's Fisher estimate", minimum=1)

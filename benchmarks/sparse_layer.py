@@ -16,8 +16,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from _common import best_of, emit, parser, setup_threads  # noqa: E402
 
+from structsearch.graphs.density import erdos_renyi_density, sample_positions  # noqa: E402
 from structsearch.nn.sparse_linear import MaskedLinear, SparseLinear  # noqa: E402
-from structsearch.sparsity.density import erdos_renyi_density, sample_positions  # noqa: E402
 
 
 def main():

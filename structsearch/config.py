@@ -33,8 +33,8 @@ from typing import Any, get_origin, get_type_hints
 
 from structsearch import seeds
 from structsearch.errors import ConfigError
+from structsearch.graphs.density import DENSITY_SCHEMES, check_epsilon
 from structsearch.nn.activations import ACTIVATIONS
-from structsearch.sparsity.density import DENSITY_SCHEMES, check_epsilon
 from structsearch.sparsity.evolution import (
     EVOLUTION_RULES,
     check_drop_fraction,

@@ -42,7 +42,9 @@ def meta_rows(run_dir: str | Path, include_all: bool = False) -> list[dict]:
     with RunStore.open(run_dir) as store:
         config = store.config
         candidates = store.candidates()
-    task = config.get("task", {}).get("name", "") if isinstance(config.get("task"), dict) else str(config.get("task", ""))
+    task = (
+        config.get("task", {}).get("name", "") if isinstance(config.get("task"), dict) else str(config.get("task", ""))
+    )
     seed = config.get("training", {}).get("seed", config.get("seed", ""))
     model_kind = config.get("model", {}).get("kind", "mlp")
     rows = []

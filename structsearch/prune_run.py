@@ -58,7 +58,9 @@ def pruning_curve(model, task, method: str, schedule: str, target: float, steps:
                "val_accuracy_pruned": accuracy(model, task, task.validation),
                "test_accuracy_pruned": accuracy(model, task, task.test)}
         if retrain_epochs:
-            config = dataclasses.replace(training, epochs=retrain_epochs, seed=seeds.derive(training.seed, "retrain", step))
+            config = dataclasses.replace(
+                training, epochs=retrain_epochs, seed=seeds.derive(training.seed, "retrain", step)
+            )
             result = Trainer(model, task, config).fit()
             if result.status not in ("ok", "stopped-early"):
                 raise DataError(f"retraining after step {step + 1} {result.status}: {result.reason}")

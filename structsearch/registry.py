@@ -11,7 +11,7 @@ a table or with the decorator form::
     def erdos_renyi(...): ...
 
 ``PRIORS.lookup(name)`` returns the part or raises a :class:`ConfigError` that lists the known
-names; ``PRIORS.choices`` and ``PRIORS.help`` feed argparse, so help text never drifts from what
+names; ``PRIORS.choices`` and ``PRIORS.help`` feed the command line, so help text never drifts from what
 the code accepts.
 """
 

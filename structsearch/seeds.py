@@ -49,6 +49,16 @@ STREAMS: Registry[int] = Registry("seed stream", {name: number for number, name 
 ), start=1)})
 
 
+def check_version(version: int, what) -> None:
+    """A one-line :class:`DataError` when ``what`` (a run) drew its numbers with another derivation."""
+    if version != SEED_VERSION:
+        from structsearch.errors import DataError
+
+        raise DataError(f"{what}: made with seed derivation {version} (structsearch 0.1); this version "
+                        f"(derivation {SEED_VERSION}) would draw other candidates, so it cannot continue it. "
+                        "Finish it with structsearch 0.1, or start a new run")
+
+
 def seed_sequence(seed: int, stream: str, *index: int) -> np.random.SeedSequence:
     """The :class:`~numpy.random.SeedSequence` of stream ``stream`` at ``index`` under ``seed``."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:

@@ -196,10 +196,6 @@ class RunStore:
             self._write_result(cursor, candidate_id, **result)
         return candidate_id
 
-    def set_features(self, candidate_id: int, features: dict, meta: dict | None = None) -> None:
-        with self.transaction() as cursor:
-            self._write_features(cursor, candidate_id, features, meta or {})
-
     def record_result(self, candidate_id: int, status: str, metrics: dict | None = None,
                       curves: dict | None = None, seconds: dict | None = None,
                       prediction: float | None = None, reason: str = "") -> None:

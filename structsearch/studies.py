@@ -119,16 +119,21 @@ def make_storage(storage: str | None, study_name: str, runs: str | Path = "runs"
         except (IntegrityError, ProgrammingError):
             # several processes creating Optuna's tables in a fresh database at once: one wins
             if attempt == 4:
-                raise DataError(f"--storage {shown}: could not create Optuna's tables (another process "
-                                "kept creating them)") from None
+                raise DataError(
+                    f"--storage {shown}: could not create Optuna's tables (another process kept creating them)"
+                ) from None
             time.sleep(0.5 * (attempt + 1))
         except (ArgumentError, ValueError) as error:
             raise ConfigError(f"--storage {shown}: not a database URL ({_first_line(error)})") from None
         except ImportError as error:
-            raise ConfigError(f"--storage {shown}: the database driver is missing ({_first_line(error)}); for "
-                              "PostgreSQL: pip install 'structsearch[postgres]'") from None
+            raise ConfigError(
+                f"--storage {shown}: the database driver is missing ({_first_line(error)}); for "
+                "PostgreSQL: pip install 'structsearch[postgres]'"
+            ) from None
         except OperationalError as error:
-            raise DataError(f"--storage {shown}: cannot reach the database ({_first_line(error.orig or error)})") from None
+            raise DataError(
+                f"--storage {shown}: cannot reach the database ({_first_line(error.orig or error)})"
+            ) from None
         except (SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
             raise DataError(f"--storage {shown}: {_first_line(error)}") from None
     return rdb, shown
@@ -200,8 +205,10 @@ class Objective:
             self.fixed = LayeredGraph.load(space.study.genotype)
             n_inputs = space.n_inputs(self.task)
             if self.fixed.n_inputs != n_inputs or self.fixed.n_outputs != self.task.n_classes:
-                raise ConfigError(f"study.genotype {space.study.genotype} has {self.fixed.n_inputs} inputs and "
-                                  f"{self.fixed.n_outputs} outputs; the task needs {n_inputs} and {self.task.n_classes}")
+                raise ConfigError(
+                    f"study.genotype {space.study.genotype} has {self.fixed.n_inputs} inputs and "
+                    f"{self.fixed.n_outputs} outputs; the task needs {n_inputs} and {self.task.n_classes}"
+                )
 
     def __call__(self, trial) -> float:
         import optuna
@@ -298,10 +305,25 @@ def run_study(space: SearchSpace, trials: int, storage: str | None = None, study
     threads = max(1, (os.cpu_count() or 1) // jobs)
     shares = [trials // jobs + (i < trials % jobs) for i in range(jobs)]
     # each process samples with its own seed: the space's seed, its index and the trials so far
-    specs = [json.dumps({"space": space.to_dict(), "storage": storage, "study_name": name, "runs": str(runs),
-                         "pruner": pruner, "trials": share, "timeout": timeout, "data_dir": data_dir,
-                         "threads": threads, "heartbeat": heartbeat, "sampler_seed": seeds.derive(space.seed, "sampler", len(study.trials), index)})
-             for index, share in enumerate(shares) if share]
+    specs = [
+        json.dumps(
+            {
+                "space": space.to_dict(),
+                "storage": storage,
+                "study_name": name,
+                "runs": str(runs),
+                "pruner": pruner,
+                "trials": share,
+                "timeout": timeout,
+                "data_dir": data_dir,
+                "threads": threads,
+                "heartbeat": heartbeat,
+                "sampler_seed": seeds.derive(space.seed, "sampler", len(study.trials), index),
+            }
+        )
+        for index, share in enumerate(shares)
+        if share
+    ]
     if len(specs) == 1:
         optimize(specs[0])
     else:

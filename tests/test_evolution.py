@@ -5,9 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structsearch.errors import ConfigError
+from structsearch.graphs.density import sample_motif_positions, sample_positions
 from structsearch.nn.mlp import SparseMLP
 from structsearch.nn.sparse_linear import SparseLinear
-from structsearch.sparsity.density import sample_motif_positions, sample_positions
 from structsearch.sparsity.evolution import (
     SET,
     RigL,

@@ -74,7 +74,11 @@ def test_mutations_are_valid_and_pure(graph, name, seed):
 @given(priors(), priors(), st.sampled_from(sorted(CROSSOVERS)), st.integers(0, 2**16))
 def test_crossovers_are_valid_and_pure(a, b, name, seed):
     rng = np.random.default_rng(seed)
-    b = erdos_renyi([a.n_inputs, 5, 4, a.n_outputs], 2, rng) if (b.n_inputs, b.n_outputs) != (a.n_inputs, a.n_outputs) else b
+    b = (
+        erdos_renyi([a.n_inputs, 5, 4, a.n_outputs], 2, rng)
+        if (b.n_inputs, b.n_outputs) != (a.n_inputs, a.n_outputs)
+        else b
+    )
     before = (a.to_dict(), b.to_dict())
     for child in crossover(name)(a, b, rng):
         child.validate()
@@ -206,7 +210,9 @@ def test_features_of_a_hand_made_graph():
     features, meta = compute_features(graph)
     assert meta["exact"] and set(features) == set(feature_names())
     assert features["layers"] == 4 and features["nodes"] == 6 and features["edges"] == 7
-    assert features["source_nodes"] == 2 and features["sink_nodes"] == 1  # 2, 3 read inputs only; 4 feeds the output only
+    assert (
+        features["source_nodes"] == 2 and features["sink_nodes"] == 1
+    )  # 2, 3 read inputs only; 4 feeds the output only
     assert features["skip_edge_fraction"] == pytest.approx(1 / 7)  # 0→4 skips layer 1
     assert features["longest_path"] == 3 and features["shortest_path"] == 2
     # input→output paths: 0-2-4-5, 1-2-4-5, 1-3-4-5, 0-4-5

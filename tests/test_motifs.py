@@ -10,7 +10,7 @@ import pytest
 from structsearch.commands import main
 from structsearch.errors import ConfigError, DataError
 from structsearch.graphs import LayeredGraph, erdos_renyi, motif_informed
-from structsearch.motifs.catalogue import count_motifs
+from structsearch.graphs.motif_catalogue import count_motifs
 from structsearch.motifs.census import (
     census,
     graph_of_model,

@@ -73,19 +73,39 @@ def test_the_top_level_search_spaces_folder_is_the_packaged_one():
     assert sorted(p.name for p in root.glob("*.toml")) == sorted(p.name for p in builtin_spaces().values())
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"task": {"name": "digits"}, "evolution": {"populaton": 4}}, "unknown key evolution.populaton"),
-    ({"task": {"name": "digits"}, "evolution": {"population": "many"}}, "evolution.population must be int"),
-    ({"task": {"name": "digits"}, "evolution": {"population": 0}}, "evolution.population must be a positive integer, got 0"),
-    ({"task": {"name": "digits"}, "genotype": {"nodes": [50, 10]}}, "genotype.nodes = [50, 10]: low must not exceed high"),
-    ({"task": {"name": "digits"}, "genotype": {"nodes": [4, 10], "watts-strogatz": {"k": [2, 6]}}},
-     "genotype.watts-strogatz.k = [2, 6]: the largest value must be below the smallest node count"),
-    ({"task": {"name": "digits"}, "gate": {"estimation_fraction": 1.0}}, "gate.estimation_fraction must lie in [0, 1), got 1.0"),
-    ({"task": {"name": "digits"}, "gate": {"estimation_fraction": -0.1}}, "gate.estimation_fraction must lie in [0, 1), got -0.1"),
-    ({"task": {"name": "digits"}, "evolution": {"selection": "roulette"}}, "evolution.selection must be one of tournament, aging, nsga2"),
-    ({"task": {"name": "digits"}, "evolution": {"mutations": {"teleport": 1.0}}}, "unknown operator 'teleport'"),
-    ({"task": {"name": "digits"}, "colour": "blue"}, "unknown key 'colour'"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"task": {"name": "digits"}, "evolution": {"populaton": 4}}, "unknown key evolution.populaton"),
+        ({"task": {"name": "digits"}, "evolution": {"population": "many"}}, "evolution.population must be int"),
+        (
+            {"task": {"name": "digits"}, "evolution": {"population": 0}},
+            "evolution.population must be a positive integer, got 0",
+        ),
+        (
+            {"task": {"name": "digits"}, "genotype": {"nodes": [50, 10]}},
+            "genotype.nodes = [50, 10]: low must not exceed high",
+        ),
+        (
+            {"task": {"name": "digits"}, "genotype": {"nodes": [4, 10], "watts-strogatz": {"k": [2, 6]}}},
+            "genotype.watts-strogatz.k = [2, 6]: the largest value must be below the smallest node count",
+        ),
+        (
+            {"task": {"name": "digits"}, "gate": {"estimation_fraction": 1.0}},
+            "gate.estimation_fraction must lie in [0, 1), got 1.0",
+        ),
+        (
+            {"task": {"name": "digits"}, "gate": {"estimation_fraction": -0.1}},
+            "gate.estimation_fraction must lie in [0, 1), got -0.1",
+        ),
+        (
+            {"task": {"name": "digits"}, "evolution": {"selection": "roulette"}},
+            "evolution.selection must be one of tournament, aging, nsga2",
+        ),
+        ({"task": {"name": "digits"}, "evolution": {"mutations": {"teleport": 1.0}}}, "unknown operator 'teleport'"),
+        ({"task": {"name": "digits"}, "colour": "blue"}, "unknown key 'colour'"),
+    ],
+)
 def test_bad_spaces_name_the_key_the_value_and_what_is_allowed(data, message):
     with pytest.raises(ConfigError) as error:
         space_from_dict(data, "space.toml")
@@ -371,7 +391,9 @@ def test_a_predictor_file_must_match_the_search_features(tmp_path, capsys):
     rng = np.random.default_rng(0)
     x = rng.random((12, 3))
     PerformancePredictor("bayesian-ridge", features=["a", "b", "c"]).fit(x, x.sum(1)).save(tmp_path / "other.skops")
-    assert main(["evolve", "--runs", str(tmp_path), "--quiet", *TINY, "--predictor", str(tmp_path / "other.skops")]) == 1
+    assert (
+        main(["evolve", "--runs", str(tmp_path), "--quiet", *TINY, "--predictor", str(tmp_path / "other.skops")]) == 1
+    )
     err = capsys.readouterr().err
     assert "its feature 'a'" in err and "is not one this search computes" in err
 

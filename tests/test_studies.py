@@ -182,7 +182,9 @@ def postgres_url():
     made = run(bindir / "initdb", "-D", base / "data", "-A", "trust", "-U", "postgres")
     if made.returncode:
         shutil.rmtree(base, ignore_errors=True)
-        pytest.skip(f"initdb failed: {made.stderr.strip().splitlines()[-1] if made.stderr.strip() else made.returncode}")
+        pytest.skip(
+            f"initdb failed: {made.stderr.strip().splitlines()[-1] if made.stderr.strip() else made.returncode}"
+        )
     started = run(bindir / "pg_ctl", "-D", base / "data", "-l", base / "log", "-w", "-o",
                   f"-p {port} -k {base} -c listen_addresses=127.0.0.1", "start")
     if started.returncode:
@@ -211,14 +213,20 @@ def test_two_processes_share_a_study_on_postgresql(postgres_url, tmp_path):
 # ------------------------------------------------------------------------------ bad input
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({"learning_rate": {"type": "float", "low": 0.1, "high": 0.2}}, "unknown parameter 'learning_rate'; the trainer knows lr"),
-    ({"lr": {"type": "float", "low": 0.2, "high": 0.1}}, "study.params.lr: low = 0.2 exceeds high = 0.1"),
-    ({"lr": {"type": "log-float", "low": 0.0, "high": 0.1}}, "study.params.lr: a log distribution needs low > 0"),
-    ({"lr": {"type": "gaussian", "low": 0.0, "high": 0.1}}, "study.params.lr.type must be one of float"),
-    ({"rule": {"type": "categorical", "choices": []}}, "study.params.rule.choices must be a non-empty list"),
-    ({"batch_size": {"type": "float", "low": 16, "high": 64}}, "batch_size takes integers"),
-])
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"learning_rate": {"type": "float", "low": 0.1, "high": 0.2}},
+            "unknown parameter 'learning_rate'; the trainer knows lr",
+        ),
+        ({"lr": {"type": "float", "low": 0.2, "high": 0.1}}, "study.params.lr: low = 0.2 exceeds high = 0.1"),
+        ({"lr": {"type": "log-float", "low": 0.0, "high": 0.1}}, "study.params.lr: a log distribution needs low > 0"),
+        ({"lr": {"type": "gaussian", "low": 0.0, "high": 0.1}}, "study.params.lr.type must be one of float"),
+        ({"rule": {"type": "categorical", "choices": []}}, "study.params.rule.choices must be a non-empty list"),
+        ({"batch_size": {"type": "float", "low": 16, "high": 64}}, "batch_size takes integers"),
+    ],
+)
 def test_bad_study_tables_are_one_line_errors(params, message):
     with pytest.raises(ConfigError) as error:
         space_from_dict({"task": {"name": "digits"}, "study": {"params": params}}, "s.toml")

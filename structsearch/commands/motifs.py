@@ -67,7 +67,9 @@ def run(args) -> int:
                       f"{entry['z']:+.2f}", f"{entry['p_value']:.3f}")
     console.print(table)
     if result["frozen_blocks"]:
-        console.print(f"[yellow]{result['frozen_blocks']} layer pair(s) too dense to randomise were kept as they are[/yellow]")
+        console.print(
+            f"[yellow]{result['frozen_blocks']} layer pair(s) too dense to randomise were kept as they are[/yellow]"
+        )
     if weights is not None:
         signed = result["signed"]
         console.print(f"structural balance {signed['balance']:.3f} (balanced share of signed feed-forward triads "

@@ -25,9 +25,9 @@ TRAIN_OPTIONS = {
 
 def add_train_options(parser) -> None:
     """The options of a train file's keys (``structsearch train`` and ``structsearch prune``)."""
+    from structsearch.graphs.density import DENSITY_SCHEMES
     from structsearch.nn.activations import ACTIVATIONS
     from structsearch.nn.recurrent import CELLS
-    from structsearch.sparsity.density import DENSITY_SCHEMES
     from structsearch.sparsity.evolution import EVOLUTION_RULES
     from structsearch.train import OPTIMIZERS
 

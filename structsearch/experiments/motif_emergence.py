@@ -26,12 +26,12 @@ from structsearch.config import ModelConfig, RewiringConfig, RunConfig, TaskConf
 from structsearch.errors import ConfigError, DataError
 from structsearch.experiments.settings import MotifEmergenceConfig
 from structsearch.graphs import LayeredGraph, motif_informed
+from structsearch.graphs.density import sample_positions
 from structsearch.motifs.census import census, graph_of_model, motif_mix, save_census, signed_motifs
 from structsearch.motifs.dynamics import MotifDynamics
 from structsearch.nn.mlp import parse_architecture
 from structsearch.pipeline import ModelSpec, build_candidate, build_model, load_configured_task
 from structsearch.runs import new_run_dir, write_json, write_rows
-from structsearch.sparsity.density import sample_positions
 from structsearch.train import TrainConfig, train
 
 

@@ -105,7 +105,10 @@ def run_random_structures(task_name: str, priors: list[str], per_prior: int, n_m
     stored = config.to_dict()
     stored["model"]["kind"] = cell or "mlp"
     store = RunStore.create(run_dir, {**stored, "study": "random-structures", "priors": priors,
-                                      "per_prior": per_prior, "nodes": [n_min, n_max]})
+                                      "per_prior": per_prior, "nodes": [n_min, n_max],
+                                      "seed_version": seeds.SEED_VERSION})
+    if store.count():
+        seeds.check_version(store.config.get("seed_version", 1), run_dir)
     n_inputs = embedding if cell else task.n_inputs
     stored_runs = {(c.origin, c.generation): c for c in store.candidates() if c.status is not None}
     console = Console(stderr=True)

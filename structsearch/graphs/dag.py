@@ -49,7 +49,9 @@ def layer_index(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     while frontier.size:
         seen += frontier.size
         lengths = starts[frontier + 1] - starts[frontier]
-        idx = np.repeat(starts[frontier], lengths) + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+        idx = np.repeat(starts[frontier], lengths) + (
+            np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        )
         targets = dst_sorted[idx]
         np.maximum.at(layer, targets, layer[src_sorted[idx]] + 1)
         np.subtract.at(indegree, targets, 1)

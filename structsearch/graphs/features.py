@@ -72,7 +72,7 @@ def compute_features(graph: LayeredGraph, max_exact_nodes: int = 500, samples: i
     values.update(_distance_features(graph, sources, exact))
     values.update(_layer_features(graph))
     values.update(_path_features(graph))
-    from structsearch.motifs.catalogue import count_motifs
+    from structsearch.graphs.motif_catalogue import count_motifs
 
     for name, count in count_motifs(graph).items():
         values[f"motif_{name.replace('-', '_')}"] = float(count)

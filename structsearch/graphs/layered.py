@@ -111,12 +111,6 @@ class LayeredGraph:
         position[order] = np.arange(self.n_nodes) - starts[self.layers[order]]
         return position
 
-    def in_degree(self) -> np.ndarray:
-        return np.bincount(self.dst, minlength=self.n_nodes)
-
-    def out_degree(self) -> np.ndarray:
-        return np.bincount(self.src, minlength=self.n_nodes)
-
     def edge_keys(self) -> np.ndarray:
         return self.src * self.n_nodes + self.dst
 
@@ -156,7 +150,9 @@ class LayeredGraph:
             if backward.any():
                 k = int(np.flatnonzero(backward)[0])
                 kind = "a within-layer" if step[k] == 0 else "a backward"
-                problems.append(f"{kind} edge {int(src[k])}→{int(dst[k])} (layer {int(layers[src[k]])}→{int(layers[dst[k]])})")
+                problems.append(
+                    f"{kind} edge {int(src[k])}→{int(dst[k])} (layer {int(layers[src[k]])}→{int(layers[dst[k]])})"
+                )
             keys = np.sort(self.edge_keys())
             if (keys[1:] == keys[:-1]).any():
                 k = int(keys[1:][keys[1:] == keys[:-1]][0])
@@ -173,9 +169,6 @@ class LayeredGraph:
         if problems:
             raise InvalidGraph(problems[0])
         return self
-
-    def is_valid(self) -> bool:
-        return not self.violations()
 
     def reachable_from_inputs(self) -> np.ndarray:
         """Boolean mask of nodes on a path from some input (forward edges only)."""
@@ -356,7 +349,7 @@ class LayeredGraph:
         Layer ``t``'s block reads the layers its incoming edges come from, in ascending order;
         a connection's column is the source node's position in the concatenation of those layers.
         """
-        from structsearch.nn.mlp import Block, BlockDescription
+        from structsearch.graphs.blocks import Block, BlockDescription
 
         widths = self.layer_widths()
         position = self.position_in_layer()

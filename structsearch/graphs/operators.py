@@ -119,7 +119,7 @@ def insert_subgraph(graph: LayeredGraph, rng: np.random.Generator, max_width: in
 
 def insert_motif(graph: LayeredGraph, rng: np.random.Generator, names: tuple[str, ...] | None = None) -> LayeredGraph:
     """Place one catalogue motif on existing nodes at a random depth."""
-    from structsearch.motifs.catalogue import MOTIFS, place_motif
+    from structsearch.graphs.motif_catalogue import MOTIFS, place_motif
 
     names = names or tuple(MOTIFS)
     pattern = MOTIFS[names[int(rng.integers(len(names)))]]

@@ -11,11 +11,11 @@ import numpy as np
 
 from structsearch.errors import ConfigError
 from structsearch.graphs.dag import embed, orient
+from structsearch.graphs.density import connections_for, erdos_renyi_density, sample_positions
 from structsearch.graphs.edit import add_edges
 from structsearch.graphs.layered import LayeredGraph
 from structsearch.graphs.repair import repair
 from structsearch.registry import Registry
-from structsearch.sparsity.density import connections_for, erdos_renyi_density, sample_positions
 
 
 def _check_sizes(n_inputs: int, n_outputs: int) -> None:
@@ -117,7 +117,7 @@ def motif_composed(layer_sizes: list[int], motif_mix: dict[str, float], n_motifs
                    rng: np.random.Generator, recurrent: bool = False) -> LayeredGraph:
     """``n_motifs`` catalogue motifs placed on layers of the given sizes, drawn by ``motif_mix``
     weights (e.g. ``{"v": 2, "bi-fan": 1}``); dead neurons are reconnected afterwards."""
-    from structsearch.motifs.catalogue import motif, place_motif
+    from structsearch.graphs.motif_catalogue import motif, place_motif
 
     if len(layer_sizes) < 2 or any(int(s) <= 0 for s in layer_sizes):
         raise ConfigError(f"layer_sizes must be at least two positive sizes, got {layer_sizes}")
@@ -149,7 +149,7 @@ def motif_informed(layer_sizes: list[int], census, n_motifs: int, rng: np.random
                    recurrent: bool = False) -> LayeredGraph:
     """:func:`motif_composed` with its motif mix taken from a census (a file of
     ``structsearch motifs --out`` or its loaded dict): the over-represented motifs, weighted by z."""
-    from structsearch.motifs.census import load_census, motif_mix
+    from structsearch.graphs.motif_catalogue import load_census, motif_mix
 
     data = census if isinstance(census, dict) else load_census(census)
     return motif_composed(layer_sizes, motif_mix(data, str(census) if not isinstance(census, dict) else "census"),

@@ -52,7 +52,9 @@ def _reconnect(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
         for node in hidden[np.argsort(-layers[hidden], kind="stable")]:
             if reaching[node]:
                 continue
-            candidates = np.flatnonzero(reaching & (layers > layers[node]) & (np.arange(graph.n_nodes) >= graph.n_inputs))
+            candidates = np.flatnonzero(
+                reaching & (layers > layers[node]) & (np.arange(graph.n_nodes) >= graph.n_inputs)
+            )
             src.append(int(node))
             dst.append(int(rng.choice(candidates)))
             reaching[node] = True

@@ -30,10 +30,13 @@ import scipy.sparse as sp
 
 from structsearch.errors import ConfigError, DataError
 from structsearch.graphs.layered import LayeredGraph
-from structsearch.motifs.catalogue import MOTIFS, count_motifs
-
-CENSUS_FORMAT = "structsearch.MotifCensus/1"
-
+from structsearch.graphs.motif_catalogue import (  # noqa: F401 (load_census, motif_mix re-exported)
+    CENSUS_FORMAT,
+    MOTIFS,
+    count_motifs,
+    load_census,
+    motif_mix,
+)
 
 # ------------------------------------------------------------------------------ the null model
 
@@ -108,38 +111,6 @@ def save_census(result: dict, path: str | Path) -> Path:
     return path
 
 
-def load_census(path: str | Path) -> dict:
-    """A census file; one that does not match this catalogue is a one-line error."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such census file") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: not a JSON census ({error})") from None
-    if not isinstance(data, dict) or data.get("format") != CENSUS_FORMAT or not isinstance(data.get("motifs"), dict):
-        raise DataError(f"{path}: not a structsearch motif census (format {CENSUS_FORMAT})")
-    unknown = sorted(set(data["motifs"]) - set(MOTIFS))
-    missing = sorted(set(MOTIFS) - set(data["motifs"]))
-    if unknown or missing:
-        what = f"unknown motif {unknown[0]!r}" if unknown else f"no entry for motif {missing[0]!r}"
-        raise DataError(f"{path}: does not match the motif catalogue ({what}; the catalogue is "
-                        f"{', '.join(MOTIFS)})")
-    for name, entry in data["motifs"].items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("z"), int | float):
-            raise DataError(f"{path}: motif {name!r} has no numeric z-score")
-    return data
-
-
-def motif_mix(data: dict, source: str = "census") -> dict[str, float]:
-    """The over-represented motifs (z > 0), weighted by their z-score."""
-    mix = {name: float(entry["z"]) for name, entry in data["motifs"].items()
-           if np.isfinite(entry["z"]) and entry["z"] > 0}
-    if not mix:
-        raise DataError(f"{source}: no motif is over-represented (every z ≤ 0); nothing to build from")
-    return mix
-
-
 # ------------------------------------------------------------------------------ signed motifs
 
 
@@ -167,7 +138,11 @@ def signed_motifs(graph: LayeredGraph, weights: np.ndarray) -> dict:
         p = np.bincount(inverse, weights=positive.astype(float))
         t = np.bincount(inverse).astype(float)
         q = t - p
-        result[name] = {"++": int((p * (p - 1) / 2).sum()), "+-": int((p * q).sum()), "--": int((q * (q - 1) / 2).sum())}
+        result[name] = {
+            "++": int((p * (p - 1) / 2).sum()),
+            "+-": int((p * q).sum()),
+            "--": int((q * (q - 1) / 2).sum()),
+        }
     adjacent = layers[dst] - layers[src] == 1
     n = graph.n_nodes
     chain = {}

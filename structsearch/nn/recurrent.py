@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from structsearch.errors import ConfigError
-from structsearch.nn.mlp import BlockDescription
+from structsearch.graphs.blocks import BlockDescription
 from structsearch.nn.sparse_linear import SparseLinear
 from structsearch.registry import Registry
 
@@ -182,7 +182,9 @@ class SparseRecurrentNet(nn.Module):
             sequences.append(states)
             finals.append(final)
         head_sources = self.sources[-1]
-        features = finals[head_sources[0]] if len(head_sources) == 1 else torch.cat([finals[s] for s in head_sources], dim=0)
+        features = (
+            finals[head_sources[0]] if len(head_sources) == 1 else torch.cat([finals[s] for s in head_sources], dim=0)
+        )
         return self.head.forward_t(features).t()
 
     def extra_repr(self) -> str:

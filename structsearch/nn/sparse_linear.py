@@ -319,7 +319,9 @@ class SparseLinear(nn.Module):
             with torch.no_grad():
                 for name in STRUCTURE:
                     if prefix + name in state_dict:
-                        setattr(self, name, torch.empty_like(state_dict[prefix + name], device=self.crow_indices.device))
+                        setattr(
+                            self, name, torch.empty_like(state_dict[prefix + name], device=self.crow_indices.device)
+                        )
                 self.values.data = torch.empty_like(state_dict[key], device=self.values.device, dtype=self.values.dtype)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 

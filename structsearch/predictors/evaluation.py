@@ -76,7 +76,11 @@ def importances(pipeline, x: np.ndarray, y: np.ndarray, names: list[str], seed: 
 def evaluate(pipeline, x, y, names, folds=5, repeats=3, seed=0) -> dict:
     """Everything above, as one JSON-ready dict."""
     return {
-        "cross_validation": {"folds": folds, "repeats": repeats, **cross_validate(pipeline, x, y, folds, repeats, seed)},
+        "cross_validation": {
+            "folds": folds,
+            "repeats": repeats,
+            **cross_validate(pipeline, x, y, folds, repeats, seed),
+        },
         "single_10pct_split": single_split(pipeline, x, y, 0.1, seed),
         "permutation_importance": importances(pipeline, x, y, names, seed),
     }

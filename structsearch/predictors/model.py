@@ -123,12 +123,16 @@ class PerformancePredictor:
         if isinstance(features, dict):
             missing = [n for n in names if n not in features]
             if missing:
-                raise DataError(f"features are missing {len(missing)} column(s) the predictor needs, e.g. {missing[0]!r}")
+                raise DataError(
+                    f"features are missing {len(missing)} column(s) the predictor needs, e.g. {missing[0]!r}"
+                )
             return np.column_stack([np.asarray(features[n], dtype=float) for n in names])
         if isinstance(features, list | tuple) and features and isinstance(features[0], dict):
             missing = [n for n in names if n not in features[0]]
             if missing:
-                raise DataError(f"features are missing {len(missing)} column(s) the predictor needs, e.g. {missing[0]!r}")
+                raise DataError(
+                    f"features are missing {len(missing)} column(s) the predictor needs, e.g. {missing[0]!r}"
+                )
             return np.array([[row[n] for n in names] for row in features], dtype=float)
         matrix = np.asarray(features, dtype=float)
         if matrix.ndim != 2 or matrix.shape[1] != len(names):

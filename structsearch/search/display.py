@@ -131,8 +131,17 @@ def write_outputs(search, top: int = 10) -> list[Path]:
                         "test_accuracy": individual.metrics.get("test_accuracy"),
                         "connections": individual.graph.n_edges, "structure": individual.graph.describe(),
                         "seconds": candidate.seconds, "genotype": individual.graph.to_dict()})
-    written = [write_json(run_dir / "best.json", {"space": search.space.name, "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                                                  "selected_by": "validation accuracy", "candidates": entries})]
+    written = [
+        write_json(
+            run_dir / "best.json",
+            {
+                "space": search.space.name,
+                "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "selected_by": "validation accuracy",
+                "candidates": entries,
+            },
+        )
+    ]
     if best:
         written.append(best[0].graph.save(run_dir / "best-genotype.json"))
     if search.space.evolution.selection == "nsga2":

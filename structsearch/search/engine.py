@@ -118,7 +118,7 @@ class Search:
 
     @classmethod
     def start(cls, space: SearchSpace, run_dir: str | Path, executor, data_dir=None, view=None) -> Search:
-        config = {**space.to_dict(), "command": "evolve", "data_dir": data_dir}
+        config = {**space.to_dict(), "command": "evolve", "data_dir": data_dir, "seed_version": seeds.SEED_VERSION}
         store = RunStore.create(run_dir, config)
         return cls(space, store, executor, data_dir, view)
 
@@ -133,7 +133,12 @@ class Search:
         if config.get("command") != "evolve":
             store.close()
             raise DataError(f"{run_dir}: a run store, but not of `structsearch evolve`; cannot resume it")
-        config = {k: v for k, v in config.items() if k not in ("command", "data_dir")}
+        try:
+            seeds.check_version(config.get("seed_version", 1), run_dir)
+        except DataError:
+            store.close()
+            raise
+        config = {k: v for k, v in config.items() if k not in ("command", "data_dir", "seed_version")}
         for dotted, value in (extend or {}).items():
             if dotted not in RESUME_CHANGES:
                 store.close()
@@ -244,7 +249,9 @@ class Search:
         features, meta = compute_features(individual.graph)
         return {**features, **cell_features(individual.cell, self.space.cells)}, meta
 
-    def _admit(self, generation: int, children: list[Individual], gated: bool, stats: GenerationStats) -> list[Individual]:
+    def _admit(
+        self, generation: int, children: list[Individual], gated: bool, stats: GenerationStats
+    ) -> list[Individual]:
         """Deduplicate, gate and store the children; returns those to train."""
         first_seen: dict[str, Individual] = {}
         novel, rows = [], []
@@ -282,8 +289,11 @@ class Search:
             if not kept:
                 stats.dropped += 1
                 child.status = "dropped-by-predictor"
-                reason = (f"predicted {prediction:.4f}; only the top {self.gate.n_keep(len(novel))} of "
-                          f"{len(novel)} train") if first is child else "the same genotype as a sibling the gate dropped"
+                reason = (
+                    (f"predicted {prediction:.4f}; only the top {self.gate.n_keep(len(novel))} of {len(novel)} train")
+                    if first is child
+                    else "the same genotype as a sibling the gate dropped"
+                )
                 row["result"] = {"status": "dropped-by-predictor", "prediction": prediction, "reason": reason}
             elif first is child:
                 pending.append(child)

@@ -120,7 +120,9 @@ def _pick(weights: dict[str, float], rng: np.random.Generator) -> str:
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
-def mutate(space: SearchSpace, individual: Individual, rng: np.random.Generator) -> tuple[LayeredGraph, str | None, str]:
+def mutate(
+    space: SearchSpace, individual: Individual, rng: np.random.Generator
+) -> tuple[LayeredGraph, str | None, str]:
     """(graph, cell, description) of one mutation of ``individual``."""
     name = _pick(space.evolution.mutations, rng)
     graph = mutation(name)(individual.graph, rng)

@@ -169,7 +169,7 @@ class GenotypeSpace:
             raise ConfigError(f"genotype.watts-strogatz.p = {self.parameters['watts-strogatz']['p']}: "
                               "a probability must lie in [0, 1]")
         if "motif-composed" in self.priors:
-            from structsearch.motifs.catalogue import MOTIFS
+            from structsearch.graphs.motif_catalogue import MOTIFS
 
             for name, weight in self.motif_mix.items():
                 if name not in MOTIFS:
@@ -362,7 +362,9 @@ class StudySpace:
             low, high = spec.get("low"), spec.get("high")
             for key, value in (("low", low), ("high", high)):
                 if not isinstance(value, expected) or isinstance(value, bool):
-                    raise ConfigError(f"{where}.{key} must be {'an integer' if expected is int else 'a number'}, got {value!r}")
+                    raise ConfigError(
+                        f"{where}.{key} must be {'an integer' if expected is int else 'a number'}, got {value!r}"
+                    )
             if PARAMETERS[name][1] is int and kind in ("float", "log-float"):
                 raise ConfigError(f"{where}: {name} takes integers; use type 'int' or 'log-int'")
             if low > high:

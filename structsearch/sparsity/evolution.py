@@ -17,9 +17,9 @@ import torch
 
 from structsearch import seeds
 from structsearch.errors import ConfigError, check_range
+from structsearch.graphs.density import expand_motifs, motif_groups
 from structsearch.nn.sparse_linear import SparseLinear
 from structsearch.registry import Registry
-from structsearch.sparsity.density import expand_motifs, motif_groups
 from structsearch.sparsity.optimizer_state import carry_optimizer_state
 from structsearch.train_callbacks import Callback
 

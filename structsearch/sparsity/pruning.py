@@ -117,7 +117,9 @@ def split(flat_indices: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     """Indices into the concatenation of groups → one index array per group."""
     starts = np.concatenate([[0], np.cumsum(sizes)])
     flat_indices = np.sort(flat_indices)
-    return [flat_indices[(flat_indices >= a) & (flat_indices < b)] - a for a, b in zip(starts[:-1], starts[1:], strict=True)]
+    return [
+        flat_indices[(flat_indices >= a) & (flat_indices < b)] - a for a, b in zip(starts[:-1], starts[1:], strict=True)
+    ]
 
 
 # ------------------------------------------------------------------------------ methods
@@ -259,7 +261,10 @@ def fisher_diagonal(model, groups: list[WeightGroup], batches, loss_fn, rng: np.
             samples += size
     finally:
         model.train(was_training)
-    return [g.live(total / max(samples, 1)).cpu().numpy().astype(np.float64) for g, total in zip(groups, totals, strict=True)]
+    return [
+        g.live(total / max(samples, 1)).cpu().numpy().astype(np.float64)
+        for g, total in zip(groups, totals, strict=True)
+    ]
 
 
 def exact_hessian_diagonal(model, groups: list[WeightGroup], inputs: tuple, targets: torch.Tensor, loss_fn,

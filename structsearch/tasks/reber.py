@@ -26,7 +26,6 @@ from structsearch.errors import ConfigError
 from structsearch.tasks.base import Split, Task, check_fraction, register_task, stratified_split
 
 ALPHABET = "BTSXPVE"
-PAD = 0
 VOCABULARY_SIZE = 128
 
 # state -> list of (symbol, next state); state 5 emits the final E.

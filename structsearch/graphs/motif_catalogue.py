@@ -22,11 +22,14 @@ layers; ``ffl-skip`` counts (a, b, c) with all three edges.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from structsearch.errors import DataError
 from structsearch.graphs.layered import LayeredGraph
 from structsearch.registry import Registry
 
@@ -105,3 +108,37 @@ def count_motifs(graph: LayeredGraph) -> dict[str, int]:
     two_paths = adjacency @ adjacency
     ffl = int(two_paths.multiply(adjacency).sum())
     return {"v": v, "fan-out": fan_out, "bi-fan": bi_fan, "chain": chain, "ffl-skip": ffl}
+
+CENSUS_FORMAT = "structsearch.MotifCensus/1"
+
+
+def load_census(path: str | Path) -> dict:
+    """A census file; one that does not match this catalogue is a one-line error."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such census file") from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: not a JSON census ({error})") from None
+    if not isinstance(data, dict) or data.get("format") != CENSUS_FORMAT or not isinstance(data.get("motifs"), dict):
+        raise DataError(f"{path}: not a structsearch motif census (format {CENSUS_FORMAT})")
+    unknown = sorted(set(data["motifs"]) - set(MOTIFS))
+    missing = sorted(set(MOTIFS) - set(data["motifs"]))
+    if unknown or missing:
+        what = f"unknown motif {unknown[0]!r}" if unknown else f"no entry for motif {missing[0]!r}"
+        raise DataError(f"{path}: does not match the motif catalogue ({what}; the catalogue is "
+                        f"{', '.join(MOTIFS)})")
+    for name, entry in data["motifs"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("z"), int | float):
+            raise DataError(f"{path}: motif {name!r} has no numeric z-score")
+    return data
+
+
+def motif_mix(data: dict, source: str = "census") -> dict[str, float]:
+    """The over-represented motifs (z > 0), weighted by their z-score."""
+    mix = {name: float(entry["z"]) for name, entry in data["motifs"].items()
+           if np.isfinite(entry["z"]) and entry["z"] > 0}
+    if not mix:
+        raise DataError(f"{source}: no motif is over-represented (every z ≤ 0); nothing to build from")
+    return mix

@@ -187,26 +187,36 @@ def deprecated(old: str, new: str, source: str) -> None:
                   FutureWarning, stacklevel=3)
 
 
+def rename_key(dotted: str, renames: dict[str, str], source: str) -> str:
+    """Today's name of a dotted key (``renames`` maps old keys, or old tables, to new ones)."""
+    for old, new in renames.items():
+        if dotted == old or ("." not in old and dotted.startswith(old + ".")):
+            deprecated(old if "." in old else f"[{old}]", new if "." in new else f"[{new}]", source)
+            return new + dotted[len(old):]
+    return dotted
+
+
 def rename_legacy(data: dict[str, Any], renames: dict[str, str], source: str) -> dict[str, Any]:
-    """A copy of ``data`` with the dotted keys (or tables) of ``renames`` moved to their new names."""
+    """A copy of ``data`` with the dotted keys (or tables) of ``renames`` moved to their new names;
+    a key given under both names is an error (which one would win is not obvious)."""
     data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     for old, new in renames.items():
         old_table, _, old_key = old.partition(".")
         new_table, _, new_key = new.partition(".")
         holder = data.get(old_table)
-        if not isinstance(holder, dict):
+        if not isinstance(holder, dict) or (old_key and old_key not in holder):
             continue
-        if not old_key:  # a whole table
-            deprecated(f"[{old}]", f"[{new}]", source)
-            target = data.setdefault(new_table, {})
-            if isinstance(target, dict):
-                data[new_table] = {**data.pop(old_table), **target}
-        elif old_key in holder:
-            deprecated(old, new, source)
-            target = data.setdefault(new_table, {})
-            if not isinstance(target, dict):
-                raise ConfigError(f"{source}: [{new_table}] must be a table")
-            target.setdefault(new_key, holder.pop(old_key))
+        moved = data.pop(old_table) if not old_key else {new_key: holder.pop(old_key)}
+        rename_key(old, renames, source)  # the note
+        target = data.setdefault(new_table, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"{source}: [{new_table}] must be a table")
+        for key in moved:
+            if key in target:
+                given = old if old_key else f"{old_table}.{key}"
+                raise ConfigError(f"{source}: {given} and {new_table}.{key} are the same setting; "
+                                  f"give it once, as {new_table}.{key}")
+        target.update(moved)
     return data
 
 

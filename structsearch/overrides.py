@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from structsearch.config import deprecated, read_toml
+from structsearch.config import deprecated, read_toml, rename_key
 from structsearch.errors import ConfigError
 
 Change = tuple[str, Any]
@@ -57,11 +57,13 @@ def set_dotted(data: dict, dotted: str, value: Any, source: str = "--set") -> No
     target[key] = value
 
 
-def apply_changes(data: dict, changes: Iterable[Change], source: str = "--set") -> dict:
-    """A copy of ``data`` with every change applied in order."""
+def apply_changes(data: dict, changes: Iterable[Change], source: str = "--set",
+                  renames: dict[str, str] | None = None) -> dict:
+    """A copy of ``data`` with every change applied in order; a change under an old name
+    (``renames``: old dotted key or table → new) sets the new one, with a one-line note."""
     data = copy.deepcopy(data)
     for dotted, value in changes:
-        set_dotted(data, dotted, value, source)
+        set_dotted(data, rename_key(dotted, renames or {}, source), value, source)
     return data
 
 

@@ -234,3 +234,18 @@ def test_deprecation_warnings_are_silent_outside_tests():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         config_from_dict({"rewiring": {"rule": "none"}})  # today's names: no warning
+
+
+def test_an_old_name_on_the_command_line_overrides_the_files_new_one(tmp_path, capsys):
+    from structsearch.search.space import load_space_with_changes
+
+    with pytest.warns(FutureWarning, match="training.zeta is now rewiring.drop_fraction"):
+        space = load_space_with_changes("digits-small", [("training.zeta", 0.4)])
+    assert space.rewiring.drop_fraction == 0.4  # the file says 0.2
+    with pytest.raises(ConfigError, match="training.zeta and rewiring.drop_fraction are the same setting"), \
+            pytest.warns(FutureWarning):
+        space_from_dict({"task": {"name": "digits"}, "training": {"zeta": 0.1}, "rewiring": {"drop_fraction": 0.2}})
+    config = tmp_path / "c.toml"
+    config.write_text('[rewiring]\nrule = "set"\n[evolution]\nrule = "rigl"\n')
+    assert main(["train", str(config), "--runs", str(tmp_path)]) == 1
+    assert "evolution.rule and rewiring.rule are the same setting" in capsys.readouterr().err

@@ -60,14 +60,14 @@ def add_train_options(parser) -> None:
 
 def train_config(args):
     """The run configuration of the TOML file, ``--params`` and the options; and the dotted keys given."""
-    from structsearch.config import config_from_dict, read_toml
+    from structsearch.config import LEGACY_TABLES, config_from_dict, read_toml
     from structsearch.overrides import apply_changes, dotted_keys, parameter_changes, read_params
 
     data = read_toml(args.config) if args.config else {}
     changes = parameter_changes(read_params(args.params)) if args.params else []
     changes += [(f"task.{key}", value) for key, value in args.task_option or []]
     changes += option_changes(args, TRAIN_OPTIONS)
-    data = apply_changes(data, changes, "option")
+    data = apply_changes(data, changes, "option", renames=LEGACY_TABLES)
     source = str(args.config) if args.config else "options"
     config = config_from_dict(data, source)
     return config.validate(), dotted_keys(data)

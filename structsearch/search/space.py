@@ -497,5 +497,5 @@ def load_space_with_changes(name_or_path: str | Path, changes: list[tuple[str, A
     from structsearch.overrides import apply_changes
 
     path = space_path(name_or_path)
-    data = apply_changes(read_toml(path), changes)
+    data = apply_changes(read_toml(path), changes, renames=LEGACY_KEYS)
     return space_from_dict(data, f"{path}" + (" with command-line overrides" if changes else ""))

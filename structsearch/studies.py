@@ -21,6 +21,7 @@ import math
 import os
 import socket
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from structsearch import seeds
@@ -282,48 +283,56 @@ def optimize(spec: str) -> int:
     return len(study.trials) - before
 
 
-def run_study(space: SearchSpace, trials: int, storage: str | None = None, study_name: str | None = None,
-              pruner: str = "median", jobs: int = 1, timeout: float | None = None, runs="runs",
-              data_dir: str | None = None, heartbeat: int = HEARTBEAT_SECONDS, announce=None):
-    """Run ``trials`` trials over ``jobs`` processes; returns (study, storage as shown).  Every check
-    runs first; ``announce(storage)`` is called once they have passed, before the first trial."""
-    if trials < 1:
-        raise ConfigError(f"--trials must be a positive integer, got {trials}")
-    if jobs < 1:
-        raise ConfigError(f"--jobs must be a positive integer, got {jobs}")
+@dataclass
+class StudyConfig:
+    """How ``structsearch study`` runs: ``trials`` over ``jobs`` processes of this machine, in
+    ``storage`` (None: a journal file ``runs/studies/<study_name>.journal``; or a database URL)."""
+
+    trials: int
+    storage: str | None = None
+    study_name: str | None = None  # default: the space's name; an existing study is continued
+    pruner: str = "median"
+    jobs: int = 1
+    timeout: float | None = None  # stop starting trials after this many seconds
+    runs: str = "runs"
+    data_dir: str | None = None
+    heartbeat: int = HEARTBEAT_SECONDS  # database storage: a trial silent for 3 beats is retried
+
+    def validate(self) -> StudyConfig:
+        for key in ("trials", "jobs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"--{key} must be a positive integer, got {getattr(self, key)}")
+        make_pruner(self.pruner, 1)
+        if self.heartbeat < 1:
+            raise ConfigError(f"--heartbeat must be a positive number of seconds, got {self.heartbeat}")
+        return self
+
+
+@dataclass
+class StudyOutcome:
+    study: object  # the optuna.Study
+    storage: str  # where it is, as shown to the user (no password)
+
+
+def run_study(space: SearchSpace, config: StudyConfig, announce=None) -> StudyOutcome:
+    """Run the study's trials over its processes.  Every check runs first; ``announce(storage)`` is
+    called once they have passed, before the first trial."""
+    config.validate()
     if not space.study.params:
         raise ConfigError(f"search space {space.name!r} has no [study.params] table: nothing to tune")
-    make_pruner(pruner, 1)
-    name = study_name or space.name
-    if heartbeat < 1:
-        raise ConfigError(f"--heartbeat must be a positive number of seconds, got {heartbeat}")
-    study, shown = open_study(storage, name, runs, pruner, space.training.epochs,
-                              heartbeat=heartbeat)  # checks the storage once
-    Objective(space, data_dir)  # checks the fixed genotype and loads the data before any process starts
+    name = config.study_name or space.name
+    study, shown = open_study(config.storage, name, config.runs, config.pruner, space.training.epochs,
+                              heartbeat=config.heartbeat)  # checks the storage once
+    Objective(space, config.data_dir)  # checks the fixed genotype and loads the data before any process starts
     if announce is not None:
         announce(shown)
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    shares = [trials // jobs + (i < trials % jobs) for i in range(jobs)]
+    threads = max(1, (os.cpu_count() or 1) // config.jobs)
+    shares = [config.trials // config.jobs + (i < config.trials % config.jobs) for i in range(config.jobs)]
     # each process samples with its own seed: the space's seed, its index and the trials so far
-    specs = [
-        json.dumps(
-            {
-                "space": space.to_dict(),
-                "storage": storage,
-                "study_name": name,
-                "runs": str(runs),
-                "pruner": pruner,
-                "trials": share,
-                "timeout": timeout,
-                "data_dir": data_dir,
-                "threads": threads,
-                "heartbeat": heartbeat,
-                "sampler_seed": seeds.derive(space.seed, "sampler", len(study.trials), index),
-            }
-        )
-        for index, share in enumerate(shares)
-        if share
-    ]
+    specs = [json.dumps({**asdict(config), "space": space.to_dict(), "study_name": name, "trials": share,
+                         "threads": threads,
+                         "sampler_seed": seeds.derive(space.seed, "sampler", len(study.trials), index)})
+             for index, share in enumerate(shares) if share]
     if len(specs) == 1:
         optimize(specs[0])
     else:
@@ -332,7 +341,7 @@ def run_study(space: SearchSpace, trials: int, storage: str | None = None, study
 
         with ProcessPoolExecutor(len(specs), mp_context=multiprocessing.get_context("spawn")) as pool:
             list(pool.map(optimize, specs))
-    return study, shown
+    return StudyOutcome(study, shown)
 
 
 def best_params_toml(study, space_name: str) -> str:

@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 from structsearch.commands import main
 from structsearch.errors import ConfigError
 from structsearch.search.space import load_space, space_from_dict
-from structsearch.studies import recover_crashed_trials, run_study
+from structsearch.studies import StudyConfig, recover_crashed_trials, run_study
 
 FAST = ["--set", "training.epochs=4", "--set", "genotype.nodes=[10, 24]",
         "--set", "genotype.erdos-renyi.width=[8, 32]"]
@@ -97,9 +97,9 @@ def test_a_resumed_study_adds_trials_and_jobs_split_them(tmp_path):
     space = space_from_dict({**load_space("digits-small").to_dict(),
                              "training": {**load_space("digits-small").to_dict()["training"], "epochs": 2}})
     journal = str(tmp_path / "s.journal")
-    run_study(space, 2, journal, "again", pruner="none")
+    run_study(space, StudyConfig(2, journal, "again", pruner="none"))
     first = [t.params for t in load(journal, "again").trials]
-    run_study(space, 3, journal, "again", pruner="none", jobs=2)
+    run_study(space, StudyConfig(3, journal, "again", pruner="none", jobs=2))
     study = load(journal, "again")
     assert len(study.trials) == 5 and [t.params for t in study.trials[:2]] == first
     assert len({t.user_attrs["pid"] for t in study.trials[2:]}) == 2

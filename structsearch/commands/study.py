@@ -38,7 +38,7 @@ def run(args) -> int:
 
     from structsearch.errors import DataError
     from structsearch.search.space import load_space_with_changes
-    from structsearch.studies import best_params_toml, run_study
+    from structsearch.studies import StudyConfig, best_params_toml, run_study
 
     space = load_space_with_changes(args.space, space_changes(args, {}))
     if args.genotype:
@@ -50,8 +50,10 @@ def run(args) -> int:
         console.print(f"[bold]structsearch study[/bold] {name} in {shown}: {args.trials} trial(s) of "
                       f"{space.name} over {args.jobs} process(es), pruner {args.pruner}")
 
-    study, shown = run_study(space, args.trials, args.storage, name, args.pruner, args.jobs, args.timeout,
-                             args.runs, args.data_dir, args.heartbeat, announce)
+    config = StudyConfig(args.trials, args.storage, name, args.pruner, args.jobs, args.timeout, args.runs,
+                         args.data_dir, args.heartbeat)
+    outcome = run_study(space, config, announce)
+    study, shown = outcome.study, outcome.storage
     counts = {state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,)))
               for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
     console.print(f"{len(study.trials)} trials in {shown}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))

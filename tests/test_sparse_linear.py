@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -251,3 +253,27 @@ def test_cuda_matches_cpu():
     x = torch.randn(8, 64)
     expected = layer(x)
     torch.testing.assert_close(layer.cuda()(x.cuda()).cpu(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_two_processes_building_at_once_get_one_build_and_a_stale_lock_does_not_hang(tmp_path):
+    """A killed build leaves torch's lock file behind; two new processes must still get the kernels,
+    built once, without waiting on it forever."""
+    import subprocess
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the build lock is an flock")
+    probe = ("from structsearch.nn import kernels; module = kernels.compiled(); "
+             "print(module.__file__ if module is not None else 'none')")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "STRUCTSEARCH_KERNELS": "compiled"}
+    name = kernels.compiled().__name__  # this machine's build name (from its own cache)
+    stale = tmp_path / "structsearch" / "kernels" / name
+    stale.mkdir(parents=True)
+    (stale / "lock").write_text("")  # what a build killed mid-way leaves
+    processes = [subprocess.Popen([sys.executable, "-c", probe], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=300) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    paths = {out.strip() for out, _ in outputs}
+    assert len(paths) == 1 and paths.pop().startswith(str(stale))
+    assert sum("compiling the sparse CPU kernels" in err for _, err in outputs) == 1

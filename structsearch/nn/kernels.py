@@ -5,6 +5,12 @@ extension (``csrc/sparse_kernels.cpp``) is about twice as fast for the products 
 needs.  It is compiled on first use for this machine (``-march=native``, about 25 s, cached under
 ``~/.cache/structsearch/kernels``).  Where it cannot be built the torch kernels are used, with one
 warning.  ``STRUCTSEARCH_KERNELS=torch`` selects the torch kernels without trying.
+
+Several processes (the workers of a search, parallel studies) may ask for the kernels at once.
+One builds while the others wait on an OS file lock (``flock``, released by the kernel when its
+holder dies, even by ``kill -9``), then they load the finished module.  torch's own build lock
+file is a plain file that a killed build leaves behind, after which every later build waits
+forever; whoever holds the ``flock`` knows no build is running, so it removes such a leftover.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import os
 import platform
 import sys
 import warnings
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -45,21 +52,39 @@ def compiled():
     ).hexdigest()[:12]
     name = f"structsearch_kernels_{key}"
     directory = build_directory() / name
-    directory.mkdir(parents=True, exist_ok=True)
-    if not any(directory.glob("*.so")):
-        print("structsearch: compiling the sparse CPU kernels (once, about 25 s)…", file=sys.stderr)
     try:
-        return load(
-            name=name, sources=[str(SOURCE)], build_directory=str(directory),
-            extra_cflags=["-O3", "-march=native", "-fopenmp"], extra_ldflags=["-fopenmp"],
-            verbose=False,
-        )
+        directory.mkdir(parents=True, exist_ok=True)
+        with _build_lock(directory):
+            (directory / "lock").unlink(missing_ok=True)  # torch's baton, left by a killed build
+            if not any(directory.glob("*.so")):
+                print("structsearch: compiling the sparse CPU kernels (once, about 25 s)…", file=sys.stderr)
+            return load(
+                name=name, sources=[str(SOURCE)], build_directory=str(directory),
+                extra_cflags=["-O3", "-march=native", "-fopenmp"], extra_ldflags=["-fopenmp"],
+                verbose=False,
+            )
     except Exception as error:  # no compiler, no ninja, unsupported platform: fall back
         if choice == "compiled":
             raise
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         warnings.warn(f"structsearch: using torch.sparse kernels ({first_line})", stacklevel=2)
         return None
+
+
+@contextmanager
+def _build_lock(directory: Path):
+    """An exclusive lock on ``directory`` held by one process at a time (none where there is no flock)."""
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system: no concurrent-build protection
+        yield
+        return
+    with open(directory / "build.flock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def usable(*tensors: torch.Tensor) -> bool:

@@ -187,11 +187,16 @@ def deprecated(old: str, new: str, source: str) -> None:
                   FutureWarning, stacklevel=3)
 
 
+def _shown(name: str) -> str:
+    """A dotted key as itself, a table as ``[table]``."""
+    return name if "." in name else f"[{name}]"
+
+
 def rename_key(dotted: str, renames: dict[str, str], source: str) -> str:
     """Today's name of a dotted key (``renames`` maps old keys, or old tables, to new ones)."""
     for old, new in renames.items():
         if dotted == old or ("." not in old and dotted.startswith(old + ".")):
-            deprecated(old if "." in old else f"[{old}]", new if "." in new else f"[{new}]", source)
+            deprecated(_shown(old), _shown(new), source)
             return new + dotted[len(old):]
     return dotted
 
@@ -207,7 +212,7 @@ def rename_legacy(data: dict[str, Any], renames: dict[str, str], source: str) ->
         if not isinstance(holder, dict) or (old_key and old_key not in holder):
             continue
         moved = data.pop(old_table) if not old_key else {new_key: holder.pop(old_key)}
-        rename_key(old, renames, source)  # the note
+        deprecated(_shown(old), _shown(new), source)
         target = data.setdefault(new_table, {})
         if not isinstance(target, dict):
             raise ConfigError(f"{source}: [{new_table}] must be a table")

@@ -5,6 +5,8 @@ Anything raised as a :class:`StructsearchError` reaches the user as one line (th
 ``--debug``.
 """
 
+import math
+
 
 class StructsearchError(Exception):
     """An error caused by the user's input or environment, with a message fit to print alone."""
@@ -22,8 +24,6 @@ def check_range(name: str, value, low: float = 0.0, high: float = 1.0, *, low_op
                 high_open: bool = False) -> float:
     """``value`` if it is a number in the interval from ``low`` to ``high`` (each end closed unless
     ``*_open``), else a :class:`ConfigError` that names ``name``, the interval and the value."""
-    import math
-
     number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
     inside = number and (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
     if not inside:

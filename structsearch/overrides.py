@@ -67,16 +67,22 @@ def apply_changes(data: dict, changes: Iterable[Change], source: str = "--set",
     return data
 
 
-def canonical_parameters(params: dict[str, Any], source: str) -> dict[str, Any]:
-    """``params`` under today's names: old names renamed with a note, unknown ones refused."""
+def rename_parameters(params: dict[str, Any], source: str) -> dict[str, Any]:
+    """``params`` with old parameter names renamed to today's, each with a note."""
     named = {}
     for name, value in params.items():
         if name in LEGACY_PARAMETERS:
             deprecated(name, LEGACY_PARAMETERS[name], source)
-            name = LEGACY_PARAMETERS[name]
+        named[LEGACY_PARAMETERS.get(name, name)] = value
+    return named
+
+
+def canonical_parameters(params: dict[str, Any], source: str) -> dict[str, Any]:
+    """``params`` under today's names: old names renamed with a note, unknown ones refused."""
+    named = rename_parameters(params, source)
+    for name in named:
         if name not in PARAMETERS:
             raise ConfigError(f"{source}: unknown parameter {name!r}; known: {', '.join(PARAMETERS)}")
-        named[name] = value
     return named
 
 

@@ -140,10 +140,8 @@ def build_candidate(genotype, spec: ModelSpec, task: Task, seed: int):
 
 def build_model(config: RunConfig, task: Task):
     """The model of a train configuration (its genotype file, or its architecture) and its rule."""
-    genotype = load_genotype(config, task) if config.model.genotype is not None \
-        else resolve_architecture(config, task)
-    if config.model.genotype is not None:
-        resolve_architecture(config, task)  # the cell check
+    sizes = resolve_architecture(config, task)  # also checks the cell against the task
+    genotype = load_genotype(config, task) if config.model.genotype is not None else sizes
     return build_candidate(genotype, ModelSpec(config.model, config.rewiring), task, config.training.seed)
 
 

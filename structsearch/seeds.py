@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from structsearch.errors import ConfigError, DataError
 from structsearch.registry import Registry
 
 SEED_VERSION = 2  # 1: the ad-hoc formulas of structsearch 0.1.0 (seed + 1, seed * 10007 + …)
@@ -52,8 +53,6 @@ STREAMS: Registry[int] = Registry("seed stream", {name: number for number, name 
 def check_version(version: int, what) -> None:
     """A one-line :class:`DataError` when ``what`` (a run) drew its numbers with another derivation."""
     if version != SEED_VERSION:
-        from structsearch.errors import DataError
-
         raise DataError(f"{what}: made with seed derivation {version} (structsearch 0.1); this version "
                         f"(derivation {SEED_VERSION}) would draw other candidates, so it cannot continue it. "
                         "Finish it with structsearch 0.1, or start a new run")
@@ -62,8 +61,6 @@ def check_version(version: int, what) -> None:
 def seed_sequence(seed: int, stream: str, *index: int) -> np.random.SeedSequence:
     """The :class:`~numpy.random.SeedSequence` of stream ``stream`` at ``index`` under ``seed``."""
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        from structsearch.errors import ConfigError
-
         raise ConfigError(f"a seed must be a non-negative integer, got {seed!r}")
     return np.random.SeedSequence(int(seed), spawn_key=(STREAMS.lookup(stream), *map(int, index)))
 

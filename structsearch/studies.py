@@ -25,7 +25,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from structsearch import seeds
-from structsearch.config import ModelConfig
 from structsearch.errors import ConfigError, DataError, StructsearchError
 from structsearch.overrides import apply_changes, parameter_changes
 from structsearch.registry import Registry
@@ -228,9 +227,8 @@ class Objective:
         individual = random_individual(space, space.n_inputs(self.task), self.task.n_classes,
                                        seeds.generator(space.seed, "trial-genotype", trial.number))
         graph = self.fixed if self.fixed is not None else individual.graph
-        model = ModelConfig(activation=space.model.activation, dropout=space.model.dropout)
-        result = train_candidate(graph, individual.cell, self.task, model, space.rewiring, space.training, seed,
-                                 [OptunaReport(trial)])
+        result = train_candidate(graph, self.task, space.model.model_config(individual.cell), space.rewiring,
+                                 space.training, seed, [OptunaReport(trial)])
         metrics = result_metrics(graph, result)
         for key in ("test_accuracy", "connections", "selected_epoch", "epochs_run"):
             trial.set_user_attr(key, metrics[key])

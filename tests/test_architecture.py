@@ -84,6 +84,13 @@ def test_old_space_keys_move_to_their_tables_with_a_note():
     assert space.stopping.median is True and space.stopping.startup == 3 and space.training.epochs == 2
 
 
+def test_an_old_study_parameter_name_in_a_space_still_works():
+    data = {"task": {"name": "digits"}, "study": {"params": {"zeta": {"type": "float", "low": 0.1, "high": 0.5}}}}
+    with pytest.warns(FutureWarning, match="zeta is now drop_fraction"):
+        space = space_from_dict(data)
+    assert set(space.study.params) == {"drop_fraction"}
+
+
 def test_train_file_and_space_share_the_training_and_rewiring_tables():
     space = load_space("digits-small")
     assert type(space.training) is TrainConfig and type(space.rewiring) is RewiringConfig
@@ -189,7 +196,7 @@ def test_jobs_and_results_round_trip_through_json():
     from structsearch.search.worker import Job, JobResult, evaluate
 
     graph = erdos_renyi([64, 16, 10], 3.0, seeds.generator(1, "prior"))
-    job = Job(id=5, genotype=graph, cell=None, task=TaskConfig("digits", {"validation_fraction": 0.2}),
+    job = Job(id=5, genotype=graph, task=TaskConfig("digits", {"validation_fraction": 0.2}),
               model=ModelConfig(activation="tanh"), rewiring=RewiringConfig(rule="none"),
               training=TrainConfig(epochs=1), seed=11, medians=[0.5])
     back = Job.from_json(job.to_json())

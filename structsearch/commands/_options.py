@@ -111,10 +111,11 @@ def add_settings_options(parser: argparse.ArgumentParser, settings: type, skip: 
 
 def settings_from(namespace, settings: type):
     """An instance of the settings dataclass from the parsed options."""
+    hints = typing.get_type_hints(settings)
     values = {}
     for item in dataclasses.fields(settings):
         value = getattr(namespace, item.name, item.default)
-        if isinstance(value, list) and value and isinstance(value[0], tuple):  # KEY=VALUE pairs
+        if _plain_type(hints[item.name]) is dict and value is not None:  # repeated KEY=VALUE pairs
             value = dict(value)
         values[item.name] = value
     return settings(**values)

@@ -66,10 +66,9 @@ def informed_with_edges(sizes: list[int], census_data: dict, target_edges: int, 
     return best
 
 
-def run_motif_emergence(config: MotifEmergenceConfig) -> dict:
-    if config.seeds < 1 or config.samples < 1:
-        raise ConfigError(f"--seeds and --samples must be positive, got {config.seeds} and {config.samples}")
-    settings = config
+def run_motif_emergence(settings: MotifEmergenceConfig) -> dict:
+    if settings.seeds < 1 or settings.samples < 1:
+        raise ConfigError(f"--seeds and --samples must be positive, got {settings.seeds} and {settings.samples}")
     options = {"train_size": settings.train_size, "test_size": settings.test_size} \
         if settings.task in ("mnist", "fashion-mnist") else {}
     config = RunConfig(task=TaskConfig(settings.task, options),

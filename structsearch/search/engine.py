@@ -34,7 +34,6 @@ import numpy as np
 from deap import tools
 
 from structsearch import seeds
-from structsearch.config import ModelConfig
 from structsearch.errors import ConfigError, DataError
 from structsearch.graphs.features import compute_features
 from structsearch.search import worker
@@ -343,8 +342,8 @@ class Search:
     def _job(self, generation: int, child: Individual, index: int, medians) -> worker.Job:
         space = self.space
         return worker.Job(
-            id=child.id, genotype=child.graph, cell=child.cell, task=space.task, data_dir=self.data_dir,
-            model=ModelConfig(activation=space.model.activation, dropout=space.model.dropout),
+            id=child.id, genotype=child.graph, task=space.task, data_dir=self.data_dir,
+            model=space.model.model_config(child.cell),
             rewiring=space.rewiring, training=space.training,
             seed=candidate_seed(space.seed, generation, index), medians=medians,
             median_warmup=space.stopping.warmup_epochs,

@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from structsearch.config import (
+    ModelConfig,
     RewiringConfig,
     TaskConfig,
     read_toml,
@@ -74,7 +75,7 @@ from structsearch.config import (
     update_section,
 )
 from structsearch.errors import ConfigError
-from structsearch.overrides import PARAMETERS
+from structsearch.overrides import PARAMETERS, rename_parameters
 from structsearch.registry import names_registry
 from structsearch.train import TrainConfig
 
@@ -201,8 +202,11 @@ class ModelSpace:
     activation: str = "relu"
     dropout: float = 0.0
 
+    def model_config(self, cell: str | None = None) -> ModelConfig:
+        """The train-file ``[model]`` settings a candidate of this space (with ``cell``) decodes with."""
+        return ModelConfig(cell=cell, activation=self.activation, dropout=self.dropout)
+
     def validate(self) -> ModelSpace:
-        from structsearch.config import ModelConfig
         from structsearch.nn.recurrent import CELLS
 
         MODEL_KINDS.check(self.kind, "model.kind")
@@ -340,6 +344,7 @@ class StudySpace:
     genotype: str | None = None
 
     def validate(self) -> StudySpace:
+        self.params = rename_parameters(self.params, "study.params")
         for name, spec in self.params.items():
             where = f"study.params.{name}"
             if name not in PARAMETERS:

@@ -73,9 +73,8 @@ class Job:
 
     id: int
     genotype: LayeredGraph
-    cell: str | None
     task: TaskConfig
-    model: ModelConfig
+    model: ModelConfig  # its ``cell`` decodes the genotype into a recurrent net
     rewiring: RewiringConfig
     training: TrainConfig
     seed: int
@@ -141,14 +140,14 @@ def evaluate(job_text: str) -> str:
         return JobResult(job_id, "failed", reason.replace("\n", " "), worker=where).to_json()
 
 
-def train_candidate(graph, cell: str | None, task, model: ModelConfig, rewiring: RewiringConfig,
-                    training: TrainConfig, seed: int, callbacks=()):
+def train_candidate(graph, task, model: ModelConfig, rewiring: RewiringConfig, training: TrainConfig, seed: int,
+                    callbacks=()):
     """Decode ``graph`` with :func:`~structsearch.pipeline.build_candidate` and train it with the
     shared trainer and its rewiring rule; the TrainResult."""
     from structsearch.pipeline import ModelSpec, build_candidate
     from structsearch.train import train
 
-    network, rule = build_candidate(graph, ModelSpec(replace(model, cell=cell), rewiring), task, seed)
+    network, rule = build_candidate(graph, ModelSpec(model, rewiring), task, seed)
     return train(network, task, replace(training, seed=seed), [rule, *callbacks])
 
 
@@ -163,7 +162,6 @@ def result_metrics(graph, result) -> dict:
 def _train(job: Job) -> JobResult:
     task = cached_task(job.task, job.data_dir)
     callbacks = [MedianStopping(job.medians, job.median_warmup)] if job.medians else []
-    result = train_candidate(job.genotype, job.cell, task, job.model, job.rewiring, job.training, job.seed,
-                             callbacks)
+    result = train_candidate(job.genotype, task, job.model, job.rewiring, job.training, job.seed, callbacks)
     return JobResult(job.id, result.status, result.reason, result_metrics(job.genotype, result),
                      result.curves, result.seconds)

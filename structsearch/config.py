@@ -251,17 +251,25 @@ def _config_from_dict(data: dict[str, Any], source: str) -> RunConfig:
     return config
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
+def read_toml(path: str | Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The tables of a TOML file; an empty file, or one without a ``required`` table, is an error."""
     path = Path(path)
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            data = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: invalid TOML ({error})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: invalid TOML ({str(error).splitlines()[0]})") from None
     except OSError as error:
-        raise ConfigError(f"{path}: cannot read ({error})") from None
+        raise ConfigError(f"{path}: cannot read ({error.strerror or error})") from None
+    if not data:
+        needed = " and ".join(f"[{table}]" for table in required) or "table such as [task]"
+        raise ConfigError(f"{path}: an empty file; it needs at least a {needed}")
+    for table in required:
+        if not isinstance(data.get(table), dict):
+            raise ConfigError(f"{path}: no [{table}] table, which it needs")
+    return data
 
 
 def load_config(path: str | Path) -> RunConfig:

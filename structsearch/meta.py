@@ -80,6 +80,8 @@ def export(run_dirs: list[str | Path], out: str | Path, include_all: bool = Fals
     out = Path(out)
     if out.suffix not in (".csv", ".parquet"):
         raise ConfigError(f"--out must end in .csv or .parquet, got {out.name}")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: the folder {out.parent} does not exist")
     rows = [row for run in run_dirs for row in meta_rows(run, include_all)]
     if not rows:
         raise DataError(f"no finished candidates in {', '.join(map(str, run_dirs))}")
@@ -90,18 +92,20 @@ def export(run_dirs: list[str | Path], out: str | Path, include_all: bool = Fals
 
 
 def write_table(table: dict[str, list], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """Write the columns as CSV or Parquet (by ``out``'s suffix), atomically."""
+    partial = out.with_name(out.name + ".tmp")
     if out.suffix == ".parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.table(table), out)
-        return
-    columns = list(table)
-    with out.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        writer.writerows(zip(*(table[c] for c in columns), strict=True))
+        pq.write_table(pa.table(table), partial)
+    else:
+        columns = list(table)
+        with partial.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows(zip(*(table[c] for c in columns), strict=True))
+    partial.replace(out)
 
 
 def read_table(path: str | Path) -> dict[str, np.ndarray]:
@@ -114,8 +118,8 @@ def read_table(path: str | Path) -> dict[str, np.ndarray]:
             import pyarrow.parquet as pq
 
             table = pq.read_table(path)
-        except Exception as error:  # pyarrow raises several types for a damaged file
-            raise DataError(f"{path}: cannot read as Parquet ({error})") from None
+        except Exception:  # pyarrow raises several types for a damaged file
+            raise DataError(f"{path}: cannot read as Parquet (damaged, or not a Parquet file)") from None
         return {name: _column(table.column(name).to_pylist(), name) for name in table.column_names}
     try:
         with path.open(newline="") as handle:

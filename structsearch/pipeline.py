@@ -15,7 +15,9 @@ import torch
 from structsearch import seeds
 from structsearch.config import ModelConfig, RewiringConfig, RunConfig, config_from_dict
 from structsearch.errors import ConfigError, DataError
+from structsearch.limits import check_memory, model_bytes
 from structsearch.nn.mlp import SparseMLP, parse_architecture
+from structsearch.nn.sparse_linear import check_sparse_layers
 from structsearch.tasks import Task, load_task
 from structsearch.train import TrainResult, train
 from structsearch.train_callbacks import Callback
@@ -123,6 +125,7 @@ def build_candidate(genotype, spec: ModelSpec, task: Task, seed: int):
     from structsearch.nn.recurrent import SparseRecurrentNet
 
     model, rng = spec.model, seeds.generator(seed, "model")
+    check_model_memory(genotype, model)
     if task.sequence:
         graph = genotype if isinstance(genotype, LayeredGraph) else erdos_renyi(list(genotype), model.epsilon, rng)
         network = SparseRecurrentNet.from_graph(graph, model.cell or "gru", task.vocabulary_size,
@@ -136,6 +139,23 @@ def build_candidate(genotype, spec: ModelSpec, task: Task, seed: int):
             list(genotype), rng, model.density_scheme, model.epsilon, model.density, motif_size,
             activation=model.activation, dropout=model.dropout, init=model.init)
     return network, spec.rewiring.make_rule(seed)
+
+
+def check_model_memory(genotype, model: ModelConfig) -> None:
+    """Refuse, before building it, a model too large for the memory limit (:mod:`structsearch.limits`)."""
+    from structsearch.graphs import LayeredGraph
+    from structsearch.graphs.density import connections_for, layer_densities
+
+    if isinstance(genotype, LayeredGraph):
+        connections, neurons = genotype.n_edges, genotype.n_nodes
+    else:
+        sizes = [int(size) for size in genotype]
+        shapes = list(zip(sizes[:-1], sizes[1:], strict=True))
+        densities = layer_densities(shapes, model.density_scheme, model.epsilon, model.density)
+        connections = sum(connections_for(n_in, n_out, d) for (n_in, n_out), d in zip(shapes, densities, strict=True))
+        neurons = sum(sizes)
+    check_memory(model_bytes(connections, neurons),
+                 f"a model of {neurons:,} neurons and {connections:,} connections")
 
 
 def build_model(config: RunConfig, task: Task):
@@ -169,7 +189,16 @@ def load_trained_model(run_dir, data_dir=None):
     task = load_configured_task(config, data_dir)
     model, _ = build_model(config, task)
     try:
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    except (RuntimeError, OSError, KeyError) as error:
-        raise DataError(f"{weights}: does not fit the model of {config_path} ({error})") from None
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception:  # torch raises pickle, zip and runtime errors for a damaged or foreign file
+        raise DataError(f"{weights}: not a readable model file (damaged, or not written by structsearch)") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DataError(f"{weights}: not a model's state dict")
+    try:
+        model.load_state_dict(state)
+        check_sparse_layers(model)
+    except (RuntimeError, KeyError, ValueError) as error:
+        lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+        what = lines[1] if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else "wrong tensors")
+        raise DataError(f"{weights}: {what} (a damaged file, or not the model of {config_path.name})") from None
     return config, task, model

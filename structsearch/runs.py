@@ -1,28 +1,156 @@
-"""Run directories: ``runs/<name>/`` holds the resolved configuration and a command's outputs."""
+"""Run directories: ``runs/<name>/`` holds the resolved configuration and a command's outputs.
+
+A run directory belongs to one process at a time (:class:`RunLock`), is never overwritten unless
+asked (``overwrite``), and a command that fails before it stored anything leaves none behind
+(:func:`discard_unfinished`).  Names are single path components, so no name writes outside
+``--runs``.
+"""
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
+import re
+import shutil
+import socket
+import sqlite3
+import time
 from datetime import datetime
 from pathlib import Path
 
+from structsearch.errors import ConfigError, DataError
+
 DEFAULT_RUNS = Path("runs")
+LOCK_NAME = ".lock"
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_CREATED: list[Path] = []  # run directories this process made (see discard_unfinished)
+
+
+def check_name(name: str, option: str = "--name") -> str:
+    """``name`` if it is one path component of letters, digits, ``-``, ``_`` and ``.``; else a
+    :class:`ConfigError` naming ``option``."""
+    if not _NAME.fullmatch(name) or name in (".", ".."):
+        raise ConfigError(f"{option} {name!r}: a name is one path component of letters, digits, "
+                          "'-', '_' and '.' (not '.' or '..')")
+    return name
 
 
 def new_run_dir(name: str | None = None, base: str | os.PathLike = DEFAULT_RUNS,
-                prefix: str = "") -> Path:
-    """Create and return ``base/name`` (``name`` defaults to a timestamp, made unique)."""
+                prefix: str = "", overwrite: bool = False) -> Path:
+    """Create and return ``base/name`` (``name`` defaults to a timestamp, made unique).
+
+    An existing ``base/name`` that holds anything is a :class:`ConfigError` unless ``overwrite``,
+    which removes it first (refused while another process holds it).
+    """
     base = Path(base)
+    if base.exists() and not base.is_dir():
+        raise ConfigError(f"--runs {base}: not a folder")
+    if name is not None:
+        check_name(name)
     stem = name or prefix + datetime.now().strftime("%Y%m%d-%H%M%S")
     path = base / stem
     suffix = 1
     while name is None and path.exists():
         suffix += 1
         path = base / f"{stem}-{suffix}"
-    path.mkdir(parents=True, exist_ok=True)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if not overwrite:
+            raise ConfigError(f"{path} already exists; choose another --name, continue it with --resume where "
+                              "the command has one, or replace it with --overwrite")
+        if not path.is_dir():
+            raise ConfigError(f"{path} exists and is not a run folder; it is not replaced")
+        with RunLock(path):  # not while another process works in it
+            shutil.rmtree(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"{path}: cannot create the run folder ({error.strerror or error})") from None
+    _CREATED.append(path)
     return path
+
+
+def holds_results(path: Path) -> bool:
+    """Whether a run directory holds anything worth keeping: an output file, or a run store with
+    at least one stored result."""
+    for item in path.rglob("*"):
+        if not item.is_file() or item.name in (LOCK_NAME, "config.json") or item.name.startswith("run.db-"):
+            continue
+        if item.name != "run.db":
+            return True
+        try:
+            with sqlite3.connect(f"file:{item}?mode=ro", uri=True) as connection:
+                if connection.execute("SELECT COUNT(*) FROM results").fetchone()[0]:
+                    return True
+        except sqlite3.Error:
+            return True  # not ours to judge: keep it
+    return False
+
+
+def discard_unfinished() -> list[Path]:
+    """Remove the run directories this process created that hold no results (a command failed
+    before storing any); the ones removed.  Called by the command line when a command fails."""
+    removed = []
+    while _CREATED:
+        path = _CREATED.pop()
+        if path.is_dir() and not holds_results(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def forget_created() -> None:
+    """Keep the run directories made so far whatever happens next (a command that succeeded)."""
+    _CREATED.clear()
+
+
+class RunLock:
+    """Exclusive ownership of a run directory by this process: an ``flock`` on ``<run>/.lock``,
+    which records the holder's pid and host.
+
+    The kernel drops the lock when its process dies, however it dies, so a lock left by a
+    ``kill -9`` is taken over by the next process.  A second process gets a :class:`DataError`
+    naming the holder.  (``flock`` is per host; on a network file system two hosts are told apart
+    only where the file system passes the lock on.)
+    """
+
+    def __init__(self, run_dir: str | os.PathLike):
+        self.path = Path(run_dir) / LOCK_NAME
+        self.fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as error:
+            raise DataError(f"{self.path.parent}: cannot lock the run folder ({error.strerror or error})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            except ValueError:
+                holder = {}
+            os.close(fd)
+            since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("since", 0)))
+            raise DataError(f"{self.path.parent} is in use by pid {holder.get('pid', '?')} on "
+                            f"{holder.get('host', '?')} (since {since}); wait for it to end or stop it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}).encode(), 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 def write_json(path: str | os.PathLike, data) -> Path:

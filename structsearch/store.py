@@ -29,10 +29,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from structsearch import __version__
 from structsearch.errors import DataError
 from structsearch.graphs.layered import LayeredGraph
+from structsearch.runs import RunLock
+
+
+def _command(kind: str) -> str:
+    return kind if kind == "evolve" else f"experiment {kind}"
 
 SCHEMA_VERSION = 2
 STORE_NAME = "run.db"
@@ -81,57 +87,129 @@ class Candidate:
 class RunStore:
     """Open (or create) the store of one run.
 
-    ``RunStore.open(run_dir)`` requires an existing store; ``RunStore.create(run_dir, config)``
-    makes a new one.
+    ``RunStore.create(run_dir, config, kind)`` makes a new one; ``RunStore.open(run_dir)`` opens an
+    existing one read-only, ``RunStore.open(run_dir, write=True, kind=…)`` to add to it.  A store
+    opened for writing owns its run directory (:class:`~structsearch.runs.RunLock`) until closed,
+    so two processes never write one run.  ``kind`` names the command that made the store
+    (``evolve``, ``random-structures``): a command continues only a store of its own kind.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, write: bool = True):
         self.path = Path(path)
-        self.connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute("PRAGMA foreign_keys=ON")
+        self.write = write
+        self.lock = RunLock(self.path.parent).acquire() if write else None
+        try:
+            self.connection = self._connect()
+            self._check_schema()
+        except sqlite3.DatabaseError as error:
+            self.close()
+            raise DataError(f"{self.path}: not a readable run store ({error})") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.write:
+            connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            return connection
+        uri = f"file:{quote(str(self.path.absolute()))}?mode=ro"
+        connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30)
+        try:
+            connection.execute("PRAGMA user_version").fetchone()
+        except sqlite3.OperationalError:  # a WAL store in a folder this process may not write
+            connection.close()
+            connection = sqlite3.connect(uri + "&immutable=1", uri=True, isolation_level=None)
+        return connection
+
+    def _check_schema(self) -> None:
         version = self.connection.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            self.connection.close()
             raise DataError(
                 f"{self.path}: store schema version {version} is newer than this structsearch "
                 f"understands ({SCHEMA_VERSION}); upgrade structsearch"
             )
+        tables = {row[0] for row in self.connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == 0 and tables:
+            raise DataError(f"{self.path}: an SQLite file, but not a structsearch run store (it holds "
+                            f"{', '.join(sorted(tables)[:3])}); it is left as it is")
+        if version == 0 and not self.write:
+            raise DataError(f"{self.path}: an empty file, not a run store")
         if version == 0:
             with self.transaction() as cursor:
                 for statement in _SCHEMA.strip().split(";"):
                     if statement.strip():
                         cursor.execute(statement)
                 cursor.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        elif version == 1:
+        elif version == 1 and self.write:
             with self.transaction() as cursor:
                 cursor.execute("ALTER TABLE candidates ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'")
                 cursor.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self.version = max(version, 1) if not self.write else SCHEMA_VERSION
 
     @classmethod
-    def create(cls, run_dir: str | Path, config: dict | None = None) -> RunStore:
+    def create(cls, run_dir: str | Path, config: dict | None = None, kind: str | None = None) -> RunStore:
+        """A new store in ``run_dir`` made by command ``kind``; an existing store there is continued
+        when it is of the same kind (and refused when not)."""
         run_dir = Path(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DataError(f"{run_dir}: cannot create the run folder ({error.strerror or error})") from None
         store = cls(run_dir / STORE_NAME)
-        with store.transaction() as cursor:
-            for key, value in (("config", config or {}), ("created", time.time()),
-                               ("structsearch_version", __version__)):
-                cursor.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        try:
+            store.check_kind(kind)
+            with store.transaction() as cursor:
+                for key, value in (("config", config or {}), ("created", time.time()),
+                                   ("structsearch_version", __version__), ("kind", kind)):
+                    cursor.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @classmethod
-    def open(cls, run_dir: str | Path) -> RunStore:
+    def open(cls, run_dir: str | Path, write: bool = False, kind: str | None = None) -> RunStore:
+        """The existing store of ``run_dir`` (or the store file itself): read-only unless ``write``;
+        with ``kind``, only a store made by that command."""
         run_dir = Path(run_dir)
         path = run_dir / STORE_NAME if run_dir.is_dir() else run_dir
         if not path.is_file():
             raise DataError(f"{run_dir}: no run store ({STORE_NAME}) here; is it a run directory?")
+        store = cls(path, write)
         try:
-            return cls(path)
-        except sqlite3.DatabaseError as error:
-            raise DataError(f"{path}: not a run store ({error})") from None
+            store.check_kind(kind)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    @property
+    def kind(self) -> str | None:
+        """The command that made this store (older stores: read from their configuration)."""
+        config = self.config
+        return self.meta("kind") or config.get("command") or config.get("study")
+
+    def check_kind(self, kind: str | None) -> None:
+        made_by = self.kind if self.count() or self.meta("config") else None
+        if kind is not None and made_by is not None and made_by != kind:
+            raise DataError(f"{self.path.parent}: a run store of `structsearch {_command(made_by)}`, "
+                            f"not of `structsearch {_command(kind)}`; it is left as it is")
 
     def close(self) -> None:
-        self.connection.close()
+        """Close the store; a writer leaves it one file (WAL folded in), which readers never change."""
+        if getattr(self, "connection", None) is not None:
+            if self.write:
+                try:
+                    self.connection.execute("PRAGMA journal_mode=DELETE")
+                except sqlite3.Error:  # a reader still has it open: the WAL stays until the next writer
+                    pass
+            self.connection.close()
+            self.connection = None
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def __enter__(self) -> RunStore:
         return self
@@ -155,7 +233,7 @@ class RunStore:
     # ------------------------------------------------------------------ writes
 
     def meta(self, key: str, default=None):
-        row = self.connection.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self._read("SELECT value FROM meta WHERE key = ?", (key,), one=True)
         return json.loads(row[0]) if row else default
 
     def set_meta(self, key: str, value) -> None:
@@ -226,12 +304,22 @@ class RunStore:
 
     # ------------------------------------------------------------------ reads
 
-    _SELECT = (
-        "SELECT c.id, c.hash, c.genotype, c.parents, c.generation, c.origin, f.data, f.meta, "
-        "r.status, r.metrics, r.curves, r.seconds, r.prediction, r.reason, c.attributes "
-        "FROM candidates c LEFT JOIN features f ON f.candidate_id = c.id "
-        "LEFT JOIN results r ON r.candidate_id = c.id"
-    )
+    def _select(self) -> str:
+        attributes = "c.attributes" if self.version > 1 else "'{}'"  # read-only version-1 stores
+        return (
+            "SELECT c.id, c.hash, c.genotype, c.parents, c.generation, c.origin, f.data, f.meta, "
+            f"r.status, r.metrics, r.curves, r.seconds, r.prediction, r.reason, {attributes} "
+            "FROM candidates c LEFT JOIN features f ON f.candidate_id = c.id "
+            "LEFT JOIN results r ON r.candidate_id = c.id"
+        )
+
+    def _read(self, query: str, args=(), one: bool = False):
+        """Rows of a query; a damaged database file is a :class:`DataError` naming it."""
+        try:
+            cursor = self.connection.execute(query, args)
+            return cursor.fetchone() if one else cursor.fetchall()
+        except sqlite3.DatabaseError as error:
+            raise DataError(f"{self.path}: damaged run store ({error})") from None
 
     def _candidate(self, row) -> Candidate:
         def loads(text, empty):
@@ -249,27 +337,25 @@ class RunStore:
         """Every candidate (of ``generation``, when given) in id order, with its features and
         result where recorded."""
         where, args = (" WHERE c.generation = ?", (int(generation),)) if generation is not None else ("", ())
-        rows = self.connection.execute(self._SELECT + where + " ORDER BY c.id", args).fetchall()
+        rows = self._read(self._select() + where + " ORDER BY c.id", args)
         return [self._candidate(row) for row in rows]
 
     def candidate(self, candidate_id: int) -> Candidate:
-        row = self.connection.execute(self._SELECT + " WHERE c.id = ?", (int(candidate_id),)).fetchone()
+        row = self._read(self._select() + " WHERE c.id = ?", (int(candidate_id),), one=True)
         if row is None:
             raise DataError(f"{self.path}: no candidate {candidate_id}")
         return self._candidate(row)
 
     def find_by_hash(self, content_hash: str) -> Candidate | None:
         """The earliest candidate with this hash that has a result (for deduplication)."""
-        row = self.connection.execute(
-            self._SELECT + " WHERE c.hash = ? AND r.status IS NOT NULL ORDER BY c.id LIMIT 1",
-            (content_hash,),
-        ).fetchone()
+        row = self._read(self._select() + " WHERE c.hash = ? AND r.status IS NOT NULL ORDER BY c.id LIMIT 1",
+                         (content_hash,), one=True)
         return self._candidate(row) if row else None
 
     def events(self, kind: str | None = None) -> list[dict]:
         query = "SELECT time, kind, data FROM events" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
-        rows = self.connection.execute(query, (kind,) if kind else ()).fetchall()
+        rows = self._read(query, (kind,) if kind else ())
         return [{"time": t, "kind": k, **json.loads(d)} for t, k, d in rows]
 
     def count(self) -> int:
-        return int(self.connection.execute("SELECT COUNT(*) FROM candidates").fetchone()[0])
+        return int(self._read("SELECT COUNT(*) FROM candidates", one=True)[0])

@@ -28,6 +28,7 @@ from structsearch import seeds
 from structsearch.errors import ConfigError, DataError, StructsearchError
 from structsearch.overrides import apply_changes, parameter_changes
 from structsearch.registry import Registry
+from structsearch.runs import check_name
 from structsearch.search.space import SearchSpace, space_from_dict
 from structsearch.train_callbacks import Callback, StopTraining
 
@@ -303,6 +304,10 @@ class StudyConfig:
         make_pruner(self.pruner, 1)
         if self.heartbeat < 1:
             raise ConfigError(f"--heartbeat must be a positive number of seconds, got {self.heartbeat}")
+        if self.timeout is not None and not self.timeout > 0:
+            raise ConfigError(f"--timeout must be a positive number of seconds, got {self.timeout}")
+        if self.study_name is not None:
+            check_name(self.study_name, "--study-name")
         return self
 
 
@@ -318,7 +323,7 @@ def run_study(space: SearchSpace, config: StudyConfig, announce=None) -> StudyOu
     config.validate()
     if not space.study.params:
         raise ConfigError(f"search space {space.name!r} has no [study.params] table: nothing to tune")
-    name = config.study_name or space.name
+    name = config.study_name or check_name(space.name, "the space's name (give --study-name)")
     study, shown = open_study(config.storage, name, config.runs, config.pruner, space.training.epochs,
                               heartbeat=config.heartbeat)  # checks the storage once
     Objective(space, config.data_dir)  # checks the fixed genotype and loads the data before any process starts
@@ -337,7 +342,10 @@ def run_study(space: SearchSpace, config: StudyConfig, announce=None) -> StudyOu
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(len(specs), mp_context=multiprocessing.get_context("spawn")) as pool:
+        from structsearch.search.executors import exit_with_parent
+
+        with ProcessPoolExecutor(len(specs), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=exit_with_parent) as pool:
             list(pool.map(optimize, specs))
     return StudyOutcome(study, shown)
 

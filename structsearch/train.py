@@ -45,12 +45,18 @@ class TrainConfig:
     eval_batch_size: int = 2048
 
     def validate(self) -> TrainConfig:
-        if not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ConfigError(f"epochs must be a positive integer, got {self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer, got {self.batch_size!r}")
+        for key in ("epochs", "batch_size", "eval_batch_size"):
+            value = getattr(self, key)
+            if not _integer(value) or value < 1:
+                raise ConfigError(f"{key} must be a positive integer, got {value!r}")
+        if not _integer(self.seed) or not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be an integer ≥ 0, got {self.seed!r}")
         OPTIMIZERS.check(self.optimizer)
-        if not (math.isfinite(self.lr) and self.lr > 0):
+        for key in ("lr", "momentum", "weight_decay") + (("grad_clip",) if self.grad_clip is not None else ()):
+            value = getattr(self, key)
+            if not _real(value):
+                raise ConfigError(f"{key} must be a finite number, got {value!r}")
+        if not self.lr > 0:
             raise ConfigError(f"lr must be a positive number, got {self.lr}")
         if not 0.0 <= self.momentum < 1.0:
             raise ConfigError(f"momentum must lie in [0, 1), got {self.momentum}")
@@ -58,7 +64,29 @@ class TrainConfig:
             raise ConfigError(f"weight_decay must be ≥ 0, got {self.weight_decay}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"grad_clip must be positive, got {self.grad_clip}")
+        check_device(self.device)
         return self
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _real(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_device(device) -> str:
+    """``device`` if torch knows it and this machine has it; else a :class:`ConfigError`."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ConfigError(f"device must be cpu, cuda or cuda:N, got {device!r}") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r}: this machine has no CUDA device (use cpu)")
+    if parsed.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device must be cpu, cuda or cuda:N, got {device!r}")
+    return device
 
 
 @dataclass

@@ -254,5 +254,5 @@ def test_an_old_name_on_the_command_line_overrides_the_files_new_one(tmp_path, c
         space_from_dict({"task": {"name": "digits"}, "training": {"zeta": 0.1}, "rewiring": {"drop_fraction": 0.2}})
     config = tmp_path / "c.toml"
     config.write_text('[rewiring]\nrule = "set"\n[evolution]\nrule = "rigl"\n')
-    assert main(["train", str(config), "--runs", str(tmp_path)]) == 1
+    assert main(["train", str(config), "--runs", str(tmp_path)]) == 2
     assert "evolution.rule and rewiring.rule are the same setting" in capsys.readouterr().err

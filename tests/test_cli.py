@@ -44,7 +44,7 @@ def test_usage_error_is_one_line_with_exit_2(capsys):
 def test_console_script_shows_no_traceback():
     done = subprocess.run([sys.executable, "-m", "structsearch", "train", "--task", "nope"],
                           capture_output=True, text=True)
-    assert done.returncode == 1
+    assert done.returncode == 2  # a setting that cannot be used
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().count("\n") == 0 and "known tasks" in done.stderr
 
@@ -104,7 +104,7 @@ def test_train_bad_input_is_one_line(capsys, tmp_path, argv, message):
     import re
 
     code, _, err = run(capsys, "train", "--runs", str(tmp_path), "--no-progress", *argv)
-    assert code == 1
+    assert code == 2
     assert err.count("\n") == 1 and re.search(message, err), err
 
 
@@ -118,7 +118,7 @@ def test_bad_toml(capsys, tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     code, _, err = run(capsys, "train", str(path), "--runs", str(tmp_path))
-    assert code == 1 and message in err and str(path) in err
+    assert code == 2 and message in err and str(path) in err
 
 
 def test_train_a_recurrent_model_on_reber(capsys, tmp_path):
@@ -177,7 +177,7 @@ def test_genotype_sample_show_and_train(capsys, tmp_path):
 ])
 def test_genotype_bad_prior_parameters(capsys, tmp_path, argv, message):
     code, _, err = run(capsys, *argv, "--out", str(tmp_path / "x.json"))
-    assert code == 1 and message in err and err.count("\n") == 1
+    assert code == 2 and message in err and err.count("\n") == 1
 
 
 def test_genotype_bad_files(capsys, tmp_path):

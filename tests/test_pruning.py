@@ -201,7 +201,7 @@ def test_prune_command_on_a_saved_model_and_on_a_train_configuration(tmp_path, c
         return err
 
     assert "fraction must lie in [0, 1], got -0.2" in error_of("--amount", "-0.2")
-    assert "cannot prune a negative number" in error_of("--count", "-5")
+    assert "--count: expected a positive integer, got '-5'" in error_of("--count", "-5")
     assert "only 19200 remain" in error_of("--count", "20000")
     assert "unknown pruning method 'optimal'" in error_of("--amount", "0.5", "--method", "optimal")
     assert "unknown pruning schedule 'gradual'" in error_of("--amount", "0.5", "--schedule", "gradual")

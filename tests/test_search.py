@@ -377,7 +377,8 @@ def test_bad_command_lines_give_one_line_errors(tmp_path, capsys):
     assert "unknown key evolution.mutation_rate; allowed: population" in error_of(str(bad))
     bad.write_text('[task]\nname = "digits"\n[training]\nepochs = "ten"\n')
     assert "training.epochs must be int, got 'ten'" in error_of(str(bad))
-    assert "evolution.population must be a positive integer, got 0" in error_of("--population", "0")
+    assert "evolution.population must be a positive integer, got 0" in error_of("--set", "evolution.population=0")
+    assert "--population: expected a positive integer, got '0'" in error_of("--population", "0")
     assert "gate.estimation_fraction must lie in [0, 1), got 1.5" in error_of("--estimation-fraction", "1.5")
     assert "low must not exceed high" in error_of("--set", "genotype.nodes=[30, 10]")
     assert "no run store (run.db) here" in error_of("--resume", str(tmp_path))
@@ -392,7 +393,7 @@ def test_a_predictor_file_must_match_the_search_features(tmp_path, capsys):
     x = rng.random((12, 3))
     PerformancePredictor("bayesian-ridge", features=["a", "b", "c"]).fit(x, x.sum(1)).save(tmp_path / "other.skops")
     assert (
-        main(["evolve", "--runs", str(tmp_path), "--quiet", *TINY, "--predictor", str(tmp_path / "other.skops")]) == 1
+        main(["evolve", "--runs", str(tmp_path), "--quiet", *TINY, "--predictor", str(tmp_path / "other.skops")]) == 2
     )
     err = capsys.readouterr().err
     assert "its feature 'a'" in err and "is not one this search computes" in err
@@ -415,7 +416,7 @@ def test_resume_can_extend_a_finished_search_but_not_change_its_path(tmp_path, c
     assert main(["evolve", "--runs", str(tmp_path), "--name", "short", "--workers", "1", "--quiet", *TINY,
                  "--generations", "1", "--predictor", "none"]) == 0
     run = tmp_path / "short"
-    assert main(["evolve", "--resume", str(run), "--population", "8"]) == 1
+    assert main(["evolve", "--resume", str(run), "--population", "8"]) == 2
     assert "drop --population" in capsys.readouterr().err
     assert main(["evolve", "--resume", str(run), "--workers", "1", "--quiet"]) == 0
     assert "had finished" in capsys.readouterr().err

@@ -76,7 +76,9 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path):
     connection.execute("PRAGMA user_version = 1")
     connection.commit()
     connection.close()
-    with RunStore.open(tmp_path / "old") as store:
+    with RunStore.open(tmp_path / "old") as store:  # read-only: read as it is, not upgraded
+        assert store.candidate(first).attributes == {} and store.version == 1
+    with RunStore.open(tmp_path / "old", write=True) as store:
         assert store.connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert store.candidate(first).attributes == {} and store.candidate(first).metrics["test_accuracy"] == 0.5
         second = store.add_candidate(graph(1), attributes={"cell": "gru"})
@@ -184,7 +186,7 @@ def test_meta_file_bad_inputs(capsys, tmp_path):
         code, _, err = run_cli(capsys, "predictor", "train", str(tmp_path / f"{name}.csv"), "--out-dir", out_dir)
         assert code == 1 and message in err and err.count("\n") == 1, err
     code, _, err = run_cli(capsys, "predictor", "train", str(good), "--model", "svm", "--out-dir", out_dir)
-    assert code == 1 and "known: rf" in err
+    assert code == 2 and "known: rf" in err
     code, _, err = run_cli(capsys, "predictor", "train", str(good), "--model", "bayesian-ridge",
                            "--out-dir", out_dir, "--name", "p", "--folds", "3", "--repeats", "1")
     assert code == 0, err

@@ -78,7 +78,7 @@ def test_the_params_file_feeds_train_and_evolve(tmp_path, capsys):
     assert stored["training"]["lr"] == 0.02 and stored["rewiring"]["rule"] == "rigl"
     assert stored["genotype"]["erdos-renyi"]["epsilon"] == [6.0, 6.0]
     params.write_text("[params]\nlearning_rate = 0.1\n")
-    assert main(["train", "--params", str(params)]) == 1
+    assert main(["train", "--params", str(params)]) == 2
     assert "unknown parameter 'learning_rate'" in capsys.readouterr().err
 
 
@@ -240,7 +240,7 @@ def test_bad_study_command_lines(tmp_path, capsys):
         assert code in (1, 2) and len(err.splitlines()) == 1, err
         return err
 
-    assert "--trials must be a positive integer, got 0" in error_of("--trials", "0")
+    assert "--trials: expected a positive integer, got '0'" in error_of("--trials", "0")
     assert "not a database URL" in error_of("--trials", "1", "--storage", "nosuchdb://x/y")
     assert "cannot reach the database" in error_of("--trials", "1", "--storage",
                                                     "postgresql://nobody@127.0.0.1:9/none")

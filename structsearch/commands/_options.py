@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import types
 import typing
@@ -40,11 +41,43 @@ def positive_int(text: str) -> int:
     return value
 
 
-def number(text: str) -> float:
+def nonnegative_int(text: str) -> int:
+    """A count or seed: 0, 1, 2, … (below 2⁶³)."""
     try:
-        return float(text)
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0 (below 2⁶³), got {text!r}")
+    return value
+
+
+def number(text: str) -> float:
+    """A finite number."""
+    try:
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_number(text: str) -> float:
+    value = number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
+def memory_size(text: str) -> int:
+    """Bytes from ``8G``, ``512M``, ``1.5GB`` or a plain number of bytes."""
+    from structsearch.limits import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 class Deprecated(argparse.Action):
@@ -70,9 +103,16 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", help="folder with the datasets (default $STRUCTSEARCH_DATA)")
 
 
-def add_output_options(parser: argparse.ArgumentParser) -> None:
+def add_output_options(parser: argparse.ArgumentParser, resume: bool = False) -> None:
     parser.add_argument("--runs", default="runs", help="parent folder of run directories")
-    parser.add_argument("--name", help="run directory name (default: a timestamp)")
+    parser.add_argument("--name", help="run directory name (default: a timestamp); letters, digits, - _ .")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run directory of this --name")
+
+
+def add_memory_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-memory", type=memory_size, metavar="SIZE",
+                        help="refuse models and genotypes estimated above this, e.g. 8G "
+                             "(default: the memory available now)")
 
 
 def option_changes(namespace, options: dict[str, str]) -> list[tuple[str, Any]]:
@@ -105,7 +145,12 @@ def add_settings_options(parser: argparse.ArgumentParser, settings: type, skip: 
                                 action="append", type=key_value, metavar="KEY=VALUE",
                                 help=(help_text or "") + " (repeatable)")
             continue
-        convert = {int: positive_int if item.metadata.get("minimum") == 1 else int, float: number}.get(kind, kind)
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", help=help_text)
+            continue
+        minimum = item.metadata.get("minimum")
+        integer = {1: positive_int, 0: nonnegative_int}.get(minimum, int)
+        convert = {int: integer, float: number}.get(kind, kind)
         parser.add_argument(flag, type=convert, default=item.default, help=help_text)
 
 

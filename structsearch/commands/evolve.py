@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from structsearch.commands._options import (
     add_data_options,
+    add_memory_option,
+    add_output_options,
     key_value,
+    nonnegative_int,
     number,
     option_changes,
     positive_int,
+    positive_number,
 )
 from structsearch.errors import ConfigError
 
@@ -51,20 +55,20 @@ def add_parser(commands) -> None:
                         help="start a Dask LocalCluster of N worker processes")
     add_space_options(parser)
     parser.add_argument("--params", help="a [params] file written by `structsearch study`")
-    parser.add_argument("--population", type=int)
-    parser.add_argument("--generations", type=int)
+    parser.add_argument("--population", type=positive_int)
+    parser.add_argument("--generations", type=nonnegative_int)
     parser.add_argument("--selection", help=SELECTIONS.help)
-    parser.add_argument("--epochs", type=int, help="training epochs per candidate")
+    parser.add_argument("--epochs", type=positive_int, help="training epochs per candidate")
     parser.add_argument("--predictor", help="the gate: none | online | a .skops predictor file")
     parser.add_argument("--estimation-fraction", type=number,
                         help="fraction of new offspring the gate drops, in [0, 1)")
-    parser.add_argument("--max-candidates", type=int, help="stop after this many trained candidates")
-    parser.add_argument("--max-hours", type=number, help="stop after this many hours")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--runs", default="runs", help="parent folder of run directories")
-    parser.add_argument("--name", help="run directory name (default: a timestamp)")
+    parser.add_argument("--max-candidates", type=positive_int, help="stop after this many trained candidates")
+    parser.add_argument("--max-hours", type=positive_number, help="stop after this many hours")
+    parser.add_argument("--seed", type=nonnegative_int)
+    add_output_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no live view")
     add_data_options(parser)
+    add_memory_option(parser)
 
 
 def make_executor(args):
@@ -106,7 +110,9 @@ def run(args) -> int:
     extend = {}
     if args.resume:
         extend = _resume_extension(args)
-        RunStore.open(args.resume).close()  # "not a run directory" as one line
+        if args.name or args.overwrite:
+            raise ConfigError("--resume continues RUN where it is; drop --name and --overwrite")
+        RunStore.open(args.resume, kind="evolve").close()  # "not a run directory" as one line
         space = None
     else:
         space = load_space_with_changes(args.space or DEFAULT_SPACE, space_changes(args, SPACE_OPTIONS))
@@ -120,7 +126,7 @@ def run(args) -> int:
                 console.print(f"{args.resume}: this search had finished; reporting it again "
                               "(--generations N continues it)")
         else:
-            run_dir = new_run_dir(args.name, args.runs)
+            run_dir = new_run_dir(args.name, args.runs, overwrite=args.overwrite)
             search = Search.start(space, run_dir, executor, args.data_dir, view)
         outcome = search.run()
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from structsearch.commands._options import (
     Deprecated,
+    add_memory_option,
     add_settings_options,
     group,
     number,
@@ -31,6 +32,7 @@ def add_parser(commands) -> None:
     for name, (settings, _) in EXPERIMENTS.items():
         parser = actions.add_parser(name, help=HELP[name])
         add_settings_options(parser, settings)
+        add_memory_option(parser)
         if name == "motif-emergence":
             parser.add_argument("--zeta", dest="drop_fraction", type=number, action=Deprecated,
                                 new="--drop-fraction", help="old name of --drop-fraction")

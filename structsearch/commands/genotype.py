@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from structsearch.commands._options import UsageError, group, key_value
+from structsearch.commands._options import UsageError, add_memory_option, group, key_value, nonnegative_int
 
 
 def add_parser(commands) -> None:
@@ -13,8 +13,9 @@ def add_parser(commands) -> None:
     sample.add_argument("prior", help=PRIORS.help)
     sample.add_argument("--param", action="append", type=key_value, metavar="KEY=VALUE",
                         help="a prior parameter (TOML value), e.g. n=30, layer_sizes=[64,100,10]")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=nonnegative_int, default=0)
     sample.add_argument("--out", required=True, help="genotype file (.json or .npz)")
+    add_memory_option(sample)
     show = actions.add_parser("show", help="describe a genotype file and list its graph features")
     show.add_argument("file")
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from structsearch.commands._options import add_data_options
+from structsearch.commands._options import add_data_options, nonnegative_int, positive_int
 from structsearch.errors import DataError
 
 
@@ -34,8 +34,9 @@ def load_target(target: str, data_dir: str | None = None):
 def add_parser(commands) -> None:
     parser = commands.add_parser("motifs", help="motif census of a genotype or a trained model against a null model")
     parser.add_argument("target", help="a genotype file, or a run directory (model.pt, or best-genotype.json)")
-    parser.add_argument("--samples", type=int, default=100, help="null graphs N (degree-preserving per layer pair)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--samples", type=positive_int, default=100,
+                        help="null graphs N (degree-preserving per layer pair)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--out", help="write the census as JSON (input of the motif-informed prior)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_data_options(parser)

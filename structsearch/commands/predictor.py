@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from structsearch.commands._options import group, positive_int
+from structsearch.commands._options import group, nonnegative_int, positive_int
 
 
 def add_parser(commands) -> None:
@@ -13,11 +13,12 @@ def add_parser(commands) -> None:
     train.add_argument("meta", help="meta-dataset (.csv or .parquet)")
     train.add_argument("--model", default="rf", help=MODELS.help)
     train.add_argument("--target", default="test_accuracy")
-    train.add_argument("--name", help="file name (default META-MODEL-TARGET)")
+    train.add_argument("--name", help="file name (default META-MODEL-TARGET); letters, digits, - _ .")
     train.add_argument("--out-dir", default="predictors")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing predictor of this name")
     train.add_argument("--folds", type=positive_int, default=5)
     train.add_argument("--repeats", type=positive_int, default=3)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=nonnegative_int, default=0)
     evaluate = actions.add_parser("evaluate", help="score a saved predictor on a meta-dataset")
     evaluate.add_argument("model", help="predictor file (.skops, with its .json card)")
     evaluate.add_argument("meta")
@@ -54,7 +55,7 @@ def train(args) -> int:
     from structsearch.predictors.workflow import train_predictor
 
     _, report, path = train_predictor(args.meta, args.model, args.target, args.out_dir, args.name,
-                                      args.folds, args.repeats, args.seed)
+                                      args.folds, args.repeats, args.seed, args.overwrite)
     console = Console()
     cv = report["cross_validation"]
     print_scores(console, f"{args.model} → {args.target} ({cv['folds']}-fold × {cv['repeats']})", report)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from structsearch.commands._options import (
     add_data_options,
     add_output_options,
+    nonnegative_int,
     number,
     positive_int,
 )
-from structsearch.commands.train import add_train_options, train_config
+from structsearch.commands.train import TRAIN_OPTIONS, add_train_options, train_config
+from structsearch.errors import ConfigError
 
 
 def add_parser(commands) -> None:
@@ -20,9 +22,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--method", default="magnitude-blinded", help=METHODS.help)
     parser.add_argument("--schedule", default="one-shot", help=SCHEDULES.help)
     parser.add_argument("--amount", type=number, help="fraction of the live weights to remove, in [0, 1]")
-    parser.add_argument("--count", type=int, help="number of weights to remove (instead of --amount)")
+    parser.add_argument("--count", type=positive_int, help="number of weights to remove (instead of --amount)")
     parser.add_argument("--steps", type=positive_int, default=5, help="steps of the iterative schedules")
-    parser.add_argument("--retrain-epochs", type=int, default=1, help="retraining epochs after each step")
+    parser.add_argument("--retrain-epochs", type=nonnegative_int, default=1, help="retraining epochs after each step")
     add_train_options(parser)
     add_data_options(parser)
     add_output_options(parser)
@@ -39,9 +41,11 @@ def run(args) -> int:
     console = Console(stderr=True)
     request = PruneConfig(args.method, args.schedule, args.amount, args.count, args.steps, args.retrain_epochs,
                           args.seed or 0).validate()
+    if args.model:
+        _refuse_ignored(args)
     config = None if args.model else train_config(args)[0]
+    run_dir = new_run_dir(args.name, args.runs, prefix="prune-", overwrite=args.overwrite)
     result = run_prune(request, config, args.model, args.data_dir, announce=console.print)
-    run_dir = new_run_dir(args.name, args.runs, prefix="prune-")
     write_rows(run_dir / "pruning.csv", result.rows)
     write_json(run_dir / "config.json", result.config.to_dict())
     torch.save(result.model.state_dict(), run_dir / "model.pt")
@@ -54,3 +58,15 @@ def run(args) -> int:
     Console().print(table)
     console.print(f"results in {run_dir} (pruning.csv, model.pt)")
     return 0
+
+
+def _refuse_ignored(args) -> None:
+    """``--model RUN`` prunes the stored model with its stored settings: a train file or option
+    that would be ignored is refused instead."""
+    ignored = [f"--{option.replace('_', '-')}" for option in TRAIN_OPTIONS
+               if option != "seed" and getattr(args, option, None) is not None]
+    ignored += (["CONFIG"] if args.config else []) + (["--params"] if args.params else [])
+    ignored += ["--task-option"] if args.task_option else []
+    if ignored:
+        raise ConfigError(f"--model {args.model} prunes the stored model with its stored settings; "
+                          f"drop {', '.join(ignored)}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from structsearch.commands._options import add_data_options, number, positive_int
+from structsearch.commands._options import add_data_options, add_memory_option, positive_int, positive_number
 from structsearch.commands.evolve import add_space_options, space_changes
 
 
@@ -11,13 +11,13 @@ def add_parser(commands) -> None:
 
     parser = commands.add_parser("study", help="tune a search space's [study] hyperparameters with Optuna")
     parser.add_argument("space", help="a built-in space (see `structsearch spaces`) or a TOML file")
-    parser.add_argument("--trials", type=int, required=True, help="trials to run (over all --jobs)")
+    parser.add_argument("--trials", type=positive_int, required=True, help="trials to run (over all --jobs)")
     parser.add_argument("--storage", metavar="URL",
                         help="sqlite:///…, postgresql://…, or a .journal file (default runs/studies/NAME.journal)")
     parser.add_argument("--study-name", help="default: the space's name; an existing study is continued")
     parser.add_argument("--pruner", default="median", help=PRUNERS.help)
     parser.add_argument("--jobs", type=positive_int, default=1, help="worker processes on this machine")
-    parser.add_argument("--timeout", type=number, help="stop starting trials after this many seconds")
+    parser.add_argument("--timeout", type=positive_number, help="stop starting trials after this many seconds")
     parser.add_argument("--genotype", help="a fixed genotype file instead of the space's priors")
     parser.add_argument("--heartbeat", type=positive_int, default=10,
                         help="database storage: seconds between heartbeats; a trial silent for 3 is failed and retried")
@@ -25,6 +25,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--out", help="where the best parameters go (default runs/studies/NAME-best.toml)")
     parser.add_argument("--runs", default="runs", help="parent folder of run directories")
     add_data_options(parser)
+    add_memory_option(parser)
 
 
 def run(args) -> int:
@@ -44,7 +45,7 @@ def run(args) -> int:
     if args.genotype:
         space.study.genotype = args.genotype
     console = Console(stderr=True)
-    name = args.study_name or space.name
+    name = args.study_name or space.name  # checked by run_study
 
     def announce(shown):
         console.print(f"[bold]structsearch study[/bold] {name} in {shown}: {args.trials} trial(s) of "

@@ -5,10 +5,13 @@ from __future__ import annotations
 from structsearch.commands._options import (
     Deprecated,
     add_data_options,
+    add_memory_option,
     add_output_options,
     key_value,
+    nonnegative_int,
     number,
     option_changes,
+    positive_int,
 )
 
 # option → the dotted key of a train file it sets
@@ -46,16 +49,17 @@ def add_train_options(parser) -> None:
     parser.add_argument("--rule", help=f"topology evolution while training: {EVOLUTION_RULES.help}")
     parser.add_argument("--evolution", dest="rule", action=Deprecated, new="--rule", help="old name of --rule")
     parser.add_argument("--drop-fraction", type=number, help="ζ, fraction replaced per update")
-    parser.add_argument("--motif-size", type=int, help="SET-motif motif size m (default 2)")
-    parser.add_argument("--evolve-every", type=int, help="epochs between topology updates")
+    parser.add_argument("--motif-size", type=positive_int, help="SET-motif motif size m (default 2)")
+    parser.add_argument("--evolve-every", type=positive_int, help="epochs between topology updates")
     parser.add_argument("--optimizer", help=OPTIMIZERS.help)
     parser.add_argument("--lr", type=number)
     parser.add_argument("--momentum", type=number)
     parser.add_argument("--weight-decay", type=number)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--batch-size", type=positive_int)
+    parser.add_argument("--epochs", type=positive_int)
+    parser.add_argument("--seed", type=nonnegative_int)
     parser.add_argument("--device", help="cpu or cuda")
+    add_memory_option(parser)
 
 
 def train_config(args):
@@ -97,7 +101,7 @@ def run(args) -> int:
     config.task.options = dict(task.options)
     console = Console(stderr=True)
     progress = None if args.no_progress else ProgressBar(f"{task.name} · {config.rewiring.rule}")
-    run_dir = new_run_dir(args.name, args.runs, prefix="train-")
+    run_dir = new_run_dir(args.name, args.runs, prefix="train-", overwrite=args.overwrite)
     write_json(run_dir / "config.json", config.to_dict())
     model, result = run_training(config, task, [progress])
     write_json(run_dir / "result.json", result.to_dict())

@@ -36,7 +36,7 @@ def run_mnist_pruning(config: MnistPruningConfig) -> list[dict]:
     options = {"train_size": config.train_size} if config.train_size else {}
     training = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, optimizer="sgd", lr=config.lr,
                            momentum=0.9, seed=config.seed)
-    run_dir = new_run_dir(config.name, config.runs, prefix="mnist-pruning-")
+    run_dir = new_run_dir(config.name, config.runs, prefix="mnist-pruning-", overwrite=config.overwrite)
     console = Console(stderr=True)
     rows: list[dict] = []
     task = None

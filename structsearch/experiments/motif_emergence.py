@@ -77,7 +77,7 @@ def run_motif_emergence(settings: MotifEmergenceConfig) -> dict:
                        training=TrainConfig(epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
                                             momentum=0.9, weight_decay=2e-4, seed=0)).validate()
     task = load_configured_task(config, settings.data_dir)
-    run_dir = new_run_dir(settings.name, settings.runs, prefix="motif-emergence-")
+    run_dir = new_run_dir(settings.name, settings.runs, prefix="motif-emergence-", overwrite=settings.overwrite)
     console = Console(stderr=True)
 
     # 1. SET with a census every epoch

@@ -106,7 +106,7 @@ def run_random_structures(task_name: str, priors: list[str], per_prior: int, n_m
     stored["model"]["kind"] = cell or "mlp"
     store = RunStore.create(run_dir, {**stored, "study": "random-structures", "priors": priors,
                                       "per_prior": per_prior, "nodes": [n_min, n_max],
-                                      "seed_version": seeds.SEED_VERSION})
+                                      "seed_version": seeds.SEED_VERSION}, kind="random-structures")
     if store.count():
         seeds.check_version(store.config.get("seed_version", 1), run_dir)
     n_inputs = embedding if cell else task.n_inputs
@@ -188,9 +188,9 @@ def predictor_comparison(store: RunStore, seed: int = 0) -> list[dict]:
 def run_random_structures_study(config: RandomStructuresConfig) -> Path:
     """``structsearch experiment random-structures``: train the networks, then report; the run directory."""
     if config.resume:
-        RunStore.open(config.resume).close()  # a clear error when it is not a run directory
-    run_dir = Path(config.resume) if config.resume else new_run_dir(config.name, config.runs,
-                                                                     prefix="random-structures-")
+        RunStore.open(config.resume, kind="random-structures").close()  # one line when it is not one
+    run_dir = Path(config.resume) if config.resume else new_run_dir(
+        config.name, config.runs, prefix="random-structures-", overwrite=config.overwrite)
     started = time.perf_counter()
     store = run_random_structures(config.task, config.priors.split(","), config.per_prior, config.min_nodes,
                                   config.max_nodes, config.epochs, config.seed, run_dir, config.data_dir,
@@ -229,9 +229,9 @@ def run_reber_priors(config: ReberPriorsConfig) -> Path:
     if config.resume:
         base = Path(config.resume)
         if not any((base / cell / "run.db").is_file() for cell in cells):
-            RunStore.open(base)  # the one-line "not a run directory" error
+            RunStore.open(base, kind="random-structures")  # the one-line "not a run directory" error
     else:
-        base = new_run_dir(config.name, config.runs, prefix="reber-priors-")
+        base = new_run_dir(config.name, config.runs, prefix="reber-priors-", overwrite=config.overwrite)
     task = load_task("reber", n_strings=config.n_strings, seed=config.seed)
     training = {"lr": config.lr, "optimizer": "adam", "batch_size": config.batch_size, "grad_clip": 5.0}
     for cell in cells:

@@ -43,7 +43,7 @@ def run_reber_pruning(config: ReberPruningConfig) -> list[dict]:
     cells = [check_cell(c.strip()) for c in config.cells.split(",") if c.strip()]
     hidden = [int(h) for h in config.hidden.split("-")]
     task = load_task("reber", n_strings=config.n_strings, seed=config.seed)
-    run_dir = new_run_dir(config.name, config.runs, prefix="reber-pruning-")
+    run_dir = new_run_dir(config.name, config.runs, prefix="reber-pruning-", overwrite=config.overwrite)
     write_json(run_dir / "config.json", asdict(config))
     training = TrainConfig(epochs=config.epochs, optimizer="adam", lr=config.lr, batch_size=config.batch_size,
                            grad_clip=5.0, seed=config.seed)

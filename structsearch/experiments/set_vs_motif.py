@@ -40,7 +40,7 @@ def run_set_vs_motif(config: SetVsMotifConfig) -> list[dict]:
     probe = RunConfig(task=task_config).validate()
     task = load_configured_task(probe, config.data_dir)
     architecture = f"{task.n_inputs}-{config.hidden}-{task.n_classes}"
-    run_dir = new_run_dir(config.name, config.runs, prefix="set-vs-motif-")
+    run_dir = new_run_dir(config.name, config.runs, prefix="set-vs-motif-", overwrite=config.overwrite)
     rows: list[dict] = []
     console = Console(stderr=True)
     for epsilon in epsilons:

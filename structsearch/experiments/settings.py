@@ -22,9 +22,10 @@ def option(default, help: str = "", minimum: int | None = None):
 class RunSettings:
     """Where an experiment writes: ``runs/<name>`` (default name: a timestamp), and its seed."""
 
-    seed: int = option(0, "the seed every random draw derives from")
+    seed: int = option(0, "the seed every random draw derives from", minimum=0)
     runs: str = option("runs", "parent folder of run directories")
     name: str | None = option(None, "run directory name (default: a timestamp)")
+    overwrite: bool = option(False, "replace an existing run directory of this --name")
     data_dir: str | None = option(None, "folder with the datasets (default $STRUCTSEARCH_DATA)")
 
 

@@ -128,6 +128,12 @@ class LayeredGraph:
         if self.n_inputs < 1 or self.n_outputs < 1:
             problems.append("a graph needs at least one input and one output node")
             return problems
+        if self.n_inputs + self.n_outputs > n:
+            problems.append(f"{self.n_inputs} inputs and {self.n_outputs} outputs need more than the {n} nodes given")
+            return problems
+        if layers.min() < 0 or layers.max() > n:
+            problems.append("layer numbers must lie between 0 and the number of nodes")
+            return problems
         if (layers[: self.n_inputs] != 0).any():
             problems.append("input nodes must be in layer 0")
         hidden = layers[self.n_inputs : n - self.n_outputs]
@@ -243,10 +249,11 @@ class LayeredGraph:
     @classmethod
     def from_dict(cls, data: dict, source: str = "genotype") -> LayeredGraph:
         try:
-            if data.get("format", "").split("/")[0] != "structsearch.LayeredGraph":
+            if str(data.get("format", "")).split("/")[0] != "structsearch.LayeredGraph":
                 raise KeyError("format")
-            graph = cls(int(data["n_inputs"]), int(data["n_outputs"]), np.asarray(data["layers"]),
-                        np.asarray(data["src"]), np.asarray(data["dst"]), bool(data.get("recurrent", False)))
+            graph = cls(_count(data["n_inputs"], "n_inputs", source), _count(data["n_outputs"], "n_outputs", source),
+                        *(_ids(data[key], key, source) for key in ("layers", "src", "dst")),
+                        bool(data.get("recurrent", False)))
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise DataError(f"{source}: not a structsearch genotype (missing or bad {error})") from None
         if graph.src.shape != graph.dst.shape:
@@ -270,10 +277,13 @@ class LayeredGraph:
 
         try:
             with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-                meta = data["meta"]
-                return cls(int(meta[0]), int(meta[1]), data["layers"], data["src"], data["dst"], bool(meta[2]))
-        except (ValueError, KeyError, OSError, zipfile.BadZipFile) as error:
-            raise DataError(f"{source}: not a compressed structsearch genotype ({error})") from None
+                meta = _ids(data["meta"], "meta", source)
+                if meta.shape != (3,):
+                    raise KeyError("meta")
+                arrays = (_ids(data[key], key, source) for key in ("layers", "src", "dst"))
+                return cls(int(meta[0]), int(meta[1]), *arrays, bool(meta[2]))
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
+            raise DataError(f"{source}: not a compressed structsearch genotype (damaged or not one)") from None
 
     def save(self, path: str | Path) -> Path:
         """Write ``.json`` or ``.npz`` (by suffix)."""
@@ -390,3 +400,21 @@ def _mix(x: np.ndarray) -> np.ndarray:
         x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return x ^ (x >> np.uint64(31))
+
+
+def _ids(values, name: str, source: str) -> np.ndarray:
+    """A 1-d array of whole numbers (node ids, layer numbers) from a file; anything else is a DataError."""
+    array = np.asarray(values)
+    if array.ndim != 1 or (array.size and array.dtype.kind not in "iu"):
+        raise DataError(f"{source}: {name} must be a list of whole numbers (node ids or layers), "
+                        f"got {array.dtype.name} values of shape {array.shape}")
+    if array.size and (int(array.min()) < 0 or int(array.max()) >= 2**62):
+        raise DataError(f"{source}: {name} holds {int(array.min()) if array.min() < 0 else int(array.max())}, "
+                        "outside the ids a genotype can have")
+    return array
+
+
+def _count(value, name: str, source: str) -> int:
+    if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 0:
+        raise DataError(f"{source}: {name} must be a whole number ≥ 0, got {value!r}")
+    return int(value)

@@ -15,12 +15,19 @@ from structsearch.graphs.density import connections_for, erdos_renyi_density, sa
 from structsearch.graphs.edit import add_edges
 from structsearch.graphs.layered import LayeredGraph
 from structsearch.graphs.repair import repair
+from structsearch.limits import check_memory, genotype_bytes, model_bytes
 from structsearch.registry import Registry
 
 
 def _check_sizes(n_inputs: int, n_outputs: int) -> None:
     if n_inputs < 1 or n_outputs < 1:
         raise ConfigError(f"n_inputs and n_outputs must be positive, got {n_inputs} and {n_outputs}")
+
+
+def _check_memory(prior: str, nodes: int, edges: int) -> None:
+    """Refuse, before drawing, a genotype (and the model it becomes) too large for the memory limit."""
+    check_memory(genotype_bytes(nodes, edges) + model_bytes(edges, nodes),
+                 f"a {prior} genotype of {nodes:,} nodes and about {edges:,} edges")
 
 
 def _seed(rng: np.random.Generator) -> int:
@@ -35,6 +42,9 @@ def erdos_renyi(layer_sizes: list[int], epsilon: float, rng: np.random.Generator
     """
     if len(layer_sizes) < 2 or any(int(s) <= 0 for s in layer_sizes):
         raise ConfigError(f"layer_sizes must be at least two positive sizes, got {layer_sizes}")
+    pairs = list(zip(layer_sizes[:-1], layer_sizes[1:], strict=True))
+    _check_memory("erdos-renyi", sum(layer_sizes),
+                sum(connections_for(n_in, n_out, erdos_renyi_density(n_in, n_out, epsilon)) for n_in, n_out in pairs))
     graph = LayeredGraph.from_layer_widths(layer_sizes[0], list(layer_sizes[1:-1]), layer_sizes[-1],
                                            recurrent=recurrent)
     starts = np.concatenate([[0], np.cumsum(layer_sizes)])
@@ -66,6 +76,7 @@ def watts_strogatz(n: int, k: int, p: float, rng: np.random.Generator, n_inputs:
         raise ConfigError(f"watts_strogatz needs n ≥ 2 and 1 ≤ k < n, got n={n}, k={k}")
     if not 0.0 <= p <= 1.0:
         raise ConfigError(f"watts_strogatz needs 0 ≤ p ≤ 1, got p={p}")
+    _check_memory("watts-strogatz", n + n_inputs + n_outputs, n * k // 2 + n + n_inputs + n_outputs)
     import networkx as nx
 
     return _from_undirected(nx.watts_strogatz_graph(n, k, p, seed=_seed(rng)), n_inputs, n_outputs,
@@ -82,6 +93,7 @@ def barabasi_albert(n: int, m: int, rng: np.random.Generator, n_inputs: int = 1,
     _check_sizes(n_inputs, n_outputs)
     if n < 2 or not 1 <= m < n:
         raise ConfigError(f"barabasi_albert needs n ≥ 2 and 1 ≤ m < n, got n={n}, m={m}")
+    _check_memory("barabasi-albert", n + n_inputs + n_outputs, m * (n - m) + n + n_inputs + n_outputs)
     import networkx as nx
 
     return _from_undirected(nx.barabasi_albert_graph(n, m, seed=_seed(rng)), n_inputs, n_outputs,
@@ -104,6 +116,8 @@ def configuration_model(in_degrees, out_degrees, rng: np.random.Generator, n_inp
         raise ConfigError("degrees must not be negative")
     if in_degrees.sum() != out_degrees.sum():
         raise ConfigError(f"in-degrees sum to {in_degrees.sum()} but out-degrees to {out_degrees.sum()}")
+    _check_memory("configuration-model", in_degrees.size + n_inputs + n_outputs,
+                int(in_degrees.sum()) + in_degrees.size + n_inputs + n_outputs)
     import networkx as nx
 
     multigraph = nx.directed_configuration_model(in_degrees.tolist(), out_degrees.tolist(), seed=_seed(rng))
@@ -123,6 +137,7 @@ def motif_composed(layer_sizes: list[int], motif_mix: dict[str, float], n_motifs
         raise ConfigError(f"layer_sizes must be at least two positive sizes, got {layer_sizes}")
     if n_motifs < 1:
         raise ConfigError(f"n_motifs must be positive, got {n_motifs}")
+    _check_memory("motif-composed", sum(layer_sizes), 8 * n_motifs + sum(layer_sizes))
     names = list(motif_mix)
     patterns = [motif(name) for name in names]
     weights = np.asarray([motif_mix[name] for name in names], dtype=float)

@@ -28,6 +28,7 @@ import torch
 
 SOURCE = Path(__file__).parent / "csrc" / "sparse_kernels.cpp"
 ENV = "STRUCTSEARCH_KERNELS"
+DEBUG_ENV = "STRUCTSEARCH_KERNELS_DEBUG"
 
 
 def build_directory() -> Path:
@@ -50,7 +51,8 @@ def compiled():
         SOURCE.read_bytes() + torch.__version__.encode() + platform.machine().encode()
         + torch.backends.cpu.get_cpu_capability().encode()
     ).hexdigest()[:12]
-    name = f"structsearch_kernels_{key}"
+    debug = os.environ.get(DEBUG_ENV) == "1"  # bounds checks inside the kernels (slow; for tests)
+    name = f"structsearch_kernels_{key}" + ("_debug" if debug else "")
     directory = build_directory() / name
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -60,7 +62,8 @@ def compiled():
                 print("structsearch: compiling the sparse CPU kernels (once, about 25 s)…", file=sys.stderr)
             return load(
                 name=name, sources=[str(SOURCE)], build_directory=str(directory),
-                extra_cflags=["-O3", "-march=native", "-fopenmp"], extra_ldflags=["-fopenmp"],
+                extra_cflags=["-O3", "-march=native", "-fopenmp"] + (["-DSTRUCTSEARCH_DEBUG"] if debug else []),
+                extra_ldflags=["-fopenmp"],
                 verbose=False,
             )
     except Exception as error:  # no compiler, no ninja, unsupported platform: fall back

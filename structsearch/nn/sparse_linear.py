@@ -65,6 +65,32 @@ def _compressed(counts_of: torch.Tensor, length: int) -> torch.Tensor:
     return crow.to(INDEX_DTYPE)
 
 
+def _check_compressed(crow: torch.Tensor, col: torch.Tensor, n_rows: int, n_cols: int,
+                      names: tuple[str, str]) -> int:
+    """Check one CSR (row pointers ``crow``, column indices ``col``) of an ``n_rows × n_cols``
+    matrix: dtype, lengths, pointers from 0 that never decrease, indices in range and strictly
+    ascending within a row (no duplicate).  The number of entries; a ValueError naming the tensor."""
+    for tensor, name in zip((crow, col), names, strict=True):
+        if tensor.dtype != INDEX_DTYPE or tensor.dim() != 1:
+            raise ValueError(f"{name}: expected a 1-d int32 tensor, got {tuple(tensor.shape)} {tensor.dtype}")
+    if crow.numel() != n_rows + 1:
+        raise ValueError(f"{names[0]}: expected {n_rows + 1} row pointers, got {crow.numel()}")
+    crow = crow.long()
+    if int(crow[0]) != 0 or bool((crow[1:] < crow[:-1]).any()):
+        raise ValueError(f"{names[0]}: row pointers must start at 0 and never decrease")
+    count = int(crow[-1])
+    if col.numel() != count:
+        raise ValueError(f"{names[1]}: expected {count} indices (the last row pointer), got {col.numel()}")
+    if count:
+        low, high = int(col.min()), int(col.max())
+        if low < 0 or high >= n_cols:
+            raise ValueError(f"{names[1]}: index {low if low < 0 else high} outside [0, {n_cols})")
+        linear = _expanded(crow) * n_cols + col.long()
+        if count > 1 and bool((linear[1:] <= linear[:-1]).any()):
+            raise ValueError(f"{names[1]}: indices must ascend within each row, without duplicates")
+    return count
+
+
 class _SparseMatmul(torch.autograd.Function):
     """``yᵀ = W · xᵀ + b`` in ``torch.sparse``, for CUDA and where the compiled kernels are missing
     (the compiled kernels have the same function in C++: ``sparse_matmul``).
@@ -210,6 +236,35 @@ class SparseLinear(nn.Module):
         and the CSR of ``Wᵀ``, which ``values`` follow."""
         return [self.crow_indices, self.col_indices, self.perm, self.t_crow_indices, self.t_col_indices]
 
+    @torch.no_grad()
+    def check_structure(self) -> None:
+        """Check that the structure is whole and consistent, so that no kernel can read out of
+        bounds: index ranges, row pointers, lengths and the permutation between the two CSRs.  A
+        ValueError names the tensor (for structures loaded from files)."""
+        count = _check_compressed(self.crow_indices.cpu(), self.col_indices.cpu(), self.out_features,
+                                  self.in_features, ("crow_indices", "col_indices"))
+        if _check_compressed(self.t_crow_indices.cpu(), self.t_col_indices.cpu(), self.in_features,
+                             self.out_features, ("t_crow_indices", "t_col_indices")) != count:
+            raise ValueError(f"t_crow_indices: {int(self.t_crow_indices[-1])} connections, but crow_indices "
+                             f"has {count}")
+        if self.values.dim() != 1 or self.values.numel() != count or not self.values.is_floating_point():
+            raise ValueError(f"values: expected {count} floating-point values, got {tuple(self.values.shape)}")
+        if self.bias is not None and tuple(self.bias.shape) != (self.out_features,):
+            raise ValueError(f"bias: expected {self.out_features} values, got {tuple(self.bias.shape)}")
+        perm = self.perm.cpu()
+        if perm.dtype != INDEX_DTYPE or perm.dim() != 1 or perm.numel() != count:
+            raise ValueError(f"perm: expected {count} int32 indices, got {tuple(perm.shape)} {perm.dtype}")
+        perm = perm.long()
+        if count and (int(perm.min()) < 0 or int(perm.max()) >= count
+                      or bool((torch.bincount(perm, minlength=count) != 1).any())):
+            raise ValueError("perm: not a permutation of the connections")
+        # entry i of the CSR of W is value perm[i], whose place in the CSR of Wᵀ says (row, col)
+        rows = _expanded(self.crow_indices.cpu())
+        t_cols = _expanded(self.t_crow_indices.cpu())
+        if not (torch.equal(self.t_col_indices.cpu().long()[perm], rows)
+                and torch.equal(t_cols[perm], self.col_indices.cpu().long())):
+            raise ValueError("perm: the two CSRs do not describe the same connections through it")
+
     def row_indices(self) -> torch.Tensor:
         """The target neuron of every stored value (in the order of ``values``)."""
         return self.t_col_indices.long()
@@ -336,10 +391,24 @@ def _upgrade_row_major(state_dict: dict, prefix: str, n_out: int, n_in: int) -> 
     """Rewrite, in place, a layer saved in the earlier layout (values in row-major CSR order and a
     ``t_perm`` buffer) into the column-major one."""
     crow, col = state_dict[prefix + "crow_indices"], state_dict[prefix + "col_indices"]
+    count = _check_compressed(crow.cpu(), col.cpu(), n_out, n_in, (prefix + "crow_indices", prefix + "col_indices"))
+    if state_dict[prefix + "values"].shape != (count,):
+        raise ValueError(f"{prefix}values: expected {count} values, got {tuple(state_dict[prefix + 'values'].shape)}")
     order, structure = _layout(_expanded(crow.cpu()), col.long().cpu(), n_out, n_in)
     del state_dict[prefix + "t_perm"]
     state_dict[prefix + "values"] = state_dict[prefix + "values"][order.to(crow.device)]
     state_dict.update({prefix + name: tensor.to(crow.device) for name, tensor in structure.items()})
+
+
+def check_sparse_layers(model: nn.Module) -> None:
+    """:meth:`SparseLinear.check_structure` of every sparse layer; a ValueError names the layer and
+    the tensor (``layers.0.col_indices: index 1000000 outside [0, 64)``)."""
+    for name, module in model.named_modules():
+        if isinstance(module, SparseLinear):
+            try:
+                module.check_structure()
+            except ValueError as error:
+                raise ValueError(f"{name + '.' if name else ''}{error}") from None
 
 
 class MaskedLinear(nn.Module):

@@ -182,7 +182,9 @@ class PerformancePredictor:
 
         path = Path(path).with_suffix(".skops")
         path.parent.mkdir(parents=True, exist_ok=True)
-        sio.dump(self.pipeline_, path)
+        partial = path.with_name(path.name + ".tmp")
+        sio.dump(self.pipeline_, partial)
+        partial.replace(path)  # a crash leaves the old predictor or the new one
         card_path = path.with_suffix(".json")
         full_card = {
             "name": path.stem, "model": self.model, "target": self.target, "features": self.feature_list(),
@@ -202,8 +204,10 @@ def load_predictor(path: str | Path) -> PerformancePredictor:
     import skops.io as sio
 
     path = Path(path)
-    if path.suffix != ".skops":
+    if path.suffix in (".json", ""):  # the card, or the name without its suffix
         path = path.with_suffix(".skops")
+    elif path.suffix != ".skops":
+        raise DataError(f"{path}: not a predictor file (those end in .skops, beside their .json card)")
     card_path = path.with_suffix(".json")
     if not path.is_file():
         raise DataError(f"{path}: no such predictor file")
@@ -211,20 +215,33 @@ def load_predictor(path: str | Path) -> PerformancePredictor:
         raise DataError(f"{path}: its model card {card_path.name} is missing")
     try:
         card = json.loads(card_path.read_text())
+    except (OSError, ValueError) as error:
+        raise DataError(f"{card_path}: not a predictor's model card ({error})") from None
+    missing = [key for key in ("model", "target", "features") if not isinstance(card, dict) or key not in card]
+    if missing:
+        raise DataError(f"{card_path}: not a predictor's model card (no {missing[0]!r})")
+    if card["model"] not in MODELS or not isinstance(card["features"], list):
+        raise DataError(f"{card_path}: names model {card['model']!r}, not one of {', '.join(MODELS)}")
+    try:
         untrusted = sio.get_untrusted_types(file=path)
-    except (json.JSONDecodeError, OSError, ValueError, KeyError) as error:
-        raise DataError(f"{path}: cannot read the predictor ({error})") from None
+    except Exception:  # zipfile, JSON and skops errors of a damaged file
+        raise DataError(f"{path}: not a readable predictor file (damaged, or not a .skops archive)") from None
     unexpected = [t for t in untrusted if t not in TRUSTED_TYPES]
     if unexpected:
         raise DataError(f"{path}: refuses to load untrusted type {unexpected[0]}")
     try:
         pipeline = sio.load(path, trusted=untrusted)
-    except Exception as error:  # skops raises several types for a damaged file
-        raise DataError(f"{path}: cannot load the predictor ({error})") from None
+    except Exception:  # skops raises several types for a damaged file
+        raise DataError(f"{path}: cannot load the predictor (the file is damaged)") from None
     from sklearn.pipeline import Pipeline
 
     if not isinstance(pipeline, Pipeline):
         raise DataError(f"{path}: holds a {type(pipeline).__name__}, not a predictor pipeline")
+    expected = type(make_pipeline(card["model"])[-1]).__name__
+    if type(pipeline[-1]).__name__ != expected or getattr(pipeline, "n_features_in_", None) != len(card["features"]):
+        raise DataError(f"{path}: does not match its card {card_path.name} (the card says {card['model']} over "
+                        f"{len(card['features'])} features; the file holds {type(pipeline[-1]).__name__} over "
+                        f"{getattr(pipeline, 'n_features_in_', '?')})")
     predictor = PerformancePredictor(card["model"], card["target"], card["features"], card.get("random_state", 0))
     predictor.pipeline_ = pipeline
     predictor.data_hash_ = card.get("data_sha256", "")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
-from structsearch.errors import DataError
+from structsearch.errors import ConfigError, DataError
 from structsearch.meta import read_table
 from structsearch.predictors.evaluation import evaluate, scores
 from structsearch.predictors.model import PerformancePredictor, make_pipeline
+from structsearch.runs import check_name
 
 
 def load_xy(path: str | Path, target: str, features: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -30,16 +32,26 @@ def load_xy(path: str | Path, target: str, features: list[str]) -> tuple[np.ndar
 
 
 def train_predictor(meta: str | Path, model: str, target: str, out_dir: str | Path, name: str | None,
-                    folds: int = 5, repeats: int = 3, seed: int = 0) -> tuple[PerformancePredictor, dict, Path]:
+                    folds: int = 5, repeats: int = 3, seed: int = 0,
+                    overwrite: bool = False) -> tuple[PerformancePredictor, dict, Path]:
+    """Fit, evaluate and save a predictor as ``out_dir/name.skops`` (with its card); an existing one
+    is replaced only with ``overwrite``."""
     predictor = PerformancePredictor(model, target, random_state=seed)
     make_pipeline(model)  # unknown model names fail before any work
+    name = check_name(name) if name else re.sub(r"[^A-Za-z0-9_.-]", "-", f"{Path(meta).stem}-{model}-{target}")
+    path = Path(out_dir) / f"{name}.skops"
+    if Path(out_dir).exists() and not Path(out_dir).is_dir():
+        raise ConfigError(f"--out-dir {out_dir}: not a folder")
+    if not overwrite and (path.exists() or path.with_suffix(".json").exists()):
+        raise ConfigError(f"{path} already exists; choose another --name or replace it with --overwrite")
     names = predictor.feature_list()
     x, y = load_xy(meta, target, names)
-    folds = min(folds, y.size)
+    if folds > y.size // 2:
+        raise ConfigError(f"--folds {folds}: {meta} has {y.size} rows, enough for at most {max(y.size // 2, 1)} "
+                          "folds (each test fold needs two rows to score)")
     report = evaluate(make_pipeline(model, seed), x, y, names, folds, repeats, seed)
     predictor.fit(x, y)
-    name = name or f"{Path(meta).stem}-{model}-{target}"
-    path, _ = predictor.save(Path(out_dir) / name, {"meta_dataset": str(meta), "evaluation": report})
+    path, _ = predictor.save(path, {"meta_dataset": str(meta), "evaluation": report})
     return predictor, report, path
 
 

@@ -118,7 +118,7 @@ class Search:
     @classmethod
     def start(cls, space: SearchSpace, run_dir: str | Path, executor, data_dir=None, view=None) -> Search:
         config = {**space.to_dict(), "command": "evolve", "data_dir": data_dir, "seed_version": seeds.SEED_VERSION}
-        store = RunStore.create(run_dir, config)
+        store = RunStore.create(run_dir, config, kind="evolve")
         return cls(space, store, executor, data_dir, view)
 
     @classmethod
@@ -127,11 +127,8 @@ class Search:
         """Continue the search stored in ``run_dir``.  ``extend`` may change where it stops —
         ``evolution.generations``, ``budget.max_candidates``, ``budget.max_hours``
         — never the path it takes."""
-        store = RunStore.open(run_dir)
+        store = RunStore.open(run_dir, write=True, kind="evolve")
         config = store.config
-        if config.get("command") != "evolve":
-            store.close()
-            raise DataError(f"{run_dir}: a run store, but not of `structsearch evolve`; cannot resume it")
         try:
             seeds.check_version(config.get("seed_version", 1), run_dir)
         except DataError:

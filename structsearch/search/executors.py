@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -46,6 +47,38 @@ def _quiet_worker() -> None:
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 
 
+def exit_with_parent() -> None:
+    """Make this worker process end when its parent dies, however the parent dies (``kill -9``
+    included): ``PR_SET_PDEATHSIG`` on Linux, and a thread that watches the parent elsewhere."""
+    parent = multiprocessing.parent_process()
+    parent_pid = parent.pid if parent is not None else os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+    if not sys.platform.startswith("linux"):
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True, name="structsearch-parent-watch").start()
+
+
+def _worker_start() -> None:
+    exit_with_parent()
+    _quiet_worker()
+
+
 class InProcessExecutor:
     """Train in this process, one candidate after another (for tests and debugging)."""
 
@@ -74,7 +107,7 @@ class LocalExecutor:
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_quiet_worker)
+                                            initializer=_worker_start)
         return self.pool
 
     def run(self, jobs: list[str]) -> Iterator[str]:

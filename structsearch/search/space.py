@@ -179,6 +179,7 @@ class GenotypeSpace:
                     raise ConfigError(f"genotype.motif_mix.{name} must be a weight ≥ 0, got {weight!r}")
             if sum(self.motif_mix.values()) <= 0:
                 raise ConfigError("genotype.motif_mix weights must have a positive sum")
+        self._check_memory()
         if "motif-informed" in self.priors:
             if self.census is None:
                 raise ConfigError("genotype.census must name a census file (structsearch motifs --out) "
@@ -192,6 +193,27 @@ class GenotypeSpace:
             except DataError as error:
                 raise ConfigError(f"genotype.census: {error}") from None
         return self
+
+
+    def _check_memory(self) -> None:
+        """Refuse ranges whose largest genotype (hidden part; inputs and outputs come on top)
+        cannot fit in memory: before any candidate is drawn, not at generation 7."""
+        from structsearch.graphs.density import connections_for, erdos_renyi_density
+        from structsearch.limits import check_memory, genotype_bytes, model_bytes
+
+        n = self.nodes[1]
+        for prior in self.priors:
+            params = self.parameters[prior]
+            if prior in ("watts-strogatz", "barabasi-albert", "configuration-model"):
+                degree = params.get("k", params.get("m", params.get("degree")))[1]
+                nodes, edges = n, n * degree
+            else:
+                layers, width = params["layers"][1], params["width"][1]
+                nodes = layers * width
+                edges = (layers - 1) * (connections_for(width, width, erdos_renyi_density(width, width, params[
+                    "epsilon"][1])) if prior == "erdos-renyi" else 0) + 8 * params.get("motifs", [0, 0])[1]
+            check_memory(genotype_bytes(nodes, edges) + model_bytes(edges, nodes),
+                         f"the largest {prior} genotype of this space ({nodes:,} hidden nodes, about {edges:,} edges)")
 
 
 @dataclass
@@ -493,7 +515,7 @@ def space_path(name_or_path: str | Path) -> Path:
 def load_space(name_or_path: str | Path = DEFAULT_SPACE) -> SearchSpace:
     """A built-in space by name, or a TOML file by path."""
     path = space_path(name_or_path)
-    return space_from_dict(read_toml(path), str(path))
+    return space_from_dict(read_toml(path, required=("task",)), str(path))
 
 
 def load_space_with_changes(name_or_path: str | Path, changes: list[tuple[str, Any]] = ()) -> SearchSpace:
@@ -502,5 +524,5 @@ def load_space_with_changes(name_or_path: str | Path, changes: list[tuple[str, A
     from structsearch.overrides import apply_changes
 
     path = space_path(name_or_path)
-    data = apply_changes(read_toml(path), changes, renames=LEGACY_KEYS)
+    data = apply_changes(read_toml(path, required=("task",)), changes, renames=LEGACY_KEYS)
     return space_from_dict(data, f"{path}" + (" with command-line overrides" if changes else ""))

@@ -8,6 +8,7 @@ touches.
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,9 +131,28 @@ def load_task(name: str, **options) -> Task:
         raise ConfigError(
             f"task {name!r} has no option {unknown[0]!r}; its options are: {', '.join(allowed)}"
         )
+    for key, value in options.items():
+        _check_option_type(name, key, value, allowed[key])
     task = entry.loader(**options)
     task.options = {**allowed, **options}
     return task
+
+
+_KINDS = ((bool, "true or false"), (int, "an integer"), (float, "a number"), (str, "a string"),
+          (list, "a list"), (dict, "a table"))
+
+
+def _check_option_type(task: str, key: str, value, default) -> None:
+    """A task option given with the type of its default (a number where the default is one, …)."""
+    if default is None or value is None:
+        return
+    for kind, words in _KINDS:
+        if isinstance(default, kind):
+            fits = (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+                    if kind is float else isinstance(value, kind) and (kind is bool or not isinstance(value, bool)))
+            if not fits:
+                raise ConfigError(f"task {task!r} option {key} must be {words}, got {value!r}")
+            return
 
 
 # ---------------------------------------------------------------------------------------------

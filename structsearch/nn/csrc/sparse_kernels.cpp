@@ -225,10 +225,27 @@ void row_sums(const T* g, T* out, int64_t n, int64_t B) {
   });
 }
 
-void check(const torch::Tensor& crow, const torch::Tensor& col, const torch::Tensor& dense) {
+// Python validates every structure it loads (SparseLinear.check_structure); a debug build
+// (STRUCTSEARCH_KERNELS_DEBUG=1) checks again here that no index can read out of bounds.
+void check(const torch::Tensor& crow, const torch::Tensor& col, const torch::Tensor& dense,
+           int64_t n_cols, const torch::Tensor* perm = nullptr, int64_t n_values = 0) {
   TORCH_CHECK(crow.device().is_cpu() && crow.scalar_type() == torch::kInt32 && crow.is_contiguous());
   TORCH_CHECK(col.scalar_type() == torch::kInt32 && col.is_contiguous());
   TORCH_CHECK(dense.dim() == 2 && dense.is_contiguous(), "dense operand must be contiguous 2-d");
+#ifdef STRUCTSEARCH_DEBUG
+  const int* cr = crow.data_ptr<int>();
+  const int* cl = col.data_ptr<int>();
+  const int64_t rows = crow.size(0) - 1;
+  TORCH_CHECK(rows >= 0 && cr[0] == 0, "row pointers must start at 0");
+  for (int64_t r = 0; r < rows; ++r) TORCH_CHECK(cr[r] <= cr[r + 1], "row pointers must not decrease");
+  TORCH_CHECK(cr[rows] == col.size(0), "row pointers must end at the number of column indices");
+  for (int64_t k = 0; k < col.size(0); ++k) TORCH_CHECK(cl[k] >= 0 && cl[k] < n_cols, "column index out of range");
+  if (perm != nullptr) {
+    const int* p = perm->data_ptr<int>();
+    TORCH_CHECK(perm->size(0) == col.size(0), "permutation length differs from the connections");
+    for (int64_t k = 0; k < perm->size(0); ++k) TORCH_CHECK(p[k] >= 0 && p[k] < n_values, "permutation out of range");
+  }
+#endif
 }
 
 }  // namespace
@@ -236,8 +253,8 @@ void check(const torch::Tensor& crow, const torch::Tensor& col, const torch::Ten
 torch::Tensor spmm(torch::Tensor crow, torch::Tensor col, torch::Tensor values,
                    c10::optional<torch::Tensor> perm, c10::optional<torch::Tensor> bias,
                    torch::Tensor x) {
-  check(crow, col, x);
   TORCH_CHECK(!perm.has_value() || (perm->scalar_type() == torch::kInt32 && perm->is_contiguous()));
+  check(crow, col, x, x.size(0), perm.has_value() ? &perm.value() : nullptr, values.size(0));
   const int64_t n = crow.size(0) - 1, B = x.size(1);
   auto out = torch::empty({n, B}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "structsearch_spmm", [&] {
@@ -263,8 +280,9 @@ torch::Tensor spmm(torch::Tensor crow, torch::Tensor col, torch::Tensor values,
 // bias_grad is; otherwise empty tensors.
 std::vector<torch::Tensor> backward(torch::Tensor t_crow, torch::Tensor t_col, torch::Tensor values,
                                    torch::Tensor g, torch::Tensor x, bool input_grad, bool bias_grad) {
-  check(t_crow, t_col, x);
   TORCH_CHECK(g.is_contiguous() && g.size(1) == x.size(1));
+  TORCH_CHECK(t_crow.size(0) - 1 == x.size(0), "transposed row pointers must cover the input's rows");
+  check(t_crow, t_col, x, g.size(0));
   const int64_t n_in = t_crow.size(0) - 1, B = x.size(1), n_out = g.size(0);
   auto empty = torch::empty({0}, x.options());
   auto gx = input_grad ? torch::empty({n_in, B}, x.options()) : empty;

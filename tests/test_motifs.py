@@ -156,7 +156,7 @@ def test_motifs_command_on_a_genotype_and_a_trained_run(tmp_path, capsys):
 
     assert "neither a genotype file nor a run directory" in error_of(str(tmp_path / "missing.json"))
     assert "neither a genotype file nor a run directory with model.pt" in error_of(str(tmp_path))
-    assert "needs N ≥ 1 samples, got 0" in error_of(str(tmp_path / "g.json"), "--samples", "0")
+    assert "--samples: expected a positive integer, got '0'" in error_of(str(tmp_path / "g.json"), "--samples", "0")
 
 
 def test_motif_emergence_experiment_runs_end_to_end(tmp_path, capsys):

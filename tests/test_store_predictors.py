@@ -39,8 +39,10 @@ def test_store_round_trips(tmp_path):
     assert reopened.config["training"]["seed"] == 3
     assert reopened.events("generation")[0]["trained"] == 1
     assert reopened.find_by_hash(g.content_hash()).id == first
-    mode = reopened.connection.execute("PRAGMA journal_mode").fetchone()[0]
-    assert mode == "wal"
+    assert reopened.connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # closed: one file
+    reopened.close()
+    with RunStore.open(tmp_path / "run", write=True) as writer:  # a writer works in WAL mode
+        assert writer.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_interrupted_write_leaves_the_previous_state(tmp_path):

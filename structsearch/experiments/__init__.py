@@ -26,8 +26,14 @@ EXPERIMENTS = {
 
 
 def run_experiment(name: str, settings):
-    """Run experiment ``name`` with ``settings`` (an instance of its settings class)."""
+    """Run experiment ``name`` with ``settings`` (an instance of its settings class); its run
+    directory's name is checked before any data is loaded."""
     import importlib
+
+    from structsearch.runs import check_name
+
+    if getattr(settings, "name", None) is not None:
+        check_name(settings.name)
 
     module, function = EXPERIMENTS[name][1].split(":")
     return getattr(importlib.import_module(f"structsearch.experiments.{module}"), function)(settings)

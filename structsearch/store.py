@@ -146,7 +146,7 @@ class RunStore:
             with self.transaction() as cursor:
                 cursor.execute("ALTER TABLE candidates ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'")
                 cursor.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self.version = max(version, 1) if not self.write else SCHEMA_VERSION
+        self.version = SCHEMA_VERSION if self.write else version
 
     @classmethod
     def create(cls, run_dir: str | Path, config: dict | None = None, kind: str | None = None) -> RunStore:
@@ -192,7 +192,7 @@ class RunStore:
         return self.meta("kind") or config.get("command") or config.get("study")
 
     def check_kind(self, kind: str | None) -> None:
-        made_by = self.kind if self.count() or self.meta("config") else None
+        made_by = self.kind  # None for a store just created
         if kind is not None and made_by is not None and made_by != kind:
             raise DataError(f"{self.path.parent}: a run store of `structsearch {_command(made_by)}`, "
                             f"not of `structsearch {_command(kind)}`; it is left as it is")

@@ -31,25 +31,23 @@ def key_value(text: str) -> tuple[str, object]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def positive_int(text: str) -> int:
+def _integer(text: str, low: int, words: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {words}, got {text!r}") from None
+    if not low <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected {words}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _integer(text, 1, "a positive integer")
 
 
 def nonnegative_int(text: str) -> int:
     """A count or seed: 0, 1, 2, … (below 2⁶³)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0 (below 2⁶³), got {text!r}")
-    return value
+    return _integer(text, 0, "an integer ≥ 0 (below 2⁶³)")
 
 
 def number(text: str) -> float:

@@ -26,6 +26,7 @@ SPACE_OPTIONS = {
     "estimation_fraction": "gate.estimation_fraction",
     "max_candidates": "budget.max_candidates",
     "max_hours": "budget.max_hours",
+    "max_epochs": "budget.max_epochs",
 }
 
 
@@ -64,6 +65,8 @@ def add_parser(commands) -> None:
                         help="fraction of new offspring the gate drops, in [0, 1)")
     parser.add_argument("--max-candidates", type=positive_int, help="stop after this many trained candidates")
     parser.add_argument("--max-hours", type=positive_number, help="stop after this many hours")
+    parser.add_argument("--max-epochs", type=positive_int,
+                        help="stop after this many training epochs, summed over candidates")
     parser.add_argument("--seed", type=nonnegative_int)
     add_output_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no live view")
@@ -88,12 +91,20 @@ def _resume_extension(args) -> dict[str, object]:
     from structsearch.search.engine import RESUME_CHANGES
 
     given = [option for option in SPACE_OPTIONS if getattr(args, option) is not None]
+    if args.selection is not None:
+        from structsearch.store import RunStore
+
+        with RunStore.open(args.resume, kind="evolve") as store:
+            made_by = store.config.get("evolution", {}).get("selection")
+        if args.selection != made_by:
+            raise ConfigError(f"--resume {args.resume}: this run was made by selection {made_by!r}; "
+                              f"--selection {args.selection} cannot continue it (start a new run with --name)")
     fixed = [f"--{o.replace('_', '-')}" for o in given if SPACE_OPTIONS[o] not in RESUME_CHANGES]
     fixed += (["--set"] if args.set else []) + (["SPACE"] if args.space is not None else [])
     fixed += ["--params"] if args.params else []
     if fixed:
         raise ConfigError(f"--resume continues the stored search space; drop {', '.join(fixed)} "
-                          "(only --generations, --max-candidates and --max-hours may change)")
+                          "(only --generations, --max-candidates, --max-hours and --max-epochs may change)")
     return {SPACE_OPTIONS[o]: getattr(args, o) for o in given}
 
 

@@ -3,6 +3,17 @@
 Inputs are never changed (graphs are immutable); every output is repaired and valid.  Mutations
 take one graph and return one; crossovers take two and return two children.  Both kinds are kept
 in registries that search spaces refer to by name.
+
+Two scales of mutation:
+
+* **single-edge** operators (``add-edge``, ``rewire-edge``, ``add-neuron``, …) change one edge or
+  one neuron: the right step for graphs of tens or hundreds of edges;
+* **block** operators change a *block* — the edges from one layer to another — as a whole, so that
+  their step is a share of the genotype whatever its size: ``resize-layer`` (a width × a factor,
+  the densities of the layer's blocks kept), ``scale-density`` (a block's edge count × a factor),
+  ``resample-block`` (a block redrawn with its edge count kept) and ``rewire-fraction`` (a
+  fraction of a block's edges moved).  Their step (a factor, or a fraction) is the ``step``
+  keyword; :data:`BLOCK_STEPS` holds the defaults.
 """
 
 from __future__ import annotations
@@ -10,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from structsearch.errors import ConfigError
+from structsearch.graphs.density import sample_distinct
 from structsearch.graphs.edit import (
     add_edges,
     add_hidden_nodes,
@@ -167,6 +179,143 @@ def remove_layer(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
     return _finish(remove_nodes(graph, np.flatnonzero(graph.layers == layer)), rng)
 
 
+# ------------------------------------------------------------------------------ block mutations
+
+# the default step of each block operator: a factor (drawn log-uniformly in [1/step, step]) or a
+# fraction of the block's edges
+BLOCK_STEPS = {"resize-layer": 2.0, "scale-density": 2.0, "rewire-fraction": 0.25}
+SINGLE_EDGE = ("add-edge", "remove-edge", "rewire-edge", "add-neuron", "remove-neuron", "insert-subgraph",
+               "insert-motif", "remove-motif")
+
+
+def block_of_edges(graph: LayeredGraph) -> np.ndarray:
+    """Per edge, its block's key ``layer(src) · (L + 1) + layer(dst)``."""
+    return graph.layers[graph.src] * (graph.output_layer + 1) + graph.layers[graph.dst]
+
+
+def _pick_block(graph: LayeredGraph, rng: np.random.Generator):
+    """A block chosen with probability ∝ its edge count: (source layer, target layer, edge mask)."""
+    if graph.n_edges == 0:
+        return None
+    keys = block_of_edges(graph)
+    values, counts = np.unique(keys, return_counts=True)
+    key = int(values[rng.choice(values.size, p=counts / counts.sum())])
+    a, b = divmod(key, graph.output_layer + 1)
+    return a, b, keys == key
+
+
+def _draw_pairs(graph: LayeredGraph, a: int, b: int, k: int, rng: np.random.Generator,
+                exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` distinct (u, v) with u in layer ``a`` and v in layer ``b``, none among the edge
+    ``exclude`` mask's positions; uniformly at random."""
+    sources, targets = np.flatnonzero(graph.layers == a), np.flatnonzero(graph.layers == b)
+    total = sources.size * targets.size
+    taken = np.empty(0, dtype=np.int64)
+    if exclude is not None and exclude.any():
+        # a block's nodes are ordered as in the graph, so positions follow node ids
+        taken = np.unique(np.searchsorted(sources, graph.src[exclude]) * targets.size
+                          + np.searchsorted(targets, graph.dst[exclude]))
+    k = min(k, total - taken.size)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    ranks = sample_distinct(total - taken.size, k, rng)
+    # rank r → the r-th free position: skip every taken position at or below it
+    positions = ranks + np.searchsorted(taken - np.arange(taken.size), ranks, side="right")
+    return sources[positions // targets.size], targets[positions % targets.size]
+
+
+def _factor(step: float, rng: np.random.Generator) -> float:
+    spread = abs(np.log(step))
+    return float(np.exp(rng.uniform(-spread, spread)))
+
+
+def _new_count(count: int, factor: float, low: int, high: int) -> int:
+    """``count × factor`` rounded into [low, high], moved by one when rounding would change nothing."""
+    new = int(np.clip(round(count * factor), low, high))
+    if new == count:
+        new = int(np.clip(count + (1 if factor >= 1 else -1), low, high))
+    return new
+
+
+def resample_block(graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
+    """Redraw one block's edges uniformly at random, keeping their count."""
+    picked = _pick_block(graph, rng)
+    if picked is None:
+        return graph
+    a, b, mask = picked
+    src, dst = _draw_pairs(graph, a, b, int(mask.sum()), rng)
+    return _finish(add_edges(remove_edges(graph, mask), src, dst), rng)
+
+
+def scale_density(graph: LayeredGraph, rng: np.random.Generator, step: float = BLOCK_STEPS["scale-density"]
+                  ) -> LayeredGraph:
+    """Multiply one block's edge count by a factor drawn log-uniformly in [1/step, step]: new edges
+    are drawn uniformly among the block's free positions, removed ones at random."""
+    picked = _pick_block(graph, rng)
+    if picked is None:
+        return graph
+    a, b, mask = picked
+    count = int(mask.sum())
+    total = int((graph.layers == a).sum() * (graph.layers == b).sum())
+    new = _new_count(count, _factor(step, rng), 1, total)
+    if new > count:
+        src, dst = _draw_pairs(graph, a, b, new - count, rng, exclude=mask)
+        return _finish(add_edges(graph, src, dst), rng)
+    drop = np.zeros(graph.n_edges, dtype=bool)
+    drop[rng.choice(np.flatnonzero(mask), count - new, replace=False)] = True
+    return _finish(remove_edges(graph, drop), rng)
+
+
+def rewire_fraction(graph: LayeredGraph, rng: np.random.Generator, step: float = BLOCK_STEPS["rewire-fraction"]
+                    ) -> LayeredGraph:
+    """Move ``step`` (a fraction) of one block's edges to positions of the block that hold none."""
+    picked = _pick_block(graph, rng)
+    if picked is None:
+        return graph
+    a, b, mask = picked
+    count = int(mask.sum())
+    src, dst = _draw_pairs(graph, a, b, max(1, int(round(step * count))), rng, exclude=mask)
+    if src.size == 0:
+        return graph  # a full block: nowhere to move an edge to
+    drop = np.zeros(graph.n_edges, dtype=bool)
+    drop[rng.choice(np.flatnonzero(mask), src.size, replace=False)] = True
+    return _finish(add_edges(remove_edges(graph, drop), src, dst), rng)
+
+
+def resize_layer(graph: LayeredGraph, rng: np.random.Generator, step: float = BLOCK_STEPS["resize-layer"],
+                 max_width: int | None = None) -> LayeredGraph:
+    """Multiply one hidden layer's width by a factor drawn log-uniformly in [1/step, step] (at
+    most ``max_width``); every block into or out of the layer is redrawn at its old density."""
+    if graph.n_hidden_layers < 1:
+        return graph
+    layer = int(rng.integers(1, graph.output_layer))
+    widths = graph.layer_widths()
+    width = widths[layer]
+    new = _new_count(width, _factor(step, rng), 1, max(width, max_width or np.iinfo(np.int64).max))
+    keys = block_of_edges(graph)
+    a_of, b_of = divmod(keys, graph.output_layer + 1)
+    touching = (a_of == layer) | (b_of == layer)
+    blocks = {}
+    for key in np.unique(keys[touching]).tolist():
+        a, b = divmod(key, graph.output_layer + 1)
+        blocks[(a, b)] = float((keys == key).sum()) / (widths[a] * widths[b])
+    graph = remove_edges(graph, touching)
+    if new > width:
+        graph, _ = add_hidden_nodes(graph, [layer] * (new - width))
+    elif new < width:
+        graph = remove_nodes(graph, rng.choice(np.flatnonzero(graph.layers == layer), width - new, replace=False))
+    widths = graph.layer_widths()
+    src, dst = [], []
+    for (a, b), density in blocks.items():
+        k = max(1, int(round(density * widths[a] * widths[b])))
+        pairs = _draw_pairs(graph, a, b, k, rng)
+        src.append(pairs[0])
+        dst.append(pairs[1])
+    if src:
+        graph = add_edges(graph, np.concatenate(src), np.concatenate(dst))
+    return _finish(graph, rng)
+
+
 MUTATIONS = Registry("mutation", {
     "add-edge": add_edge,
     "remove-edge": remove_edge,
@@ -178,6 +327,10 @@ MUTATIONS = Registry("mutation", {
     "remove-motif": remove_motif,
     "add-layer": add_layer,
     "remove-layer": remove_layer,
+    "resize-layer": resize_layer,
+    "scale-density": scale_density,
+    "resample-block": resample_block,
+    "rewire-fraction": rewire_fraction,
 })
 
 

@@ -14,6 +14,16 @@ One generation:
    survive), or NSGA-II on (validation accuracy ↑, connections ↓).
 6. **Checkpoint** — population ids, generation and every random state go to the store.
 
+``selection = "random"`` is random search on the same footing: every generation is drawn from the
+priors, through the same store, deduplication, gate, budget, executors, live view and resume.
+
+The budget (``[budget]``: candidates, hours, training epochs) is checked before every candidate
+is sent to train, not only between generations: a candidate is sent only while the epochs spent
+plus the epochs the running candidates may still spend stay below ``max_epochs``, so a search
+ends within one candidate's epochs of its budget whatever the number of workers.  Each result
+records its cost (``cost_epochs``, ``cost_seconds`` in its metrics); a reused duplicate costs
+nothing.
+
 Fitness is *validation* accuracy; the test accuracy of each candidate is recorded for reporting
 only.  A run killed at any moment resumes from its last checkpoint: the interrupted generation is
 replayed from the saved random states, which recreates exactly the children already stored, so
@@ -36,14 +46,15 @@ from deap import tools
 from structsearch import seeds
 from structsearch.errors import ConfigError, DataError
 from structsearch.graphs.features import compute_features
+from structsearch.search import genes as training_genes
 from structsearch.search import worker
-from structsearch.search.gate import PredictorGate, cell_features
+from structsearch.search.gate import PredictorGate, attribute_features
 from structsearch.search.genome import Individual, make_offspring, random_individual
 from structsearch.search.space import SearchSpace, space_from_dict
 from structsearch.store import RunStore
 
 TRAINED = ("ok", "failed", "diverged", "stopped-early")
-RESUME_CHANGES = ("evolution.generations", "budget.max_candidates", "budget.max_hours")
+RESUME_CHANGES = ("evolution.generations", "budget.max_candidates", "budget.max_hours", "budget.max_epochs")
 STATE_KEY = "search_state"
 
 
@@ -100,7 +111,7 @@ class Search:
             raise DataError(f"model.kind = 'rnn' needs a sequence task; {space.task.name!r} is not one")
         if space.model.kind == "mlp" and self.task.sequence:
             raise DataError(f"task {space.task.name!r} holds sequences: set model.kind = 'rnn'")
-        self.gate = PredictorGate(space.gate, space.cells, seeds.derive(space.seed, "gate"))
+        self.gate = PredictorGate(space.gate, space.cells, seeds.derive(space.seed, "gate"), space.genes)
         self.rng = seeds.generator(space.seed, "search")
         self.py_state = random.Random(seeds.derive(space.seed, "selection")).getstate()
         self.population: list[Individual] = []
@@ -111,6 +122,9 @@ class Search:
         self.known: dict[str, Individual] = {}  # key → the trained individual it was first seen as
         self.trained = 0
         self.in_flight = 0
+        self.spent_epochs = 0  # training epochs of every trained candidate (the budget's unit)
+        self.reserved_epochs = 0  # epochs the running candidates may still spend
+        self.budget_stop: str | None = None  # why the budget stopped a generation part-way
         self.best: Individual | None = None
 
     # ------------------------------------------------------------------ opening
@@ -157,6 +171,7 @@ class Search:
                 by_id[candidate.id] = individual
                 if not candidate.metrics.get("duplicate_of"):
                     self.trained += 1
+                    self.spent_epochs += int(candidate.metrics.get("cost_epochs", 0))
                     self.known.setdefault(individual.key, individual)
                 self._note_best(individual)
         state = self.store.meta(STATE_KEY)
@@ -174,7 +189,8 @@ class Search:
     @staticmethod
     def _individual(candidate, pareto: bool) -> Individual:
         individual = Individual(candidate.genotype, candidate.attributes.get("cell"), origin=candidate.origin,
-                                parents=tuple(candidate.parents), pareto=pareto)
+                                parents=tuple(candidate.parents), pareto=pareto,
+                                genes=candidate.attributes.get("genes"))
         individual.id = candidate.id
         individual._key = candidate.hash
         individual.set_fitness(candidate.status, candidate.metrics)
@@ -191,28 +207,29 @@ class Search:
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> SearchOutcome:
-        evolution, budget = self.space.evolution, self.space.budget
+        evolution = self.space.evolution
         self.view.start(self)
         stopped_by = "generations"
         try:
-            if self.generation < 0:
-                children = [random_individual(self.space, self.n_inputs, self.task.n_classes, self.rng)
-                            for _ in range(evolution.population)]
-                self.run_generation(0, children, gated=False)
-                self.population = self.survivors([], children)
-                self.checkpoint(0)
             while self.generation < evolution.generations:
-                if budget.max_candidates and self.trained >= budget.max_candidates:
-                    stopped_by = f"budget: {self.trained} candidates trained (max {budget.max_candidates})"
-                    break
-                if budget.max_hours and self.elapsed >= budget.max_hours * 3600:
-                    stopped_by = f"budget: {self.elapsed / 3600:.2f} h elapsed (max {budget.max_hours} h)"
+                spent = self.budget_spent()
+                if spent:
+                    stopped_by = spent
                     break
                 generation = self.generation + 1
-                self.refit_gate()
-                children = make_offspring(self.space, self.select_parents(), self.rng)
-                self.run_generation(generation, children, gated=True)
+                if generation == 0:
+                    children = self.draw(evolution.population)
+                elif evolution.selection == "random":
+                    self.refit_gate()
+                    children = self.draw(evolution.n_offspring)
+                else:
+                    self.refit_gate()
+                    children = make_offspring(self.space, self.select_parents(), self.rng)
+                self.run_generation(generation, children, gated=generation > 0)
                 self.population = self.survivors(self.population, children)
+                if self.budget_stop:  # stopped part-way: not checkpointed, so --resume finishes it
+                    stopped_by = self.budget_stop
+                    break
                 self.checkpoint(generation)
         finally:
             self.view.stop()
@@ -222,6 +239,22 @@ class Search:
             self.store.log_event("finished", **finished)
         return SearchOutcome(self.run_dir, self.population, self.generation, self.trained, self.store.count(),
                              stopped_by, self.history)
+
+    def draw(self, count: int) -> list[Individual]:
+        """``count`` candidates drawn from the priors."""
+        return [random_individual(self.space, self.n_inputs, self.task.n_classes, self.rng) for _ in range(count)]
+
+    def budget_spent(self, running: int = 0, reserved: int = 0) -> str | None:
+        """Why no further candidate may start (with ``running`` candidates that may still spend
+        ``reserved`` epochs), or None."""
+        budget = self.space.budget
+        if budget.max_candidates and self.trained + running >= budget.max_candidates:
+            return f"budget: {self.trained} candidates trained (max {budget.max_candidates})"
+        if budget.max_hours and self.elapsed >= budget.max_hours * 3600:
+            return f"budget: {self.elapsed / 3600:.2f} h elapsed (max {budget.max_hours} h)"
+        if budget.max_epochs and self.spent_epochs + reserved >= budget.max_epochs:
+            return f"budget: {self.spent_epochs} training epochs spent (max {budget.max_epochs})"
+        return None
 
     # ------------------------------------------------------------------ one generation
 
@@ -243,7 +276,7 @@ class Search:
 
     def _features(self, individual: Individual) -> tuple[dict, dict]:
         features, meta = compute_features(individual.graph)
-        return {**features, **cell_features(individual.cell, self.space.cells)}, meta
+        return {**features, **attribute_features(individual, self.space)}, meta
 
     def _admit(
         self, generation: int, children: list[Individual], gated: bool, stats: GenerationStats
@@ -338,10 +371,11 @@ class Search:
 
     def _job(self, generation: int, child: Individual, index: int, medians) -> worker.Job:
         space = self.space
+        model, rewiring, training = training_genes.apply(space.model.model_config(child.cell), space.rewiring,
+                                                         space.training, child.genes)
         return worker.Job(
             id=child.id, genotype=child.graph, task=space.task, data_dir=self.data_dir,
-            model=space.model.model_config(child.cell),
-            rewiring=space.rewiring, training=space.training,
+            model=model, rewiring=rewiring, training=training,
             seed=candidate_seed(space.seed, generation, index), medians=medians,
             median_warmup=space.stopping.warmup_epochs,
             threads=max(1, (os.cpu_count() or 1) // max(1, self.executor.workers)),
@@ -360,26 +394,46 @@ class Search:
                stats: GenerationStats) -> None:
         medians = self._medians(generation)
         index = {id(child): i for i, child in enumerate(children)}
-        jobs = [self._job(generation, child, index[id(child)], medians).to_json() for child in pending]
         by_id = {child.id: child for child in pending}
-        self.in_flight = len(jobs)
-        for text in self.executor.run(jobs):
+        planned: dict[int, int] = {}
+        self.budget_stop = None
+
+        def jobs():
+            """The pending children's jobs, each sent only while the budget allows it."""
+            for child in pending:
+                job = self._job(generation, child, index[id(child)], medians)
+                while self.budget_spent(self.in_flight, self.reserved_epochs) is not None:
+                    spent = self.budget_spent(self.in_flight)  # even if the running ones stop early
+                    if spent is not None:  # (with nothing running, the two are the same)
+                        self.budget_stop = spent
+                        return
+                    yield None  # the running candidates may spend the rest: wait for one to finish
+                planned[child.id] = job.training.epochs
+                self.reserved_epochs += job.training.epochs
+                self.in_flight += 1
+                yield job.to_json()
+
+        for text in self.executor.run(jobs()):
             result = worker.JobResult.from_json(text)
             child = by_id[result.id]
             status = result.status
-            metrics = {**result.metrics, "worker": result.worker}
+            cost = int(result.metrics.get("epochs_run", 0) or 0)
+            metrics = {**result.metrics, "worker": result.worker, "cost_epochs": cost,
+                       "cost_seconds": round(float(result.seconds.get("total", 0.0)), 3)}
             self.store.record_result(child.id, status, metrics, result.curves, result.seconds,
                                      child.prediction, result.reason)
             child.set_fitness(status, metrics)
             self.known.setdefault(child.key, child)
             self.trained += 1
             self.in_flight -= 1
+            self.spent_epochs += cost
+            self.reserved_epochs -= planned.pop(child.id, 0)
             stats.trained += 1
             stats.failed += status in ("failed", "diverged")
             self._note_best(child)
             self.view.candidate_done(self, child, status)
         for child in children:  # duplicates within this generation: copy the result they repeat
-            if child.status is None:
+            if child.status is None and child.key in self.known:
                 result = self._duplicate_result(self.known[child.key], child)
                 self.store.record_result(child.id, result["status"], result["metrics"], reason=result["reason"])
                 child.set_fitness(result["status"], result["metrics"])
@@ -423,6 +477,8 @@ class Search:
         pool = population + [child for child in children if child.fitness.valid]
         if len(pool) <= size and evolution.selection != "nsga2":
             return pool
+        if evolution.selection == "random":  # nothing is bred from it: keep the best, to report
+            return sorted(set(pool), key=lambda ind: (-ind.accuracy, ind.id))[:size]
         with self.deap_random():
             if evolution.selection == "aging":
                 return sorted(set(pool), key=lambda ind: ind.id)[-size:]

@@ -4,6 +4,11 @@ Both take JSON jobs and yield JSON results as they finish (:meth:`run`), so the 
 the same for one core and for many machines.  A worker process that dies takes its jobs with it;
 the local executor starts a fresh pool and runs each lost job once more before recording it as
 failed.
+
+Jobs are pulled from their iterable only as workers free up, never all at once, so the search
+decides at every step whether its budget allows another candidate.  An iterable may yield
+``None`` — "nothing now, ask again after the next result" (a budget held by running candidates);
+the search never does so while nothing is running.
 """
 
 from __future__ import annotations
@@ -11,8 +16,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
@@ -30,7 +35,7 @@ class Executor(Protocol):
         """How many candidates train at once (each job gets the cores divided among them)."""
         ...
 
-    def run(self, jobs: list[str]) -> Iterator[str]: ...
+    def run(self, jobs: Iterable[str | None]) -> Iterator[str]: ...
 
     def close(self) -> None: ...
 
@@ -39,6 +44,38 @@ class Executor(Protocol):
 
 def _lost(job: str, why: str) -> str:
     return JobResult.lost(job, why).to_json()
+
+
+class JobFeed:
+    """The jobs of one :meth:`run`, taken one at a time as workers free up."""
+
+    _END = object()
+
+    def __init__(self, jobs: Iterable[str | None]):
+        self.source = iter(jobs)
+        self.finished = False
+
+    def take(self) -> str | None:
+        """The next job, or None when there is none now (or none left: see ``finished``)."""
+        if self.finished:
+            return None
+        job = next(self.source, self._END)
+        if job is self._END:
+            self.finished = True
+            return None
+        return job
+
+    def fill(self, running: int, slots: int, submit) -> None:
+        """Submit jobs until ``slots`` run, the source has nothing now, or it is finished; with
+        nothing running, ask until it gives a job or finishes."""
+        while running < slots:
+            job = self.take()
+            if job is None:
+                if self.finished or running > 0:
+                    return
+                continue
+            submit(job)
+            running += 1
 
 
 def _quiet_worker() -> None:
@@ -84,9 +121,10 @@ class InProcessExecutor:
 
     workers = 1
 
-    def run(self, jobs: list[str]) -> Iterator[str]:
+    def run(self, jobs: Iterable[str | None]) -> Iterator[str]:
         for job in jobs:
-            yield evaluate(job)
+            if job is not None:
+                yield evaluate(job)
 
     def close(self) -> None:
         pass
@@ -110,23 +148,49 @@ class LocalExecutor:
                                             initializer=_worker_start)
         return self.pool
 
-    def run(self, jobs: list[str]) -> Iterator[str]:
-        retry: list[str] = []
-        for attempt in range(2):
-            futures = {self._pool().submit(evaluate, job): job for job in (jobs if attempt == 0 else retry)}
-            retry = []
-            for future in as_completed(futures):
+    def run(self, jobs: Iterable[str | None]) -> Iterator[str]:
+        feed = JobFeed(jobs)
+        running: dict = {}  # future → (job, attempt)
+        retry: list[str] = []  # jobs whose worker died once
+
+        def submit(job: str, attempt: int = 0) -> None:
+            running[self._pool().submit(evaluate, job)] = (job, attempt)
+
+        def fill() -> None:
+            while retry and len(running) < self.workers:
+                submit(retry.pop(0), 1)
+            feed.fill(len(running), self.workers, submit)
+
+        fill()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                job, attempt = running.pop(future)
                 try:
-                    yield future.result()
+                    result = future.result()
                 except BrokenProcessPool as error:
+                    broken = True
                     if attempt == 0:
-                        retry.append(futures[future])
+                        retry.append(job)
                     else:
-                        yield _lost(futures[future], f"worker process died twice ({error})")
-            if not retry:
-                return
-            self.pool.shutdown(cancel_futures=True)
-            self.pool = None
+                        yield _lost(job, f"worker process died twice ({error})")
+                    continue
+                yield result
+            if broken:  # the pool is gone: its other jobs come back broken too, and are retried
+                continue_with = list(running.items())
+                running.clear()
+                for future, (job, attempt) in continue_with:
+                    try:
+                        yield future.result()
+                    except BrokenProcessPool as error:
+                        if attempt == 0:
+                            retry.append(job)
+                        else:
+                            yield _lost(job, f"worker process died twice ({error})")
+                self.pool.shutdown(cancel_futures=True)
+                self.pool = None
+            fill()
 
     def close(self) -> None:
         if self.pool is not None:
@@ -164,15 +228,27 @@ class DaskExecutor:
     def workers(self) -> int:
         return max(1, len(self.client.scheduler_info().get("workers", {})))
 
-    def run(self, jobs: list[str]) -> Iterator[str]:
+    def run(self, jobs: Iterable[str | None]) -> Iterator[str]:
         from distributed import as_completed as dask_completed
 
-        futures = {self.client.submit(evaluate, job, pure=False): job for job in jobs}
-        for future in dask_completed(futures):
+        feed = JobFeed(jobs)
+        futures: dict = {}
+        completed = dask_completed()
+
+        def submit(job: str) -> None:
+            future = self.client.submit(evaluate, job, pure=False)
+            futures[future] = job
+            completed.add(future)
+
+        feed.fill(0, self.workers, submit)
+        while futures:
+            future = next(completed)
+            job = futures.pop(future)
             try:
                 yield future.result()
             except Exception as error:  # a worker lost mid-job, or the cluster went away
-                yield _lost(futures[future], f"Dask worker failed ({type(error).__name__}: {error})")
+                yield _lost(job, f"Dask worker failed ({type(error).__name__}: {error})")
+            feed.fill(len(futures), self.workers, submit)
 
     def close(self) -> None:
         self.client.close()

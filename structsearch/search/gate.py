@@ -15,22 +15,30 @@ import numpy as np
 
 from structsearch.errors import ConfigError
 from structsearch.graphs.features import feature_names
+from structsearch.search import genes as training_genes
 from structsearch.search.space import GateSpace
 
 
-def search_feature_names(cells: list[str]) -> list[str]:
-    """The graph features, plus one indicator per cell when a space mixes cells."""
-    return feature_names() + ([f"cell_{cell}" for cell in cells] if len(cells) > 1 else [])
+def search_feature_names(cells: list[str], genes: dict | None = None) -> list[str]:
+    """The graph features, plus one indicator per cell when a space mixes cells, plus the
+    training genes' features."""
+    return (feature_names() + ([f"cell_{cell}" for cell in cells] if len(cells) > 1 else [])
+            + training_genes.feature_names(genes or {}))
 
 
 def cell_features(cell: str | None, cells: list[str]) -> dict[str, float]:
     return {f"cell_{name}": float(name == cell) for name in cells} if len(cells) > 1 else {}
 
 
+def attribute_features(individual, space) -> dict[str, float]:
+    """The features of a candidate beyond its graph: its cell and its genes."""
+    return {**cell_features(individual.cell, space.cells), **training_genes.features(space.genes, individual.genes)}
+
+
 class PredictorGate:
-    def __init__(self, gate: GateSpace, cells: list[str], seed: int = 0):
+    def __init__(self, gate: GateSpace, cells: list[str], seed: int = 0, genes: dict | None = None):
         self.config, self.seed = gate, seed
-        self.names = search_feature_names(cells)
+        self.names = search_feature_names(cells, genes)
         self.predictor = None
         if gate.enabled and gate.predictor != "online":
             from structsearch.predictors.model import load_predictor

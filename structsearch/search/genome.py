@@ -7,12 +7,15 @@ types are ordinary classes of this module, so several searches can live in one p
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 from deap import base
 
 from structsearch.graphs import LayeredGraph
-from structsearch.graphs.operators import crossover, mutation
+from structsearch.graphs.operators import BLOCK_STEPS, SINGLE_EDGE, crossover, mutation
 from structsearch.graphs.priors import prior
+from structsearch.search import genes as training_genes
 from structsearch.search.space import SearchSpace
 
 
@@ -29,12 +32,14 @@ class ParetoFitness(base.Fitness):
 
 
 class Individual:
-    """A genotype with its cell, its store id once stored, and its fitness once evaluated."""
+    """A genotype with its cell and training genes, its store id once stored, and its fitness
+    once evaluated."""
 
     def __init__(self, graph: LayeredGraph, cell: str | None = None, *, origin: str = "prior",
-                 parents: tuple[int, ...] = (), pareto: bool = False):
+                 parents: tuple[int, ...] = (), pareto: bool = False, genes: dict | None = None):
         self.graph = graph
         self.cell = cell
+        self.genes = dict(genes or {})
         self.origin = origin
         self.parents = tuple(parents)
         self.id: int | None = None
@@ -47,15 +52,16 @@ class Individual:
 
     @property
     def key(self) -> str:
-        """The deduplication key: the graph's content hash, plus the cell when there is one."""
+        """The deduplication key: the graph's content hash, plus the cell and the genes when there are."""
         if self._key is None:
-            graph_hash = self.graph.content_hash()
-            self._key = f"{graph_hash}:{self.cell}" if self.cell else graph_hash
+            key = self.graph.content_hash()
+            key = f"{key}:{self.cell}" if self.cell else key
+            self._key = f"{key}:{json.dumps(self.genes, sort_keys=True)}" if self.genes else key
         return self._key
 
     @property
     def attributes(self) -> dict:
-        return {"cell": self.cell} if self.cell else {}
+        return {**({"cell": self.cell} if self.cell else {}), **({"genes": self.genes} if self.genes else {})}
 
     def set_fitness(self, status: str, metrics: dict) -> None:
         self.status = status
@@ -111,7 +117,8 @@ def random_individual(space: SearchSpace, n_inputs: int, n_outputs: int, rng: np
     graph = sample_genotype(space, prior_name, n_inputs, n_outputs, rng)
     cells = space.cells
     cell = cells[int(rng.integers(len(cells)))] if cells else None
-    return Individual(graph, cell, origin=f"prior:{prior_name}", pareto=space.evolution.selection == "nsga2")
+    return Individual(graph, cell, origin=f"prior:{prior_name}", pareto=space.evolution.selection == "nsga2",
+                      genes=training_genes.sample(space.genes, rng))
 
 
 def _pick(weights: dict[str, float], rng: np.random.Generator) -> str:
@@ -120,18 +127,43 @@ def _pick(weights: dict[str, float], rng: np.random.Generator) -> str:
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
+def operator_weights(space: SearchSpace, graph: LayeredGraph) -> dict[str, float]:
+    """The space's mutation weights for ``graph``: above ``evolution.single_edge_limit`` edges the
+    single-edge operators drop out (a step of one edge in thousands is noise), unless nothing
+    else is left."""
+    weights = space.evolution.mutations
+    if graph.n_edges <= space.evolution.single_edge_limit:
+        return weights
+    scaled = {name: weight for name, weight in weights.items() if name not in SINGLE_EDGE}
+    return scaled if sum(scaled.values()) > 0 else weights
+
+
+def apply_mutation(space: SearchSpace, name: str, graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
+    """The mutation ``name`` of ``graph`` with the space's step for it."""
+    options = {}
+    if name in BLOCK_STEPS:
+        options["step"] = space.evolution.step(name)
+    if name == "resize-layer":
+        options["max_width"] = space.max_width
+    return mutation(name)(graph, rng, **options)
+
+
 def mutate(
     space: SearchSpace, individual: Individual, rng: np.random.Generator
-) -> tuple[LayeredGraph, str | None, str]:
-    """(graph, cell, description) of one mutation of ``individual``."""
-    name = _pick(space.evolution.mutations, rng)
-    graph = mutation(name)(individual.graph, rng)
+) -> tuple[LayeredGraph, str | None, dict, str]:
+    """(graph, cell, genes, description) of one mutation of ``individual``."""
+    name = _pick(operator_weights(space, individual.graph), rng)
+    graph = apply_mutation(space, name, individual.graph, rng)
     cell, cells = individual.cell, space.cells
     description = f"mutation:{name}"
     if len(cells) > 1 and rng.random() < space.evolution.cell_mutation_probability:
         cell = cells[int(rng.integers(len(cells)))]
         description += f"+cell:{cell}"
-    return graph, cell, description
+    genes = training_genes.mutate(space.genes, individual.genes, space.evolution.gene_mutation_probability, rng)
+    changed = sorted(name for name in genes if genes[name] != individual.genes.get(name))
+    if changed:
+        description += "+genes:" + ",".join(changed)
+    return graph, cell, genes, description
 
 
 def make_offspring(space: SearchSpace, parents: list[Individual], rng: np.random.Generator) -> list[Individual]:
@@ -146,15 +178,17 @@ def make_offspring(space: SearchSpace, parents: list[Individual], rng: np.random
             name = _pick(evolution.crossovers, rng)
             graphs = crossover(name)(pair[0].graph, pair[1].graph, rng)
             ids = tuple(p.id for p in pair)
-            made = [Individual(g, parent.cell, origin=f"crossover:{name}", parents=ids, pareto=pareto)
-                    for g, parent in zip(graphs, pair, strict=True)]
+            gene_pair = training_genes.cross(space.genes, pair[0].genes, pair[1].genes, rng)
+            made = [Individual(g, parent.cell, origin=f"crossover:{name}", parents=ids, pareto=pareto, genes=genes)
+                    for g, parent, genes in zip(graphs, pair, gene_pair, strict=True)]
             for child in made:
                 if rng.random() < evolution.mutation_probability:
-                    child.graph, child.cell, description = mutate(space, child, rng)
+                    child.graph, child.cell, child.genes, description = mutate(space, child, rng)
                     child.origin += "+" + description
             children.extend(made)
         else:
             for parent in pair:
-                graph, cell, description = mutate(space, parent, rng)
-                children.append(Individual(graph, cell, origin=description, parents=(parent.id,), pareto=pareto))
+                graph, cell, genes, description = mutate(space, parent, rng)
+                children.append(Individual(graph, cell, origin=description, parents=(parent.id,), pareto=pareto,
+                                           genes=genes))
     return children

@@ -79,7 +79,7 @@ from structsearch.overrides import PARAMETERS, rename_parameters
 from structsearch.registry import names_registry
 from structsearch.train import TrainConfig
 
-SELECTIONS = names_registry("selection", ("tournament", "aging", "nsga2"))
+SELECTIONS = names_registry("selection", ("tournament", "aging", "nsga2", "random"))
 MODEL_KINDS = names_registry("model kind", ("mlp", "rnn"))
 # the prior-specific parameters each prior takes, with their kind (int or float range)
 PRIOR_PARAMETERS = {
@@ -268,16 +268,27 @@ class EvolutionSpace:
     elitism: int = 1
     mutations: dict[str, float] = field(default_factory=lambda: {
         "add-edge": 1.0, "remove-edge": 1.0, "rewire-edge": 1.0, "add-neuron": 1.0, "remove-neuron": 1.0,
-        "insert-motif": 0.5, "remove-motif": 0.5, "add-layer": 0.25, "remove-layer": 0.25})
+        "insert-motif": 0.5, "remove-motif": 0.5, "add-layer": 0.25, "remove-layer": 0.25,
+        "resize-layer": 1.0, "scale-density": 1.0, "resample-block": 0.5, "rewire-fraction": 1.0})
     crossovers: dict[str, float] = field(default_factory=lambda: {"bridge": 1.0, "matching-layers": 1.0})
     cell_mutation_probability: float = 0.1  # rnn with several cells: chance to redraw the cell
+    gene_mutation_probability: float = 0.2  # per [genes] gene, in every mutation
+    # the block operators' steps: a factor (resize-layer, scale-density) or a fraction (rewire-fraction)
+    steps: dict[str, float] = field(default_factory=dict)
+    # above this many edges the single-edge operators give way to the block operators
+    single_edge_limit: int = 1000
 
     @property
     def n_offspring(self) -> int:
         return self.population if self.offspring is None else self.offspring
 
+    def step(self, operator: str) -> float:
+        from structsearch.graphs.operators import BLOCK_STEPS
+
+        return self.steps.get(operator, BLOCK_STEPS[operator])
+
     def validate(self) -> EvolutionSpace:
-        from structsearch.graphs.operators import CROSSOVERS, MUTATIONS
+        from structsearch.graphs.operators import BLOCK_STEPS, CROSSOVERS, MUTATIONS
 
         if self.population < 1:
             raise ConfigError(f"evolution.population must be a positive integer, got {self.population}")
@@ -288,7 +299,20 @@ class EvolutionSpace:
         SELECTIONS.check(self.selection, "evolution.selection")
         if self.tournament_size < 1:
             raise ConfigError(f"evolution.tournament_size must be ≥ 1, got {self.tournament_size}")
-        for key in ("crossover_probability", "mutation_probability", "cell_mutation_probability"):
+        for name, value in self.steps.items():
+            if name not in BLOCK_STEPS:
+                raise ConfigError(f"evolution.steps: {name!r} takes no step; steps are for {', '.join(BLOCK_STEPS)}")
+            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+                raise ConfigError(f"evolution.steps.{name} must be a number, got {value!r}")
+            if name == "rewire-fraction" and not 0.0 < value <= 1.0:
+                raise ConfigError(f"evolution.steps.{name} is a fraction of a block's edges: it must lie in "
+                                  f"(0, 1], got {value}")
+            if name != "rewire-fraction" and value <= 0:
+                raise ConfigError(f"evolution.steps.{name} is a factor: it must be > 0, got {value}")
+        if self.single_edge_limit < 0:
+            raise ConfigError(f"evolution.single_edge_limit must be ≥ 0, got {self.single_edge_limit}")
+        for key in ("crossover_probability", "mutation_probability", "cell_mutation_probability",
+                    "gene_mutation_probability"):
             value = getattr(self, key)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"evolution.{key} must lie in [0, 1], got {value}")
@@ -333,17 +357,24 @@ class GateSpace:
 
 @dataclass
 class BudgetSpace:
+    """``[budget]``: where a search stops (0: no limit).  ``max_epochs`` counts the training epochs
+    of every candidate, the fair unit for comparing searches (random search, evolution, gated
+    evolution) whose candidates may stop early."""
+
     max_candidates: int = 0
     max_hours: float = 0.0
+    max_epochs: int = 0
 
     def validate(self) -> BudgetSpace:
-        if self.max_candidates < 0 or not (math.isfinite(self.max_hours) and self.max_hours >= 0):
-            raise ConfigError(f"budget.max_candidates and budget.max_hours must be ≥ 0, got "
-                              f"{self.max_candidates} and {self.max_hours}")
+        for key in ("max_candidates", "max_hours", "max_epochs"):
+            value = getattr(self, key)
+            if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
+                raise ConfigError(f"budget.{key} must be a number, got {value!r}")
+            if value < 0:
+                raise ConfigError(f"budget.{key} must be > 0 (or 0 for no limit), got {value}")
         return self
 
 
-DISTRIBUTIONS = ("float", "log-float", "int", "log-int", "categorical")
 
 
 @dataclass
@@ -366,38 +397,15 @@ class StudySpace:
     genotype: str | None = None
 
     def validate(self) -> StudySpace:
+        from structsearch.search.genes import check_distribution
+
         self.params = rename_parameters(self.params, "study.params")
         for name, spec in self.params.items():
             where = f"study.params.{name}"
             if name not in PARAMETERS:
                 raise ConfigError(f"{where}: unknown parameter {name!r}; the trainer knows "
                                   f"{', '.join(PARAMETERS)}")
-            if not isinstance(spec, dict) or spec.get("type") not in DISTRIBUTIONS:
-                got = spec.get("type") if isinstance(spec, dict) else spec
-                raise ConfigError(f"{where}.type must be one of {', '.join(DISTRIBUTIONS)}, got {got!r}")
-            kind = spec["type"]
-            allowed = {"type", "choices"} if kind == "categorical" else {"type", "low", "high", "step"}
-            extra = sorted(set(spec) - allowed)
-            if extra:
-                raise ConfigError(f"unknown key {where}.{extra[0]}; allowed: {', '.join(sorted(allowed))}")
-            if kind == "categorical":
-                choices = spec.get("choices")
-                if not isinstance(choices, list) or not choices:
-                    raise ConfigError(f"{where}.choices must be a non-empty list, got {choices!r}")
-                continue
-            expected = int if kind.endswith("int") else (int, float)
-            low, high = spec.get("low"), spec.get("high")
-            for key, value in (("low", low), ("high", high)):
-                if not isinstance(value, expected) or isinstance(value, bool):
-                    raise ConfigError(
-                        f"{where}.{key} must be {'an integer' if expected is int else 'a number'}, got {value!r}"
-                    )
-            if PARAMETERS[name][1] is int and kind in ("float", "log-float"):
-                raise ConfigError(f"{where}: {name} takes integers; use type 'int' or 'log-int'")
-            if low > high:
-                raise ConfigError(f"{where}: low = {low} exceeds high = {high}")
-            if kind.startswith("log") and low <= 0:
-                raise ConfigError(f"{where}: a log distribution needs low > 0, got low = {low}")
+            check_distribution(spec, where, PARAMETERS[name][1])
         return self
 
 
@@ -411,6 +419,7 @@ LEGACY_KEYS = {
     "training.median_warmup_epochs": "stopping.warmup_epochs", "training.median_startup": "stopping.startup",
 }
 _TOP_LEVEL = ("name", "description", "seed")
+_OWN_TABLES = ("task", "genes")  # tables read by their own code, not by update_section
 
 
 @dataclass
@@ -428,17 +437,30 @@ class SearchSpace:
     gate: GateSpace = field(default_factory=GateSpace)
     budget: BudgetSpace = field(default_factory=BudgetSpace)
     study: StudySpace = field(default_factory=StudySpace)
+    genes: dict[str, dict] = field(default_factory=dict)  # [genes.NAME]: see structsearch.search.genes
 
     def validate(self) -> SearchSpace:
+        from structsearch.search import genes
         from structsearch.tasks import task_entry
 
         task_entry(self.task.name)
+        self.genes = genes.check_genes(self.genes, self.model.kind)
+        if "cell" in self.genes:  # the cell is a gene of every recurrent candidate: these are its choices
+            self.model.cells = list(self.genes["cell"]["choices"])
         for table in _TABLES:
             getattr(self, table).validate()
         if self.model.kind == "rnn" and self.rewiring.rule != "none":
             raise ConfigError(f"rewiring.rule = {self.rewiring.rule!r}: recurrent candidates train without "
                               "rewiring; use 'none'")
+        genes.check_extremes(self.genes, self.model.model_config(), self.rewiring, self.training)
         return self
+
+    @property
+    def max_width(self) -> int:
+        """The widest hidden layer the genotype ranges allow (resize-layer grows no layer beyond it)."""
+        widths = [self.genotype.nodes[1]] + [self.genotype.prior_parameters(p).get("width", [0, 0])[1]
+                                             for p in self.genotype.priors]
+        return max(widths)
 
     def n_inputs(self, task) -> int:
         """The genotype's input width: the task's inputs, or the embedding of a recurrent model."""
@@ -453,6 +475,8 @@ class SearchSpace:
                 "task": task_table(self.task)}
         for table in _TABLES:
             data[table] = asdict(getattr(self, table))
+        if self.genes:
+            data["genes"] = {name: dict(spec) for name, spec in self.genes.items()}
         parameters = data["genotype"].pop("parameters")
         data["genotype"].update({prior: values for prior, values in parameters.items()})
         return data
@@ -479,6 +503,8 @@ def _space_from_dict(data: dict[str, Any]) -> SearchSpace:
                 got = value.get("name") if isinstance(value, dict) else value
                 raise ConfigError(f"task.name must be a string naming a task, got {got!r}")
             space.task = task_from_table(value)
+        elif key == "genes":
+            space.genes = value
         elif key in _TABLES:
             if not isinstance(value, dict):
                 raise ConfigError(f"[{key}] must be a table")
@@ -488,7 +514,7 @@ def _space_from_dict(data: dict[str, Any]) -> SearchSpace:
                                              if isinstance(values[prior], dict) and prior != "motif_mix"}
             update_section(getattr(space, key), key, values)
         else:
-            raise ConfigError(f"unknown key {key!r}; allowed: {', '.join(_TOP_LEVEL + ('task',) + tuple(_TABLES))}")
+            raise ConfigError(f"unknown key {key!r}; allowed: {', '.join(_TOP_LEVEL + _OWN_TABLES + tuple(_TABLES))}")
     return space
 
 

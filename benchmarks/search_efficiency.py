@@ -1,0 +1,223 @@
+"""Does `structsearch evolve` search?  Random search, evolution and gated evolution at equal budgets.
+
+For every space and seed, three searches spend the same budget of training epochs
+(``[budget] max_epochs``; a search ends within one candidate's epochs of it):
+
+* ``random`` — ``selection = "random"``: every generation drawn from the priors, no gate;
+* ``evolve`` — the space's selection (tournament or NSGA-II), no gate;
+* ``gated`` — the same with the online predictor gate (``estimation_fraction`` 0.5).
+
+The three share the seed, so their generation 0 is the same draw.  Per space and method it prints
+the best validation accuracy, the test accuracy of that pick, the budget fraction at which the
+method first reaches random search's final best (of the same seed), and, on NSGA-II spaces, the
+hypervolume of (validation accuracy ↑, connections ↓) over every trained candidate, against the
+reference point (accuracy 0, the space's reference connection count).
+
+The last line is JSON with, beside the per-space figures:
+
+* ``evolve_minus_random_points``, ``gated_minus_random_points`` — best validation accuracy minus
+  random search's, in points, mean over spaces and seeds;
+* ``budget_to_match_random`` — the median over spaces and seeds of the budget fraction at which
+  gated evolution reaches random search's final best (a search that never does counts as ∞);
+* ``hypervolume_ratio_vs_random`` — gated NSGA-II's hypervolume over random search's, mean over
+  seeds of the NSGA-II spaces.
+
+Targets (issue 17): on every space, gated evolution beats random search by ≥ 0.5 points or
+reaches its final best within ≤ 50 % of the budget; NSGA-II hypervolume ≥ 1.05 × random.
+
+Searches run in ``--jobs`` processes at once (each trains in-process with one torch thread), so
+the figures are about search quality per training epoch, not about speed.
+
+    python benchmarks/search_efficiency.py --quick          # ≤ 10 minutes on 2 cores
+    python benchmarks/search_efficiency.py                  # the full run, ≤ 90 minutes
+    python benchmarks/search_efficiency.py --spaces digits-small --seeds 0 1 2 3 4
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import emit, parser  # noqa: E402
+
+METHODS = {
+    "random": [("evolution.selection", "random"), ("gate.predictor", "none")],
+    "evolve": [("gate.predictor", "none")],
+    "gated": [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5)],
+}
+# each benchmark space: a built-in space, its changes, the budget (full, quick) in training epochs,
+# and for NSGA-II spaces the reference connection count of the hypervolume
+SPACES = {
+    "digits-small": {
+        "space": "digits-small", "changes": [], "max_epochs": (1200, 480), "reference_connections": None,
+    },
+    "reber-gru-small": {
+        "space": "reber-gru",
+        "changes": [("task.n_strings", 2000), ("training.epochs", 6), ("stopping.median", False),
+                    ("genotype.nodes", [4, 40]), ("genotype.watts-strogatz.k", [2, 3]),
+                    ("genotype.barabasi-albert.m", [1, 3]), ("evolution.population", 10), ("gate.warmup", 12)],
+        "max_epochs": (480, 150), "reference_connections": None,
+    },
+    "fashion-mnist-small": {
+        "space": "fashion-mnist-set-mlp",
+        "changes": [("task.train_size", 5000), ("task.test_size", 1000), ("genotype.erdos-renyi.layers", [1, 3]),
+                    ("genotype.erdos-renyi.width", [64, 1024]), ("genotype.erdos-renyi.epsilon", [1.0, 31.0]),
+                    ("training.epochs", 5), ("stopping.median", False), ("evolution.population", 10),
+                    ("gate.warmup", 12)],
+        "max_epochs": (400, 150), "reference_connections": 1_500_000,
+    },
+}
+
+
+def search_once(task: tuple) -> dict:
+    """One search; its trajectory of (cumulative epochs, best validation so far) and its picks."""
+    space_name, method, seed, max_epochs, data_dir = task
+    import torch
+
+    from structsearch.search.engine import Search
+    from structsearch.search.executors import InProcessExecutor
+    from structsearch.search.space import load_space_with_changes
+
+    torch.set_num_threads(1)
+    spec = SPACES[space_name]
+    changes = [*spec["changes"], *METHODS[method], ("seed", seed), ("budget.max_epochs", max_epochs),
+               ("evolution.generations", 10_000)]
+    space = load_space_with_changes(spec["space"], changes)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        search = Search.start(space, Path(folder) / "run", InProcessExecutor(), data_dir)
+        outcome = search.run()
+        rows = [c for c in search.store.candidates() if c.status is not None
+                and c.status != "dropped-by-predictor" and not c.metrics.get("duplicate_of")]
+        search.store.close()
+    rows.sort(key=lambda c: c.id)  # in-process: the order they trained in
+    spent, best, trajectory, points = 0, -1.0, [], []
+    pick = None
+    for row in rows:
+        spent += row.metrics.get("cost_epochs", 0)
+        accuracy = row.metrics.get("val_accuracy") if row.status in ("ok", "stopped-early") else None
+        if accuracy is not None:
+            points.append((accuracy, row.metrics.get("connections", row.genotype.n_edges)))
+            if accuracy > best:
+                best, pick = accuracy, row
+        trajectory.append((spent, best))
+    return {"space": space_name, "method": method, "seed": seed, "spent_epochs": spent, "trained": len(rows),
+            "best_val": best, "pick_test": pick.metrics.get("test_accuracy") if pick else None,
+            "trajectory": trajectory, "points": points, "seconds": time.perf_counter() - started,
+            "stopped_by": outcome.stopped_by, "generations": outcome.generations + 1}
+
+
+def budget_to_reach(trajectory: list, target: float, budget: int) -> float:
+    """The budget fraction at which the best so far first reaches ``target`` (∞ if never)."""
+    for spent, best in trajectory:
+        if best >= target - 1e-12:
+            return spent / budget
+    return math.inf
+
+
+def hypervolume(points: list[tuple[float, int]], reference_connections: int) -> float:
+    """The area dominated by (accuracy ↑, connections ↓) points above the reference (0, reference)."""
+    front, best = [], -1.0
+    for accuracy, connections in sorted(points, key=lambda p: (p[1], -p[0])):
+        if connections < reference_connections and accuracy > best:
+            front.append((accuracy, connections))
+            best = accuracy
+    area = 0.0
+    for i, (accuracy, connections) in enumerate(front):
+        right = front[i + 1][1] if i + 1 < len(front) else reference_connections
+        area += accuracy * (right - connections) / reference_connections
+    return area
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="the small budgets (≤ 10 minutes on 2 cores)")
+    p.add_argument("--spaces", nargs="+", default=list(SPACES), choices=list(SPACES))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--jobs", type=int, default=os.cpu_count(), help="searches at once (default: the cores)")
+    args = p.parse_args()
+    tasks = [(space, method, seed, SPACES[space]["max_epochs"][1 if args.quick else 0], args.data_dir)
+             for space in args.spaces for seed in args.seeds for method in METHODS]
+    load = os.getloadavg()
+    started = time.perf_counter()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        runs = list(pool.map(search_once, tasks))
+    wall = time.perf_counter() - started
+    by = {(r["space"], r["method"], r["seed"]): r for r in runs}
+
+    figures: dict = {"spaces": {}}
+    differences = {"evolve": [], "gated": []}
+    fractions, ratios = [], []
+    for space in args.spaces:
+        budget = SPACES[space]["max_epochs"][1 if args.quick else 0]
+        reference = SPACES[space]["reference_connections"]
+        table = {}
+        for method in METHODS:
+            rows = [by[(space, method, seed)] for seed in args.seeds]
+            reach = [budget_to_reach(r["trajectory"], by[(space, "random", r["seed"])]["best_val"], budget)
+                     for r in rows]
+            entry = {
+                "best_val": [round(r["best_val"], 4) for r in rows],
+                "pick_test": [None if r["pick_test"] is None else round(r["pick_test"], 4) for r in rows],
+                "mean_best_val": round(statistics.mean(r["best_val"] for r in rows), 4),
+                "budget_to_match_random": [None if math.isinf(f) else round(f, 3) for f in reach],
+                "spent_epochs": [r["spent_epochs"] for r in rows], "trained": [r["trained"] for r in rows],
+                "generations": [r["generations"] for r in rows],
+                "minutes": round(sum(r["seconds"] for r in rows) / 60, 2),
+            }
+            if reference:
+                entry["hypervolume"] = [round(hypervolume(r["points"], reference), 4) for r in rows]
+            table[method] = entry
+            if method != "random":
+                differences[method] += [100 * (r["best_val"] - by[(space, "random", r["seed"])]["best_val"])
+                                        for r in rows]
+            if method == "gated":
+                fractions += reach
+                if reference:
+                    ratios += [e / max(r, 1e-12) for e, r in
+                               zip(entry["hypervolume"], table["random"]["hypervolume"], strict=True)]
+        gated_points = statistics.mean(
+            100 * (by[(space, "gated", s)]["best_val"] - by[(space, "random", s)]["best_val"]) for s in args.seeds)
+        gated_reach = statistics.median(budget_to_reach(by[(space, "gated", s)]["trajectory"],
+                                                        by[(space, "random", s)]["best_val"], budget)
+                                        for s in args.seeds)
+        table["target_met"] = gated_points >= 0.5 or gated_reach <= 0.5
+        table["max_epochs"] = budget
+        figures["spaces"][space] = table
+        print(f"{space} (budget {budget} epochs; seeds {args.seeds})")
+        for method in METHODS:
+            entry = table[method]
+            hv = f"  hypervolume {entry['hypervolume']}" if "hypervolume" in entry else ""
+            print(f"  {method:7s} best val {entry['best_val']}  pick test {entry['pick_test']}  "
+                  f"reaches random's best at {entry['budget_to_match_random']}{hv}")
+        print(f"  gated − random: {gated_points:+.2f} points; median budget to match random "
+              f"{gated_reach:.2f}; target met: {table['target_met']}")
+
+    def finite_median(values):
+        value = statistics.median(values) if values else math.nan
+        return None if math.isinf(value) or math.isnan(value) else round(value, 3)
+
+    figures.update({
+        "evolve_minus_random_points": round(statistics.mean(differences["evolve"]), 3),
+        "gated_minus_random_points": round(statistics.mean(differences["gated"]), 3),
+        "budget_to_match_random": finite_median(fractions),
+        "hypervolume_ratio_vs_random": round(statistics.mean(ratios), 4) if ratios else None,
+        "targets_met": all(figures["spaces"][s]["target_met"] for s in args.spaces),
+        "conditions": {"quick": args.quick, "seeds": args.seeds, "jobs": args.jobs, "torch_threads": 1,
+                       "cores": os.cpu_count(), "load_average_before": [round(x, 2) for x in load],
+                       "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                       "wall_minutes": round(wall / 60, 2)},
+    })
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()

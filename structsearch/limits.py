@@ -87,3 +87,12 @@ def check_memory(estimate: float, what: str) -> None:
     if estimate > limit:
         raise ConfigError(f"{what} needs about {format_size(estimate)}, more than the limit of "
                           f"{format_size(limit)} ({source}); make it smaller or raise --max-memory")
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity: ``taskset``, a container's CPU set), else
+    the machine's."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

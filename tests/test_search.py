@@ -26,13 +26,13 @@ from structsearch.store import RunStore
 TINY = [
     "--population", "4", "--generations", "2", "--epochs", "2",
     "--set", "genotype.nodes=[10, 24]", "--set", "genotype.erdos-renyi.width=[8, 24]",
-    "--set", "gate.warmup=4",
+    "--set", "gate.warmup=4", "--set", "evolution.offspring=4",
 ]
 
 
 def tiny_space(**changes):
     space = load_space("digits-small")
-    space.evolution.population, space.evolution.generations = 4, 2
+    space.evolution.population, space.evolution.generations, space.evolution.offspring = 4, 2, None
     space.training.epochs = 2
     space.genotype.nodes = [10, 24]
     space.genotype.parameters["erdos-renyi"]["width"] = [8, 24]

@@ -287,3 +287,22 @@ def test_genes_set_the_candidates_training():
     for _ in range(200):
         values = training_genes.mutate(GENES, values, 1.0, rng)
         assert 0.001 <= values["lr"] <= 0.05 and values["batch_size"] % 16 == 0
+
+
+def test_evolve_with_a_random_baseline_spends_the_same_epochs_and_compares(tmp_path, capsys):
+    tiny = ["--population", "3", "--generations", "1", "--epochs", "2", "--quiet", "--workers", "1",
+            "--set", "genotype.nodes=[10, 24]", "--set", "genotype.erdos-renyi.width=[8, 24]"]
+    assert main(["evolve", "--runs", str(tmp_path), "--name", "b", "--baseline", "random", *tiny]) == 0
+    out = capsys.readouterr().out
+    assert "random (baseline)" in out and "best validation accuracy against training epochs spent" in out
+    evolved, _ = spent(tmp_path / "b")
+    random_epochs, rows = spent(tmp_path / "b-random")
+    assert evolved <= random_epochs < evolved + 2
+    with RunStore.open(tmp_path / "b-random") as store:
+        assert store.config["evolution"]["selection"] == "random" and store.config["gate"]["predictor"] == "none"
+    assert all(row.origin.startswith("prior:") for row in rows)
+    # a clash with the baseline's folder is refused before anything trains
+    (tmp_path / "c-random").mkdir()
+    (tmp_path / "c-random" / "x").write_text("x")
+    assert main(["evolve", "--runs", str(tmp_path), "--name", "c", "--baseline", "random", *tiny]) == 2
+    assert not (tmp_path / "c").exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from structsearch.commands._options import (
     add_data_options,
     add_memory_option,
@@ -69,6 +71,9 @@ def add_parser(commands) -> None:
                         help="stop after this many training epochs, summed over candidates")
     parser.add_argument("--seed", type=nonnegative_int)
     add_output_options(parser)
+    parser.add_argument("--baseline", choices=["random"],
+                        help="then run random search (same seed, no gate) with exactly the epochs the search "
+                             "spent, into RUN-random, and compare the two")
     parser.add_argument("--quiet", action="store_true", help="no live view")
     add_data_options(parser)
     add_memory_option(parser)
@@ -129,17 +134,27 @@ def run(args) -> int:
         space = load_space_with_changes(args.space or DEFAULT_SPACE, space_changes(args, SPACE_OPTIONS))
     executor = make_executor(args)
     view = None if args.quiet else LiveView(console)
-    search = None
+    search = baseline = None
     try:
         if args.resume:
+            run_dir = Path(args.resume)
+            baseline_dir = _baseline_dir(args, run_dir.parent, run_dir.name, overwrite=True)
             search = Search.resume(args.resume, executor, args.data_dir, view, extend)
             if search.generation >= search.space.evolution.generations:
                 console.print(f"{args.resume}: this search had finished; reporting it again "
                               "(--generations N continues it)")
         else:
             run_dir = new_run_dir(args.name, args.runs, overwrite=args.overwrite)
+            baseline_dir = _baseline_dir(args, args.runs, run_dir.name, overwrite=args.overwrite)
             search = Search.start(space, run_dir, executor, args.data_dir, view)
         outcome = search.run()
+        if baseline_dir is not None:
+            from structsearch.search.baseline import random_baseline
+
+            console.print(f"the random baseline: {search.spent_epochs:,} training epochs into {baseline_dir}")
+            baseline = Search.start(random_baseline(search.space, search.spent_epochs), baseline_dir, executor,
+                                    search.data_dir, view)
+            baseline.run()
     except KeyboardInterrupt:
         if search is not None:
             console.print(f"interrupted; every finished candidate is stored. Continue with: "
@@ -151,5 +166,19 @@ def run(args) -> int:
     Console().print(summary_table(search))
     console.print(f"{outcome.stopped_by}: {outcome.trained} trained of {outcome.candidates} candidates over "
                   f"{outcome.generations + 1} generations; {', '.join(str(f) for f in files)}")
+    if baseline is not None:
+        from structsearch.search.baseline import comparison_table
+
+        write_outputs(baseline)
+        Console().print(comparison_table({search.space.evolution.selection: search.store,
+                                          "random (baseline)": baseline.store}))
+        baseline.store.close()
     search.store.close()
     return 0
+
+
+def _baseline_dir(args, runs, name: str, overwrite: bool):
+    """The folder of ``--baseline``'s run, made before any training (so a clash costs nothing)."""
+    from structsearch.runs import new_run_dir
+
+    return new_run_dir(f"{name}-random", runs, overwrite=overwrite) if args.baseline else None

@@ -21,8 +21,9 @@ The budget (``[budget]``: candidates, hours, training epochs) is checked before 
 is sent to train, not only between generations: a candidate is sent only while the epochs spent
 plus the epochs the running candidates may still spend stay below ``max_epochs``, so a search
 ends within one candidate's epochs of its budget whatever the number of workers.  Each result
-records its cost (``cost_epochs``, ``cost_seconds`` in its metrics); a reused duplicate costs
-nothing.
+records its cost (``cost_epochs``, ``cost_seconds`` in its metrics) and the search's epochs
+spent when it finished (``budget_spent``: the x axis of "best so far against budget"); a reused
+duplicate costs nothing.
 
 Fitness is *validation* accuracy; the test accuracy of each candidate is recorded for reporting
 only.  A run killed at any moment resumes from its last checkpoint: the interrupted generation is
@@ -33,7 +34,6 @@ uninterrupted run reaches.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from contextlib import contextmanager
@@ -46,6 +46,7 @@ from deap import tools
 from structsearch import seeds
 from structsearch.errors import ConfigError, DataError
 from structsearch.graphs.features import compute_features
+from structsearch.limits import available_cores
 from structsearch.search import genes as training_genes
 from structsearch.search import worker
 from structsearch.search.gate import PredictorGate, attribute_features
@@ -378,7 +379,7 @@ class Search:
             model=model, rewiring=rewiring, training=training,
             seed=candidate_seed(space.seed, generation, index), medians=medians,
             median_warmup=space.stopping.warmup_epochs,
-            threads=max(1, (os.cpu_count() or 1) // max(1, self.executor.workers)),
+            threads=max(1, available_cores() // max(1, self.executor.workers)),
         )
 
     def _medians(self, generation: int) -> list[float] | None:
@@ -419,7 +420,8 @@ class Search:
             status = result.status
             cost = int(result.metrics.get("epochs_run", 0) or 0)
             metrics = {**result.metrics, "worker": result.worker, "cost_epochs": cost,
-                       "cost_seconds": round(float(result.seconds.get("total", 0.0)), 3)}
+                       "cost_seconds": round(float(result.seconds.get("total", 0.0)), 3),
+                       "budget_spent": self.spent_epochs + cost}  # the search's epochs when it finished
             self.store.record_result(child.id, status, metrics, result.curves, result.seconds,
                                      child.prediction, result.reason)
             child.set_fitness(status, metrics)

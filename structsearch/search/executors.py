@@ -22,6 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
 
 from structsearch.errors import ConfigError
+from structsearch.limits import available_cores
 from structsearch.registry import Registry
 from structsearch.search.worker import JobResult, evaluate
 
@@ -137,7 +138,7 @@ class LocalExecutor:
     """A pool of ``workers`` spawned processes (default: the number of cores)."""
 
     def __init__(self, workers: int | None = None):
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or available_cores()
         if self.workers < 1:
             raise ConfigError(f"--workers must be a positive integer, got {self.workers}")
         self.pool: ProcessPoolExecutor | None = None

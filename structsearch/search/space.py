@@ -1,6 +1,6 @@
 """Search spaces: what ``structsearch evolve`` searches, read from TOML and checked on load.
 
-A space file has a few top-level keys and seven tables; every table but ``[task]`` is optional::
+A space file has a few top-level keys and its tables; every table but ``[task]`` is optional::
 
     name = "digits-small"
     description = "…"
@@ -35,9 +35,20 @@ A space file has a few top-level keys and seven tables; every table but ``[task]
     [evolution]               # the genetic algorithm
     population = 8
     generations = 5
-    selection = "tournament"  # tournament | aging | nsga2
+    selection = "tournament"  # tournament | aging | nsga2 | random (random search: no breeding)
+    single_edge_limit = 1000  # above this many edges only block (and layer) operators mutate
     [evolution.mutations]     # per-operator weights
     add-edge = 1.0
+    resize-layer = 1.0
+    [evolution.steps]         # the block operators' steps
+    resize-layer = 2.0        # width × a factor drawn log-uniformly in [1/2, 2]
+    scale-density = 2.0       # one block's edge count × such a factor
+    rewire-fraction = 0.25    # share of one block's edges moved
+
+    [genes.lr]                # training genes: evolve with the structure (see search/genes.py)
+    type = "log-float"
+    low = 0.001
+    high = 0.05
 
     [gate]                    # the predictor gate
     predictor = "online"      # none | online | a .skops file
@@ -47,6 +58,7 @@ A space file has a few top-level keys and seven tables; every table but ``[task]
     [budget]
     max_candidates = 0        # trained candidates; 0: no limit
     max_hours = 0.0           # 0: no limit
+    max_epochs = 0            # training epochs over all candidates; 0: no limit
 
 Before 0.2 the rewiring and stopping keys lived in ``[training]`` (``rule``, ``zeta``,
 ``motif_size``, ``median_stopping``, ``median_warmup_epochs``, ``median_startup``); those names

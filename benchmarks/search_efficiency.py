@@ -34,6 +34,7 @@ about speed.
     python benchmarks/search_efficiency.py --quick          # ≤ 10 minutes on 2 cores
     python benchmarks/search_efficiency.py                  # the full run, ≤ 90 minutes
     python benchmarks/search_efficiency.py --spaces digits-small --seeds 0 1 2 3 4
+    python benchmarks/search_efficiency.py --spaces fashion-mnist-small --set evolution.selection=tournament
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import emit, parser  # noqa: E402
 
+from structsearch.overrides import parse_assignment  # noqa: E402
 from structsearch.search.baseline import budget_to_reach, trained, trajectory  # noqa: E402
 
 METHODS = {
@@ -93,7 +95,7 @@ def pin_to_one_core(counter) -> None:
 
 def search_once(task: tuple) -> dict:
     """One search; its trajectory of (cumulative epochs, best validation so far) and its picks."""
-    space_name, method, seed, max_epochs, data_dir = task
+    space_name, method, seed, max_epochs, data_dir, extra = task
     import torch
 
     from structsearch.search.engine import Search
@@ -105,7 +107,7 @@ def search_once(task: tuple) -> dict:
     # random search draws with a seed of its own: a shared generation 0 would make "evolution
     # reaches random search's best" true by construction whenever random's best came early
     search_seed = seed + 1000 if method == "random" else seed
-    changes = [*spec["changes"], *METHODS[method], ("seed", search_seed), ("budget.max_epochs", max_epochs),
+    changes = [*spec["changes"], *extra, *METHODS[method], ("seed", search_seed), ("budget.max_epochs", max_epochs),
                ("evolution.generations", 10_000)]
     space = load_space_with_changes(spec["space"], changes)
     started = time.perf_counter()
@@ -146,8 +148,11 @@ def main() -> None:
     p.add_argument("--spaces", nargs="+", default=list(SPACES), choices=list(SPACES))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="searches at once (default: the cores)")
+    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                   help="change every benchmark space, e.g. task.validation_fraction=0.2 (repeatable)")
     args = p.parse_args()
-    tasks = [(space, method, seed, SPACES[space]["max_epochs"][1 if args.quick else 0], args.data_dir)
+    extra = [parse_assignment(text) for text in args.set]
+    tasks = [(space, method, seed, SPACES[space]["max_epochs"][1 if args.quick else 0], args.data_dir, extra)
              for space in args.spaces for seed in args.seeds for method in METHODS]
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"  # one thread per search: --jobs searches share the cores
@@ -225,7 +230,7 @@ def main() -> None:
         "budget_to_match_random": finite_median(fractions),
         "hypervolume_ratio_vs_random": round(statistics.mean(ratios), 4) if ratios else None,
         "targets_met": all(figures["spaces"][s]["target_met"] for s in args.spaces),
-        "conditions": {"quick": args.quick, "seeds": args.seeds, "jobs": args.jobs, "torch_threads": 1,
+        "conditions": {"quick": args.quick, "seeds": args.seeds, "set": args.set, "jobs": args.jobs, "torch_threads": 1,
                        "cores": os.cpu_count(), "load_average_before": [round(x, 2) for x in load],
                        "load_average_after": [round(x, 2) for x in os.getloadavg()],
                        "wall_minutes": round(wall / 60, 2)},

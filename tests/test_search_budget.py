@@ -65,7 +65,7 @@ def test_the_budget_is_checked_within_a_generation_and_resume_finishes_the_gener
     more.run()
     more.store.close()
     epochs, rows = spent(tmp_path / "cut")
-    assert len(rows) == 12 + 12 - len({r.hash for r in rows}) or len(rows) <= 24
+    assert len(rows) > 5 and epochs == 2 * len(rows)  # the rest of generation 0, and generation 1
     with RunStore.open(tmp_path / "cut") as store:
         assert all(c.status is not None for c in store.candidates())
 
@@ -197,7 +197,7 @@ def test_scale_density_scales_one_block_by_a_factor_in_range(sizes, epsilon, see
     key, count, total = int(block_of_edges(graph)[mask][0]), int(mask.sum()), widths[a] * widths[b]
     new = block_counts(child).get(key, 0)
     # × a factor in [1/factor, factor], rounded, kept within [1, a full block]
-    assert max(1, np.floor(count / factor)) <= new or new >= count / factor - widths[a] - widths[b]
+    assert new >= count / factor - widths[a] - widths[b]
     assert new <= min(total, np.ceil(count * factor) + widths[a] + widths[b])
     if 1 < count < total:  # the block's edges changed (repair may put a removed edge back, never all)
         assert set(child.edge_keys().tolist()) != set(graph.edge_keys().tolist())

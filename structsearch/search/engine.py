@@ -402,13 +402,13 @@ class Search:
         def jobs():
             """The pending children's jobs, each sent only while the budget allows it."""
             for child in pending:
-                job = self._job(generation, child, index[id(child)], medians)
                 while self.budget_spent(self.in_flight, self.reserved_epochs) is not None:
                     spent = self.budget_spent(self.in_flight)  # even if the running ones stop early
                     if spent is not None:  # (with nothing running, the two are the same)
                         self.budget_stop = spent
                         return
                     yield None  # the running candidates may spend the rest: wait for one to finish
+                job = self._job(generation, child, index[id(child)], medians)
                 planned[child.id] = job.training.epochs
                 self.reserved_epochs += job.training.epochs
                 self.in_flight += 1

@@ -165,30 +165,19 @@ class LocalExecutor:
         fill()
         while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
-            broken = False
+            broken = any(isinstance(future.exception(), BrokenProcessPool) for future in done)
+            if broken:  # the pool is gone: every job it held comes back broken, and is retried
+                done, _ = wait(running)
             for future in done:
                 job, attempt = running.pop(future)
                 try:
-                    result = future.result()
+                    yield future.result()
                 except BrokenProcessPool as error:
-                    broken = True
                     if attempt == 0:
                         retry.append(job)
                     else:
                         yield _lost(job, f"worker process died twice ({error})")
-                    continue
-                yield result
-            if broken:  # the pool is gone: its other jobs come back broken too, and are retried
-                continue_with = list(running.items())
-                running.clear()
-                for future, (job, attempt) in continue_with:
-                    try:
-                        yield future.result()
-                    except BrokenProcessPool as error:
-                        if attempt == 0:
-                            retry.append(job)
-                        else:
-                            yield _lost(job, f"worker process died twice ({error})")
+            if broken:
                 self.pool.shutdown(cancel_futures=True)
                 self.pool = None
             fill()

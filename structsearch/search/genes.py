@@ -19,8 +19,9 @@ categorical one another of its choices.  The values are stored with the candidat
 candidate's ``[training]``, ``[rewiring]`` and ``[model]`` keys when it trains.
 
 Genes are the trainer's parameters (the names of ``structsearch study``) and ``cell`` on a
-recurrent space.  ``epsilon`` is not a gene: a genotype fixes its own density, which the
-structure operators (``scale-density``, …) evolve.
+recurrent space (where the cell already evolves with every candidate: ``[genes.cell]`` sets
+``model.cells``, its choices, and is not kept as a gene of its own).  ``epsilon`` is not a gene:
+a genotype fixes its own density, which the structure operators (``scale-density``, …) evolve.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def check_genes(genes: Any, model_kind: str) -> dict[str, dict]:
 
 def sample(genes: dict[str, dict], rng: np.random.Generator) -> dict[str, Any]:
     """One value per gene, drawn from its distribution."""
-    return {name: _draw(spec, rng) for name, spec in genes.items() if name != "cell"}
+    return {name: _draw(spec, rng) for name, spec in genes.items()}
 
 
 def _draw(spec: dict, rng: np.random.Generator):
@@ -132,7 +133,7 @@ def mutate(genes: dict[str, dict], values: dict[str, Any], probability: float,
     """``values`` with each gene changed with ``probability``."""
     changed = dict(values)
     for name, spec in genes.items():
-        if name == "cell" or rng.random() >= probability:
+        if rng.random() >= probability:
             continue
         kind = spec["type"]
         if kind == "categorical":
@@ -156,8 +157,6 @@ def cross(genes: dict[str, dict], a: dict[str, Any], b: dict[str, Any], rng: np.
     """Uniform crossover: per gene, the first child takes either parent's value, the second the other."""
     first, second = {}, {}
     for name in genes:
-        if name == "cell":
-            continue
         swap = rng.random() < 0.5
         first[name], second[name] = (b[name], a[name]) if swap else (a[name], b[name])
     return first, second
@@ -168,8 +167,6 @@ def feature_names(genes: dict[str, dict]) -> list[str]:
     categorical gene's one-hot indicators."""
     names = []
     for name, spec in genes.items():
-        if name == "cell":
-            continue
         if spec["type"] == "categorical":
             names += [f"gene_{name}={choice}" for choice in spec["choices"]]
         else:
@@ -180,8 +177,6 @@ def feature_names(genes: dict[str, dict]) -> list[str]:
 def features(genes: dict[str, dict], values: dict[str, Any]) -> dict[str, float]:
     out = {}
     for name, spec in genes.items():
-        if name == "cell":
-            continue
         if spec["type"] == "categorical":
             out.update({f"gene_{name}={choice}": float(values.get(name) == choice) for choice in spec["choices"]})
         else:
@@ -203,8 +198,6 @@ def apply(model, rewiring, training, values: dict[str, Any]):
 def check_extremes(genes: dict[str, dict], model, rewiring, training) -> None:
     """Refuse a gene range whose ends the trainer would refuse (``lr`` ≤ 0, ``dropout`` ≥ 1, …)."""
     for name, spec in genes.items():
-        if name == "cell":
-            continue
         values = spec["choices"] if spec["type"] == "categorical" else [spec["low"], spec["high"]]
         for value in values:
             try:

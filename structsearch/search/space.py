@@ -457,8 +457,9 @@ class SearchSpace:
 
         task_entry(self.task.name)
         self.genes = genes.check_genes(self.genes, self.model.kind)
-        if "cell" in self.genes:  # the cell is a gene of every recurrent candidate: these are its choices
-            self.model.cells = list(self.genes["cell"]["choices"])
+        cell = self.genes.pop("cell", None)  # the cell already is a gene of recurrent candidates:
+        if cell is not None:                 # [genes.cell] names its choices
+            self.model.cells = list(cell["choices"])
         for table in _TABLES:
             getattr(self, table).validate()
         if self.model.kind == "rnn" and self.rewiring.rule != "none":

@@ -1,15 +1,25 @@
-"""Helpers shared by the benchmarks: data directory option, timing, JSON output."""
+"""Helpers shared by the benchmarks: data directory option, timing, JSON output.
+
+Every benchmark's JSON carries its ``conditions``: the load average when it started (this module is
+imported first) and when it ended, the cores, and the thread settings in force.  Ratios of two
+timings are measured interleaved (A, B, A, B, …; :func:`interleaved`), so that a change of load
+moves both sides.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from structsearch.threads import settings
+
+LOAD_AT_START = os.getloadavg()
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
@@ -37,6 +47,26 @@ def best_of(fn, repeats: int = 5, warmup: int = 1) -> float:
     return min(times)
 
 
+def interleaved(functions: dict, repeats: int = 5, warmup: int = 1) -> dict:
+    """Median wall time of each of ``functions`` (name → callable), timed in turn A, B, A, B, …"""
+    for _ in range(warmup):
+        for fn in functions.values():
+            fn()
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def conditions() -> dict:
+    """Load averages (1, 5, 15 min) at the start and now, and the thread settings."""
+    return {"load_start": [round(x, 2) for x in LOAD_AT_START],
+            "load_end": [round(x, 2) for x in os.getloadavg()], **settings()}
+
+
 def emit(figures: dict) -> None:
-    """Print the figures as JSON on the last line."""
-    print(json.dumps(figures))
+    """Print the figures, with the conditions they were measured in, as JSON on the last line."""
+    print(json.dumps({**figures, "conditions": conditions()}))

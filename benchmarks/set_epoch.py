@@ -4,9 +4,12 @@
 5,000 Fashion-MNIST training images (random data of the same shape if the files are absent).
 Runs SET, SET-motif and no evolution on SparseLinear, and SET on MaskedLinear (dense weights ×
 mask, with SET done on the dense arrays as in the reference implementations).
+Each kind runs --repeats epochs, in turn (set, set-motif, none, masked, set, …), and each figure is
+the median, so that a change of load moves every side of a ratio.
 Targets: the sparse SET epoch ≥ 20× faster than the masked one; evolution ≤ 10 % of the epoch.
 """
 
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -102,41 +105,51 @@ def run(model, task, callback, config):
     return {phase: round(seconds, 3) for phase, seconds in trainer.phase_seconds.items()}
 
 
+def one_epoch(name, sizes, task, config):
+    """The phases of one epoch of ``name`` (set, set-motif, none, masked-set) on a fresh model."""
+    motif = 2 if name == "set-motif" else 1
+    model = SparseMLP.from_layer_sizes(sizes, seed=0, epsilon=20, motif_size=motif)
+    callback = {
+        "set": SET(0.3, seed=0),
+        "set-motif": SETMotif(0.3, motif_size=2, evolve_output_layer=False, seed=0),
+        "none": None,
+        "masked-set": MaskedSET(0.3),
+    }[name]
+    if name == "masked-set":
+        model = MaskedMLP(model)
+    start = time.perf_counter()
+    phases = run(model, task, callback, config)
+    phases["epoch"] = phases.get("train", 0) + phases.get("evolution", 0)
+    phases["wall"] = time.perf_counter() - start
+    return phases
+
+
 def main():
     p = parser(__doc__)
     p.add_argument("--hidden", default="3000-3000-3000")
     p.add_argument("--train-size", type=int, default=5000)
+    p.add_argument("--repeats", type=int, default=3, help="epochs of each kind, timed in turn (default 3)")
     p.add_argument("--skip-masked", action="store_true")
     args = p.parse_args()
     setup_threads(args.threads)
     task, data = fashion_or_random(args.data_dir, args.train_size)
     sizes = [784, *map(int, args.hidden.split("-")), 10]
     config = TrainConfig(epochs=2, batch_size=40, lr=0.05, momentum=0.9, weight_decay=2e-4, seed=0)
-    figures = {"data": data, "architecture": "-".join(map(str, sizes)), "threads": torch.get_num_threads()}
-    for name in ("set", "set-motif", "none", "masked-set"):
-        if name == "masked-set" and args.skip_masked:
-            continue
-        motif = 2 if name == "set-motif" else 1
-        model = SparseMLP.from_layer_sizes(sizes, seed=0, epsilon=20, motif_size=motif)
-        figures.setdefault("connections", sum(model.connections_per_layer()))
-        callback = {
-            "set": SET(0.3, seed=0),
-            "set-motif": SETMotif(0.3, motif_size=2, evolve_output_layer=False, seed=0),
-            "none": None,
-            "masked-set": MaskedSET(0.3),
-        }[name]
-        if name == "masked-set":
-            model = MaskedMLP(model)
-        start = time.perf_counter()
-        phases = run(model, task, callback, config)
-        phases["epoch"] = round(phases.get("train", 0) + phases.get("evolution", 0), 3)
-        phases["wall"] = round(time.perf_counter() - start, 3)
-        figures[name] = phases
-        print(name, phases, flush=True)
-    sparse_epoch = figures["set"]["epoch"]
-    figures["evolution_share"] = round(figures["set"].get("evolution", 0) / sparse_epoch, 4)
+    names = ["set", "set-motif", "none"] + ([] if args.skip_masked else ["masked-set"])
+    connections = sum(SparseMLP.from_layer_sizes(sizes, seed=0, epsilon=20).connections_per_layer())
+    figures = {"data": data, "architecture": "-".join(map(str, sizes)), "threads": torch.get_num_threads(),
+               "connections": connections, "repeats": args.repeats}
+    # interleaved: set, set-motif, none, masked, set, …; every figure is the median of its epochs
+    epochs = {name: [] for name in names}
+    for _ in range(args.repeats):
+        for name in names:
+            epochs[name].append(one_epoch(name, sizes, task, config))
+            print(name, {k: round(v, 3) for k, v in epochs[name][-1].items()}, flush=True)
+    for name, runs in epochs.items():
+        figures[name] = {phase: round(statistics.median(r.get(phase, 0) for r in runs), 3) for phase in runs[0]}
+    figures["evolution_share"] = round(statistics.median(r.get("evolution", 0) / r["epoch"] for r in epochs["set"]), 4)
     if "masked-set" in figures:
-        figures["masked_over_sparse_epoch"] = round(figures["masked-set"]["epoch"] / sparse_epoch, 2)
+        figures["masked_over_sparse_epoch"] = round(figures["masked-set"]["epoch"] / figures["set"]["epoch"], 2)
     emit(figures)
 
 

@@ -1,6 +1,7 @@
 """Forward + backward of SparseLinear against MaskedLinear and dense nn.Linear.
 
-3000 × 3000, ε = 20 (density ≈ 1.33 %, 120,000 connections), batch 128, threads = cores.
+3000 × 3000, ε = 20 (density ≈ 1.33 %, 120,000 connections), batch 128, threads = cores.  The
+five cases are timed in turn (sparse, masked, dense, …, again) and each figure is a median.
 Sparse GFLOP/s counts only existing connections: 3 products (forward, input gradient, weight
 gradient) × 2 flops × connections × batch.  Dense GEMM GFLOP/s is a plain 128×3000×3000 matmul in
 the same run.  ``sparse_ms`` is the feature-major path the sparse MLP runs (activations stay
@@ -14,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from _common import best_of, emit, parser, setup_threads  # noqa: E402
+from _common import emit, interleaved, parser, setup_threads  # noqa: E402
 
 from structsearch.graphs.density import erdos_renyi_density, sample_positions  # noqa: E402
 from structsearch.nn.sparse_linear import MaskedLinear, SparseLinear  # noqa: E402
@@ -58,10 +59,6 @@ def main():
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    sparse_s = best_of(feature_major, args.repeats)
-    sparse_row_major_s = best_of(step(sparse), args.repeats)
-    masked_s = best_of(step(masked), max(3, args.repeats // 4))
-    dense_s = best_of(step(dense), max(3, args.repeats // 4))
     a, b = torch.randn(args.batch, n, device=device), torch.randn(n, n, device=device)
 
     def gemm():
@@ -69,7 +66,10 @@ def main():
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    gemm_s = best_of(gemm, args.repeats)
+    # interleaved (sparse, masked, dense, … in turn), medians: a change of load moves every side
+    times = interleaved({"sparse": feature_major, "sparse_row_major": step(sparse), "masked": step(masked),
+                         "dense": step(dense), "gemm": gemm}, args.repeats)
+    sparse_s, sparse_row_major_s, masked_s, dense_s, gemm_s = times.values()
     sparse_gflops = 3 * 2 * k * args.batch / sparse_s / 1e9
     gemm_gflops = 2 * args.batch * n * n / gemm_s / 1e9
     emit({

@@ -24,6 +24,7 @@ from torch import nn
 from structsearch.errors import ConfigError
 from structsearch.registry import names_registry
 from structsearch.tasks import Split, Task
+from structsearch.threads import ThreadGovernor
 from structsearch.train_callbacks import Callback, StopTraining
 
 OPTIMIZERS = names_registry("optimizer", ("sgd", "adam"))
@@ -150,6 +151,8 @@ class Trainer:
 
             kernels.compiled()  # a first-use build happens here, outside the timed phases
         self.generator = torch.Generator().manual_seed(self.config.seed)
+        # threads follow the cores other processes leave free (structsearch.threads)
+        self.governor = ThreadGovernor(enabled=False if self.device.type != "cpu" else None)
         self.history: dict[str, list] = defaultdict(list)
         self.phase_seconds: dict[str, float] = defaultdict(float)
 
@@ -196,6 +199,7 @@ class Trainer:
         train = self.task.train
         total, count = 0.0, 0
         for index in self.batches():
+            self.governor.poll()
             inputs, y = batch_inputs(train, index, self.device)
             self.optimizer.zero_grad(set_to_none=True)
             loss = self.loss_on(inputs, y)
@@ -227,6 +231,7 @@ class Trainer:
         order = None if split.lengths is None else torch.argsort(split.lengths, stable=True)
         loss_sum, correct = 0.0, 0.0
         for start in range(0, len(split), self.config.eval_batch_size):
+            self.governor.poll()
             index = slice(start, start + self.config.eval_batch_size)
             inputs, y = batch_inputs(split, index if order is None else order[index], self.device)
             logits = self.model(*inputs)
@@ -247,6 +252,7 @@ class Trainer:
         status, reason = "ok", ""
         for callback in self.callbacks:
             callback.on_train_begin(self)
+        self.governor.start()
         try:
             for epoch in range(self.epochs):
                 with self.timer("train"):
@@ -264,6 +270,7 @@ class Trainer:
                     best_accuracy = val_accuracy
                     best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
                     self.history["selected"] = [epoch]
+                self.governor.poll()
                 try:
                     for callback in self.callbacks:
                         callback.on_epoch_end(self, epoch)
@@ -274,6 +281,7 @@ class Trainer:
         except StopTraining as stop:
             status, reason = stop.status, stop.reason
         finally:
+            self.governor.stop()
             for callback in self.callbacks:
                 callback.on_train_end(self)
         return self.finish(status, reason, best_state, best_accuracy, started)

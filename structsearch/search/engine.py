@@ -229,7 +229,8 @@ class Search:
                 self.run_generation(generation, children, gated=generation > 0)
                 self.population = self.survivors(self.population, children)
                 if self.budget_stop:  # stopped part-way: not checkpointed, so --resume finishes it
-                    stopped_by = self.budget_stop
+                    # said again now that the candidates that were running have finished
+                    stopped_by = self.budget_spent() or self.budget_stop
                     break
                 self.checkpoint(generation)
         finally:

@@ -28,6 +28,7 @@ from structsearch.config import (
     task_table,
 )
 from structsearch.graphs import LayeredGraph
+from structsearch.threads import settings
 from structsearch.train import TrainConfig
 from structsearch.train_callbacks import Callback, StopTraining
 
@@ -133,6 +134,7 @@ def evaluate(job_text: str) -> str:
     try:
         job = Job.from_json(job_text)
         torch.set_num_threads(max(1, job.threads))
+        where["threads"] = settings()  # what this worker runs with, stored with the result
         return replace(_train(job), worker=where).to_json()
     except Exception as error:  # a broken candidate must not stop the search
         last = traceback.extract_tb(error.__traceback__)[-1]

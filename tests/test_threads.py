@@ -1,0 +1,100 @@
+"""Threads on a shared machine: the governor follows the cores others leave free, and the settings
+reach the worker processes."""
+
+import time
+
+import pytest
+import torch
+
+from structsearch import threads
+from structsearch.commands import main
+from structsearch.store import RunStore
+from structsearch.threads import ThreadGovernor
+
+
+class Scripted(ThreadGovernor):
+    """A governor that sees a scripted machine: each look returns the next (busy, own) CPU seconds
+    spent since the last one, over one second of wall time."""
+
+    def __init__(self, script, ceiling=2, cores=2):
+        super().__init__(ceiling=ceiling, interval=0.0, enabled=True)
+        self.script, self.cores = list(script), cores
+        self.clock = [0.0, 0.0, 0.0]
+
+    def _sample(self):
+        if self.clock[0] > 0:
+            busy, own = self.script.pop(0)
+            self.clock = [self.clock[0] + 1.0, self.clock[1] + busy, self.clock[2] + own]
+        else:
+            self.clock[0] = 1.0
+        return tuple(self.clock)
+
+    def start(self):
+        super().start()
+        self.cpus = set(range(self.cores))
+        self._next = 0.0
+        return self
+
+
+@pytest.fixture
+def two_threads(monkeypatch):
+    monkeypatch.setattr(threads, "_last_count", None)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_governor_drops_to_the_free_cores_and_comes_back(two_threads):
+    # quiet (this process uses both cores), a competitor takes one core, two take both, then quiet
+    script = [(2.0, 2.0), (2.0, 1.3), (2.0, 1.0), (2.0, 0.4), (2.0, 1.0), (1.95, 1.95)]
+    with Scripted(script) as governor:
+        seen = [governor.poll() for _ in range(len(script))]
+        assert seen == [2, 1, 1, 1, 1, 2]
+        assert torch.get_num_threads() == 2 and governor.changes == 2
+        Scripted([(2.0, 1.0)]).start().poll()
+    assert torch.get_num_threads() == 2  # stopping restores the ceiling
+
+
+def test_governor_never_exceeds_its_ceiling_and_a_new_one_starts_where_the_last_looked(two_threads):
+    torch.set_num_threads(1)
+    with Scripted([(0.0, 0.0)], ceiling=None, cores=4) as governor:
+        assert governor.ceiling == 1 and governor.poll() == 1
+    torch.set_num_threads(2)
+    with Scripted([(2.0, 1.0)]) as governor:
+        assert governor.poll() == 1
+    with Scripted([(2.0, 2.0)]) as governor:
+        assert torch.get_num_threads() == 1  # what the last look saw, until its own first look
+        assert governor.poll() == 2
+
+
+def test_fixed_threads_are_left_alone(two_threads, monkeypatch):
+    monkeypatch.setenv(threads.ENV, "fixed")
+    governor = ThreadGovernor().start()
+    assert not governor.enabled and governor.poll() == 2
+    assert threads.settings()["governor"] == "fixed"
+
+
+def test_busy_seconds_count_this_process_spinning():
+    cpus = set(range(64))
+    before, own_before = threads._busy_seconds(cpus), time.process_time()
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        pass
+    busy, own = threads._busy_seconds(cpus) - before, time.process_time() - own_before
+    assert busy >= 0.5 * own > 0.1
+
+
+def test_worker_processes_report_the_wait_policy_and_threads_they_run_with(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "PASSIVE")
+    monkeypatch.setenv(threads.ENV, "fixed")
+    tiny = ["--population", "2", "--generations", "0", "--epochs", "1",
+            "--set", "genotype.nodes=[10, 16]", "--set", "genotype.erdos-renyi.width=[8, 16]"]
+    assert main(["evolve", "--runs", str(tmp_path), "--name", "w", "--workers", "2", "--quiet", *tiny]) == 0
+    with RunStore.open(tmp_path / "w") as store:
+        workers = [c.metrics["worker"] for c in store.candidates()]
+    assert len(workers) == 2
+    for worker in workers:
+        assert worker["threads"]["OMP_WAIT_POLICY"] == "PASSIVE"
+        assert worker["threads"]["governor"] == "fixed"
+        assert worker["threads"]["torch_threads"] == max(1, threads.available_cores() // 2)

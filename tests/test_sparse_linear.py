@@ -45,7 +45,7 @@ def test_gradcheck_float64(backend):
 
 
 @pytest.mark.parametrize("dtype,batch", [(torch.float64, 5), (torch.float32, 5), (torch.float32, 128),
-                                         (torch.float32, 300)])
+                                         (torch.float32, 300), (torch.float32, 40), (torch.float32, 67)])
 def test_matches_masked_reference_forward_and_backward(backend, dtype, batch):
     torch.manual_seed(batch)  # inputs independent of the tests that ran before (float32 sums of 300 terms)
     layer = random_layer(n_in=30, n_out=20, k=90, dtype=dtype)

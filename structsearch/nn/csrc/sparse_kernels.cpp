@@ -13,8 +13,8 @@
 //          serves both products, and v and gv are streamed in order.
 //
 // Cost is O(connections × batch).  Rows are split over ATen's thread pool.  With AVX-512 the float32
-// kernels keep up to 128 batch columns in 512-bit registers (the last one masked); elsewhere the
-// compiler vectorises the generic loops.
+// kernels keep up to 128 batch columns in 512-bit registers (the last one masked), with AVX2 and FMA
+// up to 64 in 256-bit registers; elsewhere the compiler vectorises the generic loops.
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 
@@ -24,11 +24,27 @@
 #include <utility>
 #include <vector>
 
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
 namespace {
+
+// run(std::integral_constant<int, NV>{}) for nv = NV in 1…8 (8 for more): the vector kernels are
+// compiled for each count of registers a pass of batch columns needs.
+template <typename F>
+inline void with_registers(int nv, F&& run) {
+  switch (nv) {
+    case 1: run(std::integral_constant<int, 1>{}); break;
+    case 2: run(std::integral_constant<int, 2>{}); break;
+    case 3: run(std::integral_constant<int, 3>{}); break;
+    case 4: run(std::integral_constant<int, 4>{}); break;
+    case 5: run(std::integral_constant<int, 5>{}); break;
+    case 6: run(std::integral_constant<int, 6>{}); break;
+    case 7: run(std::integral_constant<int, 7>{}); break;
+    default: run(std::integral_constant<int, 8>{}); break;
+  }
+}
 
 template <typename T, int W>
 inline void spmm_block(const int* cr, const int* cl, const T* v, const T* x,
@@ -67,16 +83,7 @@ inline void over_column_passes(int64_t B, F&& run) {
     const int last = static_cast<int>(width - 16 * (nv - 1));
     const __mmask16 tail = static_cast<__mmask16>(last == 16 ? 0xFFFF : (1u << last) - 1);
     const bool first = b0 == 0;
-    switch (nv) {
-      case 1: run(std::integral_constant<int, 1>{}, b0, tail, first); break;
-      case 2: run(std::integral_constant<int, 2>{}, b0, tail, first); break;
-      case 3: run(std::integral_constant<int, 3>{}, b0, tail, first); break;
-      case 4: run(std::integral_constant<int, 4>{}, b0, tail, first); break;
-      case 5: run(std::integral_constant<int, 5>{}, b0, tail, first); break;
-      case 6: run(std::integral_constant<int, 6>{}, b0, tail, first); break;
-      case 7: run(std::integral_constant<int, 7>{}, b0, tail, first); break;
-      default: run(std::integral_constant<int, 8>{}, b0, tail, first); break;
-    }
+    with_registers(nv, [&](auto registers) { run(registers, b0, tail, first); });
   }
 }
 
@@ -150,6 +157,108 @@ inline void backward_row_f32(const int* tr, const int* tc, const float* v, const
   }
 }
 
+#elif defined(__AVX2__) && defined(__FMA__)
+// float32 with AVX2 and FMA: the same scheme as the AVX-512 kernels above, in 256-bit registers: up
+// to 64 batch columns per pass in NV accumulators (the last one masked), every randomly read row
+// prefetched kAhead connections before its turn.  (24 was the best of 12, 24, 36 at 350,000 wide,
+// ε = 20, batch 40, on a 2-core AMD EPYC; see benchmarks/layer_locality.py.)
+constexpr int kAhead = 24;
+
+// A row of B floats may start anywhere in a cache line: prefetch every line it touches.
+inline void prefetch_row(const float* r, int64_t width) {
+  for (int64_t b = 0; b < width; b += 16) _mm_prefetch(reinterpret_cast<const char*>(r + b), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(r + width - 1), _MM_HINT_T0);
+}
+
+// Calls run(std::integral_constant<int, NV>, b0, tail, first) for each pass of up to 64 columns,
+// tail being the lane mask of the pass's last register.
+template <typename F>
+inline void over_column_passes(int64_t B, F&& run) {
+  for (int64_t b0 = 0; b0 < B; b0 += 64) {
+    const int64_t width = std::min<int64_t>(64, B - b0);
+    const int nv = static_cast<int>((width + 7) / 8);
+    const int last = static_cast<int>(width - 8 * (nv - 1));
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(last), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const bool first = b0 == 0;
+    with_registers(nv, [&](auto registers) { run(registers, b0, tail, first); });
+  }
+}
+
+template <int NV>
+inline float sum_lanes(__m256* p) {
+#pragma GCC unroll 8
+  for (int step = 1; step < NV; step *= 2)
+    for (int q = 0; q + step < NV; q += 2 * step) p[q] = _mm256_add_ps(p[q], p[q + step]);
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(p[0]), _mm256_extractf128_ps(p[0], 1));
+  s = _mm_hadd_ps(s, s);
+  return _mm_cvtss_f32(_mm_hadd_ps(s, s));
+}
+
+template <int NV>
+inline void spmm_row_f32(const int* cr, const int* cl, const float* v, const float* x, float init,
+                         float* out, int64_t i, int64_t B, int64_t b0, __m256i tail, int nnz) {
+  const int64_t width = std::min<int64_t>(64, B - b0);
+  __m256 acc[NV];
+#pragma GCC unroll 8
+  for (int j = 0; j < NV; ++j) acc[j] = _mm256_set1_ps(init);
+  for (int k = cr[i]; k < cr[i + 1]; ++k) {
+    if (k + kAhead < nnz) prefetch_row(x + static_cast<int64_t>(cl[k + kAhead]) * B + b0, width);
+    const __m256 s = _mm256_set1_ps(v[k]);
+    const float* r = x + static_cast<int64_t>(cl[k]) * B + b0;
+#pragma GCC unroll 8
+    for (int j = 0; j < NV - 1; ++j) acc[j] = _mm256_fmadd_ps(s, _mm256_loadu_ps(r + 8 * j), acc[j]);
+    acc[NV - 1] = _mm256_fmadd_ps(s, _mm256_maskload_ps(r + 8 * (NV - 1), tail), acc[NV - 1]);
+  }
+  float* o = out + i * B + b0;
+#pragma GCC unroll 8
+  for (int j = 0; j < NV - 1; ++j) _mm256_storeu_ps(o + 8 * j, acc[j]);
+  _mm256_maskstore_ps(o + 8 * (NV - 1), tail, acc[NV - 1]);
+}
+
+template <int NV, bool WithGx>
+inline void backward_row_f32(const int* tr, const int* tc, const float* v, const float* g,
+                             const float* x, float* gx, float* gv, int64_t j, int64_t B, int64_t b0,
+                             __m256i tail, bool first, int nnz) {
+  const int64_t width = std::min<int64_t>(64, B - b0);
+  __m256 xr[NV], acc[NV];
+  const float* xj = x + j * B + b0;
+#pragma GCC unroll 8
+  for (int q = 0; q < NV - 1; ++q) {
+    xr[q] = _mm256_loadu_ps(xj + 8 * q);
+    acc[q] = _mm256_setzero_ps();
+  }
+  xr[NV - 1] = _mm256_maskload_ps(xj + 8 * (NV - 1), tail);
+  acc[NV - 1] = _mm256_setzero_ps();
+  for (int k = tr[j]; k < tr[j + 1]; ++k) {
+    if (k + kAhead < nnz) prefetch_row(g + static_cast<int64_t>(tc[k + kAhead]) * B + b0, width);
+    const __m256 s = _mm256_set1_ps(v[k]);
+    const float* r = g + static_cast<int64_t>(tc[k]) * B + b0;
+    __m256 prod[NV];
+#pragma GCC unroll 8
+    for (int q = 0; q < NV; ++q) {
+      const __m256 gr = q < NV - 1 ? _mm256_loadu_ps(r + 8 * q) : _mm256_maskload_ps(r + 8 * q, tail);
+      if constexpr (WithGx) acc[q] = _mm256_fmadd_ps(s, gr, acc[q]);
+      prod[q] = _mm256_mul_ps(gr, xr[q]);
+    }
+    const float d = sum_lanes<NV>(prod);
+    gv[k] = first ? d : gv[k] + d;
+  }
+  if constexpr (WithGx) {
+    float* o = gx + j * B + b0;
+#pragma GCC unroll 8
+    for (int q = 0; q < NV - 1; ++q) _mm256_storeu_ps(o + 8 * q, acc[q]);
+    _mm256_maskstore_ps(o + 8 * (NV - 1), tail, acc[NV - 1]);
+  }
+}
+
+#endif
+
+#if defined(__AVX512F__)
+using TailMask = __mmask16;
+#define STRUCTSEARCH_VECTOR_KERNELS 1
+#elif defined(__AVX2__) && defined(__FMA__)
+using TailMask = __m256i;
+#define STRUCTSEARCH_VECTOR_KERNELS 1
 #endif
 
 template <typename T>
@@ -159,9 +268,9 @@ void spmm_impl(const int* cr, const int* cl, const T* v, const T* bias,
   at::parallel_for(0, n, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       const T init = bias ? bias[i] : T(0);
-#ifdef __AVX512F__
+#ifdef STRUCTSEARCH_VECTOR_KERNELS
       if constexpr (std::is_same_v<T, float>) {
-        over_column_passes(B, [&](auto nv, int64_t b0, __mmask16 tail, bool) {
+        over_column_passes(B, [&](auto nv, int64_t b0, TailMask tail, bool) {
           spmm_row_f32<decltype(nv)::value>(cr, cl, v, x, init, out, i, B, b0, tail, cr[n]);
         });
         continue;
@@ -180,9 +289,9 @@ void backward_impl(const int* tr, const int* tc, const T* v, const T* g, const T
                    int64_t n_in, int64_t B) {
   at::parallel_for(0, n_in, 16, [&](int64_t lo, int64_t hi) {
     for (int64_t j = lo; j < hi; ++j) {
-#ifdef __AVX512F__
+#ifdef STRUCTSEARCH_VECTOR_KERNELS
       if constexpr (std::is_same_v<T, float>) {
-        over_column_passes(B, [&](auto nv, int64_t b0, __mmask16 tail, bool first) {
+        over_column_passes(B, [&](auto nv, int64_t b0, TailMask tail, bool first) {
           constexpr int NV = decltype(nv)::value;
           if (gx)
             backward_row_f32<NV, true>(tr, tc, v, g, x, gx, gv, j, B, b0, tail, first, tr[n_in]);
@@ -394,7 +503,43 @@ torch::Tensor sparse_matmul(torch::Tensor values, c10::optional<torch::Tensor> b
   return SparseMatmul::apply(values, bias, xt.contiguous(), structure);
 }
 
+// The machine's random-read bandwidth for rows like the kernels read: Σ of x's rows idx[0], idx[1], …
+// (x float32, rows × B, feature-major as the kernels' operands; idx int32), each row prefetched
+// `ahead` rows before it is added (0: none), rows split over the thread pool.  A benchmark's bound,
+// not part of a layer: benchmarks/layer_locality.py times it against the kernels' own reads.
+double random_read(torch::Tensor x, torch::Tensor idx, int64_t ahead) {
+  TORCH_CHECK(x.scalar_type() == torch::kFloat32 && x.dim() == 2 && x.is_contiguous());
+  TORCH_CHECK(idx.scalar_type() == torch::kInt32 && idx.is_contiguous() && x.size(1) <= 256);
+  const float* xp = x.data_ptr<float>();
+  const int* ip = idx.data_ptr<int>();
+  const int64_t m = idx.size(0), B = x.size(1), rows = x.size(0);
+  for (int64_t k = 0; k < m; ++k) TORCH_CHECK(ip[k] >= 0 && ip[k] < rows, "row index out of range");
+  std::vector<double> partial(m / 4096 + 1, 0.0);
+  at::parallel_for(0, m, 4096, [&](int64_t lo, int64_t hi) {
+    for (int64_t c0 = lo; c0 < hi; c0 += 4096) {  // a grain at a time: one partial sum each
+      float acc[256] = {0};
+      const int64_t c1 = std::min(hi, c0 + 4096);
+      for (int64_t k = c0; k < c1; ++k) {
+        if (ahead > 0 && k + ahead < m) {
+          const float* next = xp + static_cast<int64_t>(ip[k + ahead]) * B;
+          for (int64_t b = 0; b < B; b += 16) __builtin_prefetch(next + b, 0, 3);
+        }
+        const float* r = xp + static_cast<int64_t>(ip[k]) * B;
+#pragma omp simd
+        for (int64_t b = 0; b < B; ++b) acc[b] += r[b];
+      }
+      double total = 0;
+      for (int64_t b = 0; b < B; ++b) total += acc[b];
+      partial[c0 / 4096] = total;
+    }
+  });
+  double total = 0;
+  for (double p : partial) total += p;
+  return total;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("random_read", &random_read, "Σ of randomly indexed rows (a random-read bandwidth probe)");
   m.def("sparse_matmul", &sparse_matmul, "W·xᵀ (+ b) with gradients, for SparseLinear");
   m.def("layout", &layout, "SparseLinear's structure from int64 (rows, cols), by counting sorts");
   m.def("spmm", &spmm, "CSR × dense (feature-major), optional int32 value permutation and bias");

@@ -334,6 +334,10 @@ void row_sums(const T* g, T* out, int64_t n, int64_t B) {
   });
 }
 
+// The forward pass gathers the values through the permutation: a random read each, so the value
+// needed kGatherAhead connections later is prefetched.
+constexpr int64_t kGatherAhead = 64;
+
 // Python validates every structure it loads (SparseLinear.check_structure); a debug build
 // (STRUCTSEARCH_KERNELS_DEBUG=1) checks again here that no index can read out of bounds.
 void check(const torch::Tensor& crow, const torch::Tensor& col, const torch::Tensor& dense,
@@ -374,7 +378,10 @@ torch::Tensor spmm(torch::Tensor crow, torch::Tensor col, torch::Tensor values,
       const int32_t* p = perm->data_ptr<int32_t>();
       scalar_t* g = gathered.data_ptr<scalar_t>();
       at::parallel_for(0, perm->size(0), 4096, [&](int64_t lo, int64_t hi) {
-        for (int64_t k = lo; k < hi; ++k) g[k] = v[p[k]];
+        for (int64_t k = lo; k < hi; ++k) {
+          if (k + kGatherAhead < hi) __builtin_prefetch(v + p[k + kGatherAhead], 0, 0);
+          g[k] = v[p[k]];
+        }
       });
       v = g;
     }

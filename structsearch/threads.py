@@ -4,8 +4,8 @@ torch (and the compiled kernels, which run on torch's thread pool) split every o
 over their threads, and the OpenMP runtime keeps waiting threads spinning at each barrier.  On a
 quiet machine that is the fastest there is.  When another process shares the cores, one of the
 threads is descheduled half the time, every barrier waits for it, and its partners burn the CPU it
-needs: on two cores with one competing busy loop a SET epoch took 2.9× its quiet time with two
-threads, where one thread alone would have taken 1.6×.
+needs: on two cores with one competing busy loop a SET epoch took 4.2× its quiet time with two
+threads, where one thread alone takes 1.4× (benchmarks/contention.py).
 
 :class:`ThreadGovernor` follows the cores actually free.  Twice a second at most (it is asked
 between batches; the first look 0.2 s after it starts) it reads how much CPU the *other* processes
@@ -23,8 +23,8 @@ runs one around every ``fit``; benchmarks and library code can use it as a conte
 
 ``STRUCTSEARCH_THREADS=fixed`` switches it off (the thread count then stays as set).  The wait
 policy of the OpenMP runtime (``OMP_WAIT_POLICY``, ``GOMP_SPINCOUNT``) is left to the user: a
-passive policy costs about 40 % on a quiet machine with small batches (see README, "A busy
-machine").  :func:`settings` reports what is in force.
+passive policy about doubled the quiet SET epoch at batch 40 (see README, "A busy machine").
+:func:`settings` reports what is in force.
 """
 
 from __future__ import annotations

@@ -127,7 +127,7 @@ def read_table(path: str | Path) -> dict[str, np.ndarray]:
             header = next(reader)
             values = list(reader)
     except (OSError, UnicodeDecodeError, StopIteration, csv.Error) as error:
-        raise DataError(f"{path}: cannot read as CSV ({error or 'empty file'})") from None
+        raise DataError(f"{path}: cannot read as CSV ({str(error) or 'the file is empty'})") from None
     if any(len(row) != len(header) for row in values):
         raise DataError(f"{path}: rows have different numbers of columns")
     return {name: _column([row[i] for row in values], name) for i, name in enumerate(header)}

@@ -184,7 +184,7 @@ def test_meta_file_bad_inputs(capsys, tmp_path):
     wrong["edges"] = ["many"] * 40
     write_table(wrong, tmp_path / "wrong.csv")
     out_dir = str(tmp_path / "predictors")
-    for name, message in [("missing", "missing 1 column"), ("nan", "NaN"), ("wrong", "'edges' must be numeric")]:
+    for name, message in [("missing", "lacks 1 of structsearch"), ("nan", "NaN"), ("wrong", "'edges' must be numeric")]:
         code, _, err = run_cli(capsys, "predictor", "train", str(tmp_path / f"{name}.csv"), "--out-dir", out_dir)
         assert code == 1 and message in err and err.count("\n") == 1, err
     code, _, err = run_cli(capsys, "predictor", "train", str(good), "--model", "svm", "--out-dir", out_dir)

@@ -12,7 +12,14 @@ def add_parser(commands) -> None:
     train = actions.add_parser("train", help="fit a predictor on a meta-dataset and evaluate it")
     train.add_argument("meta", help="meta-dataset (.csv or .parquet)")
     train.add_argument("--model", default="rf", help=MODELS.help)
-    train.add_argument("--target", default="test_accuracy")
+    train.add_argument("--target", default="test_accuracy", help="the column to predict (default test_accuracy)")
+    train.add_argument("--features", metavar="SPEC",
+                       help="feature columns: comma-separated names and globs (degree_*), or numeric (every "
+                            "numeric column but the target, the group, id-like and outcome columns); default: "
+                            "structsearch's graph features")
+    train.add_argument("--exclude", metavar="SPEC", help="comma-separated names and globs to leave out")
+    train.add_argument("--group", metavar="COLUMN",
+                       help="keep rows with the same value in one fold (grouped cross-validation), e.g. run")
     train.add_argument("--name", help="file name (default META-MODEL-TARGET); letters, digits, - _ .")
     train.add_argument("--out-dir", default="predictors")
     train.add_argument("--overwrite", action="store_true", help="replace an existing predictor of this name")
@@ -39,8 +46,11 @@ def print_scores(console, title: str, report: dict) -> None:
         table.add_column(column, justify="right")
     cv, single = report["cross_validation"], report["single_10pct_split"]
     for metric in ("r2", "kendall_tau", "spearman", "mae", "precision_at_10"):
-        table.add_row(metric, f"{cv[metric]['mean']:.4f} ± {cv[metric]['std']:.4f}", f"{single[metric]:.4f}")
+        fold = f"{cv[metric]['mean']:.4f} ± {cv[metric]['std']:.4f}" if metric in cv else "—"
+        table.add_row(metric, fold, "—" if single.get(metric) is None else f"{single[metric]:.4f}")
     console.print(table)
+    if single.get("note"):
+        console.print(f"single split: {single['note']}")
     importance = Table(title="permutation importance (R² drop, 25 % hold-out)")
     importance.add_column("feature")
     importance.add_column("mean ± std", justify="right")
@@ -54,11 +64,15 @@ def train(args) -> int:
 
     from structsearch.predictors.workflow import train_predictor
 
-    _, report, path = train_predictor(args.meta, args.model, args.target, args.out_dir, args.name,
-                                      args.folds, args.repeats, args.seed, args.overwrite)
+    predictor, report, path = train_predictor(args.meta, args.model, args.target, args.out_dir, args.name,
+                                              args.folds, args.repeats, args.seed, args.overwrite,
+                                              args.features, args.exclude, args.group)
     console = Console()
     cv = report["cross_validation"]
-    print_scores(console, f"{args.model} → {args.target} ({cv['folds']}-fold × {cv['repeats']})", report)
+    grouped = f", grouped by {args.group}" if args.group else ""
+    console.print(f"{len(predictor.feature_list())} features: {', '.join(predictor.feature_list()[:8])}"
+                  f"{', …' if len(predictor.feature_list()) > 8 else ''}")
+    print_scores(console, f"{args.model} → {args.target} ({cv['folds']}-fold × {cv['repeats']}{grouped})", report)
     console.print(f"saved {path} and {path.with_suffix('.json')}")
     return 0
 

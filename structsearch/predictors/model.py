@@ -191,8 +191,19 @@ class PerformancePredictor:
             "random_state": self.random_state, "rows": self.n_rows_, "data_sha256": self.data_hash_,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "versions": library_versions(), **(card or {}),
         }
-        card_path.write_text(json.dumps(full_card, indent=2) + "\n")
+        card_path.write_text(json.dumps(finite(full_card), indent=2, allow_nan=False) + "\n")
         return path, card_path
+
+
+def finite(value):
+    """``value`` with every NaN or infinite float replaced by None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 # the types a structsearch pipeline holds that skops does not trust by default

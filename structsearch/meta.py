@@ -26,13 +26,16 @@ import numpy as np
 from structsearch import __version__
 from structsearch.errors import ConfigError, DataError
 from structsearch.graphs.features import compute_features, feature_names
+from structsearch.nn.proxies import PROXIES
 from structsearch.store import RunStore
 
 META_SCHEMA_VERSION = 1
 METADATA_COLUMNS = ["run", "candidate_id", "hash", "generation", "origin", "status", "seed", "task",
                     "model_kind", "structsearch_version", "meta_schema"]
 TARGET_COLUMNS = ["test_accuracy", "val_accuracy", "selected_epoch", "train_seconds",
-                  "evolution_seconds", "total_seconds", "connections"]
+                  "evolution_seconds", "total_seconds", "connections", "proxy_seconds"]
+# zero-cost proxies of each candidate at initialisation (structsearch.nn.proxies), beside its features
+PROXY_COLUMNS = [f"proxy_{name}" for name in PROXIES]
 STRING_COLUMNS = {"run", "hash", "origin", "status", "task", "model_kind", "structsearch_version"}
 
 
@@ -62,6 +65,8 @@ def meta_rows(run_dir: str | Path, include_all: bool = False) -> list[dict]:
             "structsearch_version": __version__, "meta_schema": META_SCHEMA_VERSION,
         }
         row.update({name: features.get(name, math.nan) for name in feature_names()})
+        proxies = metrics.get("proxies") or {}
+        row.update({column: proxies.get(column.removeprefix("proxy_"), math.nan) for column in PROXY_COLUMNS})
         row.update({
             "test_accuracy": metrics.get("test_accuracy", math.nan),
             "val_accuracy": metrics.get("val_accuracy", math.nan),
@@ -70,6 +75,7 @@ def meta_rows(run_dir: str | Path, include_all: bool = False) -> list[dict]:
             "evolution_seconds": seconds.get("evolution", math.nan),
             "total_seconds": seconds.get("total", math.nan),
             "connections": metrics.get("connections", candidate.genotype.n_edges),
+            "proxy_seconds": seconds.get("proxies", math.nan),
         })
         rows.append({k: (math.nan if v is None else v) for k, v in row.items()})
     return rows
@@ -85,7 +91,7 @@ def export(run_dirs: list[str | Path], out: str | Path, include_all: bool = Fals
     rows = [row for run in run_dirs for row in meta_rows(run, include_all)]
     if not rows:
         raise DataError(f"no finished candidates in {', '.join(map(str, run_dirs))}")
-    columns = METADATA_COLUMNS + feature_names() + TARGET_COLUMNS
+    columns = METADATA_COLUMNS + feature_names() + PROXY_COLUMNS + TARGET_COLUMNS
     table = {c: [row[c] for row in rows] for c in columns}
     write_table(table, out)
     return out, len(rows)

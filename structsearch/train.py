@@ -105,6 +105,7 @@ class TrainResult:
     seconds: dict[str, float] = field(default_factory=dict)
     peak_memory_mb: float = 0.0
     curves: dict[str, list] = field(default_factory=dict)
+    proxies: dict[str, float | None] = field(default_factory=dict)  # zero-cost proxies at initialisation
 
     def to_dict(self) -> dict:
         return asdict(self)

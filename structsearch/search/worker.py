@@ -150,7 +150,25 @@ def train_candidate(graph, task, model: ModelConfig, rewiring: RewiringConfig, t
     from structsearch.train import train
 
     network, rule = build_candidate(graph, ModelSpec(model, rewiring), task, seed)
-    return train(network, task, replace(training, seed=seed), [rule, *callbacks])
+    proxies, seconds = candidate_proxies(network, task, training.batch_size)
+    result = train(network, task, replace(training, seed=seed), [rule, *callbacks])
+    result.proxies, result.seconds["proxies"] = proxies, round(seconds, 6)
+    return result
+
+
+def candidate_proxies(network, task, batch_size: int) -> tuple[dict, float]:
+    """The zero-cost proxies (:mod:`structsearch.nn.proxies`) of an untrained candidate on the first
+    ``batch_size`` training rows, non-finite ones as None, and the seconds they took.  They draw no
+    random numbers the training would see (the trainer seeds its own)."""
+    import math
+
+    from structsearch.nn.proxies import score
+    from structsearch.train import batch_inputs
+
+    device = next(network.parameters()).device
+    inputs, y = batch_inputs(task.train, slice(0, batch_size), device)
+    values, seconds = score(network, inputs, y, task.loss_fn)
+    return {name: value if math.isfinite(value) else None for name, value in values.items()}, seconds
 
 
 def result_metrics(graph, result) -> dict:
@@ -158,7 +176,7 @@ def result_metrics(graph, result) -> dict:
             "test_loss": result.test_loss, "selected_epoch": result.selected_epoch,
             "epochs_run": result.epochs_run, "connections": graph.n_edges,
             "trained_connections": int(sum(result.connections)), "nodes": graph.n_nodes,
-            "peak_memory_mb": result.peak_memory_mb}
+            "peak_memory_mb": result.peak_memory_mb, "proxies": result.proxies}
 
 
 def _train(job: Job) -> JobResult:

@@ -124,3 +124,22 @@ def test_a_search_stores_each_candidates_proxies_and_meta_export_carries_them(tm
     for column in PROXY_COLUMNS:
         assert np.isfinite(table[column]).all(), column
     assert (table["proxy_seconds"] > 0).all()
+
+
+def test_the_gate_scores_children_with_the_proxies_their_training_will_see(tmp_path, capsys):
+    from structsearch.commands import main
+    from structsearch.store import RunStore
+
+    tiny = ["--population", "4", "--generations", "1", "--epochs", "1", "--workers", "1", "--quiet",
+            "--set", "genotype.nodes=[10, 16]", "--set", "genotype.erdos-renyi.width=[8, 16]",
+            "--set", "gate.predictor=online", "--set", "gate.warmup=3", "--set", 'gate.proxies=["snip", "naswot"]']
+    assert main(["evolve", "--runs", str(tmp_path), "--name", "g", *tiny]) == 0
+    with RunStore.open(tmp_path / "g") as store:
+        candidates = store.candidates()
+    trained = [c for c in candidates if c.status == "ok" and "duplicate_of" not in c.metrics]
+    assert any(c.status == "dropped-by-predictor" for c in candidates)
+    for candidate in trained:  # computed in the search process before training, and by the worker
+        assert candidate.features["proxy_snip"] == pytest.approx(candidate.metrics["proxies"]["snip"], rel=1e-6)
+        assert candidate.features["proxy_naswot"] == pytest.approx(candidate.metrics["proxies"]["naswot"], rel=1e-6)
+    assert main(["evolve", "--runs", str(tmp_path), "--name", "bad", *tiny[:-1], 'gate.proxies=["jacov"]']) == 2
+    assert "gate.proxies: unknown proxy 'jacov' (known: synflow, snip" in capsys.readouterr().err

@@ -34,6 +34,7 @@ uninterrupted run reaches.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from contextlib import contextmanager
@@ -276,9 +277,26 @@ class Search:
         self.view.generation_done(self, stats)
         return stats
 
-    def _features(self, individual: Individual) -> tuple[dict, dict]:
+    def _features(self, individual: Individual, seed: int | None = None) -> tuple[dict, dict]:
+        """The gate's features of a candidate: its graph's, its cell and genes, and, with
+        ``[gate] proxies``, its zero-cost proxies at initialisation (the model it will train,
+        built from its training ``seed``)."""
         features, meta = compute_features(individual.graph)
-        return {**features, **attribute_features(individual, self.space)}, meta
+        features = {**features, **attribute_features(individual, self.space)}
+        if self.space.gate.proxies:
+            features.update(self._proxy_features(individual, seed))
+        return features, meta
+
+    def _proxy_features(self, individual: Individual, seed: int | None) -> dict:
+        from structsearch.pipeline import ModelSpec, build_candidate
+
+        space = self.space
+        model, rewiring, training = training_genes.apply(space.model.model_config(individual.cell), space.rewiring,
+                                                         space.training, individual.genes)
+        seed = candidate_seed(space.seed, individual.generation, 0) if seed is None else seed
+        network, _ = build_candidate(individual.graph, ModelSpec(model, rewiring), self.task, seed)
+        values, _ = worker.candidate_proxies(network, self.task, training.batch_size, space.gate.proxies)
+        return {f"proxy_{name}": math.nan if value is None else value for name, value in values.items()}
 
     def _admit(
         self, generation: int, children: list[Individual], gated: bool, stats: GenerationStats
@@ -291,7 +309,8 @@ class Search:
             if earlier is None and child.key not in first_seen:
                 first_seen[child.key] = child
                 novel.append(child)
-        features = {id(child): self._features(child) for child in children}
+        features = {id(child): self._features(child, candidate_seed(self.space.seed, generation, index))
+                    for index, child in enumerate(children)}
         predictions, keep = self.gate.decide([features[id(c)][0] for c in novel]) if gated \
             else ([None] * len(novel), [True] * len(novel))
         decision = {id(c): (p, k) for c, p, k in zip(novel, predictions, keep, strict=True)}

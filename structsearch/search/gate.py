@@ -19,11 +19,11 @@ from structsearch.search import genes as training_genes
 from structsearch.search.space import GateSpace
 
 
-def search_feature_names(cells: list[str], genes: dict | None = None) -> list[str]:
+def search_feature_names(cells: list[str], genes: dict | None = None, proxies: list[str] = ()) -> list[str]:
     """The graph features, plus one indicator per cell when a space mixes cells, plus the
-    training genes' features."""
+    training genes' features, plus the zero-cost proxies the gate asks for."""
     return (feature_names() + ([f"cell_{cell}" for cell in cells] if len(cells) > 1 else [])
-            + training_genes.feature_names(genes or {}))
+            + training_genes.feature_names(genes or {}) + [f"proxy_{name}" for name in proxies])
 
 
 def cell_features(cell: str | None, cells: list[str]) -> dict[str, float]:
@@ -38,7 +38,7 @@ def attribute_features(individual, space) -> dict[str, float]:
 class PredictorGate:
     def __init__(self, gate: GateSpace, cells: list[str], seed: int = 0, genes: dict | None = None):
         self.config, self.seed = gate, seed
-        self.names = search_feature_names(cells, genes)
+        self.names = search_feature_names(cells, genes, gate.proxies)
         self.predictor = None
         if gate.enabled and gate.predictor != "online":
             from structsearch.predictors.model import load_predictor

@@ -54,6 +54,7 @@ A space file has a few top-level keys and its tables; every table but ``[task]``
     predictor = "online"      # none | online | a .skops file
     estimation_fraction = 0.5
     warmup = 16
+    proxies = []              # zero-cost proxies among its features: synflow snip grad_norm fisher naswot
 
     [budget]
     max_candidates = 0        # trained candidates; 0: no limit
@@ -348,6 +349,7 @@ class GateSpace:
     estimation_fraction: float = 0.5
     warmup: int = 16
     model: str = "rf"  # the online predictor's regressor
+    proxies: list[str] = field(default_factory=list)  # zero-cost proxies among its features
 
     @property
     def enabled(self) -> bool:
@@ -364,6 +366,14 @@ class GateSpace:
             raise ConfigError(f"gate.model must be one of {', '.join(MODELS)}, got {self.model!r}")
         if self.predictor not in ("none", "online") and not self.predictor.endswith(".skops"):
             raise ConfigError(f"gate.predictor must be 'none', 'online' or a .skops file, got {self.predictor!r}")
+        from structsearch.nn.proxies import check_proxies
+
+        if not isinstance(self.proxies, list) or not all(isinstance(name, str) for name in self.proxies):
+            raise ConfigError(f"gate.proxies must be a list of proxy names, got {self.proxies!r}")
+        try:
+            check_proxies(self.proxies)
+        except ConfigError as error:
+            raise ConfigError(f"gate.proxies: {error}") from None
         return self
 
 

@@ -156,7 +156,7 @@ def train_candidate(graph, task, model: ModelConfig, rewiring: RewiringConfig, t
     return result
 
 
-def candidate_proxies(network, task, batch_size: int) -> tuple[dict, float]:
+def candidate_proxies(network, task, batch_size: int, names=None) -> tuple[dict, float]:
     """The zero-cost proxies (:mod:`structsearch.nn.proxies`) of an untrained candidate on the first
     ``batch_size`` training rows, non-finite ones as None, and the seconds they took.  They draw no
     random numbers the training would see (the trainer seeds its own)."""
@@ -167,7 +167,7 @@ def candidate_proxies(network, task, batch_size: int) -> tuple[dict, float]:
 
     device = next(network.parameters()).device
     inputs, y = batch_inputs(task.train, slice(0, batch_size), device)
-    values, seconds = score(network, inputs, y, task.loss_fn)
+    values, seconds = score(network, inputs, y, task.loss_fn, *([names] if names else []))
     return {name: value if math.isfinite(value) else None for name, value in values.items()}, seconds
 
 

@@ -88,7 +88,7 @@ def select_features(table: dict[str, np.ndarray], path, target: str, features: s
 
 
 def load_xy(path: str | Path, target: str, features: list[str] | None = None, *, table=None,
-            group: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+            group: str | None = None, minimum: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Feature matrix, target vector and group labels (None without ``group``) from a meta-dataset;
     every problem is a one-line error naming the file and the column."""
     table = read_table(path) if table is None else table
@@ -105,8 +105,8 @@ def load_xy(path: str | Path, target: str, features: list[str] | None = None, *,
     y = table[target]
     if np.isnan(y).any():
         raise DataError(f"{path}: target {target!r} has {int(np.isnan(y).sum())} missing (NaN) values")
-    if y.size < 10:
-        raise DataError(f"{path}: {y.size} rows are too few to train and evaluate a predictor (need 10)")
+    if y.size < minimum:
+        raise DataError(f"{path}: {y.size} rows are too few to train and evaluate a predictor (need {minimum})")
     groups = None
     if group:
         groups = np.asarray([str(value) for value in table[group]], dtype=object)

@@ -527,7 +527,7 @@ class Search:
             return
         # in id order: results arrive in whatever order the workers finish, the fit must not depend on it
         rows = sorted((c for c in self.known.values() if c.status == "ok"), key=lambda c: c.id)
-        if len(rows) >= self.gate.config.warmup:
+        if len(rows) + self.gate.pretrain_rows >= self.gate.config.warmup:
             features = [self._stored_features(c) for c in rows]
             self.gate.refit(features, [c.accuracy for c in rows])
 

@@ -40,6 +40,16 @@ class PredictorGate:
         self.config, self.seed = gate, seed
         self.names = search_feature_names(cells, genes, gate.proxies)
         self.predictor = None
+        self.pretrain = None  # (x, y) rows of earlier runs that the online predictor is fitted on too
+        if gate.enabled and gate.pretrain:
+            from structsearch.errors import DataError
+            from structsearch.predictors.workflow import load_xy
+
+            try:
+                x, y, _ = load_xy(gate.pretrain, "val_accuracy", self.names, minimum=1)
+            except DataError as error:
+                raise ConfigError(f"gate.pretrain: {error}") from None
+            self.pretrain = (x, y)
         if gate.enabled and gate.predictor != "online":
             from structsearch.predictors.model import load_predictor
 
@@ -60,12 +70,22 @@ class PredictorGate:
     def active(self) -> bool:
         return self.config.enabled and self.predictor is not None
 
+    @property
+    def pretrain_rows(self) -> int:
+        return 0 if self.pretrain is None else len(self.pretrain[1])
+
     def refit(self, features: list[dict], targets: list[float]) -> None:
-        """Fit the online predictor on every row so far (the search calls it once warm)."""
+        """Fit the online predictor on every row so far and the pretrain rows (the search calls it
+        once there are ``warmup`` of them together)."""
         from structsearch.predictors.model import PerformancePredictor
 
         predictor = PerformancePredictor(self.config.model, "val_accuracy", self.names, self.seed)
-        self.predictor = predictor.fit(features, targets)
+        x = np.array([[row.get(name, np.nan) for name in self.names] for row in features], dtype=float)
+        y = np.asarray(targets, dtype=float)
+        if self.pretrain is not None:
+            x = np.vstack([self.pretrain[0], x.reshape(-1, len(self.names))])
+            y = np.concatenate([self.pretrain[1], y])
+        self.predictor = predictor.fit(x, y)
 
     def n_keep(self, n: int) -> int:
         return n if not self.active else max(1, math.ceil((1.0 - self.config.estimation_fraction) * n - 1e-9))

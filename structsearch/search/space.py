@@ -55,6 +55,7 @@ A space file has a few top-level keys and its tables; every table but ``[task]``
     estimation_fraction = 0.5
     warmup = 16
     proxies = []              # zero-cost proxies among its features: synflow snip grad_norm fisher naswot
+    pretrain = ""             # a meta-dataset of earlier runs of this space: the online gate starts warm
 
     [budget]
     max_candidates = 0        # trained candidates; 0: no limit
@@ -350,6 +351,7 @@ class GateSpace:
     warmup: int = 16
     model: str = "rf"  # the online predictor's regressor
     proxies: list[str] = field(default_factory=list)  # zero-cost proxies among its features
+    pretrain: str = ""  # a meta-dataset (.csv or .parquet) of earlier runs of this space seeding the online gate
 
     @property
     def enabled(self) -> bool:
@@ -374,6 +376,10 @@ class GateSpace:
             check_proxies(self.proxies)
         except ConfigError as error:
             raise ConfigError(f"gate.proxies: {error}") from None
+        if not isinstance(self.pretrain, str) or (self.pretrain and not self.pretrain.endswith((".csv", ".parquet"))):
+            raise ConfigError(f"gate.pretrain must be a .csv or .parquet meta-dataset, got {self.pretrain!r}")
+        if self.pretrain and self.predictor != "online":
+            raise ConfigError(f"gate.pretrain seeds the online predictor; gate.predictor is {self.predictor!r}")
         return self
 
 

@@ -28,6 +28,7 @@ stream             what draws from it
 ``census``         a motif census's null graphs (index: epoch, for a census during training)
 ``prior``          a genotype drawn from a prior by ``structsearch genotype sample``
 ``split``          a generated task's train/test and validation splits (Reber)
+``audit``          the dropped children a gate audit trains anyway (index: generation)
 =================  ==========================================================================
 
 Seeds given to torch and to :class:`~structsearch.train.TrainConfig` are 31-bit integers
@@ -47,6 +48,7 @@ SEED_VERSION = 2  # 1: the ad-hoc formulas of structsearch 0.1.0 (seed + 1, seed
 STREAMS: Registry[int] = Registry("seed stream", {name: number for number, name in enumerate((
     "model", "rewiring", "rule-draws", "candidate", "search", "selection", "gate", "trial-genotype",
     "trial-init", "sampler", "network", "network-init", "retrain", "repeat", "census", "prior", "split",
+    "audit",
 ), start=1)})
 
 

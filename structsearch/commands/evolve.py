@@ -166,6 +166,12 @@ def run(args) -> int:
     Console().print(summary_table(search))
     console.print(f"{outcome.stopped_by}: {outcome.trained} trained of {outcome.candidates} candidates over "
                   f"{outcome.generations + 1} generations; {', '.join(str(f) for f in files)}")
+    audit = search.audit_summary()
+    if audit:
+        tau = "n/a" if audit["gate_tau_weighted"] is None else f"{audit['gate_tau_weighted']:+.3f}"
+        console.print(f"gate audit: {audit['audited']} dropped children trained anyway; Kendall τ over every "
+                      f"scored child (weighted, mean of generations) {tau}; regret (dropped children that "
+                      f"would have made a generation's top quarter, estimated) {audit['gate_regret']:.1f}")
     if baseline is not None:
         from structsearch.search.baseline import comparison_table
 

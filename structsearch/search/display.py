@@ -82,7 +82,10 @@ class LiveView(NullView):
 
     def generation_done(self, search, stats: GenerationStats) -> None:
         self.progress.update(self.generations, completed=stats.generation + 1)
-        tau = "" if stats.gate_kendall_tau is None else f", gate τ {stats.gate_kendall_tau:+.2f}"
+        tau = "" if stats.gate_kendall_tau is None else f", gate τ on kept {stats.gate_kendall_tau:+.2f}"
+        if stats.audited:
+            weighted = "n/a" if stats.gate_tau_weighted is None else f"{stats.gate_tau_weighted:+.2f}"
+            tau += f", audit of {stats.audited}: τ {weighted} (weighted, all scored), regret {stats.gate_regret:.1f}"
         if search.gate.active:
             self.gate_line = (f"{search.space.gate.predictor}: generation {stats.generation} kept {stats.kept}, "
                               f"dropped {stats.dropped}{tau}")

@@ -70,7 +70,10 @@ class GenerationStats:
     dropped: int = 0
     trained: int = 0
     failed: int = 0
-    gate_kendall_tau: float | None = None
+    gate_kendall_tau: float | None = None  # on the children it kept only (range-restricted)
+    audited: int = 0  # dropped children trained anyway, drawn at random ([gate] audit)
+    gate_tau_weighted: float | None = None  # over every scored child, audited ones weighted up
+    gate_regret: float | None = None  # estimated dropped children that would have made the top quarter
     seconds: float = 0.0
 
 
@@ -236,12 +239,24 @@ class Search:
                 self.checkpoint(generation)
         finally:
             self.view.stop()
-        finished = {"stopped_by": stopped_by, "generation": self.generation, "trained": self.trained}
+        finished = {"stopped_by": stopped_by, "generation": self.generation, "trained": self.trained,
+                    **self.audit_summary()}
         if self.store.meta("search_finished", {}).get("generation") != self.generation:
             self.store.set_meta("search_finished", {**finished, "elapsed": self.elapsed})
             self.store.log_event("finished", **finished)
         return SearchOutcome(self.run_dir, self.population, self.generation, self.trained, self.store.count(),
                              stopped_by, self.history)
+
+    def audit_summary(self) -> dict:
+        """The gate audit over the run: children audited, the mean of the generations' weighted τ
+        and the summed regret (empty without an audit)."""
+        audited = [stats for stats in self.history if stats.audited]
+        if not audited:
+            return {}
+        taus = [stats.gate_tau_weighted for stats in audited if stats.gate_tau_weighted is not None]
+        return {"audited": sum(stats.audited for stats in audited),
+                "gate_tau_weighted": float(np.mean(taus)) if taus else None,
+                "gate_regret": float(sum(stats.gate_regret or 0.0 for stats in audited))}
 
     def draw(self, count: int) -> list[Individual]:
         """``count`` candidates drawn from the priors."""
@@ -315,6 +330,7 @@ class Search:
             else ([None] * len(novel), [True] * len(novel))
         decision = {id(c): (p, k) for c, p, k in zip(novel, predictions, keep, strict=True)}
         stats.scored = len(novel) if gated and self.gate.active else 0
+        audit = self._audit_draw(generation, [c for c, k in zip(novel, keep, strict=True) if not k])
         pending = []
         for child in children:
             values, meta = features[id(child)]
@@ -336,6 +352,12 @@ class Search:
             meta["gate"] = {"prediction": prediction, "kept": kept, "active": prediction is not None}
             if first is not child:
                 meta["gate"]["sibling"] = True  # its result is copied after training
+            if not kept and id(first) in audit:  # dropped, but trained to measure the gate
+                meta["gate"]["audit"] = audit[id(first)]
+                child.audit_weight = audit[id(first)]
+                kept = True
+                stats.audited += first is child
+                stats.dropped += first is child
             if not kept:
                 stats.dropped += 1
                 child.status = "dropped-by-predictor"
@@ -347,13 +369,24 @@ class Search:
                 row["result"] = {"status": "dropped-by-predictor", "prediction": prediction, "reason": reason}
             elif first is child:
                 pending.append(child)
-                stats.kept += 1
+                stats.kept += not child.audit_weight
             else:
                 stats.duplicates += 1
             rows.append(row)
         for child, candidate_id in zip(children, self.store.add_candidates(rows), strict=True):
             child.id = candidate_id
         return pending
+
+    def _audit_draw(self, generation: int, dropped: list[Individual]) -> dict[int, float]:
+        """``[gate] audit`` of the children the gate dropped, drawn at random (a stream of their own,
+        so the search draws the same children with or without an audit): id → sampling weight
+        (dropped ÷ audited, the number of dropped children each audited one stands for)."""
+        n = min(self.space.gate.audit, len(dropped))
+        if n == 0:
+            return {}
+        rng = seeds.generator(self.space.seed, "audit", generation)
+        chosen = rng.choice(len(dropped), n, replace=False)
+        return {id(dropped[i]): len(dropped) / n for i in sorted(chosen)}
 
     def _replay(self, generation: int, children: list[Individual], stored, stats: GenerationStats) -> list[Individual]:
         """After a crash: the replayed children must be the stored ones; train what has no result."""
@@ -366,6 +399,9 @@ class Search:
             child.features = candidate.features
             gate = candidate.feature_meta.get("gate")
             child.prediction = gate["prediction"] if gate else None
+            if gate and gate.get("audit"):
+                child.audit_weight = gate["audit"]
+                stats.audited += not gate.get("sibling")
             if candidate.status == "dropped-by-predictor":
                 child.status = candidate.status
                 stats.dropped += 1
@@ -459,12 +495,17 @@ class Search:
                 result = self._duplicate_result(self.known[child.key], child)
                 self.store.record_result(child.id, result["status"], result["metrics"], reason=result["reason"])
                 child.set_fitness(result["status"], result["metrics"])
-        pairs = [(c.prediction, c.accuracy) for c in pending if c.prediction is not None]
+        pairs = [(c.prediction, c.accuracy) for c in pending if c.prediction is not None and not c.audit_weight]
         if len(pairs) >= 3:
             from scipy.stats import kendalltau
 
             tau = kendalltau(*zip(*pairs, strict=True)).statistic
             stats.gate_kendall_tau = None if np.isnan(tau) else float(tau)
+        if stats.audited:
+            scored = [(c.prediction, c.accuracy, c.audit_weight or 1.0, bool(c.audit_weight)) for c in pending
+                      if c.prediction is not None and c.fitness.valid]
+            stats.gate_tau_weighted = weighted_kendall_tau([row[:3] for row in scored])
+            stats.gate_regret = audit_regret(scored)
 
     def _note_best(self, individual: Individual) -> None:
         if individual.fitness.valid and (self.best is None or (individual.accuracy, -individual.id)
@@ -496,7 +537,8 @@ class Search:
     def survivors(self, population: list[Individual], children: list[Individual]) -> list[Individual]:
         evolution = self.space.evolution
         size = evolution.population
-        pool = population + [child for child in children if child.fitness.valid]
+        # audited children were trained only to measure the gate: the search goes on as if dropped
+        pool = population + [child for child in children if child.fitness.valid and not child.audit_weight]
         if len(pool) <= size and evolution.selection != "nsga2":
             return pool
         if evolution.selection == "random":  # nothing is bred from it: keep the best, to report
@@ -538,6 +580,36 @@ class Search:
             cached = candidate.features or self._features(individual)[0]
             individual.features = cached
         return cached
+
+
+def weighted_kendall_tau(rows: list[tuple[float, float, float]]) -> float | None:
+    """Kendall's τ between prediction and outcome over (prediction, outcome, weight) rows, each pair
+    weighted by the product of its rows' sampling weights: an estimate of the τ over every child the
+    gate scored, from the kept ones (weight 1) and a random sample of the dropped ones (weight
+    dropped ÷ sampled).  None with fewer than 3 rows or no pair that differs in both."""
+    if len(rows) < 3:
+        return None
+    p, a, w = (np.asarray(column, dtype=float) for column in zip(*rows, strict=True))
+    concordance = np.sign(p[:, None] - p[None, :]) * np.sign(a[:, None] - a[None, :])
+    weights = np.triu(w[:, None] * w[None, :], 1)
+    total = weights[concordance != 0].sum()
+    return float((weights * concordance).sum() / total) if total > 0 else None
+
+
+def audit_regret(rows: list[tuple[float, float, float, bool]]) -> float:
+    """How many dropped children would have entered the top quarter of the generation by outcome,
+    from (prediction, outcome, weight, audited) rows: the audited ones there, each counted by its
+    weight.  The top quarter is taken over every scored child, weighted as in
+    :func:`weighted_kendall_tau`."""
+    if not rows:
+        return 0.0
+    outcomes = np.asarray([row[1] for row in rows], dtype=float)
+    weights = np.asarray([row[2] for row in rows], dtype=float)
+    order = np.argsort(-outcomes, kind="stable")
+    above = np.cumsum(weights[order]) - weights[order]  # weight of the children ranked above each
+    in_top = np.zeros(len(rows), dtype=bool)
+    in_top[order] = above < 0.25 * weights.sum()
+    return float(sum(row[2] for row, top in zip(rows, in_top, strict=True) if top and row[3]))
 
 
 def assign_crowding(population: list[Individual]) -> None:

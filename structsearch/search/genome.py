@@ -45,6 +45,7 @@ class Individual:
         self.id: int | None = None
         self.status: str | None = None  # the stored result's status, once there is one
         self.prediction: float | None = None  # the gate's prediction, when it scored this one
+        self.audit_weight: float | None = None  # dropped by the gate but trained for its audit: its weight
         self.features: dict | None = None
         self.metrics: dict = {}
         self.fitness = ParetoFitness() if pareto else AccuracyFitness()

@@ -56,6 +56,7 @@ A space file has a few top-level keys and its tables; every table but ``[task]``
     warmup = 16
     proxies = []              # zero-cost proxies among its features: synflow snip grad_norm fisher naswot
     pretrain = ""             # a meta-dataset of earlier runs of this space: the online gate starts warm
+    audit = 0                 # dropped children per generation trained anyway (weighted τ, regret)
 
     [budget]
     max_candidates = 0        # trained candidates; 0: no limit
@@ -352,6 +353,7 @@ class GateSpace:
     model: str = "rf"  # the online predictor's regressor
     proxies: list[str] = field(default_factory=list)  # zero-cost proxies among its features
     pretrain: str = ""  # a meta-dataset (.csv or .parquet) of earlier runs of this space seeding the online gate
+    audit: int = 0  # dropped children per generation trained anyway, to measure the gate's real ranking
 
     @property
     def enabled(self) -> bool:
@@ -378,6 +380,8 @@ class GateSpace:
             raise ConfigError(f"gate.proxies: {error}") from None
         if not isinstance(self.pretrain, str) or (self.pretrain and not self.pretrain.endswith((".csv", ".parquet"))):
             raise ConfigError(f"gate.pretrain must be a .csv or .parquet meta-dataset, got {self.pretrain!r}")
+        if not isinstance(self.audit, int) or isinstance(self.audit, bool) or self.audit < 0:
+            raise ConfigError(f"gate.audit must be an integer ≥ 0, got {self.audit!r}")
         if self.pretrain and self.predictor != "online":
             raise ConfigError(f"gate.pretrain seeds the online predictor; gate.predictor is {self.predictor!r}")
         return self

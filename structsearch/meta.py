@@ -36,6 +36,9 @@ TARGET_COLUMNS = ["test_accuracy", "val_accuracy", "selected_epoch", "train_seco
                   "evolution_seconds", "total_seconds", "connections", "proxy_seconds"]
 # zero-cost proxies of each candidate at initialisation (structsearch.nn.proxies), beside its features
 PROXY_COLUMNS = [f"proxy_{name}" for name in PROXIES]
+# the start of each candidate's learning curve: validation accuracy after its first epoch (Baker et
+# al. 2017's partial-curve features); not a structure feature, so --features numeric leaves it out
+CURVE_COLUMNS = ["curve_val_epoch_1"]
 STRING_COLUMNS = {"run", "hash", "origin", "status", "task", "model_kind", "structsearch_version"}
 
 
@@ -76,6 +79,7 @@ def meta_rows(run_dir: str | Path, include_all: bool = False) -> list[dict]:
             "total_seconds": seconds.get("total", math.nan),
             "connections": metrics.get("connections", candidate.genotype.n_edges),
             "proxy_seconds": seconds.get("proxies", math.nan),
+            "curve_val_epoch_1": (candidate.curves.get("val_accuracy") or [math.nan])[0],
         })
         rows.append({k: (math.nan if v is None else v) for k, v in row.items()})
     return rows
@@ -91,7 +95,7 @@ def export(run_dirs: list[str | Path], out: str | Path, include_all: bool = Fals
     rows = [row for run in run_dirs for row in meta_rows(run, include_all)]
     if not rows:
         raise DataError(f"no finished candidates in {', '.join(map(str, run_dirs))}")
-    columns = METADATA_COLUMNS + feature_names() + PROXY_COLUMNS + TARGET_COLUMNS
+    columns = METADATA_COLUMNS + feature_names() + PROXY_COLUMNS + TARGET_COLUMNS + CURVE_COLUMNS
     table = {c: [row[c] for row in rows] for c in columns}
     write_table(table, out)
     return out, len(rows)

@@ -124,6 +124,11 @@ def test_a_search_stores_each_candidates_proxies_and_meta_export_carries_them(tm
     for column in PROXY_COLUMNS:
         assert np.isfinite(table[column]).all(), column
     assert (table["proxy_seconds"] > 0).all()
+    assert ((table["curve_val_epoch_1"] >= 0) & (table["curve_val_epoch_1"] <= 1)).all()
+    from structsearch.predictors.workflow import select_features
+
+    numeric = select_features(table, "meta.csv", "val_accuracy", "numeric")
+    assert set(PROXY_COLUMNS) <= set(numeric) and "curve_val_epoch_1" not in numeric and "proxy_seconds" not in numeric
 
 
 def test_the_gate_scores_children_with_the_proxies_their_training_will_see(tmp_path, capsys):

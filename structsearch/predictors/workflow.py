@@ -2,7 +2,7 @@
 
 A meta-dataset need not be this tool's own: ``features`` names the feature columns (names, globs
 such as ``degree_*``, or ``numeric``: every numeric column except the target, the group column,
-id-like columns and this tool's outcome columns), ``exclude`` removes some, and ``group`` names a
+id-like columns and this tool's outcome and learning-curve columns), ``exclude`` removes some, and ``group`` names a
 column whose values are kept together by the cross-validation (a search run, a prior, a generation).
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from structsearch.errors import ConfigError, DataError
-from structsearch.meta import METADATA_COLUMNS, TARGET_COLUMNS, read_table
+from structsearch.meta import CURVE_COLUMNS, METADATA_COLUMNS, TARGET_COLUMNS, read_table
 from structsearch.predictors.evaluation import evaluate, scores
 from structsearch.predictors.model import PerformancePredictor, make_pipeline
 from structsearch.runs import check_name
@@ -70,7 +70,7 @@ def select_features(table: dict[str, np.ndarray], path, target: str, features: s
         items = _items(features)
         if not items:
             raise ConfigError("--features: give column names, globs or numeric")
-        outcome = set(METADATA_COLUMNS) | set(TARGET_COLUMNS) | {target, group}
+        outcome = set(METADATA_COLUMNS) | set(TARGET_COLUMNS) | set(CURVE_COLUMNS) | {target, group}
         chosen = []
         for item in items:
             if item == NUMERIC:

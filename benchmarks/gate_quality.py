@@ -1,0 +1,92 @@
+"""How well can a gate rank candidates, from structure alone, with zero-cost proxies, and with the
+first epoch of the learning curve?
+
+For each meta-dataset (``--meta FILE``, or ``--runs RUN`` exported on the fly; ``structsearch meta
+export`` writes the graph features, ``proxy_*`` and ``curve_val_epoch_1`` columns this needs), a
+predictor (``--model``, default rf) is scored by grouped cross-validation (``--group``, default
+``generation``: no generation is split between training and test rows) on three feature sets:
+- graph: structsearch's graph features;
+- graph + proxies: and the five zero-cost proxies at initialisation;
+- graph + proxies + curve: and the validation accuracy after the first epoch.
+It reports Kendall τ and precision@10 % for each, each proxy's own τ with the target, and the
+proxies' share of training time (Σ proxy seconds ÷ Σ training seconds).
+
+Targets (the gate issue): ``tau_graph_proxies`` ≥ 0.5 and ``tau_with_curve`` ≥ 0.7 on every
+meta-dataset (each of ≥ 300 candidates from the Reber GRU and Fashion-MNIST search spaces);
+``proxy_cost_share`` ≤ 0.05.  The last JSON line holds the smallest τ and the largest cost share
+over the meta-datasets, and each one's figures.
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import numpy as np  # noqa: E402
+from _common import emit, parser  # noqa: E402
+from scipy.stats import kendalltau  # noqa: E402
+
+from structsearch.graphs.features import feature_names  # noqa: E402
+from structsearch.meta import CURVE_COLUMNS, PROXY_COLUMNS, export, read_table  # noqa: E402
+from structsearch.predictors.evaluation import cross_validate  # noqa: E402
+from structsearch.predictors.model import make_pipeline  # noqa: E402
+from structsearch.predictors.workflow import load_xy  # noqa: E402
+
+SETS = {
+    "graph": lambda: feature_names(),
+    "graph_proxies": lambda: feature_names() + PROXY_COLUMNS,
+    "with_curve": lambda: feature_names() + PROXY_COLUMNS + CURVE_COLUMNS,
+}
+
+
+def quality(path, target: str, group: str, model: str, folds: int, repeats: int) -> dict:
+    table = read_table(path)
+    figures = {"rows": int(table[target].size)}
+    for name, columns in SETS.items():
+        x, y, groups = load_xy(path, target, columns(), table=table, group=group)
+        cv = cross_validate(make_pipeline(model), x, y, min(folds, len(set(groups))), repeats, 0, groups)
+        figures[f"tau_{name}"] = round(cv["kendall_tau"]["mean"], 4)
+        figures[f"tau_{name}_std"] = round(cv["kendall_tau"]["std"], 4)
+        figures[f"precision_at_10_{name}"] = round(cv["precision_at_10"]["mean"], 4)
+    figures["proxy_tau"] = {column: round(float(kendalltau(table[column], table[target], nan_policy="omit")
+                                                 .statistic), 4) for column in PROXY_COLUMNS}
+    figures["proxy_cost_share"] = round(float(np.nansum(table["proxy_seconds"]) / np.nansum(table["train_seconds"])), 4)
+    return figures
+
+
+def main():
+    p = parser(__doc__)
+    p.add_argument("--meta", nargs="*", default=[], help="meta-datasets (.csv or .parquet)")
+    p.add_argument("--runs", nargs="*", default=[], help="search run directories, one meta-dataset each")
+    p.add_argument("--target", default="val_accuracy")
+    p.add_argument("--group", default="generation")
+    p.add_argument("--model", default="rf")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+    if not args.meta and not args.runs:
+        sys.exit("gate_quality.py: give --meta FILE… or --runs RUN…")
+    figures = {"target": args.target, "group": args.group, "model": args.model, "datasets": {}}
+    with tempfile.TemporaryDirectory() as scratch:
+        paths = [Path(m) for m in args.meta]
+        for run in args.runs:
+            out = Path(scratch) / f"{Path(run).name}.csv"
+            export([run], out)
+            paths.append(out)
+        for path in paths:
+            figures["datasets"][path.stem] = quality(path, args.target, args.group, args.model, args.folds,
+                                                      args.repeats)
+            print(path.stem, figures["datasets"][path.stem], flush=True)
+    sets = figures["datasets"].values()
+    figures["tau_graph"] = min(d["tau_graph"] for d in sets)
+    figures["tau_graph_proxies"] = min(d["tau_graph_proxies"] for d in sets)
+    figures["tau_with_curve"] = min(d["tau_with_curve"] for d in sets)
+    figures["proxy_cost_share"] = max(d["proxy_cost_share"] for d in sets)
+    figures["targets_met"] = (figures["tau_graph_proxies"] >= 0.5 and figures["tau_with_curve"] >= 0.7
+                              and figures["proxy_cost_share"] <= 0.05
+                              and all(d["rows"] >= 300 for d in sets))
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from structsearch.threads import settings
+from structsearch.threads import ThreadGovernor, settings
 
 LOAD_AT_START = os.getloadavg()
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
@@ -37,28 +37,24 @@ def setup_threads(threads: int) -> None:
 
 def best_of(fn, repeats: int = 5, warmup: int = 1) -> float:
     """Minimum wall time of ``fn()`` over ``repeats`` runs, in seconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(interleaved({"fn": fn}, repeats, warmup, reduce=min).values())
 
 
-def interleaved(functions: dict, repeats: int = 5, warmup: int = 1) -> dict:
-    """Median wall time of each of ``functions`` (name → callable), timed in turn A, B, A, B, …"""
-    for _ in range(warmup):
-        for fn in functions.values():
-            fn()
-    times = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, fn in functions.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+def interleaved(functions: dict, repeats: int = 5, warmup: int = 1, reduce=statistics.median) -> dict:
+    """Median (or ``reduce``) wall time of each of ``functions`` (name → callable), timed in turn A,
+    B, A, B, …  Threads follow the free cores between calls, as in training (ThreadGovernor)."""
+    with ThreadGovernor() as governor:
+        for _ in range(warmup):
+            for fn in functions.values():
+                fn()
+        times = {name: [] for name in functions}
+        for _ in range(repeats):
+            for name, fn in functions.items():
+                governor.poll()
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    return {name: reduce(values) for name, values in times.items()}
 
 
 def conditions() -> dict:

@@ -117,6 +117,7 @@ class Search:
         if space.model.kind == "mlp" and self.task.sequence:
             raise DataError(f"task {space.task.name!r} holds sequences: set model.kind = 'rnn'")
         self.gate = PredictorGate(space.gate, space.cells, seeds.derive(space.seed, "gate"), space.genes)
+        self.curve_model: dict | None = None  # the gate's curve stage, once fitted (_fit_curve_model)
         self.rng = seeds.generator(space.seed, "search")
         self.py_state = random.Random(seeds.derive(space.seed, "selection")).getstate()
         self.population: list[Individual] = []
@@ -326,6 +327,7 @@ class Search:
                 novel.append(child)
         features = {id(child): self._features(child, candidate_seed(self.space.seed, generation, index))
                     for index, child in enumerate(children)}
+        gated = gated and self.space.gate.stage != "curve"  # the curve stage acts during training
         predictions, keep = self.gate.decide([features[id(c)][0] for c in novel]) if gated \
             else ([None] * len(novel), [True] * len(novel))
         decision = {id(c): (p, k) for c, p, k in zip(novel, predictions, keep, strict=True)}
@@ -434,6 +436,7 @@ class Search:
             id=child.id, genotype=child.graph, task=space.task, data_dir=self.data_dir,
             model=model, rewiring=rewiring, training=training,
             seed=candidate_seed(space.seed, generation, index), medians=medians,
+            curve_gate={**self.curve_model, "features": child.features} if self.curve_model and generation else None,
             median_warmup=space.stopping.warmup_epochs,
             threads=max(1, available_cores() // max(1, self.executor.workers)),
         )
@@ -569,9 +572,40 @@ class Search:
             return
         # in id order: results arrive in whatever order the workers finish, the fit must not depend on it
         rows = sorted((c for c in self.known.values() if c.status == "ok"), key=lambda c: c.id)
-        if len(rows) + self.gate.pretrain_rows >= self.gate.config.warmup:
+        if len(rows) + self.gate.pretrain_rows >= self.gate.config.warmup and self.gate.config.stage != "curve":
             features = [self._stored_features(c) for c in rows]
             self.gate.refit(features, [c.accuracy for c in rows])
+        if self.gate.config.stage != "structure":
+            self.curve_model = self._fit_curve_model(rows)
+
+    def _fit_curve_model(self, rows: list[Individual]) -> dict | None:
+        """The curve stage's linear model (imputed, scaled Bayesian ridge) from every trained row's
+        features and first ``curve_epochs`` validation accuracies to its final validation accuracy,
+        as plain JSON for the workers, with the threshold below which a child stops: the
+        ``estimation_fraction`` quantile of the current population's accuracies (a child predicted
+        below it is unlikely to be selected).  None before ``warmup`` rows."""
+        epochs = self.gate.config.curve_epochs
+        stored = {c.id: c for c in self.store.candidates()}
+        usable = [c for c in rows if len(stored[c.id].curves.get("val_accuracy", [])) >= epochs]
+        survivors = [ind.accuracy for ind in self.population if ind.fitness.valid]
+        if len(usable) < self.gate.config.warmup or not survivors:
+            return None
+        names = self.gate.names + [f"curve_{i + 1}" for i in range(epochs)]
+        x = np.array([[self._stored_features(c).get(name, np.nan) for name in self.gate.names]
+                      + stored[c.id].curves["val_accuracy"][:epochs] for c in usable], dtype=float)
+        y = np.array([c.accuracy for c in usable], dtype=float)
+        from sklearn.linear_model import BayesianRidge
+        from sklearn.preprocessing import StandardScaler
+
+        with np.errstate(all="ignore"):  # a column with no value at all has no median: 0
+            medians = np.nan_to_num(np.nanmedian(np.where(np.isfinite(x), x, np.nan), axis=0))
+        x = np.where(np.isfinite(x), x, medians)
+        scale = StandardScaler().fit(x)
+        model = BayesianRidge().fit(scale.transform(x), y)
+        return {"names": names, "medians": medians.tolist(), "means": scale.mean_.tolist(),
+                "scales": scale.scale_.tolist(), "coef": model.coef_.tolist(),
+                "intercept": float(model.intercept_), "epochs": epochs,
+                "threshold": float(np.quantile(survivors, self.gate.config.estimation_fraction))}
 
     def _stored_features(self, individual: Individual) -> dict:
         cached = individual.features

@@ -57,6 +57,8 @@ A space file has a few top-level keys and its tables; every table but ``[task]``
     proxies = []              # zero-cost proxies among its features: synflow snip grad_norm fisher naswot
     pretrain = ""             # a meta-dataset of earlier runs of this space: the online gate starts warm
     audit = 0                 # dropped children per generation trained anyway (weighted τ, regret)
+    stage = "structure"       # structure | curve | both (curve: stop children predicted weak after curve_epochs)
+    curve_epochs = 1
 
     [budget]
     max_candidates = 0        # trained candidates; 0: no limit
@@ -354,6 +356,8 @@ class GateSpace:
     proxies: list[str] = field(default_factory=list)  # zero-cost proxies among its features
     pretrain: str = ""  # a meta-dataset (.csv or .parquet) of earlier runs of this space seeding the online gate
     audit: int = 0  # dropped children per generation trained anyway, to measure the gate's real ranking
+    stage: str = "structure"  # structure | curve | both: drop before training, stop after curve_epochs, or both
+    curve_epochs: int = 1  # epochs a child trains before the curve stage predicts its final accuracy
 
     @property
     def enabled(self) -> bool:
@@ -380,6 +384,13 @@ class GateSpace:
             raise ConfigError(f"gate.proxies: {error}") from None
         if not isinstance(self.pretrain, str) or (self.pretrain and not self.pretrain.endswith((".csv", ".parquet"))):
             raise ConfigError(f"gate.pretrain must be a .csv or .parquet meta-dataset, got {self.pretrain!r}")
+        if self.stage not in ("structure", "curve", "both"):
+            raise ConfigError(f"gate.stage must be one of structure, curve, both; got {self.stage!r}")
+        if not isinstance(self.curve_epochs, int) or isinstance(self.curve_epochs, bool) or self.curve_epochs < 1:
+            raise ConfigError(f"gate.curve_epochs must be an integer ≥ 1, got {self.curve_epochs!r}")
+        if self.stage != "structure" and self.predictor not in ("online", "none"):
+            raise ConfigError(f"gate.stage = {self.stage!r} fits its curve model online; gate.predictor is "
+                              f"{self.predictor!r}")
         if not isinstance(self.audit, int) or isinstance(self.audit, bool) or self.audit < 0:
             raise ConfigError(f"gate.audit must be an integer ≥ 0, got {self.audit!r}")
         if self.pretrain and self.predictor != "online":
@@ -486,6 +497,9 @@ class SearchSpace:
             raise ConfigError(f"rewiring.rule = {self.rewiring.rule!r}: recurrent candidates train without "
                               "rewiring; use 'none'")
         genes.check_extremes(self.genes, self.model.model_config(), self.rewiring, self.training)
+        if self.gate.stage != "structure" and self.gate.curve_epochs >= self.training.epochs:
+            raise ConfigError(f"gate.curve_epochs = {self.gate.curve_epochs} must be fewer than training.epochs "
+                              f"({self.training.epochs}): the curve stage stops children before the end")
         return self
 
     @property

@@ -68,6 +68,37 @@ class MedianStopping(Callback):
                                f"{self.medians[epoch]:.4f} at epoch {epoch}")
 
 
+class CurveStop(Callback):
+    """The gate's curve stage (Baker et al. 2017): after ``gate["epochs"]`` epochs, a linear model on
+    the candidate's features and its validation accuracies so far predicts its final validation
+    accuracy; below ``gate["threshold"]`` it stops (``stopped-early``).  The prediction is kept in
+    the result's curves (``curve_prediction``) either way.  ``gate`` is plain JSON: feature names,
+    the candidate's values, and the fitted model's medians, means, scales, coefficients, intercept."""
+
+    def __init__(self, gate: dict):
+        self.gate = gate
+
+    def predict(self, curve: list[float]) -> float:
+        gate = self.gate
+        values = {**gate["features"], **{f"curve_{i + 1}": v for i, v in enumerate(curve)}}
+        x = []
+        for name, median in zip(gate["names"], gate["medians"], strict=True):
+            value = values.get(name)
+            x.append(median if value is None or value != value else value)  # NaN → the median
+        scaled = [(v - m) / s for v, m, s in zip(x, gate["means"], gate["scales"], strict=True)]
+        return gate["intercept"] + sum(c * v for c, v in zip(gate["coef"], scaled, strict=True))
+
+    def on_epoch_end(self, trainer, epoch):
+        if epoch + 1 != self.gate["epochs"]:
+            return
+        prediction = self.predict(trainer.history["val_accuracy"][: self.gate["epochs"]])
+        trainer.history["curve_prediction"] = [prediction]
+        trainer.history["curve_threshold"] = [self.gate["threshold"]]
+        if prediction < self.gate["threshold"]:
+            raise StopTraining(f"curve gate: predicted final validation accuracy {prediction:.4f} below "
+                               f"{self.gate['threshold']:.4f} after {epoch + 1} epoch(s)")
+
+
 @dataclass
 class Job:
     """One candidate to train, as it crosses to a worker (JSON, never pickle)."""
@@ -83,6 +114,7 @@ class Job:
     medians: list[float] | None = None  # the median rule's curve, when it acts
     median_warmup: int = 1
     threads: int = 1
+    curve_gate: dict | None = None  # the gate's curve stage, when it acts (CurveStop)
 
     def to_json(self) -> str:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -182,6 +214,8 @@ def result_metrics(graph, result) -> dict:
 def _train(job: Job) -> JobResult:
     task = cached_task(job.task, job.data_dir)
     callbacks = [MedianStopping(job.medians, job.median_warmup)] if job.medians else []
+    if job.curve_gate:
+        callbacks.append(CurveStop(job.curve_gate))
     result = train_candidate(job.genotype, task, job.model, job.rewiring, job.training, job.seed, callbacks)
     return JobResult(job.id, result.status, result.reason, result_metrics(job.genotype, result),
                      result.curves, result.seconds)

@@ -14,8 +14,8 @@ def dropped(run) -> int:
 
 
 def test_pretrain_rows_warm_the_gate_before_the_run_has_its_own(tmp_path, capsys):
-    assert main(["evolve", "--runs", str(tmp_path), "--name", "earlier", "--population", "8", "--generations", "1",
-                 "--set", "evolution.offspring=6", *TINY]) == 0
+    assert main(["evolve", "--runs", str(tmp_path), "--name", "earlier", "--population", "7", "--generations", "0",
+                 *TINY]) == 0
     assert main(["meta", "export", str(tmp_path / "earlier"), "--out", str(tmp_path / "earlier.csv")]) == 0
     later = ["--population", "4", "--generations", "1", "--set", "evolution.offspring=6",
              "--set", "gate.warmup=10", *TINY]

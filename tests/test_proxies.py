@@ -107,30 +107,6 @@ def test_unknown_proxies_are_named():
         check_proxies(["snip", "jacov"])
 
 
-def test_a_search_stores_each_candidates_proxies_and_meta_export_carries_them(tmp_path):
-    from structsearch.commands import main
-    from structsearch.meta import PROXY_COLUMNS, read_table
-    from structsearch.store import RunStore
-
-    tiny = ["--population", "3", "--generations", "0", "--epochs", "1", "--workers", "1", "--quiet",
-            "--set", "genotype.nodes=[10, 16]", "--set", "genotype.erdos-renyi.width=[8, 16]"]
-    assert main(["evolve", "--runs", str(tmp_path), "--name", "p", *tiny]) == 0
-    with RunStore.open(tmp_path / "p") as store:
-        trained = [c for c in store.candidates() if c.status == "ok"]
-    assert trained and all(set(c.metrics["proxies"]) == set(PROXIES) for c in trained)
-    assert all(c.seconds["proxies"] > 0 for c in trained)
-    assert main(["meta", "export", str(tmp_path / "p"), "--out", str(tmp_path / "meta.csv")]) == 0
-    table = read_table(tmp_path / "meta.csv")
-    for column in PROXY_COLUMNS:
-        assert np.isfinite(table[column]).all(), column
-    assert (table["proxy_seconds"] > 0).all()
-    assert ((table["curve_val_epoch_1"] >= 0) & (table["curve_val_epoch_1"] <= 1)).all()
-    from structsearch.predictors.workflow import select_features
-
-    numeric = select_features(table, "meta.csv", "val_accuracy", "numeric")
-    assert set(PROXY_COLUMNS) <= set(numeric) and "curve_val_epoch_1" not in numeric and "proxy_seconds" not in numeric
-
-
 def test_the_gate_scores_children_with_the_proxies_their_training_will_see(tmp_path, capsys):
     from structsearch.commands import main
     from structsearch.store import RunStore
@@ -146,5 +122,18 @@ def test_the_gate_scores_children_with_the_proxies_their_training_will_see(tmp_p
     for candidate in trained:  # computed in the search process before training, and by the worker
         assert candidate.features["proxy_snip"] == pytest.approx(candidate.metrics["proxies"]["snip"], rel=1e-6)
         assert candidate.features["proxy_naswot"] == pytest.approx(candidate.metrics["proxies"]["naswot"], rel=1e-6)
+    # every trained candidate's five proxies (the workers score all of them) reach the meta-dataset
+    from structsearch.meta import PROXY_COLUMNS, read_table
+    from structsearch.predictors.workflow import select_features
+
+    assert all(set(c.metrics["proxies"]) == set(PROXIES) and c.seconds["proxies"] > 0 for c in trained)
+    assert main(["meta", "export", str(tmp_path / "g"), "--out", str(tmp_path / "meta.csv")]) == 0
+    table = read_table(tmp_path / "meta.csv")
+    for column in PROXY_COLUMNS:
+        assert np.isfinite(table[column]).all(), column
+    assert (table["proxy_seconds"] > 0).all()
+    assert ((table["curve_val_epoch_1"] >= 0) & (table["curve_val_epoch_1"] <= 1)).all()
+    numeric = select_features(table, "meta.csv", "val_accuracy", "numeric")
+    assert set(PROXY_COLUMNS) <= set(numeric) and "curve_val_epoch_1" not in numeric and "proxy_seconds" not in numeric
     assert main(["evolve", "--runs", str(tmp_path), "--name", "bad", *tiny[:-1], 'gate.proxies=["jacov"]']) == 2
     assert "gate.proxies: unknown proxy 'jacov' (known: synflow, snip" in capsys.readouterr().err

@@ -65,4 +65,4 @@ def conditions() -> dict:
 
 def emit(figures: dict) -> None:
     """Print the figures, with the conditions they were measured in, as JSON on the last line."""
-    print(json.dumps({**figures, "conditions": conditions()}))
+    print(json.dumps({**figures, "conditions": {**conditions(), **figures.get("conditions", {})}}))

@@ -8,12 +8,13 @@ For every space and seed, three searches spend the same budget of training epoch
 * ``gated`` — the same with the online predictor gate (``estimation_fraction`` 0.5).
 
 Evolution with and without the gate share the seed (their generation 0 is the same draw);
-random search draws with a seed of its own (seed + 1000), so that reaching its best is never a
-matter of having drawn the same first candidates.  Per space and method it prints
-the best validation accuracy, the test accuracy of that pick, the budget fraction at which the
-method first reaches random search's final best (of the same seed), and, on NSGA-II spaces, the
-hypervolume of (validation accuracy ↑, connections ↓) over every trained candidate, against the
-reference point (accuracy 0, the space's reference connection count).
+random search draws with a seed of its own (seed + 1000), and inheritance too (seed + 2000), so
+that reaching a baseline's best is never a matter of having drawn the same first candidates.
+Per space and method it prints the best validation accuracy, the test accuracy of that pick,
+the budget fraction at which the method first reaches random search's final best (of the same
+seed number), and, on NSGA-II spaces, the hypervolume of (validation accuracy ↑, connections ↓)
+over every trained candidate, against the reference point (accuracy 0, the space's reference
+connection count).
 
 The last line is JSON with, beside the per-space figures:
 
@@ -27,6 +28,14 @@ The last line is JSON with, beside the per-space figures:
 Targets (issue 17): on every space, gated evolution beats random search by ≥ 0.5 points or
 reaches its final best within ≤ 50 % of the budget; NSGA-II hypervolume ≥ 1.05 × random.
 
+``--inheritance`` compares weight inheritance with training from scratch instead (issue 19):
+``evolve`` (no inheritance), ``weights`` and ``lamarckian`` (``[evolution] inheritance``, children
+training ``inherited_epochs``), at the same ``max_epochs`` — only the epochs actually trained count.
+Its JSON adds ``inheritance_budget_to_match`` (per mode, the median over spaces and seeds of the
+budget fraction at which the mode first reaches ``evolve``'s final best of the same seed) and
+``inheritance_minus_none_points`` (per mode, best validation accuracy minus ``evolve``'s, in points,
+mean over spaces and seeds).  Target: ≤ 0.5 of the budget on every space.
+
 Searches run in ``--jobs`` processes at once, each pinned to a core of its own and training
 in-process with one thread, so the figures are about search quality per training epoch, not
 about speed.
@@ -35,6 +44,7 @@ about speed.
     python benchmarks/search_efficiency.py                  # the full run, ≤ 90 minutes
     python benchmarks/search_efficiency.py --spaces digits-small --seeds 0 1 2 3 4
     python benchmarks/search_efficiency.py --spaces fashion-mnist-small --set evolution.selection=tournament
+    python benchmarks/search_efficiency.py --inheritance --spaces reber-gru-small fashion-mnist-small
 """
 
 from __future__ import annotations
@@ -60,7 +70,12 @@ METHODS = {
     "random": [("evolution.selection", "random"), ("gate.predictor", "none")],
     "evolve": [("gate.predictor", "none")],
     "gated": [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5)],
+    # weight inheritance (issue 19): evolution without the gate, children starting from their parents
+    "weights": [("gate.predictor", "none"), ("evolution.inheritance", "weights")],
+    "lamarckian": [("gate.predictor", "none"), ("evolution.inheritance", "lamarckian")],
 }
+DEFAULT_METHODS = ["random", "evolve", "gated"]
+INHERITING = ("weights", "lamarckian")
 # each benchmark space: a built-in space, its changes, the budget (full, quick) in training epochs,
 # and for NSGA-II spaces the reference connection count of the hypervolume
 SPACES = {
@@ -106,7 +121,9 @@ def search_once(task: tuple) -> dict:
     spec = SPACES[space_name]
     # random search draws with a seed of its own: a shared generation 0 would make "evolution
     # reaches random search's best" true by construction whenever random's best came early
-    search_seed = seed + 1000 if method == "random" else seed
+    # likewise inheritance against evolution from scratch (seed + 2000): their generation 0 would be
+    # the same draw, and "inheritance reaches evolution's best" true whenever that best came from it
+    search_seed = seed + 1000 if method == "random" else seed + 2000 if method in INHERITING else seed
     changes = [*spec["changes"], *extra, *METHODS[method], ("seed", search_seed), ("budget.max_epochs", max_epochs),
                ("evolution.generations", 10_000)]
     space = load_space_with_changes(spec["space"], changes)
@@ -125,7 +142,10 @@ def search_once(task: tuple) -> dict:
             "points": [(c.metrics["val_accuracy"], c.metrics.get("connections", c.genotype.n_edges))
                        for c in trained(candidates) if c.status in ("ok", "stopped-early")],
             "seconds": time.perf_counter() - started, "stopped_by": outcome.stopped_by,
-            "generations": outcome.generations + 1}
+            "generations": outcome.generations + 1,
+            "inherited": sum("inheritance" in c.metrics and "from_scratch" not in c.metrics["inheritance"]
+                             for c in trained(candidates)),
+            "weights_bytes": [c.metrics["weights_bytes"] for c in trained(candidates) if "weights_bytes" in c.metrics]}
 
 
 def hypervolume(points: list[tuple[float, int]], reference_connections: int) -> float:
@@ -150,10 +170,19 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="searches at once (default: the cores)")
     p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
                    help="change every benchmark space, e.g. task.validation_fraction=0.2 (repeatable)")
+    p.add_argument("--methods", nargs="+", choices=list(METHODS), help=f"default: {' '.join(DEFAULT_METHODS)}")
+    p.add_argument("--inheritance", action="store_true",
+                   help="compare weight inheritance with none: the methods evolve, weights and lamarckian")
+    p.add_argument("--budget", type=int, help="max_epochs of every space (default: the space's own)")
     args = p.parse_args()
+    methods = args.methods or (["evolve", *INHERITING] if args.inheritance else DEFAULT_METHODS)
     extra = [parse_assignment(text) for text in args.set]
-    tasks = [(space, method, seed, SPACES[space]["max_epochs"][1 if args.quick else 0], args.data_dir, extra)
-             for space in args.spaces for seed in args.seeds for method in METHODS]
+
+    def budget_of(space: str) -> int:
+        return args.budget or SPACES[space]["max_epochs"][1 if args.quick else 0]
+
+    tasks = [(space, method, seed, budget_of(space), args.data_dir, extra)
+             for space in args.spaces for seed in args.seeds for method in methods]
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"  # one thread per search: --jobs searches share the cores
     load = os.getloadavg()
@@ -175,19 +204,22 @@ def main() -> None:
     figures: dict = {"spaces": {}}
     differences = {"evolve": [], "gated": []}
     fractions, ratios = [], []
+    inheritance = {mode: {"reach": [], "points": []} for mode in INHERITING if mode in methods}
+    baseline = "random" if "random" in methods else "evolve"
     for space in args.spaces:
-        budget = SPACES[space]["max_epochs"][1 if args.quick else 0]
+        budget = budget_of(space)
         reference = SPACES[space]["reference_connections"]
         table = {}
-        for method in METHODS:
+        gated_points = gated_reach = None
+        for method in methods:
             rows = [by[(space, method, seed)] for seed in args.seeds]
-            reach = [budget_to_reach(r["trajectory"], by[(space, "random", r["seed"])]["best_val"], budget)
+            reach = [budget_to_reach(r["trajectory"], by[(space, baseline, r["seed"])]["best_val"], budget)
                      for r in rows]
             entry = {
                 "best_val": [round(r["best_val"], 4) for r in rows],
                 "pick_test": [None if r["pick_test"] is None else round(r["pick_test"], 4) for r in rows],
                 "mean_best_val": round(statistics.mean(r["best_val"] for r in rows), 4),
-                "budget_to_match_random": [None if math.isinf(f) else round(f, 3) for f in reach],
+                f"budget_to_match_{baseline}": [None if math.isinf(f) else round(f, 3) for f in reach],
                 "spent_epochs": [r["spent_epochs"] for r in rows], "trained": [r["trained"] for r in rows],
                 "generations": [r["generations"] for r in rows],
                 "minutes": round(sum(r["seconds"] for r in rows) / 60, 2),
@@ -195,38 +227,67 @@ def main() -> None:
             if reference:
                 entry["hypervolume"] = [round(hypervolume(r["points"], reference), 4) for r in rows]
             table[method] = entry
-            points = [100 * (r["best_val"] - by[(space, "random", r["seed"])]["best_val"]) for r in rows]
-            if method != "random":
+            points = [100 * (r["best_val"] - by[(space, baseline, r["seed"])]["best_val"]) for r in rows]
+            if method in inheritance:  # against evolution from scratch of the same seed number
+                pairs = [(r, by[(space, "evolve", r["seed"])]) for r in rows]
+                entry["budget_to_match_none"] = [
+                    None if math.isinf(f) else round(f, 3)
+                    for f in (budget_to_reach(r["trajectory"], n["best_val"], budget) for r, n in pairs)]
+                entry["minus_none_points"] = [round(100 * (r["best_val"] - n["best_val"]), 2) for r, n in pairs]
+                entry["inherited_candidates"] = [r["inherited"] for r in rows]
+                sizes = [size for r in rows for size in r["weights_bytes"]]
+                entry["weights_bytes_per_candidate"] = round(statistics.mean(sizes)) if sizes else None
+                inheritance[method]["reach"] += [math.inf if f is None else f for f in entry["budget_to_match_none"]]
+                inheritance[method]["points"] += entry["minus_none_points"]
+                table.setdefault("target_met_inheritance", {})[method] = (
+                    statistics.median(math.inf if f is None else f for f in entry["budget_to_match_none"]) <= 0.5)
+            if method in differences and baseline == "random":
                 differences[method] += points
-            if method == "gated":
+            if method == "gated" and baseline == "random":
                 fractions += reach
                 gated_points, gated_reach = statistics.mean(points), statistics.median(reach)
                 if reference:
                     ratios += [e / max(r, 1e-12) for e, r in
                                zip(entry["hypervolume"], table["random"]["hypervolume"], strict=True)]
-        table["target_met"] = gated_points >= 0.5 or gated_reach <= 0.5
+        if gated_points is not None:
+            table["target_met"] = gated_points >= 0.5 or gated_reach <= 0.5
         table["max_epochs"] = budget
         figures["spaces"][space] = table
         print(f"{space} (budget {budget} epochs; seeds {args.seeds})")
-        for method in METHODS:
+        for method in methods:
             entry = table[method]
             hv = f"  hypervolume {entry['hypervolume']}" if "hypervolume" in entry else ""
-            print(f"  {method:7s} best val {entry['best_val']}  pick test {entry['pick_test']}  "
-                  f"reaches random's best at {entry['budget_to_match_random']}{hv}")
-        print(f"  gated − random: {gated_points:+.2f} points; median budget to match random "
-              f"{gated_reach:.2f}; target met: {table['target_met']}")
+            versus = (f"  reaches evolve's best at {entry['budget_to_match_none']}, {entry['minus_none_points']} points"
+                      if method in inheritance and baseline != "evolve" else "")
+            print(f"  {method:10s} best val {entry['best_val']}  pick test {entry['pick_test']}  "
+                  f"reaches {baseline}'s best at {entry[f'budget_to_match_{baseline}']}{hv}{versus}")
+        if gated_points is not None:
+            print(f"  gated − random: {gated_points:+.2f} points; median budget to match random "
+                  f"{gated_reach:.2f}; target met: {table['target_met']}")
 
     def finite_median(values):
         value = statistics.median(values) if values else math.nan
         return None if math.isinf(value) or math.isnan(value) else round(value, 3)
 
+    if differences["gated"]:
+        figures.update({
+            "evolve_minus_random_points": round(statistics.mean(differences["evolve"]), 3),
+            "gated_minus_random_points": round(statistics.mean(differences["gated"]), 3),
+            "budget_to_match_random": finite_median(fractions),
+            "hypervolume_ratio_vs_random": round(statistics.mean(ratios), 4) if ratios else None,
+            "targets_met": all(figures["spaces"][s]["target_met"] for s in args.spaces),
+        })
+    if inheritance:
+        figures.update({
+            "inheritance_budget_to_match": {m: finite_median(v["reach"]) for m, v in inheritance.items()},
+            "inheritance_minus_none_points": {m: round(statistics.mean(v["points"]), 3)
+                                              for m, v in inheritance.items()},
+            "inheritance_targets_met": all(all(figures["spaces"][s]["target_met_inheritance"].values())
+                                           for s in args.spaces),
+        })
     figures.update({
-        "evolve_minus_random_points": round(statistics.mean(differences["evolve"]), 3),
-        "gated_minus_random_points": round(statistics.mean(differences["gated"]), 3),
-        "budget_to_match_random": finite_median(fractions),
-        "hypervolume_ratio_vs_random": round(statistics.mean(ratios), 4) if ratios else None,
-        "targets_met": all(figures["spaces"][s]["target_met"] for s in args.spaces),
         "conditions": {"quick": args.quick, "seeds": args.seeds, "set": args.set, "jobs": args.jobs, "torch_threads": 1,
+                       "methods": methods, "budget": args.budget,
                        "cores": os.cpu_count(), "load_average_before": [round(x, 2) for x in load],
                        "load_average_after": [round(x, 2) for x in os.getloadavg()],
                        "wall_minutes": round(wall / 60, 2)},

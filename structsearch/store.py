@@ -276,8 +276,14 @@ class RunStore:
 
     def record_result(self, candidate_id: int, status: str, metrics: dict | None = None,
                       curves: dict | None = None, seconds: dict | None = None,
-                      prediction: float | None = None, reason: str = "") -> None:
+                      prediction: float | None = None, reason: str = "",
+                      genotype: LayeredGraph | None = None, content_hash: str | None = None) -> None:
+        """Store a result; ``genotype`` (with its ``content_hash``) replaces the candidate's genotype in the
+        same transaction (Lamarckian inheritance: the topology its training learned)."""
         with self.transaction() as cursor:
+            if genotype is not None:
+                cursor.execute("UPDATE candidates SET genotype = ?, hash = ? WHERE id = ?",
+                               (genotype.to_bytes(), content_hash or genotype.content_hash(), int(candidate_id)))
             self._write_result(cursor, candidate_id, status, metrics, curves, seconds, prediction, reason)
 
     def log_event(self, kind: str, **data) -> None:
@@ -356,6 +362,11 @@ class RunStore:
         query = "SELECT time, kind, data FROM events" + (" WHERE kind = ?" if kind else "") + " ORDER BY id"
         rows = self._read(query, (kind,) if kind else ())
         return [{"time": t, "kind": k, **json.loads(d)} for t, k, d in rows]
+
+    def ids_from_generation(self, generation: int) -> list[int]:
+        """Ids of the candidates of ``generation`` and later."""
+        return [row[0] for row in self._read("SELECT id FROM candidates WHERE generation >= ? ORDER BY id",
+                                             (int(generation),))]
 
     def count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM candidates", one=True)[0])

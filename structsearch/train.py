@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -106,9 +106,11 @@ class TrainResult:
     peak_memory_mb: float = 0.0
     curves: dict[str, list] = field(default_factory=dict)
     proxies: dict[str, float | None] = field(default_factory=dict)  # zero-cost proxies at initialisation
+    # parameter → its optimizer state at the selected epoch (Trainer(keep_optimizer=True)); not serialised
+    optimizer_state: dict | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(replace(self, optimizer_state=None)).items() if k != "optimizer_state"}
 
 
 def batch_inputs(split: Split, index: torch.Tensor | slice, device) -> tuple[tuple, torch.Tensor]:
@@ -140,7 +142,7 @@ class Trainer:
     """Train ``model`` on ``task`` with ``config``; see the module docstring."""
 
     def __init__(self, model: nn.Module, task: Task, config: TrainConfig | None = None,
-                 callbacks: Sequence[Callback | None] = ()):
+                 callbacks: Sequence[Callback | None] = (), keep_optimizer: bool = False):
         self.config = (config or TrainConfig()).validate()
         self.device = torch.device(self.config.device)
         self.model = model.to(self.device)
@@ -154,6 +156,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(self.config.seed)
         # threads follow the cores other processes leave free (structsearch.threads)
         self.governor = ThreadGovernor(enabled=False if self.device.type != "cpu" else None)
+        self.keep_optimizer = keep_optimizer  # the result then holds the optimizer state of the selected epoch
         self.history: dict[str, list] = defaultdict(list)
         self.phase_seconds: dict[str, float] = defaultdict(float)
 
@@ -249,7 +252,7 @@ class Trainer:
     def fit(self) -> TrainResult:
         torch.manual_seed(self.config.seed)  # dropout and other global draws
         started = time.perf_counter()
-        best_accuracy, best_state = -1.0, None
+        best_accuracy, best_state, best_optimizer = -1.0, None, None
         status, reason = "ok", ""
         for callback in self.callbacks:
             callback.on_train_begin(self)
@@ -270,6 +273,9 @@ class Trainer:
                 if val_accuracy > best_accuracy:
                     best_accuracy = val_accuracy
                     best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    if self.keep_optimizer:
+                        best_optimizer = [{k: v.detach().clone() for k, v in self.optimizer.state[p].items()
+                                           if torch.is_tensor(v)} for p in self.model.parameters()]
                     self.history["selected"] = [epoch]
                 self.governor.poll()
                 try:
@@ -285,7 +291,10 @@ class Trainer:
             self.governor.stop()
             for callback in self.callbacks:
                 callback.on_train_end(self)
-        return self.finish(status, reason, best_state, best_accuracy, started)
+        result = self.finish(status, reason, best_state, best_accuracy, started)
+        if best_optimizer is not None:
+            result.optimizer_state = dict(zip(self.model.parameters(), best_optimizer, strict=True))
+        return result
 
     def finish(self, status, reason, best_state, best_accuracy, started) -> TrainResult:
         result = TrainResult(status=status, reason=reason, epochs_run=len(self.history["epoch"]))
@@ -306,6 +315,6 @@ class Trainer:
 
 
 def train(model: nn.Module, task: Task, config: TrainConfig | None = None,
-          callbacks: Sequence[Callback | None] = ()) -> TrainResult:
+          callbacks: Sequence[Callback | None] = (), keep_optimizer: bool = False) -> TrainResult:
     """Train ``model`` on ``task``; see :class:`Trainer`."""
-    return Trainer(model, task, config, callbacks).fit()
+    return Trainer(model, task, config, callbacks, keep_optimizer).fit()

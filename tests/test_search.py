@@ -337,10 +337,20 @@ def _finished(run_dir: Path) -> int:
         return 0
 
 
+INHERITING = ["--set", "evolution.inheritance=lamarckian", "--set", "evolution.inherited_epochs=1"]
+
+
+def _weights(run_dir: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in (run_dir / "weights").glob("*")}
+
+
 def test_resume_after_kill_9_gives_the_uninterrupted_result(tmp_path):
-    reference = _evolve_process(tmp_path, "--name", "whole")
+    """Killed while generation 2 trains (its children inherit their parents' weights, Lamarckian),
+    then resumed: the run ends as an uninterrupted one, weights files included, and retention keeps
+    exactly the population's files and the last generation's."""
+    reference = _evolve_process(tmp_path, "--name", "whole", *INHERITING)
     assert reference.wait(timeout=240) == 0, reference.stderr.read().decode()
-    victim = _evolve_process(tmp_path, "--name", "killed")
+    victim = _evolve_process(tmp_path, "--name", "killed", *INHERITING)
     run = tmp_path / "killed"
     deadline = time.monotonic() + 240
     while _finished(run) < 1 and victim.poll() is None and time.monotonic() < deadline:
@@ -359,7 +369,16 @@ def test_resume_after_kill_9_gives_the_uninterrupted_result(tmp_path):
     assert final_population(run) == final_population(tmp_path / "whole")
     with RunStore.open(run) as a, RunStore.open(tmp_path / "whole") as b:
         assert [c.hash for c in a.candidates()] == [c.hash for c in b.candidates()]
+        rows, state = {c.id: c for c in b.candidates()}, b.meta("search_state")
     assert kinds.count("finished") == 1
+    assert _weights(run) == _weights(tmp_path / "whole")
+    inherited = [c for c in rows.values() if c.generation > 0 and "inheritance" in c.metrics]
+    assert inherited and all(c.metrics["cost_epochs"] == 1 for c in inherited)
+    assert any(c.metrics.get("birth_hash", c.hash) != c.hash for c in rows.values())  # a learned genotype
+    owners = {rows[i].metrics.get("duplicate_of") or i for i in state["population"]}
+    last = {c.id for c in rows.values() if c.generation == state["generation"]
+            and c.status in ("ok", "stopped-early") and not c.metrics.get("duplicate_of")}
+    assert set(_weights(run)) == {f"{i}.safetensors" for i in owners | last}
 
 
 # ------------------------------------------------------------------------------ bad input on the command line

@@ -39,8 +39,10 @@ def add_hidden_nodes(graph: LayeredGraph, layers) -> tuple[LayeredGraph, np.ndar
     out_layer = max(graph.output_layer, int(layers.max(initial=0)) + 1)
     node_layers = np.concatenate([graph.layers[:first_output], layers,
                                   np.full(graph.n_outputs, out_layer)])
+    tags = None if graph.tags is None else np.concatenate([graph.tags[:first_output], np.full(count, -1),
+                                                            graph.tags[first_output:]])
     new = LayeredGraph(graph.n_inputs, graph.n_outputs, node_layers, remap[graph.src], remap[graph.dst],
-                       graph.recurrent)
+                       graph.recurrent, tags)
     return new, np.arange(first_output, first_output + count)
 
 
@@ -53,7 +55,7 @@ def remove_nodes(graph: LayeredGraph, nodes) -> LayeredGraph:
     index = np.cumsum(keep) - 1
     edges = keep[graph.src] & keep[graph.dst]
     shrunk = LayeredGraph(graph.n_inputs, graph.n_outputs, graph.layers[keep], index[graph.src[edges]],
-                          index[graph.dst[edges]], graph.recurrent)
+                          index[graph.dst[edges]], graph.recurrent, None if graph.tags is None else graph.tags[keep])
     return compact_layers(shrunk)
 
 
@@ -67,14 +69,14 @@ def compact_layers(graph: LayeredGraph) -> LayeredGraph:
     layers = graph.layers.copy()
     layers[graph.n_inputs : graph.n_nodes - graph.n_outputs] = mapping[hidden]
     layers[graph.n_nodes - graph.n_outputs :] = used.size + 1
-    return LayeredGraph(graph.n_inputs, graph.n_outputs, layers, graph.src, graph.dst, graph.recurrent)
+    return graph.with_layers(layers)
 
 
 def shift_layers(graph: LayeredGraph, at: int, by: int) -> LayeredGraph:
     """Move every node in layer ≥ ``at`` (at ≥ 1) down by ``by`` layers, opening empty layers."""
     layers = graph.layers.copy()
     layers[layers >= at] += by
-    return LayeredGraph(graph.n_inputs, graph.n_outputs, layers, graph.src, graph.dst, graph.recurrent)
+    return graph.with_layers(layers)
 
 
 def drop_illegal_edges(graph: LayeredGraph) -> LayeredGraph:

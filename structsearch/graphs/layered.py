@@ -37,6 +37,11 @@ class LayeredGraph:
         Edge endpoints (node ids).
     recurrent : bool
         Whether edges within a hidden layer are allowed (recurrent cells).
+    tags : array of int, optional
+        A label per node that the graph edits carry along with the node (a removed node takes its
+        tag with it, a new node gets −1).  Tagging a parent's nodes before the operators run tells,
+        for every node of the child, which parent node it is (:mod:`structsearch.graphs.lineage`).
+        Tags are not part of the structure: equality, hashing and serialisation ignore them.
     """
 
     n_inputs: int
@@ -45,12 +50,19 @@ class LayeredGraph:
     src: np.ndarray
     dst: np.ndarray
     recurrent: bool = False
+    tags: np.ndarray | None = None
 
     def __post_init__(self):
         for name in ("layers", "src", "dst"):
             array = np.ascontiguousarray(getattr(self, name), dtype=np.int64)
             array.setflags(write=False)
             object.__setattr__(self, name, array)
+        if self.tags is not None:
+            tags = np.ascontiguousarray(self.tags, dtype=np.int64)
+            if tags.shape != self.layers.shape:
+                raise ValueError(f"tags: {tags.size} for {self.layers.size} nodes")
+            tags.setflags(write=False)
+            object.__setattr__(self, "tags", tags)
 
     # ------------------------------------------------------------------ construction
 
@@ -66,7 +78,15 @@ class LayeredGraph:
         return cls(n_inputs, n_outputs, layers, np.asarray(src), np.asarray(dst), recurrent)
 
     def with_edges(self, src, dst) -> LayeredGraph:
-        return LayeredGraph(self.n_inputs, self.n_outputs, self.layers, src, dst, self.recurrent)
+        return LayeredGraph(self.n_inputs, self.n_outputs, self.layers, src, dst, self.recurrent, self.tags)
+
+    def with_layers(self, layers) -> LayeredGraph:
+        """The same nodes (and tags) and edges with new layer numbers."""
+        return LayeredGraph(self.n_inputs, self.n_outputs, layers, self.src, self.dst, self.recurrent, self.tags)
+
+    def with_tags(self, tags) -> LayeredGraph:
+        """The same graph with node tags (None removes them)."""
+        return LayeredGraph(self.n_inputs, self.n_outputs, self.layers, self.src, self.dst, self.recurrent, tags)
 
     # ------------------------------------------------------------------ basic views
 

@@ -285,7 +285,9 @@ def rewire_fraction(graph: LayeredGraph, rng: np.random.Generator, step: float =
 def resize_layer(graph: LayeredGraph, rng: np.random.Generator, step: float = BLOCK_STEPS["resize-layer"],
                  max_width: int | None = None) -> LayeredGraph:
     """Multiply one hidden layer's width by a factor drawn log-uniformly in [1/step, step] (at
-    most ``max_width``); every block into or out of the layer is redrawn at its old density."""
+    most ``max_width``), keeping the density of every block into or out of the layer: the edges of
+    the neurons that stay are kept, and each block gains edges at random free positions (or loses
+    random ones) until its count is its old density times its new size."""
     if graph.n_hidden_layers < 1:
         return graph
     layer = int(rng.integers(1, graph.output_layer))
@@ -294,25 +296,29 @@ def resize_layer(graph: LayeredGraph, rng: np.random.Generator, step: float = BL
     new = _new_count(width, _factor(step, rng), 1, max(width, max_width or np.iinfo(np.int64).max))
     keys = block_of_edges(graph)
     a_of, b_of = divmod(keys, graph.output_layer + 1)
-    touching = (a_of == layer) | (b_of == layer)
     blocks = {}
-    for key in np.unique(keys[touching]).tolist():
+    for key in np.unique(keys[(a_of == layer) | (b_of == layer)]).tolist():
         a, b = divmod(key, graph.output_layer + 1)
         blocks[(a, b)] = float((keys == key).sum()) / (widths[a] * widths[b])
-    graph = remove_edges(graph, touching)
     if new > width:
         graph, _ = add_hidden_nodes(graph, [layer] * (new - width))
-    elif new < width:
+    else:  # the layer keeps at least one neuron, so no layer number changes
         graph = remove_nodes(graph, rng.choice(np.flatnonzero(graph.layers == layer), width - new, replace=False))
     widths = graph.layer_widths()
-    src, dst = [], []
+    keys = block_of_edges(graph)
+    grow_src, grow_dst, drop = [], [], np.zeros(graph.n_edges, dtype=bool)
     for (a, b), density in blocks.items():
-        k = max(1, int(round(density * widths[a] * widths[b])))
-        pairs = _draw_pairs(graph, a, b, k, rng)
-        src.append(pairs[0])
-        dst.append(pairs[1])
-    if src:
-        graph = add_edges(graph, np.concatenate(src), np.concatenate(dst))
+        mask = keys == a * (graph.output_layer + 1) + b
+        have, want = int(mask.sum()), max(1, int(round(density * widths[a] * widths[b])))
+        if want > have:
+            src, dst = _draw_pairs(graph, a, b, want - have, rng, exclude=mask)
+            grow_src.append(src)
+            grow_dst.append(dst)
+        elif want < have:
+            drop[rng.choice(np.flatnonzero(mask), have - want, replace=False)] = True
+    graph = remove_edges(graph, drop)
+    if grow_src:
+        graph = add_edges(graph, np.concatenate(grow_src), np.concatenate(grow_dst))
     return _finish(graph, rng)
 
 
@@ -349,6 +355,10 @@ def _graft(host: LayeredGraph, donor: LayeredGraph, donor_hidden: np.ndarray) ->
     if donor_hidden.size == 0:
         return host
     grown, new_ids = add_hidden_nodes(host, donor.layers[donor_hidden])
+    if grown.tags is not None and donor.tags is not None:  # the grafted neurons are the donor's
+        tags = grown.tags.copy()
+        tags[new_ids] = donor.tags[donor_hidden]
+        grown = grown.with_tags(tags)
     mapping = np.full(donor.n_nodes, -1, dtype=np.int64)
     mapping[: donor.n_inputs] = np.arange(donor.n_inputs)
     mapping[donor_hidden] = new_ids
@@ -431,8 +441,7 @@ def _splice(head: LayeredGraph, cut_head: int, tail: LayeredGraph, cut_tail: int
     layers = tail.layers.copy()
     hidden = np.arange(tail.n_inputs, tail.n_nodes - tail.n_outputs)
     layers[hidden] = np.maximum(layers[hidden] - cut_tail + cut_head, 0)
-    shifted = LayeredGraph(tail.n_inputs, tail.n_outputs, layers, tail.src, tail.dst, tail.recurrent)
-    return _graft(base, shifted, taken)
+    return _graft(base, tail.with_layers(layers), taken)
 
 
 def matching_layers(a: LayeredGraph, b: LayeredGraph, rng: np.random.Generator) -> tuple[LayeredGraph, LayeredGraph]:

@@ -38,7 +38,7 @@ import math
 import random
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -178,7 +178,8 @@ class Search:
                 if not candidate.metrics.get("duplicate_of"):
                     self.trained += 1
                     self.spent_epochs += int(candidate.metrics.get("cost_epochs", 0))
-                    self.known.setdefault(individual.key, individual)
+                    if not (candidate.feature_meta.get("gate") or {}).get("audit"):
+                        self.known.setdefault(individual.key, individual)
                 self._note_best(individual)
         state = self.store.meta(STATE_KEY)
         if state is None:
@@ -238,6 +239,7 @@ class Search:
                     stopped_by = self.budget_spent() or self.budget_stop
                     break
                 self.checkpoint(generation)
+                self.retain_weights(generation)
         finally:
             self.view.stop()
         finished = {"stopped_by": stopped_by, "generation": self.generation, "trained": self.trained,
@@ -392,7 +394,7 @@ class Search:
 
     def _replay(self, generation: int, children: list[Individual], stored, stats: GenerationStats) -> list[Individual]:
         """After a crash: the replayed children must be the stored ones; train what has no result."""
-        if [c.hash for c in stored] != [child.key for child in children]:
+        if [c.metrics.get("birth_hash", c.hash) for c in stored] != [child.key for child in children]:
             raise DataError(f"{self.run_dir}: generation {generation} in the store differs from its replay "
                             "from the saved random state; the store was changed or written by another version")
         pending = []
@@ -408,12 +410,15 @@ class Search:
                 child.status = candidate.status
                 stats.dropped += 1
             elif candidate.status is not None:
+                # the stored genotype: the learned one (Lamarckian), or a duplicate's original's
+                child.graph, child._key = candidate.genotype, candidate.hash
                 child.set_fitness(candidate.status, candidate.metrics)
                 if candidate.metrics.get("duplicate_of"):
                     stats.duplicates += 1
                 else:
                     stats.kept += 1
-                    self.known.setdefault(child.key, child)
+                    if not child.audit_weight:
+                        self.known.setdefault(child.key, child)
             elif gate is None or gate.get("sibling"):
                 stats.duplicates += 1  # a repeat of a sibling; its result is copied after training
             else:
@@ -425,21 +430,129 @@ class Search:
 
     @staticmethod
     def _duplicate_result(original: Individual, candidate: Individual) -> dict:
-        return {"status": original.status, "metrics": {**original.metrics, "duplicate_of": original.id},
+        # what its training learned stays the original's: a duplicate's genotype is its own
+        metrics = {k: v for k, v in original.metrics.items() if k not in ("birth_hash", "lamarckian")}
+        return {"status": original.status, "metrics": {**metrics, "duplicate_of": original.id},
                 "reason": f"duplicate of candidate {original.id}; its result is reused"}
 
     def _job(self, generation: int, child: Individual, index: int, medians) -> worker.Job:
         space = self.space
         model, rewiring, training = training_genes.apply(space.model.model_config(child.cell), space.rewiring,
                                                          space.training, child.genes)
+        inherit = self._inheritance(child)
+        if inherit is not None:
+            training = replace(training, epochs=space.inherited_epochs)
+        keep = ({"optimizer": space.evolution.keep_optimizer, "lamarckian": space.evolution.inheritance == "lamarckian"}
+                if space.keeps_weights else None)
         return worker.Job(
             id=child.id, genotype=child.graph, task=space.task, data_dir=self.data_dir,
             model=model, rewiring=rewiring, training=training,
             seed=candidate_seed(space.seed, generation, index), medians=medians,
-            curve_gate={**self.curve_model, "features": child.features} if self.curve_model and generation else None,
+            curve_gate=({**self.curve_model, "features": child.features}
+                        if self.curve_model and generation and inherit is None else None),
             median_warmup=space.stopping.warmup_epochs,
             threads=max(1, available_cores() // max(1, self.executor.workers)),
+            inherit=inherit, keep=keep,
         )
+
+    # ------------------------------------------------------------------ weights and inheritance
+
+    @property
+    def weights_dir(self) -> Path:
+        return self.run_dir / "weights"
+
+    def weights_path(self, candidate_id: int) -> Path:
+        return self.weights_dir / f"{candidate_id}.safetensors"
+
+    @staticmethod
+    def weights_owner(individual: Individual) -> int:
+        """The candidate whose weights file holds ``individual``'s weights (a duplicate's original)."""
+        return int(individual.metrics.get("duplicate_of") or individual.id)
+
+    def _inheritance(self, child: Individual) -> dict | None:
+        """The job's ``inherit`` for a child that inherits, else None — with the reason on the child
+        (``child.inheritance``) when a child that could inherit trains from scratch."""
+        child.inheritance = None
+        if self.space.evolution.inheritance == "none" or not child.parents or child.graph.tags is None:
+            return None
+        by_id = {individual.id: individual for individual in self.population}
+        parents = []
+        for parent_id in child.parents:
+            parent = by_id.get(parent_id)
+            if parent is None:
+                child.inheritance = {"from_scratch": f"parent {parent_id} is not in the population"}
+                return None
+            owner = self.weights_owner(parent)
+            if owner != parent.id:  # a duplicate: its original's weights, if their node ids agree
+                original = self.known.get(parent.key)
+                if original is None or not same_numbering(original.graph, parent.graph):
+                    child.inheritance = {"from_scratch": f"parent {parent_id} repeats candidate {owner} with its "
+                                                         "neurons numbered otherwise"}
+                    return None
+            path = self.weights_path(owner)
+            if not path.exists():
+                child.inheritance = {"from_scratch": f"the weights of parent {parent_id} ({path.name}) are missing"}
+                return None
+            from structsearch.nn.weights import NodeWeights
+
+            blob = path.read_bytes()
+            NodeWeights.from_bytes(blob, str(path)).check(parent.graph, f"candidate {parent_id} ({path})")
+            parents.append(worker._b64(blob))
+        return {"parents": parents, "tags": child.graph.tags.tolist()}
+
+    def _keep_weights(self, child: Individual, result: worker.JobResult, metrics: dict) -> tuple:
+        """Write a result's weights file (atomically) and account for its inheritance; (learned genotype,
+        its key) for a Lamarckian result, else (None, None)."""
+        if child.inheritance is not None:
+            metrics["inheritance"] = child.inheritance
+        parent_epochs = 0
+        if "inheritance" in metrics and "from_scratch" not in metrics["inheritance"]:
+            metrics["inheritance"]["from"] = list(child.parents)
+            by_id = {individual.id: individual for individual in self.population}
+            parent_epochs = max((int(by_id[p].metrics.get("lineage_epochs", 0)) for p in child.parents
+                                 if p in by_id), default=0)
+            metrics["inheritance"]["parent_epochs"] = parent_epochs
+        metrics["lineage_epochs"] = parent_epochs + metrics["cost_epochs"]  # training its weights embody
+        if result.weights is None:
+            return None, None
+        import base64
+
+        blob = base64.b64decode(result.weights)
+        self.weights_dir.mkdir(exist_ok=True)
+        path = self.weights_path(child.id)
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(blob)
+        partial.replace(path)
+        metrics["weights_file"] = str(path.relative_to(self.run_dir))
+        metrics["weights_bytes"] = len(blob)
+        if result.genotype is None:
+            return None, None
+        from structsearch.graphs import LayeredGraph
+
+        learned = LayeredGraph.from_bytes(base64.b64decode(result.genotype), f"candidate {child.id}'s learned genotype")
+        metrics["birth_hash"] = child.key
+        child.graph, child._key = learned, None
+        return learned, child.key
+
+    def retain_weights(self, generation: int) -> list[Path]:
+        """Delete the weights files of every candidate outside the population and the last
+        ``weights_generations`` generations; returns the files deleted."""
+        if not self.weights_dir.exists():
+            return []
+        keep = {self.weights_owner(individual) for individual in self.population}
+        window = self.space.evolution.weights_generations
+        if window:
+            keep.update(self.store.ids_from_generation(generation - window + 1))
+        deleted = []
+        for path in sorted(self.weights_dir.glob("*.safetensors")):
+            if path.stem.isdigit() and int(path.stem) not in keep:
+                path.unlink()
+                deleted.append(path)
+        for path in self.weights_dir.glob("*.partial"):  # a write a kill interrupted
+            path.unlink()
+        if deleted:
+            self.store.log_event("weights_deleted", generation=generation, files=len(deleted))
+        return deleted
 
     def _medians(self, generation: int) -> list[float] | None:
         stopping = self.space.stopping
@@ -455,6 +568,7 @@ class Search:
         medians = self._medians(generation)
         index = {id(child): i for i, child in enumerate(children)}
         by_id = {child.id: child for child in pending}
+        trained_now: dict[str, Individual] = {}  # birth key → the child trained for it
         planned: dict[int, int] = {}
         self.budget_stop = None
 
@@ -481,10 +595,14 @@ class Search:
             metrics = {**result.metrics, "worker": result.worker, "cost_epochs": cost,
                        "cost_seconds": round(float(result.seconds.get("total", 0.0)), 3),
                        "budget_spent": self.spent_epochs + cost}  # the search's epochs when it finished
+            birth_key = child.key
+            learned, learned_key = self._keep_weights(child, result, metrics)
             self.store.record_result(child.id, status, metrics, result.curves, result.seconds,
-                                     child.prediction, result.reason)
+                                     child.prediction, result.reason, learned, learned_key)
             child.set_fitness(status, metrics)
-            self.known.setdefault(child.key, child)
+            if not child.audit_weight:  # an audited child stays out of the search, deduplication included
+                self.known.setdefault(child.key, child)
+            trained_now[birth_key] = child
             self.trained += 1
             self.in_flight -= 1
             self.spent_epochs += cost
@@ -494,8 +612,9 @@ class Search:
             self._note_best(child)
             self.view.candidate_done(self, child, status)
         for child in children:  # duplicates within this generation: copy the result they repeat
-            if child.status is None and child.key in self.known:
-                result = self._duplicate_result(self.known[child.key], child)
+            original = trained_now.get(child.key) or self.known.get(child.key)
+            if child.status is None and original is not None:
+                result = self._duplicate_result(original, child)
                 self.store.record_result(child.id, result["status"], result["metrics"], reason=result["reason"])
                 child.set_fitness(result["status"], result["metrics"])
         pairs = [(c.prediction, c.accuracy) for c in pending if c.prediction is not None and not c.audit_weight]
@@ -614,6 +733,12 @@ class Search:
             cached = candidate.features or self._features(individual)[0]
             individual.features = cached
         return cached
+
+
+def same_numbering(a, b) -> bool:
+    """Whether two graphs are equal node for node (not only up to relabelling, as equal hashes say)."""
+    return (np.array_equal(a.layers, b.layers) and a.n_edges == b.n_edges
+            and np.array_equal(np.sort(a.edge_keys()), np.sort(b.edge_keys())))
 
 
 def weighted_kendall_tau(rows: list[tuple[float, float, float]]) -> float | None:

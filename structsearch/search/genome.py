@@ -13,6 +13,7 @@ import numpy as np
 from deap import base
 
 from structsearch.graphs import LayeredGraph
+from structsearch.graphs.lineage import tagged
 from structsearch.graphs.operators import BLOCK_STEPS, SINGLE_EDGE, crossover, mutation
 from structsearch.graphs.priors import prior
 from structsearch.search import genes as training_genes
@@ -48,6 +49,7 @@ class Individual:
         self.audit_weight: float | None = None  # dropped by the gate but trained for its audit: its weight
         self.features: dict | None = None
         self.metrics: dict = {}
+        self.inheritance: dict | None = None  # why it trains from scratch, when it could have inherited
         self.fitness = ParetoFitness() if pareto else AccuracyFitness()
         self._key: str | None = None
 
@@ -150,11 +152,12 @@ def apply_mutation(space: SearchSpace, name: str, graph: LayeredGraph, rng: np.r
 
 
 def mutate(
-    space: SearchSpace, individual: Individual, rng: np.random.Generator
+    space: SearchSpace, individual: Individual, rng: np.random.Generator, graph: LayeredGraph | None = None
 ) -> tuple[LayeredGraph, str | None, dict, str]:
-    """(graph, cell, genes, description) of one mutation of ``individual``."""
+    """(graph, cell, genes, description) of one mutation of ``individual`` (of ``graph`` in its place,
+    when given: the same graph with node tags)."""
     name = _pick(operator_weights(space, individual.graph), rng)
-    graph = apply_mutation(space, name, individual.graph, rng)
+    graph = apply_mutation(space, name, individual.graph if graph is None else graph, rng)
     cell, cells = individual.cell, space.cells
     description = f"mutation:{name}"
     if len(cells) > 1 and rng.random() < space.evolution.cell_mutation_probability:
@@ -170,14 +173,18 @@ def mutate(
 def make_offspring(space: SearchSpace, parents: list[Individual], rng: np.random.Generator) -> list[Individual]:
     """One child per parent: pairs cross over with the crossover probability (then each child is
     also mutated with the mutation probability); a child made without crossover is always mutated,
-    so no child is a plain copy of its parent."""
+    so no child is a plain copy of its parent.
+
+    Each parent's nodes are tagged with its place among the child's parents before the operators
+    run (:mod:`structsearch.graphs.lineage`), so a child's graph tells which parent node each of its
+    nodes is: weight inheritance reads it."""
     evolution, pareto = space.evolution, space.evolution.selection == "nsga2"
     children = []
     for start in range(0, len(parents), 2):
         pair = parents[start : start + 2]
         if len(pair) == 2 and rng.random() < evolution.crossover_probability:
             name = _pick(evolution.crossovers, rng)
-            graphs = crossover(name)(pair[0].graph, pair[1].graph, rng)
+            graphs = crossover(name)(tagged(pair[0].graph, 0), tagged(pair[1].graph, 1), rng)
             ids = tuple(p.id for p in pair)
             gene_pair = training_genes.cross(space.genes, pair[0].genes, pair[1].genes, rng)
             made = [Individual(g, parent.cell, origin=f"crossover:{name}", parents=ids, pareto=pareto, genes=genes)
@@ -189,7 +196,7 @@ def make_offspring(space: SearchSpace, parents: list[Individual], rng: np.random
             children.extend(made)
         else:
             for parent in pair:
-                graph, cell, genes, description = mutate(space, parent, rng)
+                graph, cell, genes, description = mutate(space, parent, rng, tagged(parent.graph, 0))
                 children.append(Individual(graph, cell, origin=description, parents=(parent.id,), pareto=pareto,
                                            genes=genes))
     return children

@@ -37,6 +37,11 @@ A space file has a few top-level keys and its tables; every table but ``[task]``
     generations = 5
     selection = "tournament"  # tournament | aging | nsga2 | random (random search: no breeding)
     single_edge_limit = 1000  # above this many edges only block (and layer) operators mutate
+    inheritance = "none"      # none | weights | lamarckian: children start from their parents' weights
+    inherited_epochs = 2      # epochs an inheriting child trains (default: a quarter of training.epochs)
+    keep_weights = false      # keep every trained candidate's weights (always with inheritance)
+    keep_optimizer = false    # and its optimizer state
+    weights_generations = 1   # weights kept: the population's and those of the last K generations
     [evolution.mutations]     # per-operator weights
     add-edge = 1.0
     resize-layer = 1.0
@@ -97,6 +102,7 @@ from structsearch.registry import names_registry
 from structsearch.train import TrainConfig
 
 SELECTIONS = names_registry("selection", ("tournament", "aging", "nsga2", "random"))
+INHERITANCE = names_registry("inheritance", ("none", "weights", "lamarckian"))
 MODEL_KINDS = names_registry("model kind", ("mlp", "rnn"))
 # the prior-specific parameters each prior takes, with their kind (int or float range)
 PRIOR_PARAMETERS = {
@@ -294,6 +300,13 @@ class EvolutionSpace:
     steps: dict[str, float] = field(default_factory=dict)
     # above this many edges the single-edge operators give way to the block operators
     single_edge_limit: int = 1000
+    # weight inheritance: none | weights (children start from their parents' trained weights) |
+    # lamarckian (and the topology learned in training becomes the genotype)
+    inheritance: str = "none"
+    inherited_epochs: int | None = None  # epochs an inheriting child trains; default: a quarter of the epochs
+    keep_weights: bool = False  # keep every trained candidate's weights (always, with inheritance)
+    keep_optimizer: bool = False  # keep its optimizer state too
+    weights_generations: int = 1  # retention: the population's weights plus those of the last K generations
 
     @property
     def n_offspring(self) -> int:
@@ -314,6 +327,9 @@ class EvolutionSpace:
         if self.n_offspring < 1:
             raise ConfigError(f"evolution.offspring must be a positive integer, got {self.offspring}")
         SELECTIONS.check(self.selection, "evolution.selection")
+        INHERITANCE.check(self.inheritance, "evolution.inheritance")
+        if self.weights_generations < 0:
+            raise ConfigError(f"evolution.weights_generations must be ≥ 0, got {self.weights_generations}")
         if self.tournament_size < 1:
             raise ConfigError(f"evolution.tournament_size must be ≥ 1, got {self.tournament_size}")
         for name, value in self.steps.items():
@@ -497,10 +513,32 @@ class SearchSpace:
             raise ConfigError(f"rewiring.rule = {self.rewiring.rule!r}: recurrent candidates train without "
                               "rewiring; use 'none'")
         genes.check_extremes(self.genes, self.model.model_config(), self.rewiring, self.training)
+        self._check_inheritance()
         if self.gate.stage != "structure" and self.gate.curve_epochs >= self.training.epochs:
             raise ConfigError(f"gate.curve_epochs = {self.gate.curve_epochs} must be fewer than training.epochs "
                               f"({self.training.epochs}): the curve stage stops children before the end")
         return self
+
+    def _check_inheritance(self) -> None:
+        evolution, epochs = self.evolution, self.training.epochs
+        if evolution.inherited_epochs is not None and not 1 <= evolution.inherited_epochs <= epochs:
+            raise ConfigError(f"evolution.inherited_epochs = {evolution.inherited_epochs} must lie between 1 and "
+                              f"training.epochs ({epochs})")
+        if evolution.inheritance == "lamarckian" and self.rewiring.rule == "none":
+            import warnings
+
+            warnings.warn("evolution.inheritance = 'lamarckian' with rewiring.rule = 'none': training does not "
+                          "change the topology, so this is the same as 'weights'", UserWarning, stacklevel=2)
+
+    @property
+    def inherited_epochs(self) -> int:
+        """Epochs an inheriting child trains."""
+        epochs = self.evolution.inherited_epochs
+        return max(1, self.training.epochs // 4) if epochs is None else epochs
+
+    @property
+    def keeps_weights(self) -> bool:
+        return self.evolution.keep_weights or self.evolution.inheritance != "none"
 
     @property
     def max_width(self) -> int:

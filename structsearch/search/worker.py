@@ -17,6 +17,7 @@ import statistics
 import traceback
 from dataclasses import asdict, dataclass, field, fields, replace
 
+import numpy as np
 import torch
 
 from structsearch.config import (
@@ -115,10 +116,15 @@ class Job:
     median_warmup: int = 1
     threads: int = 1
     curve_gate: dict | None = None  # the gate's curve stage, when it acts (CurveStop)
+    # weight inheritance: {"parents": [base64 weights files, by parent slot], "tags": the genotype's
+    # node tags (structsearch.graphs.lineage)}; the training epochs are already the inherited ones
+    inherit: dict | None = None
+    # what a trained candidate keeps: {"optimizer": bool, "lamarckian": bool} (None: nothing)
+    keep: dict | None = None
 
     def to_json(self) -> str:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data.update(genotype=base64.b64encode(self.genotype.to_bytes()).decode("ascii"),
+        data.update(genotype=_b64(self.genotype.to_bytes()),
                     task=task_table(self.task), model=asdict(self.model), rewiring=asdict(self.rewiring),
                     training=asdict(self.training))
         return json.dumps(data)
@@ -144,6 +150,8 @@ class JobResult:
     curves: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
     worker: dict | None = None
+    weights: str | None = None  # base64 of the kept weights file (structsearch.nn.weights)
+    genotype: str | None = None  # base64 of the learned genotype (Lamarckian inheritance)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -174,18 +182,61 @@ def evaluate(job_text: str) -> str:
         return JobResult(job_id, "failed", reason.replace("\n", " "), worker=where).to_json()
 
 
+def _b64(blob: bytes) -> str:
+    return base64.b64encode(blob).decode("ascii")
+
+
 def train_candidate(graph, task, model: ModelConfig, rewiring: RewiringConfig, training: TrainConfig, seed: int,
-                    callbacks=()):
+                    callbacks=(), prepare=None, keep_optimizer: bool = False):
     """Decode ``graph`` with :func:`~structsearch.pipeline.build_candidate` and train it with the
-    shared trainer and its rewiring rule; the TrainResult."""
+    shared trainer and its rewiring rule; the TrainResult, with the trained ``network`` on it.
+    ``prepare(network, rule)`` runs before training, after the zero-cost proxies (weight
+    inheritance); its return value is the result's ``prepared``."""
     from structsearch.pipeline import ModelSpec, build_candidate
     from structsearch.train import train
 
     network, rule = build_candidate(graph, ModelSpec(model, rewiring), task, seed)
     proxies, seconds = candidate_proxies(network, task, training.batch_size)
-    result = train(network, task, replace(training, seed=seed), [rule, *callbacks])
+    prepared = prepare(network, rule) if prepare is not None else None
+    result = train(network, task, replace(training, seed=seed), [rule, *callbacks], keep_optimizer=keep_optimizer)
     result.proxies, result.seconds["proxies"] = proxies, round(seconds, 6)
+    result.network, result.prepared = network, prepared
     return result
+
+
+def _inherit(job: Job):
+    """The ``prepare`` hook that starts a child from its parents' weights (None without inheritance)."""
+    if not job.inherit:
+        return None
+    from structsearch.nn.weights import NodeWeights, transfer
+
+    def prepare(network, rule):
+        parents = [NodeWeights.from_bytes(base64.b64decode(text), f"candidate {job.id}'s parent {k}")
+                   for k, text in enumerate(job.inherit["parents"])]
+        tagged = job.genotype.with_tags(job.inherit["tags"])
+        return transfer(network, tagged, parents, rule.initial_values if rule is not None else None)
+
+    return prepare
+
+
+def _kept(job: Job, result) -> tuple[str | None, str | None, dict]:
+    """(weights file, learned genotype, metrics) a trained candidate keeps, as base64."""
+    if not job.keep or result.status not in ("ok", "stopped-early"):
+        return None, None, {}
+    from structsearch.nn.weights import extract, learned_graph, renumber
+
+    weights = extract(result.network, job.genotype,
+                      result.optimizer_state if job.keep.get("optimizer") else None, candidate=job.id)
+    if not job.keep.get("lamarckian"):
+        return _b64(weights.to_bytes()), None, {}
+    learned, removed = learned_graph(weights, job.genotype)
+    weights = renumber(weights, learned)
+    n = job.genotype.n_nodes  # the learned edges in the birth genotype's node ids (its tags)
+    kept = np.intersect1d(learned.tags[learned.src] * n + learned.tags[learned.dst], job.genotype.edge_keys())
+    learned = learned.with_tags(None)
+    return (_b64(weights.to_bytes()), _b64(learned.to_bytes()),
+            {"lamarckian": {"edges_moved": int(job.genotype.n_edges - kept.size), "neurons_removed": removed,
+                            "birth_edges": job.genotype.n_edges, "learned_edges": learned.n_edges}})
 
 
 def candidate_proxies(network, task, batch_size: int, names=None) -> tuple[dict, float]:
@@ -216,6 +267,11 @@ def _train(job: Job) -> JobResult:
     callbacks = [MedianStopping(job.medians, job.median_warmup)] if job.medians else []
     if job.curve_gate:
         callbacks.append(CurveStop(job.curve_gate))
-    result = train_candidate(job.genotype, task, job.model, job.rewiring, job.training, job.seed, callbacks)
-    return JobResult(job.id, result.status, result.reason, result_metrics(job.genotype, result),
-                     result.curves, result.seconds)
+    result = train_candidate(job.genotype, task, job.model, job.rewiring, job.training, job.seed, callbacks,
+                             _inherit(job), bool(job.keep and job.keep.get("optimizer")))
+    metrics = result_metrics(job.genotype, result)
+    if result.prepared is not None:
+        metrics["inheritance"] = {**result.prepared, "epochs": job.training.epochs}
+    weights, genotype, kept = _kept(job, result)
+    return JobResult(job.id, result.status, result.reason, {**metrics, **kept}, result.curves, result.seconds,
+                     weights=weights, genotype=genotype)

@@ -82,6 +82,7 @@ class Candidate:
     seconds: dict = field(default_factory=dict)
     prediction: float | None = None
     reason: str = ""
+    finished: float | None = None  # when its result was stored (seconds since the epoch)
 
 
 class RunStore:
@@ -314,7 +315,7 @@ class RunStore:
         attributes = "c.attributes" if self.version > 1 else "'{}'"  # read-only version-1 stores
         return (
             "SELECT c.id, c.hash, c.genotype, c.parents, c.generation, c.origin, f.data, f.meta, "
-            f"r.status, r.metrics, r.curves, r.seconds, r.prediction, r.reason, {attributes} "
+            f"r.status, r.metrics, r.curves, r.seconds, r.prediction, r.reason, {attributes}, r.finished "
             "FROM candidates c LEFT JOIN features f ON f.candidate_id = c.id "
             "LEFT JOIN results r ON r.candidate_id = c.id"
         )
@@ -336,7 +337,7 @@ class RunStore:
             parents=json.loads(row[3]), generation=row[4], origin=row[5],
             features=loads(row[6], None), feature_meta=loads(row[7], {}), status=row[8],
             metrics=loads(row[9], {}), curves=loads(row[10], {}), seconds=loads(row[11], {}),
-            prediction=row[12], reason=row[13] or "", attributes=loads(row[14], {}),
+            prediction=row[12], reason=row[13] or "", attributes=loads(row[14], {}), finished=row[15],
         )
 
     def candidates(self, generation: int | None = None) -> list[Candidate]:

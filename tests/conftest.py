@@ -16,3 +16,9 @@ def idx_dir(tmp_path):
         write_idx(folder / (FILES[f"{split}_images"] + ".gz"), images)
         write_idx(folder / FILES[f"{split}_labels"], labels)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _no_automatic_reports(monkeypatch):
+    """Searches run by tests write no report.html (test_report.py turns it back on where it checks it)."""
+    monkeypatch.setenv("STRUCTSEARCH_REPORT", "0")

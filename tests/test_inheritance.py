@@ -187,10 +187,11 @@ def test_inheritance_settings_are_checked():
 def test_a_child_whose_parents_weights_are_missing_trains_from_scratch_and_a_foreign_file_is_refused(tmp_path):
     import shutil
 
+    from test_search import tiny_space
+
     from structsearch.search.engine import Search
     from structsearch.search.executors import InProcessExecutor
     from structsearch.store import RunStore
-    from test_search import tiny_space
 
     space = tiny_space(evolution__generations=1, evolution__inheritance="weights", gate__predictor="none")
     first = Search.start(space, tmp_path / "a", InProcessExecutor())

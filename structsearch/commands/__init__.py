@@ -25,7 +25,7 @@ from structsearch.errors import ConfigError, StructsearchError
 COMMANDS = {name: f"structsearch.commands.{module}" for name, module in (
     ("train", "train"), ("evolve", "evolve"), ("study", "study"), ("spaces", "spaces"), ("prune", "prune"),
     ("motifs", "motifs"), ("tasks", "tasks"), ("genotype", "genotype"), ("meta", "meta"),
-    ("predictor", "predictor"), ("experiment", "experiment"),
+    ("predictor", "predictor"), ("experiment", "experiment"), ("report", "report"),
 )}
 
 

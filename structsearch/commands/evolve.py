@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from structsearch.commands._options import (
@@ -75,6 +76,10 @@ def add_parser(commands) -> None:
                         help="then run random search (same seed, no gate) with exactly the epochs the search "
                              "spent, into RUN-random, and compare the two")
     parser.add_argument("--quiet", action="store_true", help="no live view")
+    parser.add_argument("--json", action="store_true",
+                        help="print the best candidates as JSON on the last line instead of the table")
+    parser.add_argument("--no-report", action="store_true",
+                        help="do not write report.html at the end (also: STRUCTSEARCH_REPORT=0)")
     add_data_options(parser)
     add_memory_option(parser)
 
@@ -117,7 +122,7 @@ def run(args) -> int:
     from rich.console import Console
 
     from structsearch.runs import new_run_dir
-    from structsearch.search.display import LiveView, summary_table, write_outputs
+    from structsearch.search.display import LiveView, summary_json, summary_table, write_outputs
     from structsearch.search.engine import Search
     from structsearch.search.space import DEFAULT_SPACE, load_space_with_changes
     from structsearch.store import RunStore
@@ -163,7 +168,8 @@ def run(args) -> int:
     finally:
         executor.close()
     files = write_outputs(search)
-    Console().print(summary_table(search))
+    if not args.json:
+        Console().print(summary_table(search))
     console.print(f"{outcome.stopped_by}: {outcome.trained} trained of {outcome.candidates} candidates over "
                   f"{outcome.generations + 1} generations; {', '.join(str(f) for f in files)}")
     audit = search.audit_summary()
@@ -179,8 +185,27 @@ def run(args) -> int:
         Console().print(comparison_table({search.space.evolution.selection: search.store,
                                           "random (baseline)": baseline.store}))
         baseline.store.close()
+    summary = summary_json(search) if args.json else None
     search.store.close()
+    runs = [search.run_dir] + ([baseline.run_dir] if baseline is not None else [])
+    if not args.no_report and os.environ.get("STRUCTSEARCH_REPORT", "1") != "0":
+        _report(console, runs)
+    if summary is not None:
+        print(summary)
     return 0
+
+
+def _report(console, runs) -> None:
+    """Write report.html into the first run; a report that fails is a note, never a lost search."""
+    from structsearch.errors import StructsearchError
+    from structsearch.report import write_report
+
+    try:
+        path = write_report(runs)
+    except (StructsearchError, OSError, ValueError) as error:
+        console.print(f"note: no report written ({error}); try `structsearch report {runs[0]}`")
+        return
+    console.print(f"report: {path}")
 
 
 def _baseline_dir(args, runs, name: str, overwrite: bool):

@@ -4,28 +4,39 @@ from __future__ import annotations
 
 
 def add_parser(commands) -> None:
-    commands.add_parser("spaces", help="list the built-in search spaces")
+    parser = commands.add_parser("spaces", help="list the built-in search spaces")
+    parser.add_argument("--json", action="store_true", help="print them as JSON (for scripts)")
+
+
+COLUMNS = ("name", "task", "model", "priors", "population × generations", "selection", "gate")
 
 
 def run(args) -> int:
+    import json
+
     from rich.console import Console
-    from rich.table import Table
 
     from structsearch.errors import ConfigError, DataError
     from structsearch.search.space import builtin_spaces, load_space
+    from structsearch.tables import Column, fitted_table
 
-    table = Table(title="built-in search spaces (copy one from search_spaces/ to make your own)")
-    for column in ("name", "task", "model", "priors", "population × generations", "selection", "gate"):
-        table.add_column(column)
+    rows = []
     for name, path in sorted(builtin_spaces().items()):
         try:
             space = load_space(path)
         except (ConfigError, DataError) as error:
-            table.add_row(name, f"[red]{error}[/red]", "", "", "", "", "")
+            rows.append([name, f"error: {error}", "", "", "", "", ""])
             continue
-        model = space.model.kind if space.model.kind == "mlp" else ",".join(space.model.cells)
+        model = space.model.kind if space.model.kind == "mlp" else ", ".join(space.model.cells)
         gate = "off" if not space.gate.enabled else f"{space.gate.predictor} ({space.gate.estimation_fraction})"
-        table.add_row(name, space.task.name, model, ", ".join(space.genotype.priors),
-                      f"{space.evolution.population} × {space.evolution.generations}", space.evolution.selection, gate)
-    Console().print(table)
+        rows.append([name, space.task.name, model, ", ".join(space.genotype.priors),
+                     f"{space.evolution.population} × {space.evolution.generations}", space.evolution.selection, gate])
+    if args.json:
+        print(json.dumps([dict(zip(COLUMNS, row, strict=True)) for row in rows]))
+        return 0
+    columns = [Column("name", identifies=True), Column("task", priority=5), Column("model", wraps=True, priority=4),
+               Column("priors", wraps=True, priority=1), Column("population × generations", wraps=True, priority=2),
+               Column("selection", priority=3), Column("gate", priority=0)]
+    Console().print(fitted_table("built-in search spaces (copy one from search_spaces/ to make your own)",
+                                 columns, rows))
     return 0

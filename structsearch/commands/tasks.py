@@ -7,20 +7,23 @@ from structsearch.commands._options import add_data_options
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("tasks", help="list the tasks with their shapes and sizes")
+    parser.add_argument("--json", action="store_true", help="print them as JSON (for scripts)")
     add_data_options(parser)
 
 
+COLUMNS = ("task", "input shape", "classes", "train", "validation", "test")
+
+
 def run(args) -> int:
+    import json
+
     from rich.console import Console
-    from rich.table import Table
 
     from structsearch.errors import DataError
+    from structsearch.tables import Column, fitted_table
     from structsearch.tasks import load_task, task_entry, task_names
 
-    table = Table(title="tasks")
-    for column in ("task", "input shape", "classes", "train", "validation", "test"):
-        table.add_column(column)
-    notes = []
+    rows, notes = [], []
     for name in task_names():
         entry = task_entry(name)
         options = {}
@@ -31,14 +34,21 @@ def run(args) -> int:
         try:
             task = load_task(name, **options)
         except DataError as error:
-            table.add_row(name, "needs files", "", "", "", "")
+            rows.append([name, "needs files", "", "", "", ""])
             notes.append(f"{name}: {error}")
             continue
         shape = "×".join(map(str, task.input_shape)) + (" (sequence)" if task.sequence else "")
-        table.add_row(name, shape, str(task.n_classes), f"{len(task.train):,}",
-                      f"{len(task.validation):,}", f"{len(task.test):,}")
+        rows.append([name, shape, str(task.n_classes), f"{len(task.train):,}", f"{len(task.validation):,}",
+                     f"{len(task.test):,}"])
+    if args.json:
+        print(json.dumps([{**dict(zip(COLUMNS, row, strict=True)), "summary": task_entry(row[0]).summary}
+                          for row in rows]))
+        return 0
+    columns = [Column("task", identifies=True), Column("input shape", identifies=True),
+               Column("classes", priority=3, justify="right"), Column("train", priority=2, justify="right"),
+               Column("validation", priority=0, justify="right"), Column("test", priority=1, justify="right")]
     console = Console()
-    console.print(table)
+    console.print(fitted_table("tasks", columns, rows))
     for name in task_names():
         console.print(f"[bold]{name}[/bold]: {task_entry(name).summary}")
     for note in notes:

@@ -107,17 +107,44 @@ def ranked(search) -> list[Individual]:
     return sorted(search.known.values(), key=lambda ind: (-ind.accuracy, ind.graph.n_edges, ind.id))
 
 
-def summary_table(search, top: int = 5) -> Table:
-    table = Table(title=f"best candidates of {search.run_dir.name}")
-    for column in ("id", "gen", "structure", "connections", "val acc", "test acc", "train s", "origin"):
-        table.add_column(column, justify="right" if column not in ("structure", "origin") else "left")
+SUMMARY_COLUMNS = ("id", "gen", "structure", "connections", "val acc", "test acc", "train s", "origin")
+
+
+def summary_rows(search, top: int = 5) -> list[list[str]]:
+    rows = []
     for individual in ranked(search)[:top]:
         candidate = search.store.candidate(individual.id)
-        table.add_row(str(individual.id), str(candidate.generation), structure(individual),
-                      f"{individual.graph.n_edges:,}", _accuracy(individual.accuracy),
-                      _accuracy(individual.metrics.get("test_accuracy")),
-                      f"{candidate.seconds.get('total', float('nan')):.1f}", individual.origin)
-    return table
+        rows.append([str(individual.id), str(candidate.generation), structure(individual),
+                     f"{individual.graph.n_edges:,}", _accuracy(individual.accuracy),
+                     _accuracy(individual.metrics.get("test_accuracy")),
+                     f"{candidate.seconds.get('total', float('nan')):.1f}", individual.origin.replace("+", " + ")])
+    return rows
+
+
+def summary_table(search, top: int = 5, width: int | None = None) -> Table:
+    """The best candidates; the id, structure and origin wrap and are never cut (the other columns go
+    first when the terminal is narrow)."""
+    from structsearch.tables import Column, fitted_table
+
+    columns = [Column("id", identifies=True, justify="right"), Column("gen", priority=2, justify="right"),
+               Column("structure", identifies=True), Column("connections", priority=3, justify="right"),
+               Column("val acc", priority=5, justify="right"), Column("test acc", priority=4, justify="right"),
+               Column("train s", priority=1, justify="right"), Column("origin", identifies=True)]
+    return fitted_table(f"best candidates of {search.run_dir.name}", columns, summary_rows(search, top), width)
+
+
+def summary_json(search, top: int = 5) -> str:
+    """The best candidates as JSON (``evolve --json``)."""
+    import json
+
+    rows = []
+    for individual in ranked(search)[:top]:
+        candidate = search.store.candidate(individual.id)
+        rows.append({"id": individual.id, "generation": candidate.generation, "structure": structure(individual),
+                     "connections": individual.graph.n_edges, "val_accuracy": individual.accuracy,
+                     "test_accuracy": individual.metrics.get("test_accuracy"),
+                     "train_seconds": candidate.seconds.get("total"), "origin": individual.origin})
+    return json.dumps({"run": str(search.run_dir), "best": rows})
 
 
 def write_outputs(search, top: int = 10) -> list[Path]:

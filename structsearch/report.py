@@ -1,0 +1,508 @@
+"""``structsearch report``: a search (or several) at a glance, as one self-contained HTML file.
+
+Every figure is a matplotlib PNG inlined as a data URI, so the file needs no network to be viewed
+and can be mailed or pasted into notes.  ``fmt="md"`` writes a Markdown summary with the PNGs next
+to it instead.  Sections for a search run:
+
+* **progress** — best-so-far validation accuracy against trained candidates, training epochs and
+  wall time, each run a line (its pick's test accuracy marked); several runs of one method (for
+  example three seeds) add their mean and spread;
+* **generations** — the per-generation table the live view shows;
+* **Pareto front** — validation accuracy against connections, with each run's front;
+* **gate** — predicted against actual accuracy for the children it scored and trained (audited
+  ones marked) and its τ per generation;
+* **diversity** — unique genotypes per generation and the spread of a few graph features;
+* **the best genotype** — drawn layer by layer (skip edges in colour, edges sampled above a few
+  thousand), with its motif census z-scores, its features and its training curves;
+* **predictor** — permutation importances of the gate's model refitted on the run's rows.
+
+Figures are numbers from the store only: a report can be written again at any time.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from structsearch.errors import ConfigError, DataError
+from structsearch.store import STORE_NAME, Candidate, RunStore
+
+MAX_DRAWN_EDGES = 3000
+DIVERSITY_FEATURES = ("edges", "hidden_nodes", "hidden_layers", "skip_edge_fraction")
+
+
+@dataclass
+class SearchRun:
+    """What a report needs of one evolve run, read once from its store."""
+
+    path: Path
+    config: dict
+    candidates: list[Candidate]
+    generations: list[dict]
+    finished: dict | None
+    population: list[int] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def task(self) -> str:
+        task = self.config.get("task", {})
+        return task.get("name", "") if isinstance(task, dict) else str(task)
+
+    @property
+    def method(self) -> str:
+        """The search's method: its selection, with the gate and inheritance when they act."""
+        evolution, gate = self.config.get("evolution", {}), self.config.get("gate", {})
+        method = evolution.get("selection", "tournament")
+        if method != "random" and gate.get("predictor", "none") != "none":
+            method += " + gate"
+        if evolution.get("inheritance", "none") != "none":
+            method += f" + {evolution['inheritance']}"
+        return method
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    def trained(self) -> list[Candidate]:
+        from structsearch.search.baseline import trained
+
+        return trained(self.candidates)
+
+    def best(self) -> Candidate | None:
+        rows = [c for c in self.trained() if c.status in ("ok", "stopped-early")
+                and c.metrics.get("val_accuracy") is not None]
+        return max(rows, key=lambda c: (c.metrics["val_accuracy"], -c.id)) if rows else None
+
+
+def load_search(path: Path) -> SearchRun:
+    with RunStore.open(path) as store:
+        if store.kind not in (None, "evolve"):
+            raise DataError(f"{path}: a run of `{store.kind}`, not of evolve")
+        state = store.meta("search_state") or {}
+        return SearchRun(path, store.config, store.candidates(), store.events("generation"),
+                         store.meta("search_finished"), list(state.get("population", [])))
+
+
+# ---------------------------------------------------------------------- figures
+
+
+def _figure(width: float = 7.0, height: float = 3.2, columns: int = 1):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, columns, figsize=(width, height), squeeze=False)
+    return figure, list(axes[0])
+
+
+def _png(figure) -> bytes:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=90)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _curve(run: SearchRun, axis: str) -> tuple[list[float], list[float], Candidate | None]:
+    """Best-so-far validation accuracy of a run against ``axis`` (candidates, epochs or seconds)."""
+    xs, ys, best, pick = [], [], -math.inf, None
+    start = min((c.finished for c in run.trained() if c.finished), default=0.0)
+    for index, candidate in enumerate(run.trained(), start=1):
+        accuracy = candidate.metrics.get("val_accuracy")
+        if candidate.status in ("ok", "stopped-early") and accuracy is not None and accuracy > best:
+            best, pick = accuracy, candidate
+        if math.isinf(best):
+            continue
+        x = {"candidates": index, "epochs": candidate.metrics.get("budget_spent", index),
+             "seconds": (candidate.finished or start) - start}[axis]
+        xs.append(float(x))
+        ys.append(best)
+    return xs, ys, pick
+
+
+def progress_figure(runs: list[SearchRun]) -> bytes:
+    return _png(progress_plot(runs))
+
+
+def progress_plot(runs: list[SearchRun]):
+    """Best so far against candidates, epochs and wall time; per method, mean and spread over runs."""
+    figure, axes = _figure(12.0, 3.4, 3)
+    colours = _colours({run.method for run in runs})
+    for ax, axis, label in zip(axes, ("candidates", "epochs", "seconds"),
+                               ("trained candidates", "training epochs", "wall time (s)"), strict=True):
+        by_method: dict[str, list] = {}
+        for run in runs:
+            xs, ys, pick = _curve(run, axis)
+            if not xs:
+                continue
+            ax.step(xs, ys, where="post", color=colours[run.method], alpha=0.45 if len(runs) > 1 else 1.0,
+                    label=f"{run.method}, seed {run.seed}")
+            test = pick.metrics.get("test_accuracy") if pick else None
+            if test is not None:
+                ax.plot([xs[-1]], [test], marker="x", color=colours[run.method])
+            by_method.setdefault(run.method, []).append((xs, ys))
+        for method, curves in by_method.items():
+            if len(curves) < 2:
+                continue
+            grid = np.linspace(0, max(c[0][-1] for c in curves), 100)
+            values = np.array([np.interp(grid, xs, ys, left=np.nan) for xs, ys in curves])
+            with np.errstate(all="ignore"):
+                mean = np.nanmean(values, axis=0)
+            ax.plot(grid, mean, color=colours[method], linewidth=2.2, label=f"{method}: mean of {len(curves)}")
+            ax.fill_between(grid, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=colours[method],
+                            alpha=0.12)
+        ax.set_xlabel(label)
+        ax.set_ylabel("best validation accuracy")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="lower right")
+    figure.suptitle("best so far (× the pick's test accuracy)", fontsize=10)
+    return figure
+
+
+def _colours(methods) -> dict[str, str]:
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+    return {method: palette[i % len(palette)] for i, method in enumerate(sorted(methods))}
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The (connections ↓, accuracy ↑) non-dominated points, by connections."""
+    front, best = [], -math.inf
+    for connections, accuracy in sorted(points, key=lambda p: (p[0], -p[1])):
+        if accuracy > best:
+            front.append((connections, accuracy))
+            best = accuracy
+    return front
+
+
+def pareto_figure(runs: list[SearchRun]) -> bytes:
+    figure, (ax,) = _figure(6.5, 3.6)
+    colours = _colours({run.name for run in runs})
+    for run in runs:
+        points = [(c.metrics.get("connections", c.genotype.n_edges), c.metrics["val_accuracy"]) for c in run.trained()
+                  if c.status in ("ok", "stopped-early") and c.metrics.get("val_accuracy") is not None]
+        if not points:
+            continue
+        x, y = zip(*points, strict=True)
+        ax.scatter(x, y, s=8, alpha=0.35, color=colours[run.name])
+        front = pareto_front(points)
+        ax.step(*zip(*front, strict=True), where="post", color=colours[run.name], label=run.name)
+    ax.set_xscale("log")
+    ax.set_xlabel("connections")
+    ax.set_ylabel("validation accuracy")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    return _png(figure)
+
+
+def gate_figure(run: SearchRun) -> bytes | None:
+    scored = [c for c in run.trained() if c.prediction is not None and c.metrics.get("val_accuracy") is not None]
+    taus = [(g["generation"], g.get("gate_kendall_tau"), g.get("gate_tau_weighted")) for g in run.generations]
+    if not scored and not any(t[1] is not None for t in taus):
+        return None
+    figure, (left, right) = _figure(11.0, 3.4, 2)
+    audited = [bool((c.feature_meta.get("gate") or {}).get("audit")) for c in scored]
+    for flag, colour, label in ((False, "#1f77b4", "kept"), (True, "#d62728", "dropped, trained by the audit")):
+        rows = [c for c, a in zip(scored, audited, strict=True) if a == flag]
+        if rows:
+            left.scatter([c.prediction for c in rows], [c.metrics["val_accuracy"] for c in rows], s=12,
+                         color=colour, label=label)
+    left.set_xlabel("gate's prediction")
+    left.set_ylabel("validation accuracy")
+    left.legend(fontsize=7)
+    left.grid(alpha=0.3)
+    generations = [t[0] for t in taus]
+    right.plot(generations, [np.nan if t[1] is None else t[1] for t in taus], marker="o", label="τ on kept")
+    if any(t[2] is not None for t in taus):
+        right.plot(generations, [np.nan if t[2] is None else t[2] for t in taus], marker="s",
+                   label="τ over every scored child (audit)")
+    right.axhline(0, color="grey", linewidth=0.8)
+    right.set_xlabel("generation")
+    right.set_ylabel("Kendall τ")
+    right.legend(fontsize=7)
+    right.grid(alpha=0.3)
+    return _png(figure)
+
+
+def diversity_figure(run: SearchRun) -> bytes:
+    generations = sorted({c.generation for c in run.candidates})
+    figure, axes = _figure(12.0, 3.0, 1 + len(DIVERSITY_FEATURES))
+    unique = [len({c.hash for c in run.candidates if c.generation == g}) for g in generations]
+    total = [sum(1 for c in run.candidates if c.generation == g) for g in generations]
+    axes[0].plot(generations, unique, marker="o", label="unique")
+    axes[0].plot(generations, total, marker=".", linestyle=":", label="children")
+    axes[0].set_title("genotypes", fontsize=9)
+    axes[0].legend(fontsize=7)
+    for ax, name in zip(axes[1:], DIVERSITY_FEATURES, strict=True):
+        values = [[(c.features or {}).get(name, np.nan) for c in run.candidates if c.generation == g]
+                  for g in generations]
+        ax.boxplot([[v for v in vs if v == v] or [np.nan] for vs in values], positions=generations,
+                   widths=0.6, showfliers=False)
+        ax.set_title(name, fontsize=9)
+    for ax in axes:
+        ax.set_xlabel("generation", fontsize=8)
+        ax.tick_params(labelsize=7)
+    return _png(figure)
+
+
+def genotype_figure(graph, max_edges: int = MAX_DRAWN_EDGES, seed: int = 0) -> tuple[bytes, int]:
+    """The genotype drawn: layers as columns, neurons by position, skip edges in colour; above
+    ``max_edges`` edges a uniform sample is drawn.  Returns (PNG, edges drawn)."""
+    position = graph.position_in_layer()
+    widths = np.bincount(graph.layers)
+    x = graph.layers.astype(float)
+    y = (position + 0.5) / widths[graph.layers] if graph.n_nodes else position
+    edges = np.arange(graph.n_edges)
+    if edges.size > max_edges:
+        edges = np.sort(np.random.default_rng(seed).choice(edges, max_edges, replace=False))
+    skip = graph.skip_edges()[edges]
+    figure, (ax,) = _figure(7.0, 4.0)
+    from matplotlib.collections import LineCollection
+
+    for mask, colour, alpha in ((~skip, "#555555", 0.25), (skip, "#d62728", 0.45)):
+        chosen = edges[mask]
+        segments = np.stack([np.column_stack([x[graph.src[chosen]], y[graph.src[chosen]]]),
+                             np.column_stack([x[graph.dst[chosen]], y[graph.dst[chosen]]])], axis=1)
+        ax.add_collection(LineCollection(segments, colors=colour, linewidths=0.5, alpha=alpha))
+    ax.scatter(x, y, s=max(1.0, 12.0 - graph.n_nodes / 100), color="#1f77b4", zorder=3)
+    ax.set_xticks(range(len(widths)), [f"{'in' if i == 0 else 'out' if i == len(widths) - 1 else i}\n{w}"
+                                        for i, w in enumerate(widths)], fontsize=7)
+    ax.set_yticks([])
+    ax.set_xlim(-0.3, len(widths) - 0.7)
+    ax.set_title(f"{graph.n_nodes} neurons, {graph.n_edges} edges ({int(graph.skip_edges().sum())} skip, red)"
+                 + (f"; {edges.size} drawn" if edges.size < graph.n_edges else ""), fontsize=9)
+    return _png(figure), int(edges.size)
+
+
+def curves_figure(candidate: Candidate) -> bytes | None:
+    curves = candidate.curves
+    if not curves.get("val_accuracy"):
+        return None
+    figure, (left, right) = _figure(8.0, 2.8, 2)
+    left.plot(curves["val_accuracy"], marker="o")
+    left.set_xlabel("epoch")
+    left.set_ylabel("validation accuracy")
+    if curves.get("train_loss"):
+        right.plot(curves["train_loss"], marker="o", label="train")
+    if curves.get("val_loss"):
+        right.plot(curves["val_loss"], marker="o", label="validation")
+    right.set_xlabel("epoch")
+    right.set_ylabel("loss")
+    right.legend(fontsize=7)
+    return _png(figure)
+
+
+def importances(run: SearchRun, seed: int = 0) -> list[tuple[str, float]] | None:
+    """Permutation importances (R² drop) of the gate's model refitted on the run's trained rows."""
+    gate = run.config.get("gate", {})
+    rows = [c for c in run.trained() if c.status == "ok" and c.features and c.metrics.get("val_accuracy") is not None]
+    if gate.get("predictor", "none") == "none" or len(rows) < 8:
+        return None
+    from sklearn.inspection import permutation_importance
+
+    from structsearch.predictors.model import PerformancePredictor
+
+    names = sorted(set.intersection(*(set(c.features) for c in rows)))
+    x = np.array([[c.features[n] for n in names] for c in rows], dtype=float)
+    x = np.where(np.isfinite(x), x, 0.0)
+    y = np.array([c.metrics["val_accuracy"] for c in rows])
+    predictor = PerformancePredictor(gate.get("model", "rf"), "val_accuracy", names, seed).fit(x, y)
+    result = permutation_importance(predictor.pipeline_, x, y, n_repeats=5, random_state=seed)
+    order = np.argsort(-result.importances_mean)[:12]
+    return [(names[i], float(result.importances_mean[i])) for i in order]
+
+
+# ---------------------------------------------------------------------- the document
+
+
+@dataclass
+class Section:
+    title: str
+    text: str = ""  # HTML
+    images: list[tuple[str, bytes]] = field(default_factory=list)  # (caption, PNG)
+    table: tuple[list[str], list[list]] | None = None
+    markdown: str = ""
+
+
+def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 100 else f"{value:,.1f}"
+    return str(value)
+
+
+def search_sections(runs: list[SearchRun]) -> list[Section]:
+    sections = []
+    summary_rows = []
+    for run in runs:
+        best = run.best()
+        summary_rows.append([run.name, run.method, run.seed, len(run.trained()), len(run.candidates),
+                             sum(int(c.metrics.get("cost_epochs", 0)) for c in run.trained()),
+                             None if best is None else best.metrics["val_accuracy"],
+                             None if best is None else best.metrics.get("test_accuracy"),
+                             None if best is None else best.id,
+                             (run.finished or {}).get("stopped_by", "not finished")])
+    sections.append(Section("Runs", table=(["run", "method", "seed", "trained", "candidates", "epochs trained",
+                                            "best validation", "its test accuracy", "best id", "stopped by"],
+                                           summary_rows)))
+    if not any(run.trained() for run in runs):
+        sections.append(Section("No trained candidates", "<p>No candidate of these runs has finished training "
+                                "yet: there is nothing to plot.</p>"))
+        return sections
+    sections.append(Section("Progress", images=[("best-so-far validation accuracy", progress_figure(runs))]))
+    for run in runs:
+        columns = ["generation", "children", "duplicates", "scored", "kept", "dropped", "audited", "trained",
+                   "failed", "gate_kendall_tau", "gate_tau_weighted", "seconds"]
+        rows = [[g.get(c) for c in columns] for g in run.generations]
+        sections.append(Section(f"Generations — {run.name}", table=(columns, rows)))
+    sections.append(Section("Pareto front", images=[("validation accuracy against connections", pareto_figure(runs))]))
+    for run in runs:
+        image = gate_figure(run)
+        if image is not None:
+            audit = (run.finished or {}).get("gate_tau_weighted")
+            text = "" if audit is None else f"<p>Mean τ over every scored child (audit): {audit:.3f}.</p>"
+            sections.append(Section(f"Gate — {run.name}", text, images=[("prediction against outcome; τ", image)]))
+        sections.append(Section(f"Diversity — {run.name}",
+                                "<p>Per generation: genotypes and the spread of a few graph features over its "
+                                "candidates.</p>", images=[("diversity", diversity_figure(run))]))
+        best = run.best()
+        if best is not None:
+            sections.append(best_section(run, best))
+        ranked = importances(run)
+        if ranked:
+            sections.append(Section(f"Predictor — {run.name}",
+                                    "<p>Permutation importances (drop in R²) of the gate's model refitted on the "
+                                    "run's trained rows.</p>", table=(["feature", "importance"], ranked)))
+    return sections
+
+
+def best_section(run: SearchRun, best: Candidate) -> Section:
+    from structsearch.motifs.census import census
+
+    drawing, _ = genotype_figure(best.genotype)
+    images = [("the best genotype", drawing)]
+    curves = curves_figure(best)
+    if curves is not None:
+        images.append(("its training curves", curves))
+    motifs = census(best.genotype, samples=20, seed=0)["motifs"] if best.genotype.n_edges <= 20000 else {}
+    features = best.features or {}
+    rows = [[name, motif["count"], motif["z"]] for name, motif in motifs.items()]
+    text = (f"<p>Candidate {best.id} (generation {best.generation}, {html.escape(best.origin)}): validation "
+            f"{_fmt(best.metrics.get('val_accuracy'))}, test {_fmt(best.metrics.get('test_accuracy'))}, "
+            f"{best.genotype.n_edges} connections.</p>")
+    top = ", ".join(f"{name} {_fmt(features[name])}" for name in
+                    ("layers", "nodes", "edges", "density", "skip_edge_fraction", "longest_path") if name in features)
+    text += f"<p>Features: {html.escape(top)}.</p>" if top else ""
+    return Section(f"Best genotype — {run.name}", text, images=images,
+                   table=(["motif", "count", "z (20 null samples)"], rows) if rows else None)
+
+
+def _html(title: str, sections: list[Section]) -> str:
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+             "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
+             "table{border-collapse:collapse;font-size:13px;margin:0.5em 0}"
+             "td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}th{background:#f3f3f3}"
+             "td:first-child,th:first-child{text-align:left}img{max-width:100%;display:block;margin:0.5em 0}"
+             "h2{border-bottom:1px solid #ddd;padding-bottom:0.2em}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>",
+             f"<p>Written {time.strftime('%Y-%m-%d %H:%M')} by structsearch report.</p>"]
+    for section in sections:
+        parts.append(f"<h2>{html.escape(section.title)}</h2>{section.text}")
+        if section.table:
+            header, rows = section.table
+            parts.append("<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>")
+            parts += ["<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>" for row in rows]
+            parts.append("</table>")
+        for caption, png in section.images:
+            data = base64.b64encode(png).decode("ascii")
+            parts.append(f"<img alt='{html.escape(caption)}' src='data:image/png;base64,{data}'>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _markdown(title: str, sections: list[Section], out: Path, stem: str) -> str:
+    lines = [f"# {title}", ""]
+    count = 0
+    for section in sections:
+        lines += [f"## {section.title}", ""]
+        if section.text:
+            import re
+
+            lines += [re.sub(r"<[^>]+>", "", section.text).strip(), ""]
+        if section.table:
+            header, rows = section.table
+            lines.append("| " + " | ".join(map(str, header)) + " |")
+            lines.append("|" + "---|" * len(header))
+            lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+            lines.append("")
+        for caption, png in section.images:
+            count += 1
+            name = f"{stem}-{count}.png"
+            (out / name).write_bytes(png)
+            lines += [f"![{caption}]({name})", ""]
+    return "\n".join(lines)
+
+
+def open_runs(paths: list[str | Path], allow_mixed: bool = False) -> list[SearchRun]:
+    runs = []
+    for path in map(Path, paths):
+        if not (path / STORE_NAME).is_file():
+            raise DataError(f"{path}: not a run directory (no {STORE_NAME} in it)")
+        runs.append(load_search(path))
+    tasks = {run.task for run in runs}
+    if len(tasks) > 1 and not allow_mixed:
+        first = runs[0]
+        other = next(run for run in runs if run.task != first.task)
+        raise ConfigError(f"{first.path} is a run on {first.task!r} and {other.path} one on {other.task!r}; "
+                          "compare runs of one task, or pass --allow-mixed")
+    return runs
+
+
+def write_report(paths: list[str | Path], out: str | Path | None = None, fmt: str = "html",
+                 allow_mixed: bool = False) -> Path:
+    """Write the report of the runs at ``paths``; returns the file written."""
+    if fmt not in ("html", "md"):
+        raise ConfigError(f"--format must be html or md, got {fmt!r}")
+    runs = open_runs(paths, allow_mixed)
+    out = Path(out) if out is not None else runs[0].path
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".structsearch-write-probe"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(f"--out {out}: cannot write there ({error.strerror or error})") from None
+    title = "structsearch report: " + ", ".join(run.name for run in runs)
+    sections = search_sections(runs)
+    stem = "report" if len(runs) == 1 else "report-" + "-".join(run.name for run in runs)[:80]
+    path = out / f"{stem}.{fmt}"
+    text = _html(title, sections) if fmt == "html" else _markdown(title, sections, out, stem)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+    return path
+
+
+def figures_json(runs: list[SearchRun]) -> str:
+    """The key figures of the runs as JSON (for scripts)."""
+    rows = []
+    for run in runs:
+        best = run.best()
+        rows.append({"run": str(run.path), "method": run.method, "seed": run.seed, "trained": len(run.trained()),
+                     "best_val": None if best is None else best.metrics["val_accuracy"],
+                     "best_test": None if best is None else best.metrics.get("test_accuracy")})
+    return json.dumps(rows)

@@ -16,6 +16,10 @@ to it instead.  Sections for a search run:
   thousand), with its motif census z-scores, its features and its training curves;
 * **predictor** — permutation importances of the gate's model refitted on the run's rows.
 
+A study (an Optuna journal file or database URL) gets its trials over time (complete, pruned
+and failed), its parameter importances (Optuna's ``get_param_importances``) and its best
+parameters; an experiment's run directory, its plots and CSV tables gathered in one page.
+
 Figures are numbers from the store only: a report can be written again at any time.
 """
 
@@ -411,6 +415,82 @@ def best_section(run: SearchRun, best: Candidate) -> Section:
                    table=(["motif", "count", "z (20 null samples)"], rows) if rows else None)
 
 
+def study_sections(source: StudySource) -> list[Section]:
+    import optuna
+
+    sections = []
+    for study in source.studies():
+        trials = study.trials
+        states = {state.name.lower(): sum(t.state == state for t in trials) for state in optuna.trial.TrialState}
+        counts = ", ".join(f"{n} {state}" for state, n in states.items() if n)
+        text = f"<p>{len(trials)} trials: {html.escape(counts or 'none')}.</p>"
+        images = []
+        if trials:
+            figure, (ax,) = _figure(7.0, 3.2)
+            colours = {"complete": "#1f77b4", "pruned": "#ff7f0e", "fail": "#d62728", "running": "#7f7f7f"}
+            best, xs, ys = -math.inf, [], []
+            for trial in trials:
+                state = trial.state.name.lower()
+                value = trial.value if trial.value is not None else (
+                    max(trial.intermediate_values.values()) if trial.intermediate_values else None)
+                if value is not None:
+                    ax.scatter([trial.number], [value], s=14, color=colours.get(state, "#7f7f7f"))
+                if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None:
+                    best = max(best, trial.value)
+                if not math.isinf(best):
+                    xs.append(trial.number)
+                    ys.append(best)
+            if xs:
+                ax.step(xs, ys, where="post", color="black", linewidth=1, label="best complete so far")
+            for state, colour in colours.items():
+                if states.get(state):
+                    ax.scatter([], [], color=colour, label=state)
+            ax.set_xlabel("trial")
+            ax.set_ylabel("validation accuracy (pruned: last reported)")
+            ax.legend(fontsize=7)
+            ax.grid(alpha=0.3)
+            images.append(("trials over time", _png(figure)))
+        table = None
+        complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if complete:
+            best_trial = study.best_trial
+            text += (f"<p>Best: trial {best_trial.number}, validation accuracy {_fmt(best_trial.value)}, test "
+                     f"accuracy {_fmt(best_trial.user_attrs.get('test_accuracy'))}.</p>")
+            table = (["parameter", "best value"], [[k, v] for k, v in best_trial.params.items()])
+        sections.append(Section(f"Study {study.study_name}", text, images=images, table=table))
+        if len(complete) >= 3 and any(t.params for t in complete):
+            try:
+                ranked = optuna.importance.get_param_importances(study)
+            except (ValueError, RuntimeError) as error:
+                sections.append(Section(f"Parameter importances — {study.study_name}",
+                                        f"<p>Not computed: {html.escape(str(error).splitlines()[0])}</p>"))
+            else:
+                sections.append(Section(f"Parameter importances — {study.study_name}",
+                                        "<p>Optuna's get_param_importances (fANOVA) over the complete trials.</p>",
+                                        table=(["parameter", "importance"], list(ranked.items()))))
+    if not sections:
+        sections.append(Section(f"Study storage {source.name}", "<p>It holds no study yet.</p>"))
+    return sections
+
+
+def experiment_sections(source: ExperimentDir, max_rows: int = 40) -> list[Section]:
+    """An experiment's plots (inline) and its CSV tables (the first ``max_rows`` rows)."""
+    import csv
+
+    sections = [Section(f"Experiment {source.name}",
+                        f"<p>The plots and tables of {html.escape(str(source.path))}.</p>")]
+    for path in sorted(source.path.glob("*.png")):
+        sections.append(Section(path.name, images=[(path.stem, path.read_bytes())]))
+    for path in sorted(source.path.glob("*.csv")):
+        with path.open(newline="") as handle:
+            rows = list(csv.reader(handle))
+        if not rows:
+            continue
+        more = f"<p>{len(rows) - 1 - max_rows} more rows in the file.</p>" if len(rows) - 1 > max_rows else ""
+        sections.append(Section(path.name, more, table=(rows[0], rows[1 : max_rows + 1])))
+    return sections
+
+
 def _html(title: str, sections: list[Section]) -> str:
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
@@ -457,12 +537,72 @@ def _markdown(title: str, sections: list[Section], out: Path, stem: str) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class StudySource:
+    """An Optuna storage (journal file or database URL) and the studies in it."""
+
+    spec: str
+
+    @property
+    def name(self) -> str:
+        return Path(self.spec).stem if "://" not in self.spec else self.spec.rsplit("/", 1)[-1]
+
+    def studies(self) -> list:
+        import optuna
+
+        from structsearch.studies import describe_storage
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            if "://" in self.spec:
+                storage = optuna.storages.RDBStorage(self.spec)
+            else:
+                from optuna.storages import JournalStorage
+                from optuna.storages.journal import JournalFileBackend
+
+                storage = JournalStorage(JournalFileBackend(self.spec))
+            names = optuna.get_all_study_names(storage)
+            return [optuna.load_study(study_name=name, storage=storage) for name in names]
+        except Exception as error:  # noqa: BLE001 — any storage failure is one line about the storage
+            raise DataError(f"{describe_storage(self.spec)}: cannot read the studies "
+                            f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
+
+
+@dataclass
+class ExperimentDir:
+    """A run directory of `structsearch experiment`: its plots and tables."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def open_sources(paths: list[str | Path]) -> list:
+    """Each path as a search run, a study storage or an experiment directory."""
+    sources = []
+    for spec in map(str, paths):
+        path = Path(spec)
+        if "://" in spec or (path.is_file() and path.suffix == ".journal"):
+            sources.append(StudySource(spec))
+        elif (path / STORE_NAME).is_file() and _store_kind(path) in (None, "evolve"):
+            sources.append(load_search(path))
+        elif path.is_dir() and (any(path.glob("*.png")) or any(path.glob("*.csv"))):
+            sources.append(ExperimentDir(path))
+        else:
+            raise DataError(f"{spec}: not a run directory (no {STORE_NAME} in it), study journal or storage URL")
+    return sources
+
+
+def _store_kind(path: Path) -> str | None:
+    with RunStore.open(path) as store:
+        return store.kind
+
+
 def open_runs(paths: list[str | Path], allow_mixed: bool = False) -> list[SearchRun]:
-    runs = []
-    for path in map(Path, paths):
-        if not (path / STORE_NAME).is_file():
-            raise DataError(f"{path}: not a run directory (no {STORE_NAME} in it)")
-        runs.append(load_search(path))
+    """The search runs among ``paths`` (checked to be of one task unless ``allow_mixed``)."""
+    runs = [source for source in open_sources(paths) if isinstance(source, SearchRun)]
     tasks = {run.task for run in runs}
     if len(tasks) > 1 and not allow_mixed:
         first = runs[0]
@@ -477,8 +617,11 @@ def write_report(paths: list[str | Path], out: str | Path | None = None, fmt: st
     """Write the report of the runs at ``paths``; returns the file written."""
     if fmt not in ("html", "md"):
         raise ConfigError(f"--format must be html or md, got {fmt!r}")
-    runs = open_runs(paths, allow_mixed)
-    out = Path(out) if out is not None else runs[0].path
+    sources = open_sources(paths)
+    runs = open_runs([s.path for s in sources if isinstance(s, SearchRun)], allow_mixed)
+    first = sources[0]
+    out = Path(out) if out is not None else (
+        first.path if hasattr(first, "path") else Path(first.spec).parent if "://" not in first.spec else Path("."))
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".structsearch-write-probe"
@@ -486,9 +629,14 @@ def write_report(paths: list[str | Path], out: str | Path | None = None, fmt: st
         probe.unlink()
     except OSError as error:
         raise ConfigError(f"--out {out}: cannot write there ({error.strerror or error})") from None
-    title = "structsearch report: " + ", ".join(run.name for run in runs)
-    sections = search_sections(runs)
-    stem = "report" if len(runs) == 1 else "report-" + "-".join(run.name for run in runs)[:80]
+    title = "structsearch report: " + ", ".join(source.name for source in sources)
+    sections = search_sections(runs) if runs else []
+    for source in sources:
+        if isinstance(source, StudySource):
+            sections += study_sections(source)
+        elif isinstance(source, ExperimentDir):
+            sections += experiment_sections(source)
+    stem = "report" if len(sources) == 1 else "report-" + "-".join(s.name for s in sources)[:80]
     path = out / f"{stem}.{fmt}"
     text = _html(title, sections) if fmt == "html" else _markdown(title, sections, out, stem)
     partial = path.with_name(path.name + ".tmp")

@@ -150,3 +150,69 @@ def test_tables_at_80_columns_wrap_names_structures_and_origins_instead_of_cutti
     assert "…" not in text and max(len(line) for line in text.splitlines()) <= 80
     assert "500-560-1200-300-10" in text and "crossover:matching-layers" in text and "1234" in text
     assert [c.header for c in table.columns][:1] == ["id"] and "train s" not in [c.header for c in table.columns]
+
+
+def test_a_study_and_an_experiment_directory_are_reported(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+    from optuna.trial import TrialState, create_trial
+
+    journal = tmp_path / "lr.journal"
+    study = optuna.create_study(study_name="lr", direction="maximize",
+                                storage=JournalStorage(JournalFileBackend(str(journal))))
+    space = {"lr": FloatDistribution(1e-4, 1e-1, log=True), "drop_fraction": FloatDistribution(0.1, 0.5)}
+    for k in range(6):
+        params = {"lr": 10 ** (-3 + 0.3 * k), "drop_fraction": 0.1 + 0.05 * k}
+        study.add_trial(create_trial(params=params, distributions=space, value=0.5 + 0.05 * k,
+                                     user_attrs={"test_accuracy": 0.45 + 0.05 * k}))
+    study.add_trial(create_trial(params={"lr": 0.5e-3, "drop_fraction": 0.2}, distributions=space,
+                                 state=TrialState.PRUNED, intermediate_values={0: 0.3}))
+    experiment = tmp_path / "set-vs-motif"
+    experiment.mkdir()
+    figure, ax = plt.subplots()
+    ax.plot([1, 2, 3])
+    figure.savefig(experiment / "curves.png")
+    plt.close(figure)
+    (experiment / "results.csv").write_text("rule,accuracy\nset,0.91\nset-motif,0.90\n")
+
+    assert main(["report", str(journal), str(experiment), "--out", str(tmp_path / "out")]) == 0
+    page = parsed(next((tmp_path / "out").glob("*.html")))
+    assert {"Study lr", "Parameter importances — lr", "Experiment set-vs-motif", "curves.png",
+            "results.csv"} <= set(page.headings)
+    assert "6 complete, 1 pruned" in (tmp_path / "out" / next((tmp_path / "out").glob("*.html")).name).read_text()
+    assert {"drop_fraction", "lr", "set-motif", "0.90"} <= set(page.cells)
+    assert len(page.images) == 2
+
+
+def test_the_report_renders_in_a_real_browser(search, tmp_path):
+    """Headless Chromium (Debian's chromium and chromium-driver; .ci/run installs them) opens the
+    report: every image loads with a non-zero size and the console shows no error."""
+    import shutil
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install -e '.[dev]')")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600",
+                     "--disable-dev-shm-usage"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
+    try:
+        driver.get((search / "report.html").as_uri())
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        driver.save_screenshot(str(tmp_path / "report-top.png"))
+    finally:
+        driver.quit()
+    assert len(images) >= 5 and all(done and width > 0 and height > 0 for done, width, height in images), images
+    assert errors == []
+    assert (tmp_path / "report-top.png").read_bytes().startswith(PNG)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
-        "report", help="write a self-contained HTML report of evolve runs (several: compared on one plot)")
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="run directories (each holds a run.db)")
-    parser.add_argument("--out", help="the folder to write into (default: the first run's directory)")
+        "report", help="write a self-contained HTML report of evolve runs (several: compared on one plot), "
+                       "studies and experiments")
+    parser.add_argument("runs", nargs="+", metavar="RUN",
+                        help="evolve run directories, study journals or storage URLs, experiment run directories")
+    parser.add_argument("--out", help="the folder to write into (default: the first run's directory, or the "
+                                      "journal's folder)")
     parser.add_argument("--format", choices=("html", "md"), default="html",
                         help="html: one file, images inline; md: Markdown with PNG files beside it")
     parser.add_argument("--allow-mixed", action="store_true", help="allow runs of different tasks together")

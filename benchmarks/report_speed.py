@@ -29,7 +29,7 @@ def make_run(folder: Path, candidates: int) -> Path:
     name = f"digits-{candidates}"
     if not (folder / name / "run.db").exists():
         code = main(["evolve", "--runs", str(folder), "--name", name, "--quiet", "--no-report", "--epochs", "1",
-                     "--max-candidates", str(candidates), "--generations", "100000",
+                     "--max-candidates", str(candidates), "--generations", "100000", "--set", "budget.max_epochs=0",
                      "--set", "genotype.nodes=[8, 24]", "--set", "genotype.erdos-renyi.width=[8, 24]"])
         if code != 0:
             raise SystemExit(f"the {candidates}-candidate search failed")

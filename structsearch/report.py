@@ -53,6 +53,7 @@ class SearchRun:
     generations: list[dict]
     finished: dict | None
     population: list[int] = field(default_factory=list)
+    _trained: list[Candidate] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -79,9 +80,12 @@ class SearchRun:
         return int(self.config.get("seed", 0))
 
     def trained(self) -> list[Candidate]:
-        from structsearch.search.baseline import trained
+        """The candidates that cost training, in the order they finished (computed once)."""
+        if self._trained is None:
+            from structsearch.search.baseline import trained
 
-        return trained(self.candidates)
+            self._trained = trained(self.candidates)
+        return self._trained
 
     def best(self) -> Candidate | None:
         rows = [c for c in self.trained() if c.status in ("ok", "stopped-early")
@@ -251,11 +255,16 @@ def diversity_figure(run: SearchRun) -> bytes:
     axes[0].set_title("genotypes", fontsize=9)
     axes[0].legend(fontsize=7)
     for ax, name in zip(axes[1:], DIVERSITY_FEATURES, strict=True):
-        values = [[(c.features or {}).get(name, np.nan) for c in run.candidates if c.generation == g]
-                  for g in generations]
-        ax.boxplot([[v for v in vs if v == v] or [np.nan] for vs in values], positions=generations,
-                   widths=0.6, showfliers=False)
-        ax.set_title(name, fontsize=9)
+        # per generation the median and the quartiles (a band: cheap to draw for any number of generations)
+        values = [np.array([(c.features or {}).get(name, np.nan) for c in run.candidates if c.generation == g],
+                           dtype=float) for g in generations]
+        with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+            __import__("warnings").simplefilter("ignore", RuntimeWarning)
+            low, mid, high = (np.array([np.nanpercentile(v, q) if np.isfinite(v).any() else np.nan for v in values])
+                              for q in (25, 50, 75))
+        ax.fill_between(generations, low, high, alpha=0.25, color="#1f77b4", linewidth=0)
+        ax.plot(generations, mid, color="#1f77b4", marker="." if len(generations) < 30 else None)
+        ax.set_title(f"{name} (median, quartiles)", fontsize=8)
     for ax in axes:
         ax.set_xlabel("generation", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -310,23 +319,47 @@ def curves_figure(candidate: Candidate) -> bytes | None:
 
 
 def importances(run: SearchRun, seed: int = 0) -> list[tuple[str, float]] | None:
-    """Permutation importances (R² drop) of the gate's model refitted on the run's trained rows."""
+    """Permutation importances (R² drop) of the gate's kind of model (ensembles with at most 100
+    members) refitted on the run's trained rows."""
     gate = run.config.get("gate", {})
     rows = [c for c in run.trained() if c.status == "ok" and c.features and c.metrics.get("val_accuracy") is not None]
     if gate.get("predictor", "none") == "none" or len(rows) < 8:
         return None
-    from sklearn.inspection import permutation_importance
-
-    from structsearch.predictors.model import PerformancePredictor
+    from structsearch.predictors.model import make_pipeline
 
     names = sorted(set.intersection(*(set(c.features) for c in rows)))
     x = np.array([[c.features[n] for n in names] for c in rows], dtype=float)
     x = np.where(np.isfinite(x), x, 0.0)
     y = np.array([c.metrics["val_accuracy"] for c in rows])
-    predictor = PerformancePredictor(gate.get("model", "rf"), "val_accuracy", names, seed).fit(x, y)
-    result = permutation_importance(predictor.pipeline_, x, y, n_repeats=5, random_state=seed)
-    order = np.argsort(-result.importances_mean)[:12]
-    return [(names[i], float(result.importances_mean[i])) for i in order]
+    model = make_pipeline(gate.get("model", "rf"), seed)
+    regressor = model.steps[-1][1]
+    if getattr(regressor, "n_estimators", 0) > 100:  # an ensemble: 100 members rank features as well, faster
+        regressor.set_params(n_estimators=100)
+    model.fit(x, y)
+    sample = np.random.default_rng(seed).permutation(len(y))[:250]  # scored on at most 250 rows
+    mean = permutation_importances(model, x[sample], y[sample], repeats=2, seed=seed)
+    order = np.argsort(-mean)[:12]
+    return [(names[i], float(mean[i])) for i in order]
+
+
+def permutation_importances(model, x: np.ndarray, y: np.ndarray, repeats: int = 3, seed: int = 0) -> np.ndarray:
+    """Mean drop in R² when one feature's column is shuffled (Breiman 2001), every shuffled copy
+    predicted in one call: per-call overhead (a forest's hundreds of trees) is paid once, not
+    features × repeats times."""
+    rng = np.random.default_rng(seed)
+    n, d = x.shape
+    copies = np.repeat(x[None], d * repeats, axis=0)  # (d·repeats, n, d)
+    for k in range(d * repeats):
+        copies[k, :, k // repeats] = x[rng.permutation(n), k // repeats]
+    predicted = model.predict(np.vstack([x, copies.reshape(-1, d)]))
+    total = float(((y - y.mean()) ** 2).sum()) or 1.0
+
+    def r2(p: np.ndarray) -> float:
+        return 1.0 - float(((y - p) ** 2).sum()) / total
+
+    base = r2(predicted[:n])
+    drops = np.array([base - r2(predicted[n * (k + 1) : n * (k + 2)]) for k in range(d * repeats)])
+    return drops.reshape(d, repeats).mean(axis=1)
 
 
 # ---------------------------------------------------------------------- the document
@@ -473,8 +506,37 @@ def study_sections(source: StudySource) -> list[Section]:
     return sections
 
 
+STIER_2021 = "Stier, Darji & Granitzer 2021, arXiv:2107.12917 (abstract)"
+
+
+def _best(rows: list[dict], column: str, **where) -> float | None:
+    values = []
+    for row in rows:
+        try:
+            if all(float(row.get(k, "nan")) == v if isinstance(v, float) else row.get(k) == v
+                   for k, v in where.items()):
+                values.append(float(row[column]))
+        except (KeyError, ValueError):
+            continue
+    return max(values) if values else None
+
+
+# an experiment's CSV → the published figures it reproduces: (what, this run's value from the rows,
+# the published value, where it is published)
+PUBLISHED = {
+    "mnist_pruning.csv": [(
+        "test accuracy, class-blinded magnitude pruning at 80 % compression, retrained",
+        lambda rows: _best(rows, "test_accuracy_retrained", method="magnitude-blinded", compression=80.0),
+        0.975, STIER_2021)],
+    "predictors.csv": [(
+        "best R² of a performance predictor from structure alone (published: Reber GRU networks)",
+        lambda rows: _best(rows, "cv5_r2_mean"), 0.81, STIER_2021)],
+}
+
+
 def experiment_sections(source: ExperimentDir, max_rows: int = 40) -> list[Section]:
-    """An experiment's plots (inline) and its CSV tables (the first ``max_rows`` rows)."""
+    """An experiment's plots (inline) and its CSV tables (the first ``max_rows`` rows), with the
+    published figures a table reproduces beside this run's."""
     import csv
 
     sections = [Section(f"Experiment {source.name}",
@@ -488,6 +550,11 @@ def experiment_sections(source: ExperimentDir, max_rows: int = 40) -> list[Secti
             continue
         more = f"<p>{len(rows) - 1 - max_rows} more rows in the file.</p>" if len(rows) - 1 > max_rows else ""
         sections.append(Section(path.name, more, table=(rows[0], rows[1 : max_rows + 1])))
+        if path.name in PUBLISHED:
+            records = [dict(zip(rows[0], row, strict=False)) for row in rows[1:]]
+            sections.append(Section(f"{path.name} beside the published figures", table=(
+                ["figure", "this run", "published", "source"],
+                [[what, ours(records), published, where] for what, ours, published, where in PUBLISHED[path.name]])))
     return sections
 
 
@@ -600,9 +667,13 @@ def _store_kind(path: Path) -> str | None:
         return store.kind
 
 
-def open_runs(paths: list[str | Path], allow_mixed: bool = False) -> list[SearchRun]:
-    """The search runs among ``paths`` (checked to be of one task unless ``allow_mixed``)."""
-    runs = [source for source in open_sources(paths) if isinstance(source, SearchRun)]
+def open_runs(paths: list, allow_mixed: bool = False) -> list[SearchRun]:
+    """The search runs among ``paths`` (or already opened sources), checked to be of one task
+    unless ``allow_mixed``."""
+    opened = [p for p in paths if not isinstance(p, str | Path)]
+    sources = opened + (open_sources([p for p in paths if isinstance(p, str | Path)]) if len(opened) < len(paths)
+                        else [])
+    runs = [source for source in sources if isinstance(source, SearchRun)]
     tasks = {run.task for run in runs}
     if len(tasks) > 1 and not allow_mixed:
         first = runs[0]
@@ -618,8 +689,8 @@ def write_report(paths: list[str | Path], out: str | Path | None = None, fmt: st
     if fmt not in ("html", "md"):
         raise ConfigError(f"--format must be html or md, got {fmt!r}")
     sources = open_sources(paths)
-    runs = open_runs([s.path for s in sources if isinstance(s, SearchRun)], allow_mixed)
-    first = sources[0]
+    runs = open_runs([s for s in sources if isinstance(s, SearchRun)], allow_mixed)
+    first, explicit_out = sources[0], out
     out = Path(out) if out is not None else (
         first.path if hasattr(first, "path") else Path(first.spec).parent if "://" not in first.spec else Path("."))
     try:
@@ -636,7 +707,8 @@ def write_report(paths: list[str | Path], out: str | Path | None = None, fmt: st
             sections += study_sections(source)
         elif isinstance(source, ExperimentDir):
             sections += experiment_sections(source)
-    stem = "report" if len(sources) == 1 else "report-" + "-".join(s.name for s in sources)[:80]
+    # in a run's own folder it is that run's report.html; elsewhere a comparison is named by its runs
+    stem = "report" if len(sources) == 1 or explicit_out is None else "report-" + "-".join(s.name for s in sources)[:80]
     path = out / f"{stem}.{fmt}"
     text = _html(title, sections) if fmt == "html" else _markdown(title, sections, out, stem)
     partial = path.with_name(path.name + ".tmp")

@@ -179,14 +179,19 @@ def test_a_study_and_an_experiment_directory_are_reported(tmp_path):
     ax.plot([1, 2, 3])
     figure.savefig(experiment / "curves.png")
     plt.close(figure)
-    (experiment / "results.csv").write_text("rule,accuracy\nset,0.91\nset-motif,0.90\n")
+    (experiment / "mnist_pruning.csv").write_text(
+        "network,method,compression,test_accuracy_retrained\n784-100-10,none,0.0,0.9801\n"
+        "784-100-10,magnitude-blinded,80.0,0.9788\n784-100-10,magnitude-uniform,80.0,0.9712\n")
 
     assert main(["report", str(journal), str(experiment), "--out", str(tmp_path / "out")]) == 0
     page = parsed(next((tmp_path / "out").glob("*.html")))
     assert {"Study lr", "Parameter importances — lr", "Experiment set-vs-motif", "curves.png",
-            "results.csv"} <= set(page.headings)
+            "mnist_pruning.csv", "mnist_pruning.csv beside the published figures"} <= set(page.headings)
     assert "6 complete, 1 pruned" in (tmp_path / "out" / next((tmp_path / "out").glob("*.html")).name).read_text()
-    assert {"drop_fraction", "lr", "set-motif", "0.90"} <= set(page.cells)
+    assert {"drop_fraction", "lr", "magnitude-uniform", "0.9712"} <= set(page.cells)
+    # the published figure beside this run's: the class-blinded row at 80 %, not the uniform one
+    at = page.cells.index("test accuracy, class-blinded magnitude pruning at 80 % compression, retrained")
+    assert page.cells[at + 1 : at + 3] == ["0.9788", "0.9750"]
     assert len(page.images) == 2
 
 

@@ -68,8 +68,9 @@ class NodeWeights:
 
         arrays = {"layers": self.layers.astype(np.int32)}
         for kind, table in self.tables.items():
-            for name, column in table.index.items():
-                arrays[f"{kind}.index.{name}"] = np.ascontiguousarray(column, dtype=np.int32)
+            for name, column in table.index.items():  # gates fit a byte, node ids 32 bits
+                arrays[f"{kind}.index.{name}"] = np.ascontiguousarray(column, dtype=np.uint8 if name == "gate"
+                                                                      else np.int32)
             for name, values in table.channels.items():
                 arrays[f"{kind}.{name}"] = np.ascontiguousarray(values, dtype=np.float32)
         meta = {**self.meta, "format": FORMAT, "genotype_edges": self.genotype_edges}

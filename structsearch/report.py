@@ -319,7 +319,7 @@ def curves_figure(candidate: Candidate) -> bytes | None:
 
 
 def importances(run: SearchRun, seed: int = 0) -> list[tuple[str, float]] | None:
-    """Permutation importances (R² drop) of the gate's kind of model (ensembles with at most 100
+    """Permutation importances (R² drop) of the gate's kind of model (ensembles with at most 50
     members) refitted on the run's trained rows."""
     gate = run.config.get("gate", {})
     rows = [c for c in run.trained() if c.status == "ok" and c.features and c.metrics.get("val_accuracy") is not None]
@@ -333,8 +333,8 @@ def importances(run: SearchRun, seed: int = 0) -> list[tuple[str, float]] | None
     y = np.array([c.metrics["val_accuracy"] for c in rows])
     model = make_pipeline(gate.get("model", "rf"), seed)
     regressor = model.steps[-1][1]
-    if getattr(regressor, "n_estimators", 0) > 100:  # an ensemble: 100 members rank features as well, faster
-        regressor.set_params(n_estimators=100)
+    if getattr(regressor, "n_estimators", 0) > 50:  # an ensemble: 50 members rank the features, faster
+        regressor.set_params(n_estimators=50)
     model.fit(x, y)
     sample = np.random.default_rng(seed).permutation(len(y))[:250]  # scored on at most 250 rows
     mean = permutation_importances(model, x[sample], y[sample], repeats=2, seed=seed)
@@ -435,7 +435,7 @@ def best_section(run: SearchRun, best: Candidate) -> Section:
     curves = curves_figure(best)
     if curves is not None:
         images.append(("its training curves", curves))
-    motifs = census(best.genotype, samples=20, seed=0)["motifs"] if best.genotype.n_edges <= 20000 else {}
+    motifs = census(best.genotype, samples=10, seed=0)["motifs"] if best.genotype.n_edges <= 20000 else {}
     features = best.features or {}
     rows = [[name, motif["count"], motif["z"]] for name, motif in motifs.items()]
     text = (f"<p>Candidate {best.id} (generation {best.generation}, {html.escape(best.origin)}): validation "
@@ -445,7 +445,7 @@ def best_section(run: SearchRun, best: Candidate) -> Section:
                     ("layers", "nodes", "edges", "density", "skip_edge_fraction", "longest_path") if name in features)
     text += f"<p>Features: {html.escape(top)}.</p>" if top else ""
     return Section(f"Best genotype — {run.name}", text, images=images,
-                   table=(["motif", "count", "z (20 null samples)"], rows) if rows else None)
+                   table=(["motif", "count", "z (10 null samples)"], rows) if rows else None)
 
 
 def study_sections(source: StudySource) -> list[Section]:

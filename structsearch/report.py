@@ -31,6 +31,7 @@ import io
 import json
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -258,8 +259,8 @@ def diversity_figure(run: SearchRun) -> bytes:
         # per generation the median and the quartiles (a band: cheap to draw for any number of generations)
         values = [np.array([(c.features or {}).get(name, np.nan) for c in run.candidates if c.generation == g],
                            dtype=float) for g in generations]
-        with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
-            __import__("warnings").simplefilter("ignore", RuntimeWarning)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a generation without the feature
             low, mid, high = (np.array([np.nanpercentile(v, q) if np.isfinite(v).any() else np.nan for v in values])
                               for q in (25, 50, 75))
         ax.fill_between(generations, low, high, alpha=0.25, color="#1f77b4", linewidth=0)

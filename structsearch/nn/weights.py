@@ -132,19 +132,19 @@ def _parts(model) -> list[tuple]:
     parts = []
     if isinstance(model, SparseMLP):
         for target, (layer, sources) in enumerate(zip(model.layers, model.sources, strict=True), start=1):
-            parts += [("edge", layer.values, ("sparse", layer, target, sources, 1)),
+            parts += [("edge", layer.values, ("sparse", layer, target, sources)),
                       ("bias", layer.bias, ("bias", target, 1))]
             if target < len(model.layers):
                 for name, parameter in model.activations[target - 1].named_parameters():
                     parts.append((f"neuron.{name}", parameter, ("neuron", target)))
     elif isinstance(model, SparseRecurrentNet):
         for target, (layer, sources) in enumerate(zip(model.recurrent, model.sources, strict=False), start=1):
-            parts += [("edge", layer.input.values, ("sparse", layer.input, target, sources, layer.gates)),
+            parts += [("edge", layer.input.values, ("sparse", layer.input, target, sources)),
                       ("bias", layer.input.bias, ("bias", target, layer.gates)),
                       ("hh_bias", layer.hh_bias, ("bias", target, layer.gates)),
                       (f"hidden.{target}", layer.hh_weight, ("hidden", target))]
         head, target = model.head, len(model.recurrent) + 1
-        parts += [("edge", head.values, ("sparse", head, target, model.sources[-1], 1)),
+        parts += [("edge", head.values, ("sparse", head, target, model.sources[-1])),
                   ("bias", head.bias, ("bias", target, 1)),
                   ("embedding", model.embedding.weight, ("embedding",))]
     else:
@@ -156,7 +156,7 @@ def _index(locator, nodes: list[np.ndarray]) -> dict[str, np.ndarray]:
     """The index columns of a part's entries, in the order of its flattened parameter."""
     what = locator[0]
     if what == "sparse":
-        _, layer, target, sources, gates = locator
+        _, layer, target, sources = locator  # a row's gate is its block of target-layer width
         rows, cols = (t.cpu().numpy() for t in layer.connections())
         width = nodes[target].size
         column_nodes = np.concatenate([nodes[s] for s in sources])
@@ -164,11 +164,9 @@ def _index(locator, nodes: list[np.ndarray]) -> dict[str, np.ndarray]:
     if what == "bias":
         _, target, gates = locator
         return {"gate": np.repeat(np.arange(gates), nodes[target].size), "node": np.tile(nodes[target], gates)}
-    if what == "neuron":
+    if what in ("neuron", "hidden"):  # one value, or one matrix row and column, per neuron of the layer
         return {"node": nodes[locator[1]]}
-    if what == "hidden":
-        return {"node": nodes[locator[1]]}
-    return {}
+    return {}  # the embedding: by input position
 
 
 def extract(model, graph: LayeredGraph, optimizer_state: dict | None = None, **meta) -> NodeWeights:
@@ -225,8 +223,8 @@ def transfer(model, graph: LayeredGraph, parents: list[NodeWeights], regrow=None
     slot, parent_node = origins(graph)
     nodes = _layer_nodes(graph)
     radix = max([graph.n_nodes, *(p.layers.size for p in parents)]) + 1
-    counts = {"inherited_edges": 0, "regrown_edges": 0, "fresh_edges": 0, "inherited_neurons": 0}
-    counts["inherited_neurons"] = int((slot[graph.n_inputs : graph.n_nodes - graph.n_outputs] >= 0).sum())
+    counts = {"inherited_edges": 0, "regrown_edges": 0, "fresh_edges": 0,
+              "inherited_neurons": int((slot[graph.n_inputs : graph.n_nodes - graph.n_outputs] >= 0).sum())}
     for kind, parameter, locator in _parts(model):
         index = _index(locator, nodes)
         flat = parameter.data.view(-1) if locator[0] != "hidden" else None

@@ -107,18 +107,23 @@ def ranked(search) -> list[Individual]:
     return sorted(search.known.values(), key=lambda ind: (-ind.accuracy, ind.graph.n_edges, ind.id))
 
 
-SUMMARY_COLUMNS = ("id", "gen", "structure", "connections", "val acc", "test acc", "train s", "origin")
+def summary_records(search, top: int = 5) -> list[dict]:
+    """The best candidates' figures (the table's rows and ``evolve --json``)."""
+    records = []
+    for individual in ranked(search)[:top]:
+        candidate = search.store.candidate(individual.id)
+        records.append({"id": individual.id, "generation": candidate.generation, "structure": structure(individual),
+                        "connections": individual.graph.n_edges, "val_accuracy": individual.accuracy,
+                        "test_accuracy": individual.metrics.get("test_accuracy"),
+                        "train_seconds": candidate.seconds.get("total"), "origin": individual.origin})
+    return records
 
 
 def summary_rows(search, top: int = 5) -> list[list[str]]:
-    rows = []
-    for individual in ranked(search)[:top]:
-        candidate = search.store.candidate(individual.id)
-        rows.append([str(individual.id), str(candidate.generation), structure(individual),
-                     f"{individual.graph.n_edges:,}", _accuracy(individual.accuracy),
-                     _accuracy(individual.metrics.get("test_accuracy")),
-                     f"{candidate.seconds.get('total', float('nan')):.1f}", individual.origin.replace("+", " + ")])
-    return rows
+    return [[str(r["id"]), str(r["generation"]), r["structure"], f"{r['connections']:,}",
+             _accuracy(r["val_accuracy"]), _accuracy(r["test_accuracy"]),
+             f"{r['train_seconds'] if r['train_seconds'] is not None else float('nan'):.1f}",
+             r["origin"].replace("+", " + ")] for r in summary_records(search, top)]
 
 
 def summary_table(search, top: int = 5, width: int | None = None) -> Table:
@@ -137,14 +142,7 @@ def summary_json(search, top: int = 5) -> str:
     """The best candidates as JSON (``evolve --json``)."""
     import json
 
-    rows = []
-    for individual in ranked(search)[:top]:
-        candidate = search.store.candidate(individual.id)
-        rows.append({"id": individual.id, "generation": candidate.generation, "structure": structure(individual),
-                     "connections": individual.graph.n_edges, "val_accuracy": individual.accuracy,
-                     "test_accuracy": individual.metrics.get("test_accuracy"),
-                     "train_seconds": candidate.seconds.get("total"), "origin": individual.origin})
-    return json.dumps({"run": str(search.run_dir), "best": rows})
+    return json.dumps({"run": str(search.run_dir), "best": summary_records(search, top)})
 
 
 def write_outputs(search, top: int = 10) -> list[Path]:

@@ -485,7 +485,7 @@ class Search:
             owner = self.weights_owner(parent)
             if owner != parent.id:  # a duplicate: its original's weights, if their node ids agree
                 original = self.known.get(parent.key)
-                if original is None or not same_numbering(original.graph, parent.graph):
+                if original is None or original.graph != parent.graph:
                     child.inheritance = {"from_scratch": f"parent {parent_id} repeats candidate {owner} with its "
                                                          "neurons numbered otherwise"}
                     return None
@@ -733,12 +733,6 @@ class Search:
             cached = candidate.features or self._features(individual)[0]
             individual.features = cached
         return cached
-
-
-def same_numbering(a, b) -> bool:
-    """Whether two graphs are equal node for node (not only up to relabelling, as equal hashes say)."""
-    return (np.array_equal(a.layers, b.layers) and a.n_edges == b.n_edges
-            and np.array_equal(np.sort(a.edge_keys()), np.sort(b.edge_keys())))
 
 
 def weighted_kendall_tau(rows: list[tuple[float, float, float]]) -> float | None:

@@ -2,7 +2,9 @@
 first epoch of the learning curve?
 
 For each meta-dataset (``--meta FILE``, or ``--runs RUN`` exported on the fly; ``structsearch meta
-export`` writes the graph features, ``proxy_*`` and ``curve_val_epoch_1`` columns this needs), a
+export`` writes the graph features, ``proxy_*`` and ``curve_val_epoch_1`` columns this needs; or
+``--generate SPACE…``, which first runs ungated evolution on the efficiency benchmark's spaces,
+``--candidates`` trained candidates each, into ``--out`` and uses those runs), a
 predictor (``--model``, default rf) is scored by grouped cross-validation (``--group``, default
 ``generation``: no generation is split between training and test rows) on three feature sets:
 - graph: structsearch's graph features;
@@ -19,11 +21,12 @@ over the meta-datasets, and each one's figures.
 
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import numpy as np  # noqa: E402
-from _common import emit, parser  # noqa: E402
+from _common import emit, parser, setup_threads  # noqa: E402
 from scipy.stats import kendalltau  # noqa: E402
 
 from structsearch.graphs.features import feature_names  # noqa: E402
@@ -54,18 +57,52 @@ def quality(path, target: str, group: str, model: str, folds: int, repeats: int)
     return figures
 
 
+def generate(space_name: str, candidates: int, seed: int, out: Path, data_dir: str) -> Path:
+    """Ungated evolution on one of search_efficiency.py's spaces until ``candidates`` are trained: every
+    child trains, so the meta-dataset holds the children a gate would have scored."""
+    from search_efficiency import SPACES
+
+    from structsearch.search.engine import Search
+    from structsearch.search.executors import InProcessExecutor
+    from structsearch.search.space import load_space_with_changes
+
+    spec = SPACES[space_name]
+    changes = [*spec["changes"], ("gate.predictor", "none"), ("seed", seed),
+               ("budget.max_candidates", candidates), ("evolution.generations", 10_000)]
+    folder = out / f"{space_name}-seed{seed}"
+    started = time.perf_counter()
+    if (folder / "run.db").exists():
+        search = Search.resume(folder, InProcessExecutor(), data_dir)
+    else:
+        search = Search.start(load_space_with_changes(spec["space"], changes), folder, InProcessExecutor(), data_dir)
+    search.run()
+    search.store.close()
+    print(f"{space_name}: {candidates} candidates in {(time.perf_counter() - started) / 60:.1f} min -> {folder}",
+          file=sys.stderr, flush=True)
+    return folder
+
+
 def main():
     p = parser(__doc__)
     p.add_argument("--meta", nargs="*", default=[], help="meta-datasets (.csv or .parquet)")
     p.add_argument("--runs", nargs="*", default=[], help="search run directories, one meta-dataset each")
+    p.add_argument("--generate", nargs="*", default=[], metavar="SPACE",
+                   help="first run ungated evolution on these spaces of search_efficiency.py "
+                        "(reber-gru-small, fashion-mnist-small, digits-small)")
+    p.add_argument("--candidates", type=int, default=320, help="trained candidates per generated run")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated runs")
+    p.add_argument("--out", default="runs/gate-quality", help="folder of the generated runs (resumed if present)")
     p.add_argument("--target", default="val_accuracy")
     p.add_argument("--group", default="generation")
     p.add_argument("--model", default="rf")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)
     args = p.parse_args()
-    if not args.meta and not args.runs:
-        sys.exit("gate_quality.py: give --meta FILE… or --runs RUN…")
+    setup_threads(args.threads)
+    if not args.meta and not args.runs and not args.generate:
+        sys.exit("gate_quality.py: give --meta FILE…, --runs RUN… or --generate SPACE…")
+    args.runs += [str(generate(space, args.candidates, args.seed, Path(args.out), args.data_dir))
+                  for space in args.generate]
     figures = {"target": args.target, "group": args.group, "model": args.model, "datasets": {}}
     with tempfile.TemporaryDirectory() as scratch:
         paths = [Path(m) for m in args.meta]

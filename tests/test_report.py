@@ -182,6 +182,10 @@ def test_a_study_and_an_experiment_directory_are_reported(tmp_path):
     (experiment / "mnist_pruning.csv").write_text(
         "network,method,compression,test_accuracy_retrained\n784-100-10,none,0.0,0.9801\n"
         "784-100-10,magnitude-blinded,80.0,0.9788\n784-100-10,magnitude-uniform,80.0,0.9712\n")
+    (experiment / "set_vs_motif.csv").write_text(
+        "rule,epsilon,test_accuracy,train_seconds\nset,2,0.80,10\nset-motif,2,0.78,7\n"
+        "set,4,0.82,12\nset-motif,4,0.81,9\n")
+    (experiment / "correlations.csv").write_text("feature,pearson_r\ndensity,0.4\n")
 
     assert main(["report", str(journal), str(experiment), "--out", str(tmp_path / "out")]) == 0
     page = parsed(next((tmp_path / "out").glob("*.html")))
@@ -192,6 +196,18 @@ def test_a_study_and_an_experiment_directory_are_reported(tmp_path):
     # the published figure beside this run's: the class-blinded row at 80 %, not the uniform one
     at = page.cells.index("test accuracy, class-blinded magnitude pruning at 80 % compression, retrained")
     assert page.cells[at + 1 : at + 3] == ["0.9788", "0.9750"]
+    at = page.cells.index("points gained over the unpruned network by that pruned and retrained one")
+    assert page.cells[at + 1 : at + 3] == ["-0.1300", "0.5000"]
+    at = page.cells.index("class-uniform minus class-blinded at 80 %, retrained, points")
+    assert page.cells[at + 1] == "-0.7600"
+    # Su 2022's claim beside a set-vs-motif run: time ratio (16 / 22) and accuracy difference
+    at = page.cells.index("SET-motif's training seconds ÷ SET's (mean over the runs)")
+    assert page.cells[at + 1] == "0.7273"
+    at = page.cells.index("SET-motif's test accuracy minus SET's, points (mean over the runs)")
+    assert page.cells[at + 1] == "-1.5000"
+    # a reproduced table whose published values are not at hand says so instead of inventing them
+    at = page.cells.index("Pearson correlations of graph features with accuracy (their Table 1)")
+    assert page.cells[at + 1 : at + 3] == ["1 features", "no published figure at hand"]
     assert len(page.images) == 2
 
 

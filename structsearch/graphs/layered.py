@@ -10,13 +10,12 @@ arrays), so a graph with a million edges stays cheap to copy, hash and serialise
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from structsearch.errors import DataError, StructsearchError
+from structsearch.graphs.files import GenotypeFile
 
 
 class InvalidGraph(StructsearchError, ValueError):
@@ -24,7 +23,7 @@ class InvalidGraph(StructsearchError, ValueError):
 
 
 @dataclass(frozen=True, eq=False)
-class LayeredGraph:
+class LayeredGraph(GenotypeFile):
     """A layered sparse graph.  Instances are immutable: operators return new graphs.
 
     Parameters
@@ -304,39 +303,6 @@ class LayeredGraph:
                 return cls(int(meta[0]), int(meta[1]), *arrays, bool(meta[2]))
         except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
             raise DataError(f"{source}: not a compressed structsearch genotype (damaged or not one)") from None
-
-    def save(self, path: str | Path) -> Path:
-        """Write ``.json`` or ``.npz`` (by suffix)."""
-        path = Path(path)
-        if path.suffix == ".npz":
-            path.write_bytes(self.to_bytes())
-        else:
-            path.write_text(json.dumps(self.to_dict()))
-        return path
-
-    @classmethod
-    def load(cls, path: str | Path, validate: bool = True) -> LayeredGraph:
-        """Read a genotype file; a file that is not one, or fails :meth:`validate`, is a DataError."""
-        path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as error:
-            raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
-        if path.suffix == ".npz" or raw[:2] == b"PK":
-            graph = cls.from_bytes(raw, str(path))
-        else:
-            try:
-                data = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise DataError(f"{path}: not valid JSON ({error})") from None
-            if not isinstance(data, dict):
-                raise DataError(f"{path}: not a structsearch genotype (expected a JSON object)")
-            graph = cls.from_dict(data, str(path))
-        if validate:
-            problems = graph.violations()
-            if problems:
-                raise DataError(f"{path}: invalid genotype: {problems[0]}")
-        return graph
 
     # ------------------------------------------------------------------ identity
 

@@ -1,0 +1,181 @@
+"""Convolutional genotypes: the labelled DAG, its decoder, priors, operators and features."""
+
+from __future__ import annotations
+
+import time
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from structsearch.errors import DataError
+from structsearch.graphs.cnn import ConvGenotype, InvalidGraph, Stage, parameter_count
+from structsearch.graphs.cnn_features import cnn_feature_names, cnn_features
+from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS, longest_path
+from structsearch.graphs.cnn_priors import random_dag, randwire
+from structsearch.nn.conv import WiredCNN
+
+
+def hand_made() -> ConvGenotype:
+    """Stage 0: input → conv3 (8) → {maxpool (8), conv5 (16)} → concat (12); stage 1 of width 16:
+    input → sum ← input, sum → skip."""
+    first = Stage(("input", "conv3", "maxpool", "conv5", "concat"), [8, 8, 8, 16, 12],
+                  [0, 1, 1, 2, 3], [1, 2, 3, 4, 4])
+    second = Stage(("input", "sum", "skip"), [16, 16, 16], [0, 1], [1, 2])
+    return ConvGenotype((first, second), in_channels=1, n_classes=10)
+
+
+def n_parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_decoding_a_hand_made_genotype_gives_the_expected_modules_and_shapes():
+    genotype = hand_made()
+    model = WiredCNN(genotype, (28, 28))
+    first, second = model.stages
+    assert [type(v.body).__name__ for v in first.vertices] == ["Sequential", "MaxPool2d", "Sequential", "Identity"]
+    conv5 = first.vertices[2].body[1]
+    assert (conv5.kernel_size, conv5.in_channels, conv5.out_channels) == ((5, 5), 16, 16)
+    # conv5 (16) is fed by the 8-channel maxpool through a 1×1 projection; concat merges 8 + 16 → 12
+    assert isinstance(first.vertices[2].project[0], torch.nn.Conv2d)
+    assert first.vertices[3].merge.in_channels == 24 and first.vertices[3].merge.out_channels == 12
+    assert first.sinks == [4] and isinstance(first.out[0], torch.nn.Conv2d)  # 12 → the stage width 8
+    assert model.reductions[0][1].stride == (2, 2)
+    assert model(torch.randn(3, 784)).shape == (3, 10)
+    assert model(torch.randn(3, 1, 28, 28)).shape == (3, 10)
+    assert n_parameters(model) == parameter_count(genotype)
+    # the stage-1 activations are 14 × 14: one reduction
+    seen = []
+    model.stages[1].register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    model(torch.randn(2, 784))
+    assert seen == [torch.Size([2, 16, 14, 14])]
+
+
+def test_round_trips_and_the_hash_ignores_vertex_numbering():
+    genotype = hand_made()
+    assert ConvGenotype.from_dict(genotype.to_dict()) == genotype
+    assert ConvGenotype.from_bytes(genotype.to_bytes()) == genotype
+    # the two middle vertices of stage 0 swapped (still topological): same network, same hash
+    first = genotype.stages[0]
+    swapped = Stage(("input", "conv3", "conv5", "maxpool", "concat"), [8, 8, 16, 8, 12],
+                    [0, 1, 1, 3, 2], [1, 3, 2, 4, 4])
+    assert swapped.violations() == []
+    other = genotype.with_stage(0, swapped)
+    assert other != genotype and other.content_hash() == genotype.content_hash()
+    relabelled = genotype.with_stage(0, Stage(("input", "conv7", *first.ops[2:]), first.channels, first.src, first.dst))
+    assert relabelled.content_hash() != genotype.content_hash()
+    wider = genotype.with_stage(1, Stage(genotype.stages[1].ops, [16, 24, 16], [0, 1], [1, 2]))
+    assert wider.content_hash() != genotype.content_hash()
+
+
+def test_save_and_load_both_formats(tmp_path):
+    genotype = randwire([6, 6], [8, 16], np.random.default_rng(0))
+    for name in ("g.json", "g.npz"):
+        assert ConvGenotype.load(genotype.save(tmp_path / name)) == genotype
+    (tmp_path / "bad.json").write_text('{"kind": "cnn", "stages": [{"ops": ["input"]}]}')
+    with pytest.raises(DataError, match="bad.json: not a convolutional structsearch genotype"):
+        ConvGenotype.load(tmp_path / "bad.json")
+    (tmp_path / "bad.npz").write_bytes(b"PK nonsense")
+    with pytest.raises(DataError, match="not a compressed convolutional genotype"):
+        ConvGenotype.load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize(("stage", "message"), [
+    (Stage(("input", "conv4"), [8, 8], [0], [1]), "a kernel size must be odd, got 4"),
+    (Stage(("input", "dilated"), [8, 8], [0], [1]), "unknown operation 'dilated'"),
+    (Stage(("input", "conv3", "sum"), [8, 8, 8], [0, 2], [1, 1]), "would close a cycle"),
+    (Stage(("input", "conv3", "sum"), [8, 8, 8], [0], [1]), "vertex 2 has no input"),
+    (Stage(("input", "conv3"), [8, 0], [0], [1]), "channel counts must be ≥ 1"),
+])
+def test_invalid_stages_are_named_in_one_line(stage, message):
+    with pytest.raises(InvalidGraph, match=message):
+        ConvGenotype((stage,)).validate()
+
+
+def test_reductions_that_shrink_the_image_below_one_pixel_name_the_stage():
+    stage = Stage(("input", "conv3"), [4, 4], [0], [1])
+    with pytest.raises(InvalidGraph, match="stage 3: 3 reduction"):
+        WiredCNN(ConvGenotype((stage,) * 4), (4, 4))
+    assert WiredCNN(ConvGenotype((stage,) * 3), (4, 4))(torch.randn(2, 16)).shape == (2, 10)
+
+
+def test_priors_draw_valid_genotypes_of_the_asked_shape():
+    rng = np.random.default_rng(1)
+    wired = randwire([8, 10], [16, 32], rng, graph="watts-strogatz", k=4, p=0.75)
+    assert [s.n_nodes for s in wired.stages] == [9, 11] and [s.width for s in wired.stages] == [16, 32]
+    assert set(wired.operation_counts()) >= {"conv3"} and wired.operation_counts()["conv3"] == 18
+    for graph in ("barabasi-albert", "erdos-renyi"):
+        assert randwire([8], [16], rng, graph=graph, m=2, p=0.3).violations() == []
+    for _ in range(20):
+        dag = random_dag((6, 12), rng, width=(1, 3), channels=(16, 64))
+        depth = int(dag.stages[0].depth().max())
+        assert 6 <= depth <= 12 and dag.violations() == []
+        assert all(16 <= c <= 64 for c in dag.stages[0].channels)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), steps=st.integers(1, 6))
+def test_every_operator_keeps_genotypes_valid_and_the_parameter_count_exact(seed, steps):
+    rng = np.random.default_rng(seed)
+    a = random_dag((2, 6), rng, channels=(4, 12), stages=int(rng.integers(1, 3)))
+    b = randwire([int(rng.integers(3, 7))] * 2, [4, 8], rng, k=2)
+    for _ in range(steps):
+        name = list(CNN_MUTATIONS)[int(rng.integers(len(CNN_MUTATIONS)))]
+        a = CNN_MUTATIONS.lookup(name)(a, rng)
+        assert a.violations() == [], name
+        name = list(CNN_CROSSOVERS)[int(rng.integers(len(CNN_CROSSOVERS)))]
+        a, b = CNN_CROSSOVERS.lookup(name)(a, b, rng)
+        assert a.violations() == [] and b.violations() == [], name
+    for genotype in (a, b):
+        assert n_parameters(WiredCNN(genotype, (8, 8))) == parameter_count(genotype)
+
+
+def test_the_operators_do_what_they_say():
+    rng = np.random.default_rng(3)
+    genotype = hand_made()
+    relabelled = CNN_MUTATIONS.lookup("relabel")(genotype, rng)
+    changed = [(i, v) for i, (s, t) in enumerate(zip(genotype.stages, relabelled.stages, strict=True))
+               for v in range(s.n_nodes) if s.ops[v] != t.ops[v]]
+    assert len(changed) == 1
+    grown = CNN_MUTATIONS.lookup("insert-subgraph")(genotype, rng)
+    assert grown.n_nodes - genotype.n_nodes in (2, 3) and grown.n_edges - genotype.n_edges in (2, 4)
+    # subpath-swap exchanges the labels along the longest paths
+    a = ConvGenotype(hand_made().stages[:1])
+    b = ConvGenotype((Stage(("input", "conv7", "avgpool", "sum", "skip"), [8, 4, 4, 4, 4], [0, 1, 2, 3],
+                            [1, 2, 3, 4]),))
+    x, _ = CNN_CROSSOVERS.lookup("subpath-swap")(a, b, np.random.default_rng(0))
+    path = longest_path(a.stages[0])
+    assert [x.stages[0].ops[v] for v in path] == ["conv7", "avgpool", "sum"][: len(path)]
+    # matching-layers averages feature-map counts at matching depths
+    x, y = CNN_CROSSOVERS.lookup("matching-layers")(a, b, np.random.default_rng(0))
+    assert x.stages[0].channels[1] == 6 and y.stages[0].channels[1] == 6  # (8 + 4) / 2
+
+
+def test_features_agree_with_networkx_and_are_fast():
+    genotype = hand_made()
+    features = cnn_features(genotype)
+    assert list(features) == cnn_feature_names()
+    chained = nx.DiGraph([(0, 1), (1, 2), (1, 3), (2, 4), (3, 4), (4, 5), (5, 6), (6, 7)])
+    undirected = chained.to_undirected()
+    assert features["cnn_depth"] == nx.dag_longest_path_length(chained) + 1 == 7
+    assert features["cnn_betweenness_mean"] == pytest.approx(np.mean(list(nx.betweenness_centrality(undirected)
+                                                                           .values())))
+    assert features["cnn_eccentricity_max"] == max(nx.eccentricity(undirected).values())
+    assert features["cnn_degree_mean"] == pytest.approx(2 * 8 / 8)
+    # mass: conv3 8×8, maxpool 8×8, conv5 16×8, concat 12×(8+16), stage-1 input 16×12, sum 16×16, skip 16×16
+    masses = [64, 64, 128, 288, 192, 256, 256]
+    assert features["cnn_mass_mean"] == pytest.approx(np.mean(masses))
+    # one path through maxpool and one through conv5: the fewest / most maxpools are 0 / 1, expected ½
+    assert (features["cnn_path_maxpool_fewest"], features["cnn_path_maxpool_most"],
+            features["cnn_path_maxpool_expected"]) == (0, 1, 0.5)
+    assert features["cnn_count_conv5"] == 1 and features["cnn_parameters"] == parameter_count(genotype)
+    big = random_dag((12, 12), np.random.default_rng(0), width=(3, 3))
+    assert big.n_nodes >= 37
+    cnn_features(big)
+    started = time.perf_counter()
+    cnn_features(big)
+    assert time.perf_counter() - started < 1.0  # the ≤ 50 ms target is benchmarks/cnn.py's; this only
+    # catches an accidental blow-up on a loaded CI machine

@@ -67,7 +67,7 @@ def meta_rows(run_dir: str | Path, include_all: bool = False) -> list[dict]:
             "seed": seed, "task": task, "model_kind": candidate.attributes.get("cell", model_kind),
             "structsearch_version": __version__, "meta_schema": META_SCHEMA_VERSION,
         }
-        row.update({name: features.get(name, math.nan) for name in feature_names()})
+        row.update({name: features.get(name, math.nan) for name in feature_names(config.get("model", {}).get("kind"))})
         proxies = metrics.get("proxies") or {}
         row.update({column: proxies.get(column.removeprefix("proxy_"), math.nan) for column in PROXY_COLUMNS})
         row.update({
@@ -77,7 +77,7 @@ def meta_rows(run_dir: str | Path, include_all: bool = False) -> list[dict]:
             "train_seconds": seconds.get("train", math.nan),
             "evolution_seconds": seconds.get("evolution", math.nan),
             "total_seconds": seconds.get("total", math.nan),
-            "connections": metrics.get("connections", candidate.genotype.n_edges),
+            "connections": metrics.get("connections", candidate.genotype.connections),
             "proxy_seconds": seconds.get("proxies", math.nan),
             "curve_val_epoch_1": (candidate.curves.get("val_accuracy") or [math.nan])[0],
         })
@@ -95,8 +95,10 @@ def export(run_dirs: list[str | Path], out: str | Path, include_all: bool = Fals
     rows = [row for run in run_dirs for row in meta_rows(run, include_all)]
     if not rows:
         raise DataError(f"no finished candidates in {', '.join(map(str, run_dirs))}")
-    columns = METADATA_COLUMNS + feature_names() + PROXY_COLUMNS + TARGET_COLUMNS + CURVE_COLUMNS
-    table = {c: [row[c] for row in rows] for c in columns}
+    features = [name for kind in ("mlp", "cnn") for name in feature_names(kind)
+                if any(name in row for row in rows)]  # a layered run's, a convolutional run's, or both
+    columns = METADATA_COLUMNS + features + PROXY_COLUMNS + TARGET_COLUMNS + CURVE_COLUMNS
+    table = {c: [row.get(c, math.nan) for row in rows] for c in columns}
     write_table(table, out)
     return out, len(rows)
 

@@ -87,9 +87,22 @@ def resolve_architecture(config: RunConfig, task: Task) -> list[int]:
 
 def load_genotype(config: RunConfig, task: Task):
     """The genotype of ``config.model.genotype``, checked against the task."""
-    from structsearch.graphs import LayeredGraph
+    from structsearch.graphs.cnn import ConvGenotype
+    from structsearch.graphs.files import load_genotype as load_any
 
-    graph = LayeredGraph.load(config.model.genotype)
+    graph = load_any(config.model.genotype)
+    if isinstance(graph, ConvGenotype):
+        channels = task.input_shape[0] if len(task.input_shape) == 3 else 1
+        if task.sequence or len(task.input_shape) not in (2, 3):
+            raise ConfigError(f"genotype {config.model.genotype} is convolutional; task {task.name!r} does not hold "
+                              "images")
+        if (graph.in_channels, graph.n_classes) != (channels, task.n_classes):
+            raise ConfigError(f"genotype {config.model.genotype} takes {graph.in_channels} channel(s) and "
+                              f"{graph.n_classes} classes but task {task.name!r} has {channels} and {task.n_classes}")
+        problem = graph.resolution_problem(task.input_shape[-2:])
+        if problem:
+            raise ConfigError(f"genotype {config.model.genotype}: {problem}")
+        return graph
     if task.sequence:
         if graph.n_outputs != task.n_classes:
             raise ConfigError(f"genotype {config.model.genotype} has {graph.n_outputs} outputs but task "
@@ -122,11 +135,21 @@ def build_candidate(genotype, spec: ModelSpec, task: Task, seed: int):
     ``model`` stream of ``seed``, the rule (None for ``"none"``) from its ``rewiring`` stream.
     """
     from structsearch.graphs import LayeredGraph, erdos_renyi
+    from structsearch.graphs.cnn import ConvGenotype
     from structsearch.nn.recurrent import SparseRecurrentNet
 
     model, rng = spec.model, seeds.generator(seed, "model")
     check_model_memory(genotype, model)
-    if task.sequence:
+    if isinstance(genotype, ConvGenotype):
+        from structsearch.nn.conv import WiredCNN
+
+        if spec.rewiring.rule != "none":
+            raise ConfigError(f"rewiring.rule = {spec.rewiring.rule!r}: convolutional networks train without "
+                              "rewiring; use 'none'")
+        with torch.random.fork_rng(devices=[]):  # torch.nn's own initialisation, seeded, global state untouched
+            torch.manual_seed(seeds.derive(seed, "model"))
+            network = WiredCNN(genotype, task.input_shape)
+    elif task.sequence:
         graph = genotype if isinstance(genotype, LayeredGraph) else erdos_renyi(list(genotype), model.epsilon, rng)
         network = SparseRecurrentNet.from_graph(graph, model.cell or "gru", task.vocabulary_size,
                                                 seed=seeds.derive(seed, "model"))
@@ -144,9 +167,12 @@ def build_candidate(genotype, spec: ModelSpec, task: Task, seed: int):
 def check_model_memory(genotype, model: ModelConfig) -> None:
     """Refuse, before building it, a model too large for the memory limit (:mod:`structsearch.limits`)."""
     from structsearch.graphs import LayeredGraph
+    from structsearch.graphs.cnn import ConvGenotype, parameter_count
     from structsearch.graphs.density import connections_for, layer_densities
 
-    if isinstance(genotype, LayeredGraph):
+    if isinstance(genotype, ConvGenotype):
+        connections, neurons = parameter_count(genotype), genotype.n_nodes
+    elif isinstance(genotype, LayeredGraph):
         connections, neurons = genotype.n_edges, genotype.n_nodes
     else:
         sizes = [int(size) for size in genotype]

@@ -201,7 +201,8 @@ def pareto_figure(runs: list[SearchRun]) -> bytes:
     figure, (ax,) = _figure(6.5, 3.6)
     colours = _colours({run.name for run in runs})
     for run in runs:
-        points = [(c.metrics.get("connections", c.genotype.n_edges), c.metrics["val_accuracy"]) for c in run.trained()
+        points = [(c.metrics.get("connections", c.genotype.connections), c.metrics["val_accuracy"])
+                  for c in run.trained()
                   if c.status in ("ok", "stopped-early") and c.metrics.get("val_accuracy") is not None]
         if not points:
             continue
@@ -299,6 +300,38 @@ def genotype_figure(graph, max_edges: int = MAX_DRAWN_EDGES, seed: int = 0) -> t
     ax.set_title(f"{graph.n_nodes} neurons, {graph.n_edges} edges ({int(graph.skip_edges().sum())} skip, red)"
                  + (f"; {edges.size} drawn" if edges.size < graph.n_edges else ""), fontsize=9)
     return _png(figure), int(edges.size)
+
+
+OPERATION_COLOURS = {"input": "#000000", "conv3": "#1f77b4", "conv5": "#2ca02c", "conv7": "#9467bd",
+                     "maxpool": "#d62728", "avgpool": "#ff7f0e", "sum": "#8c564b", "concat": "#e377c2",
+                     "skip": "#7f7f7f"}
+
+
+def convolutional_figure(genotype) -> bytes:
+    """A convolutional genotype drawn: one panel per stage, vertices by depth (columns) coloured by
+    their operation and sized by their channels, edges as lines."""
+    stages = genotype.stages
+    figure, axes = _figure(min(4.0 * len(stages), 12.0), 3.6, len(stages))
+    for i, (ax, stage) in enumerate(zip(axes, stages, strict=True)):
+        depth = stage.depth()
+        slot = np.zeros(stage.n_nodes)
+        for d in np.unique(depth):
+            members = np.flatnonzero(depth == d)
+            slot[members] = (np.arange(members.size) + 0.5) / members.size
+        for u, v in zip(stage.src.tolist(), stage.dst.tolist(), strict=True):
+            ax.plot([depth[u], depth[v]], [slot[u], slot[v]], color="#555555", alpha=0.35, linewidth=0.8)
+        colours = [OPERATION_COLOURS.get(op, "#17becf") for op in stage.ops]
+        ax.scatter(depth, slot, s=8 + stage.channels * 1.5, c=colours, zorder=3, edgecolors="white")
+        ax.set_yticks([])
+        ax.set_xlabel("depth", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.set_title(f"stage {i}: {stage.n_nodes - 1} vertices, width {stage.width}", fontsize=8)
+    from matplotlib.lines import Line2D
+
+    used = sorted({op for stage in stages for op in stage.ops}, key=list(OPERATION_COLOURS).index)
+    axes[-1].legend([Line2D([], [], marker="o", linestyle="", color=OPERATION_COLOURS[op]) for op in used], used,
+                    fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return _png(figure)
 
 
 def curves_figure(candidate: Candidate) -> bytes | None:
@@ -431,19 +464,24 @@ def search_sections(runs: list[SearchRun]) -> list[Section]:
 def best_section(run: SearchRun, best: Candidate) -> Section:
     from structsearch.motifs.census import census
 
-    drawing, _ = genotype_figure(best.genotype)
+    layered = hasattr(best.genotype, "position_in_layer")
+    drawing = genotype_figure(best.genotype)[0] if layered else convolutional_figure(best.genotype)
     images = [("the best genotype", drawing)]
     curves = curves_figure(best)
     if curves is not None:
         images.append(("its training curves", curves))
-    motifs = census(best.genotype, samples=10, seed=0)["motifs"] if best.genotype.n_edges <= 20000 else {}
+    motifs = census(best.genotype, samples=10, seed=0)["motifs"] if layered and best.genotype.n_edges <= 20000 else {}
     features = best.features or {}
     rows = [[name, motif["count"], motif["z"]] for name, motif in motifs.items()]
+    size = f"{best.genotype.n_edges} connections" if layered else f"{best.genotype.connections:,} parameters"
     text = (f"<p>Candidate {best.id} (generation {best.generation}, {html.escape(best.origin)}): validation "
             f"{_fmt(best.metrics.get('val_accuracy'))}, test {_fmt(best.metrics.get('test_accuracy'))}, "
-            f"{best.genotype.n_edges} connections.</p>")
+            f"{size}.</p>")
+    if not layered:
+        text += f"<p>Structure: {html.escape(best.genotype.summary())}.</p>"
     top = ", ".join(f"{name} {_fmt(features[name])}" for name in
-                    ("layers", "nodes", "edges", "density", "skip_edge_fraction", "longest_path") if name in features)
+                    ("layers", "nodes", "edges", "density", "skip_edge_fraction", "longest_path", "cnn_depth",
+                     "cnn_vertices", "cnn_edges", "cnn_mass_mean") if name in features)
     text += f"<p>Features: {html.escape(top)}.</p>" if top else ""
     return Section(f"Best genotype — {run.name}", text, images=images,
                    table=(["motif", "count", "z (10 null samples)"], rows) if rows else None)

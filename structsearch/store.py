@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from structsearch import __version__
 from structsearch.errors import DataError
+from structsearch.graphs.files import genotype_from_bytes
 from structsearch.graphs.layered import LayeredGraph
 from structsearch.runs import RunLock
 
@@ -333,7 +334,7 @@ class RunStore:
             return json.loads(text) if text else empty
 
         return Candidate(
-            id=row[0], hash=row[1], genotype=LayeredGraph.from_bytes(row[2], f"{self.path}#{row[0]}"),
+            id=row[0], hash=row[1], genotype=genotype_from_bytes(row[2], f"{self.path}#{row[0]}"),
             parents=json.loads(row[3]), generation=row[4], origin=row[5],
             features=loads(row[6], None), feature_meta=loads(row[7], {}), status=row[8],
             metrics=loads(row[9], {}), curves=loads(row[10], {}), seconds=loads(row[11], {}),

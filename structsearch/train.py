@@ -205,6 +205,8 @@ class Trainer:
         for index in self.batches():
             self.governor.poll()
             inputs, y = batch_inputs(train, index, self.device)
+            if self.task.augment is not None:
+                inputs = (self.task.augment(inputs[0], self.generator), *inputs[1:])
             self.optimizer.zero_grad(set_to_none=True)
             loss = self.loss_on(inputs, y)
             value = float(loss.detach())

@@ -179,3 +179,178 @@ def test_features_agree_with_networkx_and_are_fast():
     cnn_features(big)
     assert time.perf_counter() - started < 1.0  # the ≤ 50 ms target is benchmarks/cnn.py's; this only
     # catches an accidental blow-up on a loaded CI machine
+
+
+# ---------------------------------------------------------------------- tasks, spaces and the search
+
+
+@pytest.fixture
+def images_500(tmp_path):
+    """A 500 + 100-image Fashion-MNIST-shaped IDX dataset whose classes differ in brightness."""
+    from structsearch.tasks.idx import FILES, write_idx
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data" / "fashion-mnist"
+    folder.mkdir(parents=True)
+    for split, n in (("train", 500), ("test", 100)):
+        labels = np.arange(n, dtype=np.uint8) % 10
+        images = np.clip(rng.normal(20 * labels[:, None, None], 20, size=(n, 28, 28)), 0, 255).astype(np.uint8)
+        write_idx(folder / (FILES[f"{split}_images"] + ".gz"), images)
+        write_idx(folder / FILES[f"{split}_labels"], labels)
+    return tmp_path / "data"
+
+
+@pytest.mark.parametrize("space_name", ["fashion-mnist-cnn", "fashion-mnist-randwire"])
+def test_one_generation_of_the_cnn_spaces_on_a_500_image_subset(space_name, images_500, tmp_path):
+    """The built-in convolutional spaces, shrunk to one generation of four: every candidate trains,
+    the online gate scores generation 1 on the convolutional features, the store, meta export, the
+    report and `train --genotype best-genotype.json` take the result."""
+    from structsearch.commands import main
+    from structsearch.graphs.files import load_genotype
+    from structsearch.meta import export, read_table
+    from structsearch.search.display import write_outputs
+    from structsearch.search.engine import Search
+    from structsearch.search.executors import InProcessExecutor
+    from structsearch.search.space import load_space_with_changes
+    from structsearch.store import RunStore
+
+    changes = [("task.train_size", 400), ("task.test_size", 100), ("evolution.population", 4),
+               ("evolution.offspring", 4), ("evolution.elitism", 1), ("evolution.generations", 1),
+               ("training.epochs", 1), ("gate.warmup", 4), ("task.verify", False)]
+    if space_name == "fashion-mnist-cnn":
+        changes += [("genotype.random-dag.depth", [2, 3]), ("genotype.random-dag.channels", [4, 8]),
+                    ("evolution.mutation_probability", 1.0)]
+    else:
+        changes += [(f"genotype.{prior}.{key}", value) for prior in ("randwire-ws", "randwire-ba", "randwire-er")
+                    for key, value in (("nodes", [6, 7]), ("width", [4, 6]))]
+    space = load_space_with_changes(space_name, changes)
+    search = Search.start(space, tmp_path / "run", InProcessExecutor(), str(images_500))
+    search.run()
+    write_outputs(search)  # best.json and best-genotype.json, as `evolve` writes them
+    search.store.close()
+    with RunStore.open(tmp_path / "run") as store:
+        candidates = store.candidates()
+    trained = [c for c in candidates if c.status == "ok"]
+    assert len(trained) >= 4 and all(c.status in ("ok", "dropped-by-predictor") for c in candidates)
+    assert all(type(c.genotype).__name__ == "ConvGenotype" for c in candidates)
+    assert all(c.features["cnn_parameters"] == c.metrics["connections"] for c in trained)
+    assert any(c.generation == 1 and c.prediction is not None for c in candidates)  # the gate scored children
+    out, rows = export([tmp_path / "run"], tmp_path / "meta.csv")
+    table = read_table(out)
+    assert rows == len(trained) and "cnn_path_conv3_expected" in table and "nodes" not in table
+    best = load_genotype(tmp_path / "run" / "best-genotype.json")
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "report")]) == 0
+    assert main(["train", "--task", "fashion-mnist", "--task-option", "train_size=400", "--task-option",
+                 "test_size=100", "--task-option", "verify=false", "--genotype",
+                 str(tmp_path / "run" / "best-genotype.json"), "--epochs", "1", "--data-dir", str(images_500),
+                 "--runs", str(tmp_path / "runs"), "--no-progress"]) == 0
+    assert best.n_classes == 10
+
+
+def test_a_randomly_wired_cnn_learns_the_digits():
+    from structsearch.config import ModelConfig, RewiringConfig
+    from structsearch.pipeline import ModelSpec, build_candidate
+    from structsearch.tasks import load_task
+    from structsearch.train import TrainConfig, train
+
+    task = load_task("digits")
+    genotype = randwire([6, 6], [16, 32], np.random.default_rng(0))
+    model, rule = build_candidate(genotype, ModelSpec(ModelConfig(), RewiringConfig(rule="none")), task, seed=0)
+    assert rule is None
+    result = train(model, task, TrainConfig(epochs=4, batch_size=32, optimizer="adam", lr=0.003, seed=0), [rule])
+    assert result.test_accuracy > 0.85
+    with pytest.raises(Exception, match="convolutional networks train without rewiring"):
+        build_candidate(genotype, ModelSpec(ModelConfig(), RewiringConfig(rule="set")), task, seed=0)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ([("model.kind", "mlp")], "model.kind = 'cnn' takes the convolutional priors"),
+    ([("genotype.priors", ["random-dag", "erdos-renyi"])], "cannot be mixed with layered ones"),
+    ([("rewiring.rule", "set")], "convolutional candidates train without rewiring"),
+    ([("evolution.mutations", {"add-edge": 1.0})], "'add-edge' is not an operator of convolutional genotypes"),
+    ([("evolution.inheritance", "weights")], "convolutional candidates train from scratch"),
+    ([("genotype.random-dag.channels", [0, 8])], "values must be ≥ 1"),
+])
+def test_bad_convolutional_spaces_are_one_line_errors(changes, message):
+    from structsearch.errors import ConfigError
+    from structsearch.search.space import load_space_with_changes
+
+    with pytest.raises(ConfigError, match=message):
+        load_space_with_changes("fashion-mnist-cnn", changes)
+
+
+def test_too_many_stages_for_the_images_name_the_stage(tmp_path):
+    from structsearch.errors import ConfigError
+    from structsearch.search.engine import Search
+    from structsearch.search.executors import InProcessExecutor
+    from structsearch.search.space import load_space_with_changes
+
+    space = load_space_with_changes("fashion-mnist-cnn", [("task.name", "digits"), ("task", {"name": "digits"}),
+                                                          ("genotype.random-dag.stages", [2, 5])])
+    with pytest.raises(ConfigError, match="stage 4's reduction shrinks 8×8 images below 1×1"):
+        Search.start(space, tmp_path / "run", InProcessExecutor())
+
+
+def test_augmentation_shifts_and_mirrors_reproducibly():
+    from structsearch.errors import ConfigError
+    from structsearch.tasks.augment import image_augment
+
+    x = torch.arange(2 * 25, dtype=torch.float32).reshape(2, 25) + 1
+    crop = image_augment((5, 5), crop=1, flip=False)
+    a = crop(x, torch.Generator().manual_seed(0))
+    assert torch.equal(a, crop(x, torch.Generator().manual_seed(0))) and a.shape == x.shape
+    for original, shifted in zip(x.reshape(2, 5, 5), a.reshape(2, 5, 5), strict=True):
+        # a shift of at most one pixel: the centre 3×3 of the original is inside the window
+        assert any(torch.equal(shifted[1 + dy : 4 + dy, 1 + dx : 4 + dx], original[1:4, 1:4])
+                   for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+    flip = image_augment((5, 5), crop=0, flip=True)
+    b = flip(x, torch.Generator().manual_seed(1)).reshape(2, 5, 5)
+    assert all(torch.equal(b[i], x.reshape(2, 5, 5)[i]) or torch.equal(b[i], x.reshape(2, 5, 5)[i].flip(-1))
+               for i in range(2))
+    assert image_augment((5, 5), 0, False) is None
+    with pytest.raises(ConfigError, match="augment_crop must be an integer in"):
+        image_augment((5, 5), crop=5, flip=False)
+
+
+def _cifar_archive(path, members: dict[str, dict]) -> None:
+    import io
+    import pickle
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in members.items():
+            blob = pickle.dumps(data, protocol=2)
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            archive.addfile(info, io.BytesIO(blob))
+
+
+def test_cifar10_reads_the_python_archive_checks_its_md5_and_unpickles_only_arrays(tmp_path):
+    from structsearch.tasks import load_task
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "cifar-10"
+    folder.mkdir()
+
+    def batch(n):
+        return {b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
+                b"labels": [int(i % 10) for i in range(n)]}
+
+    _cifar_archive(folder / "cifar-10-python.tar.gz",
+                   {**{f"data_batch_{i}": batch(20) for i in range(1, 6)}, "test_batch": batch(30)})
+    task = load_task("cifar10", data_dir=str(tmp_path), verify=False, augment_flip=True)
+    assert task.input_shape == (3, 32, 32) and len(task.train) + len(task.validation) == 100
+    assert len(task.test) == 30 and task.augment is not None
+    with pytest.raises(DataError, match="differs from the published CIFAR-10 archive's c58f3010"):
+        load_task("cifar10", data_dir=str(tmp_path))
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    _cifar_archive(folder / "cifar-10-python.tar.gz", {f"data_batch_{i}": {b"data": Evil()} for i in range(1, 6)})
+    with pytest.raises(DataError, match="data_batch_1 is not a CIFAR-10 batch .*print is not allowed"):
+        load_task("cifar10", data_dir=str(tmp_path), verify=False)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="cifar-10-python.tar.gz is not in"):
+        load_task("cifar10", data_dir=str(tmp_path / "empty"))

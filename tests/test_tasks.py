@@ -33,7 +33,7 @@ def test_registry_lists_all_tasks():
 def test_digits_loads_without_files_and_is_stratified():
     task = load_task("digits", validation_fraction=0.2)
     assert_well_formed(task)
-    assert task.input_shape == (64,) and task.n_classes == 10
+    assert task.input_shape == (8, 8) and task.n_inputs == 64 and task.n_classes == 10
     assert float(task.train.x.max()) <= 1.0
     # stratified: every class appears in validation in about the same proportion as in train
     train_share = np.bincount(task.train.y.numpy(), minlength=10) / len(task.train)

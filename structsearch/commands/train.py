@@ -98,6 +98,12 @@ def run(args) -> int:
     task = load_configured_task(config, args.data_dir)
     if task.sequence:
         apply_sequence_defaults(config, given)
+    if config.model.genotype is not None and "rewiring.rule" not in given:
+        from structsearch.graphs.cnn import ConvGenotype
+        from structsearch.graphs.files import load_genotype
+
+        if isinstance(load_genotype(config.model.genotype), ConvGenotype):
+            config.rewiring.rule = "none"  # convolutional networks train without rewiring
     config.task.options = dict(task.options)
     console = Console(stderr=True)
     progress = None if args.no_progress else ProgressBar(f"{task.name} · {config.rewiring.rule}")
@@ -112,8 +118,10 @@ def run(args) -> int:
         torch.save(model.state_dict(), run_dir / "model.pt")
     summary = (
         f"{result.status}: test accuracy {result.test_accuracy:.4f} at epoch {result.selected_epoch} "
-        f"(validation {result.val_accuracy:.4f}), {sum(result.connections):,} connections, "
-        f"{result.seconds.get('total', 0):.1f} s"
+        f"(validation {result.val_accuracy:.4f}), "
+        + (f"{sum(result.connections):,} connections, " if result.connections
+           else f"{sum(p.numel() for p in model.parameters()):,} parameters, ")
+        + f"{result.seconds.get('total', 0):.1f} s"
         if result.test_accuracy is not None else f"{result.status}: {result.reason}"
     )
     console.print(summary)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from structsearch.errors import DataError
-from structsearch.graphs.files import GenotypeFile
+from structsearch.graphs.genotype_file import GenotypeFile
 from structsearch.graphs.layered import InvalidGraph
 
 OPERATIONS = ("conv3", "conv5", "conv7", "maxpool", "avgpool", "sum", "concat", "skip")
@@ -173,6 +173,11 @@ class ConvGenotype(GenotypeFile):
     def n_edges(self) -> int:
         return sum(stage.n_edges for stage in self.stages)
 
+    @property
+    def connections(self) -> int:
+        """The decoded model's size that NSGA-II minimises: its parameter count."""
+        return parameter_count(self)
+
     def with_stage(self, index: int, stage: Stage) -> ConvGenotype:
         stages = list(self.stages)
         stages[index] = stage
@@ -190,6 +195,12 @@ class ConvGenotype(GenotypeFile):
                 "widths": [s.width for s in self.stages], "edges": self.n_edges,
                 "operations": {k: v for k, v in self.operation_counts().items() if v},
                 "parameters": parameter_count(self)}
+
+    def summary(self) -> str:
+        """One line: vertices and widths per stage, then the operations, most frequent first."""
+        counts = sorted(((n, op) for op, n in self.operation_counts().items() if n), reverse=True)
+        return ("/".join(str(s.n_nodes - 1) for s in self.stages) + " × " + "-".join(str(s.width) for s in self.stages)
+                + ": " + ", ".join(f"{n} {op}" for n, op in counts))
 
     def __repr__(self) -> str:
         return (f"ConvGenotype({len(self.stages)} stages, {self.n_nodes} vertices, {self.n_edges} edges, "

@@ -46,8 +46,13 @@ EXTRA_FEATURES = [
 FEATURE_NAMES = STIER_FEATURES + EXTRA_FEATURES
 
 
-def feature_names() -> list[str]:
-    """The names :func:`graph_features` returns, in a stable order."""
+def feature_names(model_kind: str | None = None) -> list[str]:
+    """The names :func:`graph_features` returns, in a stable order: a layered genotype's, or with
+    ``model_kind = "cnn"`` a convolutional one's (:mod:`structsearch.graphs.cnn_features`)."""
+    if model_kind == "cnn":
+        from structsearch.graphs.cnn_features import cnn_feature_names
+
+        return cnn_feature_names()
     return list(FEATURE_NAMES)
 
 
@@ -58,7 +63,12 @@ def graph_features(graph: LayeredGraph, **options) -> dict[str, float]:
 
 def compute_features(graph: LayeredGraph, max_exact_nodes: int = 500, samples: int = 64,
                      seed: int = 0) -> tuple[dict[str, float], dict]:
-    """(features, metadata); metadata says whether distance features are exact and the samples."""
+    """(features, metadata); metadata says whether distance features are exact and the samples.
+    A convolutional genotype's are :func:`~structsearch.graphs.cnn_features.cnn_features` (exact)."""
+    if not isinstance(graph, LayeredGraph):
+        from structsearch.graphs.cnn_features import cnn_features
+
+        return cnn_features(graph), {"family": "cnn", "exact": True}
     n = graph.n_nodes
     values: dict[str, float] = {}
     values["layers"] = float(graph.output_layer + 1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from structsearch.errors import DataError, StructsearchError
-from structsearch.graphs.files import GenotypeFile
+from structsearch.graphs.genotype_file import GenotypeFile
 
 
 class InvalidGraph(StructsearchError, ValueError):
@@ -96,6 +96,11 @@ class LayeredGraph(GenotypeFile):
     @property
     def n_edges(self) -> int:
         return int(self.src.size)
+
+    @property
+    def connections(self) -> int:
+        """The decoded model's size that NSGA-II minimises: its connections."""
+        return self.n_edges
 
     @property
     def n_hidden(self) -> int:

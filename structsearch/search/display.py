@@ -23,6 +23,8 @@ def _accuracy(value) -> str:
 
 def structure(individual: Individual) -> str:
     graph = individual.graph
+    if not hasattr(graph, "layer_widths"):  # a convolutional genotype
+        return graph.summary()
     widths = "-".join(map(str, graph.layer_widths()))
     skip = int(graph.skip_edges().sum())
     return f"{widths} ({individual.cell}) skip {skip}" if individual.cell else f"{widths} skip {skip}"
@@ -62,7 +64,7 @@ class LiveView(NullView):
         status.add_row("trained", f"{search.trained} of {search.store.count()} candidates")
         if best is not None:
             status.add_row("best so far", f"#{best.id} val {_accuracy(best.accuracy)} test "
-                           f"{_accuracy(best.metrics.get('test_accuracy'))} · {best.graph.n_edges} connections · "
+                           f"{_accuracy(best.metrics.get('test_accuracy'))} · {best.graph.connections} connections · "
                            f"{structure(best)}")
         status.add_row("gate", self.gate_line)
         return Group(self.progress, status)
@@ -104,7 +106,7 @@ class LiveView(NullView):
 
 def ranked(search) -> list[Individual]:
     """Every trained, distinct candidate, best validation accuracy first (fewer connections break ties)."""
-    return sorted(search.known.values(), key=lambda ind: (-ind.accuracy, ind.graph.n_edges, ind.id))
+    return sorted(search.known.values(), key=lambda ind: (-ind.accuracy, ind.graph.connections, ind.id))
 
 
 def summary_records(search, top: int = 5) -> list[dict]:
@@ -113,7 +115,7 @@ def summary_records(search, top: int = 5) -> list[dict]:
     for individual in ranked(search)[:top]:
         candidate = search.store.candidate(individual.id)
         records.append({"id": individual.id, "generation": candidate.generation, "structure": structure(individual),
-                        "connections": individual.graph.n_edges, "val_accuracy": individual.accuracy,
+                        "connections": individual.graph.connections, "val_accuracy": individual.accuracy,
                         "test_accuracy": individual.metrics.get("test_accuracy"),
                         "train_seconds": candidate.seconds.get("total"), "origin": individual.origin})
     return records
@@ -157,7 +159,7 @@ def write_outputs(search, top: int = 10) -> list[Path]:
                         "origin": individual.origin, "cell": individual.cell, "status": individual.status,
                         "val_accuracy": individual.accuracy,
                         "test_accuracy": individual.metrics.get("test_accuracy"),
-                        "connections": individual.graph.n_edges, "structure": individual.graph.describe(),
+                        "connections": individual.graph.connections, "structure": individual.graph.describe(),
                         "seconds": candidate.seconds, "genotype": individual.graph.to_dict()})
     written = [
         write_json(
@@ -182,9 +184,9 @@ def pareto_rows(search) -> list[dict]:
     candidates = ranked(search)
     front, fewest = [], math.inf
     for individual in candidates:  # accuracy descending: keep each that needs fewer connections
-        if individual.graph.n_edges < fewest:
-            fewest = individual.graph.n_edges
+        if individual.graph.connections < fewest:
+            fewest = individual.graph.connections
             front.append(individual)
     return [{"id": ind.id, "val_accuracy": ind.accuracy, "test_accuracy": ind.metrics.get("test_accuracy"),
-             "connections": ind.graph.n_edges, "structure": structure(ind), "cell": ind.cell or ""}
+             "connections": ind.graph.connections, "structure": structure(ind), "cell": ind.cell or ""}
             for ind in front]

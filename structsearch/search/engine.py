@@ -114,9 +114,12 @@ class Search:
         self.n_inputs = space.n_inputs(self.task)
         if space.model.kind == "rnn" and not self.task.sequence:
             raise DataError(f"model.kind = 'rnn' needs a sequence task; {space.task.name!r} is not one")
-        if space.model.kind == "mlp" and self.task.sequence:
+        if space.model.kind != "rnn" and self.task.sequence:
             raise DataError(f"task {space.task.name!r} holds sequences: set model.kind = 'rnn'")
-        self.gate = PredictorGate(space.gate, space.cells, seeds.derive(space.seed, "gate"), space.genes)
+        if space.convolutional:
+            self._check_images()
+        self.gate = PredictorGate(space.gate, space.cells, seeds.derive(space.seed, "gate"), space.genes,
+                                  space.model.kind)
         self.curve_model: dict | None = None  # the gate's curve stage, once fitted (_fit_curve_model)
         self.rng = seeds.generator(space.seed, "search")
         self.py_state = random.Random(seeds.derive(space.seed, "selection")).getstate()
@@ -294,6 +297,22 @@ class Search:
         self.store.log_event("generation", **stats.__dict__, best=self.best.id if self.best else None)
         self.view.generation_done(self, stats)
         return stats
+
+    def _check_images(self) -> None:
+        """A convolutional space needs image inputs, and as many of them as its deepest genotype's
+        reductions leave at least one pixel of."""
+        shape = self.task.input_shape
+        if len(shape) not in (2, 3):
+            raise DataError(f"model.kind = 'cnn' needs an image task; {self.space.task.name!r} has inputs of shape "
+                            f"{list(shape)}")
+        for prior in self.space.genotype.priors:
+            stages = self.space.genotype.prior_parameters(prior)["stages"][1]
+            h, w = shape[-2:]
+            for stage in range(1, stages):
+                h, w = h // 2, w // 2
+                if min(h, w) < 1:
+                    raise ConfigError(f"genotype.{prior}.stages = {stages}: stage {stage}'s reduction shrinks "
+                                      f"{shape[-2]}×{shape[-1]} images below 1×1; use at most {stage} stages")
 
     def _features(self, individual: Individual, seed: int | None = None) -> tuple[dict, dict]:
         """The gate's features of a candidate: its graph's, its cell and genes, and, with

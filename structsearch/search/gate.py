@@ -19,10 +19,12 @@ from structsearch.search import genes as training_genes
 from structsearch.search.space import GateSpace
 
 
-def search_feature_names(cells: list[str], genes: dict | None = None, proxies: list[str] = ()) -> list[str]:
-    """The graph features, plus one indicator per cell when a space mixes cells, plus the
-    training genes' features, plus the zero-cost proxies the gate asks for."""
-    return (feature_names() + ([f"cell_{cell}" for cell in cells] if len(cells) > 1 else [])
+def search_feature_names(cells: list[str], genes: dict | None = None, proxies: list[str] = (),
+                         model_kind: str | None = None) -> list[str]:
+    """The graph features (a convolutional genotype's for ``model_kind = "cnn"``), plus one indicator
+    per cell when a space mixes cells, plus the training genes' features, plus the zero-cost
+    proxies the gate asks for."""
+    return (feature_names(model_kind) + ([f"cell_{cell}" for cell in cells] if len(cells) > 1 else [])
             + training_genes.feature_names(genes or {}) + [f"proxy_{name}" for name in proxies])
 
 
@@ -36,9 +38,10 @@ def attribute_features(individual, space) -> dict[str, float]:
 
 
 class PredictorGate:
-    def __init__(self, gate: GateSpace, cells: list[str], seed: int = 0, genes: dict | None = None):
+    def __init__(self, gate: GateSpace, cells: list[str], seed: int = 0, genes: dict | None = None,
+                 model_kind: str | None = None):
         self.config, self.seed = gate, seed
-        self.names = search_feature_names(cells, genes, gate.proxies)
+        self.names = search_feature_names(cells, genes, gate.proxies, model_kind)
         self.predictor = None
         self.pretrain = None  # (x, y) rows of earlier runs that the online predictor is fitted on too
         if gate.enabled and gate.pretrain:

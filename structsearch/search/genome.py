@@ -13,6 +13,9 @@ import numpy as np
 from deap import base
 
 from structsearch.graphs import LayeredGraph
+from structsearch.graphs.cnn import ConvGenotype
+from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
+from structsearch.graphs.cnn_priors import random_dag, randwire
 from structsearch.graphs.lineage import tagged
 from structsearch.graphs.operators import BLOCK_STEPS, SINGLE_EDGE, crossover, mutation
 from structsearch.graphs.priors import prior
@@ -72,7 +75,7 @@ class Individual:
         accuracy = metrics.get("val_accuracy")
         accuracy = float(accuracy) if status in ("ok", "stopped-early") and accuracy is not None else 0.0
         if len(self.fitness.weights) == 2:
-            self.fitness.values = (accuracy, float(metrics.get("connections", self.graph.n_edges)))
+            self.fitness.values = (accuracy, float(metrics.get("connections", self.graph.connections)))
         else:
             self.fitness.values = (accuracy,)
 
@@ -90,11 +93,33 @@ def _uniform(rng: np.random.Generator, bounds: list, kind=int):
     return int(rng.integers(low, high + 1)) if kind is int else float(rng.uniform(low, high))
 
 
+RANDWIRE_GRAPHS = {"randwire-ws": "watts-strogatz", "randwire-ba": "barabasi-albert", "randwire-er": "erdos-renyi"}
+
+
+def sample_convolutional(params: dict, prior_name: str, in_channels: int, n_classes: int,
+                         rng: np.random.Generator) -> ConvGenotype:
+    """A convolutional genotype from ``prior_name`` with its parameters drawn from ``params``' ranges."""
+    stages = _uniform(rng, params["stages"])
+    if prior_name == "random-dag":
+        return random_dag(tuple(params["depth"]), rng, tuple(params["level_width"]), tuple(params["channels"]),
+                          stages=stages, in_channels=in_channels, n_classes=n_classes)
+    nodes = [_uniform(rng, params["nodes"]) for _ in range(stages)]
+    width = _uniform(rng, params["width"])
+    k = min(_uniform(rng, params.get("k", [4, 4])), min(nodes) - 1)
+    m = min(_uniform(rng, params.get("m", [1, 1])), min(nodes) - 1)
+    return randwire(nodes, [width * 2**i for i in range(stages)], rng, RANDWIRE_GRAPHS[prior_name], k=k,
+                    p=_uniform(rng, params.get("p", [0.75, 0.75]), float), m=m, in_channels=in_channels,
+                    n_classes=n_classes)
+
+
 def sample_genotype(space: SearchSpace, prior_name: str, n_inputs: int, n_outputs: int,
-                    rng: np.random.Generator) -> LayeredGraph:
-    """One graph from ``prior_name`` with its parameters drawn from the space's ranges."""
+                    rng: np.random.Generator) -> LayeredGraph | ConvGenotype:
+    """One graph from ``prior_name`` with its parameters drawn from the space's ranges (for a
+    convolutional space ``n_inputs`` is the image channels)."""
     genotype = space.genotype
     params = genotype.prior_parameters(prior_name)
+    if space.convolutional:
+        return sample_convolutional(params, prior_name, n_inputs, n_outputs, rng)
     build = prior(prior_name)
     embedding = {"n_inputs": n_inputs, "n_outputs": n_outputs, "input_density": genotype.input_density}
     if prior_name in ("erdos-renyi", "motif-composed", "motif-informed"):
@@ -143,6 +168,8 @@ def operator_weights(space: SearchSpace, graph: LayeredGraph) -> dict[str, float
 
 def apply_mutation(space: SearchSpace, name: str, graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
     """The mutation ``name`` of ``graph`` with the space's step for it."""
+    if isinstance(graph, ConvGenotype):
+        return CNN_MUTATIONS.lookup(name)(graph, rng)
     options = {}
     if name in BLOCK_STEPS:
         options["step"] = space.evolution.step(name)
@@ -184,7 +211,10 @@ def make_offspring(space: SearchSpace, parents: list[Individual], rng: np.random
         pair = parents[start : start + 2]
         if len(pair) == 2 and rng.random() < evolution.crossover_probability:
             name = _pick(evolution.crossovers, rng)
-            graphs = crossover(name)(tagged(pair[0].graph, 0), tagged(pair[1].graph, 1), rng)
+            if space.convolutional:
+                graphs = CNN_CROSSOVERS.lookup(name)(pair[0].graph, pair[1].graph, rng)
+            else:
+                graphs = crossover(name)(tagged(pair[0].graph, 0), tagged(pair[1].graph, 1), rng)
             ids = tuple(p.id for p in pair)
             gene_pair = training_genes.cross(space.genes, pair[0].genes, pair[1].genes, rng)
             made = [Individual(g, parent.cell, origin=f"crossover:{name}", parents=ids, pareto=pareto, genes=genes)
@@ -196,7 +226,8 @@ def make_offspring(space: SearchSpace, parents: list[Individual], rng: np.random
             children.extend(made)
         else:
             for parent in pair:
-                graph, cell, genes, description = mutate(space, parent, rng, tagged(parent.graph, 0))
+                graph, cell, genes, description = mutate(
+                    space, parent, rng, None if space.convolutional else tagged(parent.graph, 0))
                 children.append(Individual(graph, cell, origin=description, parents=(parent.id,), pareto=pareto,
                                            genes=genes))
     return children

@@ -18,7 +18,9 @@ A space file has a few top-level keys and its tables; every table but ``[task]``
     p = [0.2, 1.0]
 
     [model]                   # mlp, or recurrent cells drawn (and mutated) from `cells`
-    kind = "mlp"              # mlp | rnn
+    kind = "mlp"              # mlp | rnn | cnn (convolutional: priors randwire-ws, randwire-ba,
+                              # randwire-er, random-dag; operators relabel, insert-subgraph,
+                              # subpath-swap, bridge, matching-layers)
     cells = ["gru"]           # rnn only: rnn_tanh | rnn_relu | lstm | gru
     embedding = 8             # rnn only: the genotype's inputs are this embedding
 
@@ -103,7 +105,12 @@ from structsearch.train import TrainConfig
 
 SELECTIONS = names_registry("selection", ("tournament", "aging", "nsga2", "random"))
 INHERITANCE = names_registry("inheritance", ("none", "weights", "lamarckian"))
-MODEL_KINDS = names_registry("model kind", ("mlp", "rnn"))
+MODEL_KINDS = names_registry("model kind", ("mlp", "rnn", "cnn"))
+# the convolutional genotype's priors (structsearch.graphs.cnn_priors): RandWire stages from three
+# random-graph families, and Stier et al.'s random labelled DAGs
+CNN_PRIORS = ("randwire-ws", "randwire-ba", "randwire-er", "random-dag")
+CNN_OPERATORS = {"mutations": {"relabel": 1.0, "insert-subgraph": 1.0},
+                 "crossovers": {"subpath-swap": 1.0, "bridge": 1.0, "matching-layers": 1.0}}
 # the prior-specific parameters each prior takes, with their kind (int or float range)
 PRIOR_PARAMETERS = {
     "erdos-renyi": {"layers": int, "width": int, "epsilon": float},
@@ -112,6 +119,10 @@ PRIOR_PARAMETERS = {
     "configuration-model": {"degree": int},
     "motif-composed": {"layers": int, "width": int, "motifs": int},
     "motif-informed": {"layers": int, "width": int, "motifs": int},
+    "randwire-ws": {"stages": int, "nodes": int, "width": int, "k": int, "p": float},
+    "randwire-ba": {"stages": int, "nodes": int, "width": int, "m": int},
+    "randwire-er": {"stages": int, "nodes": int, "width": int, "p": float},
+    "random-dag": {"stages": int, "depth": int, "level_width": int, "channels": int},
 }
 PRIOR_DEFAULTS = {
     "erdos-renyi": {"layers": [1, 3], "width": [16, 64], "epsilon": [2.0, 10.0]},
@@ -120,6 +131,11 @@ PRIOR_DEFAULTS = {
     "configuration-model": {"degree": [1, 4]},
     "motif-composed": {"layers": [1, 3], "width": [16, 64], "motifs": [20, 120]},
     "motif-informed": {"layers": [1, 3], "width": [16, 64], "motifs": [20, 120]},
+    # width: the first stage's channels; each later stage doubles them (RandWire)
+    "randwire-ws": {"stages": [3, 3], "nodes": [8, 16], "width": [16, 32], "k": [4, 4], "p": [0.75, 0.75]},
+    "randwire-ba": {"stages": [3, 3], "nodes": [8, 16], "width": [16, 32], "m": [1, 5]},
+    "randwire-er": {"stages": [3, 3], "nodes": [8, 16], "width": [16, 32], "p": [0.2, 0.4]},
+    "random-dag": {"stages": [1, 1], "depth": [6, 12], "level_width": [1, 3], "channels": [16, 64]},
 }
 BUILTIN_PACKAGE = "structsearch.search_spaces"
 DEFAULT_SPACE = "digits-small"
@@ -162,8 +178,12 @@ class GenotypeSpace:
         if not self.priors:
             raise ConfigError("genotype.priors must name at least one prior")
         for prior in self.priors:
-            if prior not in PRIORS:
-                raise ConfigError(f"genotype.priors: unknown prior {prior!r}; allowed: {', '.join(PRIORS)}")
+            if prior not in PRIORS and prior not in CNN_PRIORS:
+                raise ConfigError(f"genotype.priors: unknown prior {prior!r}; allowed: "
+                                  f"{', '.join([*PRIORS, *CNN_PRIORS])}")
+        if 0 < sum(prior in CNN_PRIORS for prior in self.priors) < len(self.priors):
+            raise ConfigError(f"genotype.priors = {self.priors}: convolutional priors ({', '.join(CNN_PRIORS)}) "
+                              "cannot be mixed with layered ones")
         self.nodes = _range("genotype", "nodes", self.nodes, int, 2)
         if not 0.0 < self.input_density <= 1.0:
             raise ConfigError(f"genotype.input_density must lie in (0, 1], got {self.input_density}")
@@ -189,6 +209,15 @@ class GenotypeSpace:
                 raise ConfigError(
                     f"genotype.{prior}.{key} = {self.parameters[prior][key]}: the largest value must be "
                     f"below the smallest node count genotype.nodes[0] = {smallest}")
+        for prior, key in (("randwire-ws", "k"), ("randwire-ba", "m")):
+            if prior in self.priors and self.parameters[prior][key][1] >= self.parameters[prior]["nodes"][0]:
+                raise ConfigError(
+                    f"genotype.{prior}.{key} = {self.parameters[prior][key]}: the largest value must be "
+                    f"below the smallest stage size genotype.{prior}.nodes[0] = {self.parameters[prior]['nodes'][0]}")
+        for prior in ("randwire-ws", "randwire-er"):
+            if prior in self.priors and self.parameters[prior]["p"][1] > 1.0:
+                raise ConfigError(f"genotype.{prior}.p = {self.parameters[prior]['p']}: a probability must lie "
+                                  "in [0, 1]")
         if "watts-strogatz" in self.priors and self.parameters["watts-strogatz"]["p"][1] > 1.0:
             raise ConfigError(f"genotype.watts-strogatz.p = {self.parameters['watts-strogatz']['p']}: "
                               "a probability must lie in [0, 1]")
@@ -227,6 +256,8 @@ class GenotypeSpace:
         n = self.nodes[1]
         for prior in self.priors:
             params = self.parameters[prior]
+            if prior in CNN_PRIORS:
+                continue  # tens of vertices: the decoded model's size is checked when it is built
             if prior in ("watts-strogatz", "barabasi-albert", "configuration-model"):
                 degree = params.get("k", params.get("m", params.get("degree")))[1]
                 nodes, edges = n, n * degree
@@ -351,11 +382,15 @@ class EvolutionSpace:
                 raise ConfigError(f"evolution.{key} must lie in [0, 1], got {value}")
         if not 0 <= self.elitism <= self.population:
             raise ConfigError(f"evolution.elitism must lie in [0, population = {self.population}], got {self.elitism}")
-        for table, registry in (("mutations", MUTATIONS), ("crossovers", CROSSOVERS)):
+        from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
+
+        for table, registry, cnn in (("mutations", MUTATIONS, CNN_MUTATIONS), ("crossovers", CROSSOVERS,
+                                                                              CNN_CROSSOVERS)):
             weights = getattr(self, table)
             for name, weight in weights.items():
-                if name not in registry:
-                    raise ConfigError(f"evolution.{table}: unknown operator {name!r}; allowed: {', '.join(registry)}")
+                if name not in registry and name not in cnn:
+                    raise ConfigError(f"evolution.{table}: unknown operator {name!r}; allowed: {', '.join(registry)} "
+                                      f"(layered genotypes), {', '.join(cnn)} (convolutional)")
                 if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
                     raise ConfigError(f"evolution.{table}.{name} must be a weight ≥ 0, got {weight!r}")
             if sum(weights.values()) <= 0 and (table == "mutations" or self.crossover_probability > 0):
@@ -509,6 +544,7 @@ class SearchSpace:
             self.model.cells = list(cell["choices"])
         for table in _TABLES:
             getattr(self, table).validate()
+        self._check_family()
         if self.model.kind == "rnn" and self.rewiring.rule != "none":
             raise ConfigError(f"rewiring.rule = {self.rewiring.rule!r}: recurrent candidates train without "
                               "rewiring; use 'none'")
@@ -518,6 +554,41 @@ class SearchSpace:
             raise ConfigError(f"gate.curve_epochs = {self.gate.curve_epochs} must be fewer than training.epochs "
                               f"({self.training.epochs}): the curve stage stops children before the end")
         return self
+
+    @property
+    def convolutional(self) -> bool:
+        return self.model.kind == "cnn"
+
+    def _check_family(self) -> None:
+        """Convolutional spaces draw from the convolutional priors and vary genotypes with their
+        operators (the defaults when the space names none); layered spaces with theirs."""
+        from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
+        from structsearch.graphs.operators import CROSSOVERS, MUTATIONS
+
+        cnn_priors = [prior for prior in self.genotype.priors if prior in CNN_PRIORS]
+        if self.convolutional != bool(cnn_priors):
+            raise ConfigError(f"genotype.priors = {self.genotype.priors}: model.kind = 'cnn' takes the convolutional "
+                              f"priors ({', '.join(CNN_PRIORS)}), and only it does")
+        if not self.convolutional:
+            registries = {"mutations": MUTATIONS, "crossovers": CROSSOVERS}
+        else:
+            defaults = EvolutionSpace()
+            for table in ("mutations", "crossovers"):
+                if getattr(self.evolution, table) == getattr(defaults, table):
+                    setattr(self.evolution, table, dict(CNN_OPERATORS[table]))
+            registries = {"mutations": CNN_MUTATIONS, "crossovers": CNN_CROSSOVERS}
+            if self.rewiring.rule != "none":
+                raise ConfigError(f"rewiring.rule = {self.rewiring.rule!r}: convolutional candidates train without "
+                                  "rewiring; use 'none'")
+            if self.evolution.inheritance != "none":
+                raise ConfigError(f"evolution.inheritance = {self.evolution.inheritance!r} is for layered genotypes; "
+                                  "convolutional candidates train from scratch ('none')")
+        family = "convolutional" if self.convolutional else "layered"
+        for table, registry in registries.items():
+            for name in getattr(self.evolution, table):
+                if name not in registry:
+                    raise ConfigError(f"evolution.{table}: {name!r} is not an operator of {family} genotypes; "
+                                      f"allowed: {', '.join(registry)}")
 
     def _check_inheritance(self) -> None:
         evolution, epochs = self.evolution, self.training.epochs
@@ -549,6 +620,8 @@ class SearchSpace:
 
     def n_inputs(self, task) -> int:
         """The genotype's input width: the task's inputs, or the embedding of a recurrent model."""
+        if self.convolutional:
+            return task.input_shape[0] if len(task.input_shape) == 3 else 1  # image channels
         return self.model.embedding if self.model.kind == "rnn" else task.n_inputs
 
     @property

@@ -29,6 +29,8 @@ from structsearch.config import (
     task_table,
 )
 from structsearch.graphs import LayeredGraph
+from structsearch.graphs.cnn import ConvGenotype
+from structsearch.graphs.files import genotype_from_bytes
 from structsearch.threads import settings
 from structsearch.train import TrainConfig
 from structsearch.train_callbacks import Callback, StopTraining
@@ -105,7 +107,7 @@ class Job:
     """One candidate to train, as it crosses to a worker (JSON, never pickle)."""
 
     id: int
-    genotype: LayeredGraph
+    genotype: LayeredGraph | ConvGenotype
     task: TaskConfig
     model: ModelConfig  # its ``cell`` decodes the genotype into a recurrent net
     rewiring: RewiringConfig
@@ -132,7 +134,7 @@ class Job:
     @classmethod
     def from_json(cls, text: str) -> Job:
         data = json.loads(text)
-        data["genotype"] = LayeredGraph.from_bytes(base64.b64decode(data["genotype"]), f"candidate {data['id']}")
+        data["genotype"] = genotype_from_bytes(base64.b64decode(data["genotype"]), f"candidate {data['id']}")
         data["task"] = task_from_table(data["task"], "job")
         for key, kind in (("model", ModelConfig), ("rewiring", RewiringConfig), ("training", TrainConfig)):
             data[key] = kind(**data[key])
@@ -257,7 +259,7 @@ def candidate_proxies(network, task, batch_size: int, names=None) -> tuple[dict,
 def result_metrics(graph, result) -> dict:
     return {"val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
             "test_loss": result.test_loss, "selected_epoch": result.selected_epoch,
-            "epochs_run": result.epochs_run, "connections": graph.n_edges,
+            "epochs_run": result.epochs_run, "connections": graph.connections,
             "trained_connections": int(sum(result.connections)), "nodes": graph.n_nodes,
             "peak_memory_mb": result.peak_memory_mb, "proxies": result.proxies}
 

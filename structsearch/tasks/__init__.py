@@ -1,6 +1,6 @@
 """Tasks by name: ``load_task("digits")``, ``load_task("reber", n_strings=2000)``, …"""
 
-from structsearch.tasks import idx, reber, tabular  # noqa: F401  (registers the tasks)
+from structsearch.tasks import cifar, idx, reber, tabular  # noqa: F401  (registers the tasks)
 from structsearch.tasks.base import (
     DATA_ENV,
     Split,

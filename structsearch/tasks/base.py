@@ -56,6 +56,7 @@ class Task:
     sequence: bool = False
     vocabulary_size: int = 0
     options: dict = field(default_factory=dict)
+    augment: Callable | None = None  # (training inputs, generator) -> inputs (structsearch.tasks.augment)
 
     @property
     def n_inputs(self) -> int:

@@ -16,13 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from structsearch.errors import ConfigError, DataError
+from structsearch.errors import DataError
+from structsearch.tasks.augment import image_task
 from structsearch.tasks.base import (
     Task,
-    make_task,
     register_task,
     resolve_data_dir,
-    stratified_subsample,
 )
 
 IMAGES_MAGIC = 2051
@@ -192,35 +191,17 @@ def load_idx_task(
     seed: int,
     verify: bool,
     download: bool,
+    augment_crop: int = 0,
+    augment_flip: bool = False,
 ) -> Task:
-    if scaling not in ("unit", "standardize"):
-        raise ConfigError(f"scaling must be 'unit' or 'standardize', got {scaling!r}")
     paths = locate_files(dataset, data_dir, download)
     if verify:
         for key, path in paths.items():
             check_official(path, DATASETS[dataset]["sha256"][key], dataset)
     x_train, y_train = read_idx_pair(paths["train_images"], paths["train_labels"])
     x_test, y_test = read_idx_pair(paths["test_images"], paths["test_labels"])
-    rng = np.random.default_rng(seed)
-    train_rows = stratified_subsample(y_train, train_size, rng, "train_size", paths["train_images"])
-    test_rows = stratified_subsample(y_test, test_size, rng, "test_size", paths["test_images"])
-    x_train, y_train = x_train[train_rows], y_train[train_rows]
-    x_test, y_test = x_test[test_rows], y_test[test_rows]
-    # scale to [0, 1] in float32 before any standardisation: half the memory of float64
-    flat_train = x_train.reshape(len(x_train), -1).astype(np.float32) / 255.0
-    flat_test = x_test.reshape(len(x_test), -1).astype(np.float32) / 255.0
-    return make_task(
-        dataset,
-        flat_train,
-        y_train.astype(np.int64),
-        flat_test,
-        y_test.astype(np.int64),
-        validation_fraction=validation_fraction,
-        seed=seed,
-        standardize=scaling == "standardize",
-        n_classes=10,
-        input_shape=tuple(x_train.shape[1:]),
-    )
+    return image_task(dataset, (x_train, y_train, x_test, y_test), x_train.shape[1:], paths["train_images"],
+                      train_size, test_size, validation_fraction, scaling, seed, augment_crop, augment_flip)
 
 
 def _idx_loader(dataset: str):
@@ -233,15 +214,18 @@ def _idx_loader(dataset: str):
         seed: int = 0,
         verify: bool = True,
         download: bool = True,
+        augment_crop: int = 0,
+        augment_flip: bool = False,
     ) -> Task:
         return load_idx_task(
             dataset, data_dir, train_size, test_size, validation_fraction, scaling, seed, verify,
-            download,
+            download, augment_crop, augment_flip,
         )
 
     load.__doc__ = (
         f"{dataset} from ``data_dir`` (or ``$STRUCTSEARCH_DATA``); ``train_size``/``test_size`` "
-        "take stratified, seeded subsets (e.g. the 5,000/1,000 split of Su 2022)."
+        "take stratified, seeded subsets (e.g. the 5,000/1,000 split of Su 2022); ``augment_crop`` (pixels of "
+        "padding for random crops) and ``augment_flip`` augment training batches."
     )
     return load
 

@@ -54,7 +54,7 @@ def load_digits(
     return make_task(
         "digits", x_train, y_train, x_test, y_test,
         validation_fraction=validation_fraction, seed=seed,
-        standardize=scaling == "standardize", n_classes=10,
+        standardize=scaling == "standardize", n_classes=10, input_shape=(8, 8),
     )
 
 

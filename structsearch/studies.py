@@ -202,15 +202,18 @@ class Objective:
         self.task = worker.cached_task(space.task, data_dir)
         self.fixed = None
         if space.study.genotype:
-            from structsearch.graphs import LayeredGraph
+            from structsearch.graphs.files import load_genotype
 
-            self.fixed = LayeredGraph.load(space.study.genotype)
+            self.fixed = load_genotype(space.study.genotype)
             n_inputs = space.n_inputs(self.task)
-            if self.fixed.n_inputs != n_inputs or self.fixed.n_outputs != self.task.n_classes:
+            sizes = ((self.fixed.in_channels, self.fixed.n_classes) if space.convolutional
+                     else (self.fixed.n_inputs, self.fixed.n_outputs))
+            if sizes != (n_inputs, self.task.n_classes) or space.convolutional != hasattr(self.fixed, "stages"):
                 raise ConfigError(
-                    f"study.genotype {space.study.genotype} has {self.fixed.n_inputs} inputs and "
-                    f"{self.fixed.n_outputs} outputs; the task needs {n_inputs} and {self.task.n_classes}"
-                )
+                    f"study.genotype {space.study.genotype} takes {sizes[0]} inputs and gives {sizes[1]} outputs "
+                    f"({'convolutional' if hasattr(self.fixed, 'stages') else 'layered'}); the space needs a "
+                    f"{'convolutional' if space.convolutional else 'layered'} genotype of {n_inputs} and "
+                    f"{self.task.n_classes}")
 
     def __call__(self, trial) -> float:
         import optuna
@@ -236,7 +239,8 @@ class Objective:
             trial.set_user_attr(key, metrics[key])
         trial.set_user_attr("status", result.status)
         trial.set_user_attr("seconds", result.seconds.get("total"))
-        trial.set_user_attr("structure", "-".join(map(str, graph.layer_widths())))
+        trial.set_user_attr("structure", graph.summary() if hasattr(graph, "stages")
+                            else "-".join(map(str, graph.layer_widths())))
         if individual.cell:
             trial.set_user_attr("cell", individual.cell)
         if result.status == "pruned":

@@ -53,9 +53,9 @@ class _Vertex(nn.Module):
             x = self.merge(torch.cat(inputs, dim=1))
         else:
             gates = torch.sigmoid(self.weights)
-            x = gates[0] * self.project[0](inputs[0])
+            x = self.project[0](inputs[0]) * gates[0]
             for i in range(1, len(inputs)):
-                x = x + gates[i] * self.project[i](inputs[i])
+                x = torch.addcmul(x, self.project[i](inputs[i]), gates[i])  # x + input × gate in one kernel
         return self.body(x)
 
 

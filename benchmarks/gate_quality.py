@@ -57,7 +57,7 @@ def quality(path, target: str, group: str, model: str, folds: int, repeats: int)
     return figures
 
 
-def generate(space_name: str, candidates: int, seed: int, out: Path, data_dir: str) -> Path:
+def generate(space_name: str, candidates: int, seed: int, out: Path, data_dir: str, extra=()) -> Path:
     """Ungated evolution on one of search_efficiency.py's spaces until ``candidates`` are trained: every
     child trains, so the meta-dataset holds the children a gate would have scored."""
     from search_efficiency import SPACES
@@ -67,9 +67,10 @@ def generate(space_name: str, candidates: int, seed: int, out: Path, data_dir: s
     from structsearch.search.space import load_space_with_changes
 
     spec = SPACES[space_name]
-    changes = [*spec["changes"], ("gate.predictor", "none"), ("seed", seed),
+    changes = [*spec["changes"], *extra, ("gate.predictor", "none"), ("seed", seed),
                ("budget.max_candidates", candidates), ("evolution.generations", 10_000)]
-    folder = out / f"{space_name}-seed{seed}"
+    suffix = "".join(f"-{key.split('.')[-1]}{value}" for key, value in extra)  # e.g. -n_strings8000
+    folder = out / f"{space_name}{suffix}-seed{seed}"
     started = time.perf_counter()
     if (folder / "run.db").exists():
         search = Search.resume(folder, InProcessExecutor(), data_dir)
@@ -92,6 +93,8 @@ def main():
     p.add_argument("--candidates", type=int, default=320, help="trained candidates per generated run")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated runs")
     p.add_argument("--out", default="runs/gate-quality", help="folder of the generated runs (resumed if present)")
+    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                   help="change the generated runs' space, e.g. task.n_strings=8000 (repeatable)")
     p.add_argument("--target", default="val_accuracy")
     p.add_argument("--group", default="generation")
     p.add_argument("--model", default="rf")
@@ -101,7 +104,10 @@ def main():
     setup_threads(args.threads)
     if not args.meta and not args.runs and not args.generate:
         sys.exit("gate_quality.py: give --meta FILE…, --runs RUN… or --generate SPACE…")
-    args.runs += [str(generate(space, args.candidates, args.seed, Path(args.out), args.data_dir))
+    from structsearch.overrides import parse_assignment
+
+    extra = [parse_assignment(text) for text in args.set]
+    args.runs += [str(generate(space, args.candidates, args.seed, Path(args.out), args.data_dir, extra))
                   for space in args.generate]
     figures = {"target": args.target, "group": args.group, "model": args.model, "datasets": {}}
     with tempfile.TemporaryDirectory() as scratch:

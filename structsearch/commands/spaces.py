@@ -27,7 +27,7 @@ def run(args) -> int:
         except (ConfigError, DataError) as error:
             rows.append([name, f"error: {error}", "", "", "", "", ""])
             continue
-        model = space.model.kind if space.model.kind == "mlp" else ", ".join(space.model.cells)
+        model = ", ".join(space.cells) or space.model.kind
         gate = "off" if not space.gate.enabled else f"{space.gate.predictor} ({space.gate.estimation_fraction})"
         rows.append([name, space.task.name, model, ", ".join(space.genotype.priors),
                      f"{space.evolution.population} × {space.evolution.generations}", space.evolution.selection, gate])

@@ -35,7 +35,7 @@ def run(args) -> int:
             task = load_task(name, **options)
         except DataError as error:
             rows.append([name, "needs files", "", "", "", ""])
-            notes.append(f"{name}: {error}")
+            notes.append(f"{name}: {str(error).removeprefix(f'{name}: ')}")
             continue
         shape = "×".join(map(str, task.input_shape)) + (" (sequence)" if task.sequence else "")
         rows.append([name, shape, str(task.n_classes), f"{len(task.train):,}", f"{len(task.validation):,}",

@@ -104,6 +104,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--lr-schedule", default="cosine", help="constant | cosine")
     p.add_argument("--steps", type=int, default=40, help="batches timed per repeat for the overhead")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--search-epochs", type=int, default=0, help="also run the randwire search for this budget")
@@ -142,8 +143,9 @@ def main() -> None:
         model = WiredCNN(genotype, (28, 28))
         started = time.perf_counter()
         result = train(model, task, TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer="adam",
-                                                lr=args.lr, seed=args.seed))
-        figures.update({"train_epochs": args.epochs, "train_minutes": round((time.perf_counter() - started) / 60, 2),
+                                                lr=args.lr, lr_schedule=args.lr_schedule, seed=args.seed))
+        figures.update({"train_epochs": args.epochs, "lr": args.lr, "lr_schedule": args.lr_schedule,
+                        "train_minutes": round((time.perf_counter() - started) / 60, 2),
                         "test_accuracy": round(result.test_accuracy, 4), "val_accuracy": round(result.val_accuracy, 4),
                         "selected_epoch": result.selected_epoch,
                         "val_curve": [round(v, 4) for v in result.curves["val_accuracy"]]})

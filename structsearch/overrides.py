@@ -27,7 +27,7 @@ PARAMETERS: dict[str, tuple[str, type]] = {
     "grad_clip": ("training.grad_clip", float), "rule": ("rewiring.rule", str),
     "drop_fraction": ("rewiring.drop_fraction", float), "motif_size": ("rewiring.motif_size", int),
     "epsilon": ("model.epsilon", float), "dropout": ("model.dropout", float),
-    "activation": ("model.activation", str),
+    "activation": ("model.activation", str), "lr_schedule": ("training.lr_schedule", str),
 }
 LEGACY_PARAMETERS = {"zeta": "drop_fraction"}
 # a search space draws ε per genotype from its Erdős–Rényi prior's range: a value fixes the range

@@ -44,6 +44,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     eval_batch_size: int = 2048
+    lr_schedule: str = "constant"  # constant | cosine (epoch e of E trains at lr · ½(1 + cos(π e / E)))
 
     def validate(self) -> TrainConfig:
         for key in ("epochs", "batch_size", "eval_batch_size"):
@@ -65,8 +66,20 @@ class TrainConfig:
             raise ConfigError(f"weight_decay must be ≥ 0, got {self.weight_decay}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"grad_clip must be positive, got {self.grad_clip}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         check_device(self.device)
         return self
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def epoch_lr(config: TrainConfig, epoch: int, epochs: int) -> float:
+    """The learning rate of ``epoch`` (from 0) of ``epochs`` under the config's schedule."""
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / epochs))
+    return config.lr
 
 
 def _integer(value) -> bool:
@@ -261,6 +274,8 @@ class Trainer:
         self.governor.start()
         try:
             for epoch in range(self.epochs):
+                for group in self.optimizer.param_groups:
+                    group["lr"] = epoch_lr(self.config, epoch, self.epochs)
                 with self.timer("train"):
                     train_loss = self.train_epoch()
                 if not math.isfinite(train_loss):

@@ -97,6 +97,7 @@ def test_same_seed_same_result(digits):
 @pytest.mark.parametrize("key,value,match", [
     ("epochs", 0, "epochs"), ("lr", -1.0, "lr"), ("optimizer", "lbfgs", "known: sgd, adam"),
     ("momentum", 1.5, "momentum"), ("batch_size", 0, "batch_size"), ("lr", math.nan, "lr"),
+    ("lr_schedule", "step", "lr_schedule must be one of constant, cosine"),
 ])
 def test_impossible_hyperparameters(key, value, match):
     with pytest.raises(ConfigError, match=match):
@@ -111,3 +112,17 @@ def test_training_state_dict_round_trip_after_evolution(digits, tmp_path):
     fresh.load_state_dict(torch.load(tmp_path / "m.pt", weights_only=True))
     x = digits.test.x[:20]
     torch.testing.assert_close(fresh(x), model(x))
+
+
+def test_a_cosine_schedule_decays_the_learning_rate_epoch_by_epoch(digits):
+    """Each epoch trains at lr · ½(1 + cos(π e / E)): read from the optimizer during training."""
+    seen = []
+
+    class Record(Callback):
+        def on_epoch_end(self, trainer, epoch):
+            seen.append(trainer.optimizer.param_groups[0]["lr"])
+
+    model = SparseMLP.from_layer_sizes([64, 32, 10], epsilon=4.0)
+    train(model, digits, TrainConfig(epochs=4, lr=0.1, lr_schedule="cosine"), [Record()])
+    assert seen == pytest.approx([0.1, 0.1 * 0.5 * (1 + math.cos(math.pi / 4)), 0.05,
+                                  0.1 * 0.5 * (1 + math.cos(3 * math.pi / 4))])

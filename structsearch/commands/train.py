@@ -23,6 +23,7 @@ TRAIN_OPTIONS = {
     "evolve_every": "rewiring.every", "epochs": "training.epochs", "batch_size": "training.batch_size",
     "optimizer": "training.optimizer", "lr": "training.lr", "momentum": "training.momentum",
     "weight_decay": "training.weight_decay", "seed": "training.seed", "device": "training.device",
+    "lr_schedule": "training.lr_schedule",
 }
 
 
@@ -53,6 +54,7 @@ def add_train_options(parser) -> None:
     parser.add_argument("--evolve-every", type=positive_int, help="epochs between topology updates")
     parser.add_argument("--optimizer", help=OPTIMIZERS.help)
     parser.add_argument("--lr", type=number)
+    parser.add_argument("--lr-schedule", help="constant | cosine (decayed to 0 over the epochs)")
     parser.add_argument("--momentum", type=number)
     parser.add_argument("--weight-decay", type=number)
     parser.add_argument("--batch-size", type=positive_int)

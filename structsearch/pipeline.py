@@ -92,10 +92,10 @@ def load_genotype(config: RunConfig, task: Task):
 
     graph = load_any(config.model.genotype)
     if isinstance(graph, ConvGenotype):
-        channels = task.input_shape[0] if len(task.input_shape) == 3 else 1
-        if task.sequence or len(task.input_shape) not in (2, 3):
+        if task.image_shape is None:
             raise ConfigError(f"genotype {config.model.genotype} is convolutional; task {task.name!r} does not hold "
                               "images")
+        channels = task.image_shape[0]
         if (graph.in_channels, graph.n_classes) != (channels, task.n_classes):
             raise ConfigError(f"genotype {config.model.genotype} takes {graph.in_channels} channel(s) and "
                               f"{graph.n_classes} classes but task {task.name!r} has {channels} and {task.n_classes}")

@@ -83,6 +83,15 @@ def test_save_and_load_both_formats(tmp_path):
         ConvGenotype.load(tmp_path / "bad.npz")
 
 
+def test_any_odd_kernel_round_trips_through_both_formats(tmp_path):
+    """conv<k> beyond the priors' 3/5/7 is a valid operation, so its files must hold it too."""
+    genotype = ConvGenotype((Stage(("input", "conv9", "conv1"), [4, 4, 6], [0, 1], [1, 2]),))
+    assert genotype.violations() == []
+    for name in ("g.json", "g.npz"):
+        assert ConvGenotype.load(genotype.save(tmp_path / name)) == genotype
+    assert n_parameters(WiredCNN(genotype, (12, 12))) == parameter_count(genotype)
+
+
 @pytest.mark.parametrize(("stage", "message"), [
     (Stage(("input", "conv4"), [8, 8], [0], [1]), "a kernel size must be odd, got 4"),
     (Stage(("input", "dilated"), [8, 8], [0], [1]), "unknown operation 'dilated'"),

@@ -220,13 +220,11 @@ class ConvGenotype(GenotypeFile):
 
     def resolution_problem(self, image_size: tuple[int, int]) -> str | None:
         """Why the reductions between stages would shrink ``image_size`` below 1×1, or None."""
-        h, w = image_size
-        for i in range(1, len(self.stages)):
-            h, w = h // 2, w // 2
-            if h < 1 or w < 1:
-                return (f"stage {i}: {i} reduction(s) shrink {image_size[0]}×{image_size[1]} images below 1×1; "
-                        f"use at most {i} stages")
-        return None
+        i = starved_stage(len(self.stages), image_size)
+        if i is None:
+            return None
+        return (f"stage {i}: {i} reduction(s) shrink {image_size[0]}×{image_size[1]} images below 1×1; "
+                f"use at most {i} stages")
 
     def validate(self) -> ConvGenotype:
         problems = self.violations()
@@ -253,13 +251,12 @@ class ConvGenotype(GenotypeFile):
                             ) from None
 
     def to_bytes(self) -> bytes:
-        """Compressed npz arrays (never pickle); operations as indices into ``OPERATIONS``."""
+        """Compressed npz arrays (never pickle); operations as a unicode array, so any ``conv<k>`` fits."""
         import io
 
-        codes = {op: i for i, op in enumerate((INPUT, *OPERATIONS))}
         arrays = {"meta": np.array([self.in_channels, self.n_classes, len(self.stages)])}
         for i, stage in enumerate(self.stages):
-            arrays[f"ops{i}"] = np.array([codes[op] for op in stage.ops], dtype=np.int16)
+            arrays[f"ops{i}"] = np.array(stage.ops, dtype=str)
             arrays[f"channels{i}"] = stage.channels.astype(np.int32)
             arrays[f"src{i}"] = stage.src.astype(np.int32)
             arrays[f"dst{i}"] = stage.dst.astype(np.int32)
@@ -272,14 +269,13 @@ class ConvGenotype(GenotypeFile):
         import io
         import zipfile
 
-        names = (INPUT, *OPERATIONS)
         try:
             with np.load(io.BytesIO(blob), allow_pickle=False) as data:
                 in_channels, n_classes, n_stages = (int(v) for v in data["meta"])
-                stages = tuple(Stage(tuple(names[int(c)] for c in data[f"ops{i}"]), data[f"channels{i}"],
+                stages = tuple(Stage(tuple(str(op) for op in data[f"ops{i}"]), data[f"channels{i}"],
                                      data[f"src{i}"], data[f"dst{i}"]) for i in range(n_stages))
                 return cls(stages, in_channels, n_classes)
-        except (ValueError, KeyError, IndexError, OSError, EOFError, zipfile.BadZipFile):
+        except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile):
             raise DataError(f"{source}: not a compressed convolutional genotype (damaged or not one)") from None
 
     # ------------------------------------------------------------------ identity
@@ -308,6 +304,17 @@ class ConvGenotype(GenotypeFile):
                         for a, b in zip(self.stages, other.stages, strict=True)))
 
     __hash__ = None  # use content_hash()
+
+
+def starved_stage(n_stages: int, image_size: tuple[int, int]) -> int | None:
+    """The first of ``n_stages`` stages whose input the stride-2 reductions before it shrink below
+    1×1 pixel, or None."""
+    h, w = image_size
+    for i in range(1, n_stages):
+        h, w = h // 2, w // 2
+        if min(h, w) < 1:
+            return i
+    return None
 
 
 def _short(text: str) -> str:

@@ -34,19 +34,24 @@ class GenotypeFile:
     def load(cls, path: str | Path, validate: bool = True):
         """Read a genotype file; a file that is not one, or is not valid, is a DataError."""
         path = Path(path)
-        raw = read_bytes(path)
-        if path.suffix == ".npz" or raw[:2] == b"PK":
-            genotype = cls.from_bytes(raw, str(path))
-        else:
-            try:
-                data = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise DataError(f"{path}: not valid JSON ({error})") from None
-            if not isinstance(data, dict):
-                raise DataError(f"{path}: not a structsearch genotype (expected a JSON object)")
-            genotype = cls.from_dict(data, str(path))
-        if validate:
-            problems = genotype.violations()
-            if problems:
-                raise DataError(f"{path}: invalid genotype: {problems[0]}")
-        return genotype
+        return parse_genotype(read_bytes(path), path, lambda _: cls, validate)
+
+
+def parse_genotype(raw: bytes, path: Path, family, validate: bool = True):
+    """The genotype in a file's bytes: npz by suffix or zip signature, else JSON; ``family(blob or
+    dict)`` names the class that reads it."""
+    if path.suffix == ".npz" or raw[:2] == b"PK":
+        genotype = family(raw).from_bytes(raw, str(path))
+    else:
+        try:
+            data = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise DataError(f"{path}: not valid JSON ({error})") from None
+        if not isinstance(data, dict):
+            raise DataError(f"{path}: not a structsearch genotype (expected a JSON object)")
+        genotype = family(data).from_dict(data, str(path))
+    if validate:
+        problems = genotype.violations()
+        if problems:
+            raise DataError(f"{path}: invalid genotype: {problems[0]}")
+    return genotype

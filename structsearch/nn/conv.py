@@ -16,6 +16,7 @@ from torch import nn
 
 from structsearch.graphs.cnn import ConvGenotype, Stage, kernel_size
 from structsearch.graphs.layered import InvalidGraph
+from structsearch.tasks.base import image_shape
 
 
 def _conv_bn(c_in: int, c_out: int, k: int, stride: int = 1, relu: bool = True) -> nn.Sequential:
@@ -86,8 +87,9 @@ class WiredCNN(nn.Module):
     def __init__(self, genotype: ConvGenotype, input_shape: tuple[int, ...]):
         super().__init__()
         genotype.validate()
-        shape = tuple(input_shape)
-        self.input_shape = shape if len(shape) == 3 else (1, *shape)
+        self.input_shape = image_shape(input_shape)
+        if self.input_shape is None:
+            raise InvalidGraph(f"a convolutional genotype needs images, got inputs of shape {list(input_shape)}")
         problem = genotype.resolution_problem(self.input_shape[1:])
         if problem:
             raise InvalidGraph(problem)

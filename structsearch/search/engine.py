@@ -301,18 +301,18 @@ class Search:
     def _check_images(self) -> None:
         """A convolutional space needs image inputs, and as many of them as its deepest genotype's
         reductions leave at least one pixel of."""
-        shape = self.task.input_shape
-        if len(shape) not in (2, 3):
+        from structsearch.graphs.cnn import starved_stage
+
+        shape = self.task.image_shape
+        if shape is None:
             raise DataError(f"model.kind = 'cnn' needs an image task; {self.space.task.name!r} has inputs of shape "
-                            f"{list(shape)}")
+                            f"{list(self.task.input_shape)}")
         for prior in self.space.genotype.priors:
             stages = self.space.genotype.prior_parameters(prior)["stages"][1]
-            h, w = shape[-2:]
-            for stage in range(1, stages):
-                h, w = h // 2, w // 2
-                if min(h, w) < 1:
-                    raise ConfigError(f"genotype.{prior}.stages = {stages}: stage {stage}'s reduction shrinks "
-                                      f"{shape[-2]}×{shape[-1]} images below 1×1; use at most {stage} stages")
+            stage = starved_stage(stages, shape[1:])
+            if stage is not None:
+                raise ConfigError(f"genotype.{prior}.stages = {stages}: stage {stage}'s reduction shrinks "
+                                  f"{shape[1]}×{shape[2]} images below 1×1; use at most {stage} stages")
 
     def _features(self, individual: Individual, seed: int | None = None) -> tuple[dict, dict]:
         """The gate's features of a candidate: its graph's, its cell and genes, and, with

@@ -621,7 +621,7 @@ class SearchSpace:
     def n_inputs(self, task) -> int:
         """The genotype's input width: the task's inputs, or the embedding of a recurrent model."""
         if self.convolutional:
-            return task.input_shape[0] if len(task.input_shape) == 3 else 1  # image channels
+            return task.image_shape[0]  # image channels
         return self.model.embedding if self.model.kind == "rnn" else task.n_inputs
 
     @property

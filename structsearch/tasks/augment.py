@@ -52,8 +52,9 @@ class ImageAugment:
 
 def image_augment(input_shape: tuple[int, ...], crop: int, flip: bool) -> ImageAugment | None:
     """The augmentation of a task with images of ``input_shape`` ((H, W) or (C, H, W)), or None."""
-    shape = tuple(input_shape) if len(input_shape) == 3 else (1, *input_shape)
-    augment = ImageAugment(shape, crop, bool(flip))
+    from structsearch.tasks.base import image_shape
+
+    augment = ImageAugment(image_shape(input_shape), crop, bool(flip))
     return augment if augment.active else None
 
 

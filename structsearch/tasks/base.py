@@ -41,6 +41,15 @@ class Split:
         return Split(self.x[index], self.y[index], lengths)
 
 
+def image_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int] | None:
+    """``(channels, height, width)`` of inputs of ``input_shape`` ((H, W) is one channel), or None
+    when they are not images."""
+    shape = tuple(int(n) for n in input_shape)
+    if len(shape) == 2:
+        return (1, *shape)
+    return shape if len(shape) == 3 else None
+
+
 @dataclass
 class Task:
     """A learning problem: three splits, the input shape, the class count, the loss and the metric."""
@@ -57,6 +66,11 @@ class Task:
     vocabulary_size: int = 0
     options: dict = field(default_factory=dict)
     augment: Callable | None = None  # (training inputs, generator) -> inputs (structsearch.tasks.augment)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """(channels, height, width) when the inputs are images (see :func:`image_shape`)."""
+        return None if self.sequence else image_shape(self.input_shape)
 
     @property
     def n_inputs(self) -> int:

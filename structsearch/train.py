@@ -249,9 +249,11 @@ class Trainer:
         self.model.eval()
         order = None if split.lengths is None else torch.argsort(split.lengths, stable=True)
         loss_sum, correct = 0.0, 0.0
-        for start in range(0, len(split), self.config.eval_batch_size):
+        # a model may ask for smaller batches (a CNN's activation maps fall out of the caches at 2048)
+        batch = min(self.config.eval_batch_size, getattr(self.model, "eval_batch_size", self.config.eval_batch_size))
+        for start in range(0, len(split), batch):
             self.governor.poll()
-            index = slice(start, start + self.config.eval_batch_size)
+            index = slice(start, start + batch)
             inputs, y = batch_inputs(split, index if order is None else order[index], self.device)
             logits = self.model(*inputs)
             loss_sum += float(self.task.loss_fn(logits, y)) * y.shape[0]

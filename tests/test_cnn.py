@@ -260,7 +260,7 @@ def test_a_randomly_wired_cnn_learns_the_digits():
     from structsearch.config import ModelConfig, RewiringConfig
     from structsearch.pipeline import ModelSpec, build_candidate
     from structsearch.tasks import load_task
-    from structsearch.train import TrainConfig, train
+    from structsearch.train import TrainConfig, Trainer, train
 
     task = load_task("digits")
     genotype = randwire([6, 6], [16, 32], np.random.default_rng(0))
@@ -268,6 +268,13 @@ def test_a_randomly_wired_cnn_learns_the_digits():
     assert rule is None
     result = train(model, task, TrainConfig(epochs=4, batch_size=32, optimizer="adam", lr=0.003, seed=0), [rule])
     assert result.test_accuracy > 0.85
+    # the trainer evaluates in the model's own (cache-sized) batches, with the same outcome
+    calls = []
+    model.register_forward_hook(lambda module, inputs, output: calls.append(output.shape[0]))
+    trainer = Trainer(model, task, TrainConfig(eval_batch_size=2048))
+    _, accuracy = trainer.evaluate(task.test)
+    assert max(calls) == WiredCNN.eval_batch_size and sum(calls) == len(task.test)
+    assert accuracy == pytest.approx(result.test_accuracy)
     with pytest.raises(Exception, match="convolutional networks train without rewiring"):
         build_candidate(genotype, ModelSpec(ModelConfig(), RewiringConfig(rule="set")), task, seed=0)
 

@@ -24,8 +24,10 @@ stage is three arrays and a tuple of labels, cheap to copy, hash and store.  Ope
 =========== ===========================================================================
 
 Aggregation (every operation but ``concat``) is RandWire's weighted sum with learned positive
-weights (a sigmoid of one parameter per edge); a predecessor whose channel count differs from the
-vertex's is first projected by a 1×1 convolution.  :func:`parameter_count` counts the decoded
+weights (a sigmoid of one parameter per edge) where a vertex has two or more predecessors; a
+vertex with one predecessor takes it as it is (a positive scale before ReLU–conv–BN is undone by the
+batch norm, and a later sum weighs the vertex anyway).  A predecessor whose channel count differs
+from the vertex's is first projected by a 1×1 convolution.  :func:`parameter_count` counts the decoded
 model's parameters from the genotype alone.
 """
 
@@ -373,7 +375,7 @@ def parameter_count(genotype: ConvGenotype) -> int:
             if op == "concat":
                 total += sum(int(stage.channels[u]) for u in preds[v]) * c
             else:
-                total += len(preds[v])  # aggregation weights
+                total += len(preds[v]) if len(preds[v]) > 1 else 0  # aggregation weights
             k = kernel_size(op)
             if k is not None:
                 total += k * k * c * c + 2 * c

@@ -422,3 +422,15 @@ def test_a_study_samples_convolutional_candidates(tmp_path):
     assert len(complete) == 3 and all(" × " in t.user_attrs["structure"] for t in complete)
     assert max(t.value for t in complete) > 0.3  # four epochs on the digits: far above chance (0.1)
     assert main(["report", str(journal), "--out", str(tmp_path / "report")]) == 0
+
+
+@pytest.mark.parametrize("lead", [0, 1])
+def test_the_weighted_sum_and_its_gradients(lead):
+    from structsearch.nn.conv import _WeightedSum
+
+    gates = torch.rand(3 - lead, dtype=torch.double, requires_grad=True)
+    inputs = [torch.randn(2, 3, 4, 4, dtype=torch.double, requires_grad=True) for _ in range(3)]
+    weights = [1.0] * lead + list(gates.detach())
+    expected = sum(w * x.detach() for w, x in zip(weights, inputs, strict=True))
+    assert torch.allclose(_WeightedSum.apply(lead, gates, *inputs), expected)
+    assert torch.autograd.gradcheck(lambda g, *xs: _WeightedSum.apply(lead, g, *xs), (gates, *inputs))

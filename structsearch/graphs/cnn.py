@@ -24,11 +24,13 @@ stage is three arrays and a tuple of labels, cheap to copy, hash and store.  Ope
 =========== ===========================================================================
 
 Aggregation (every operation but ``concat``) is RandWire's weighted sum with learned positive
-weights (a sigmoid of one parameter per edge) where a vertex has two or more predecessors; a
-vertex with one predecessor takes it as it is (a positive scale before ReLU–conv–BN is undone by the
-batch norm, and a later sum weighs the vertex anyway).  A predecessor whose channel count differs
-from the vertex's is first projected by a 1×1 convolution.  :func:`parameter_count` counts the decoded
-model's parameters from the genotype alone.
+weights (a sigmoid of one parameter per edge) where a vertex has two or more predecessors.  A
+positive scale before ReLU–conv–BN is undone by the batch norm, so a convolution's weights only
+matter relative to each other: its first input enters with weight 1 and the others with ``exp`` of
+one parameter each (the same functions, one weight and its work fewer; see
+:func:`aggregation_weights`), and a vertex with one predecessor takes it as it is.  A predecessor
+whose channel count differs from the vertex's is first projected by a 1×1 convolution.
+:func:`parameter_count` counts the decoded model's parameters from the genotype alone.
 """
 
 from __future__ import annotations
@@ -361,6 +363,15 @@ def _edge_projections(stage: Stage) -> int:
     return total
 
 
+def aggregation_weights(op: str, n_inputs: int) -> int:
+    """Learned weights of a vertex's weighted sum: none for ``concat`` or a single input; one per
+    input but the first for a convolution (whose batch norm undoes a common scale); one per input
+    otherwise."""
+    if op == "concat" or n_inputs < 2:
+        return 0
+    return n_inputs - 1 if kernel_size(op) is not None else n_inputs
+
+
 def parameter_count(genotype: ConvGenotype) -> int:
     """The decoded model's parameter count, from the genotype alone (the decoder's rules above)."""
     widths = [stage.width for stage in genotype.stages]
@@ -375,7 +386,7 @@ def parameter_count(genotype: ConvGenotype) -> int:
             if op == "concat":
                 total += sum(int(stage.channels[u]) for u in preds[v]) * c
             else:
-                total += len(preds[v]) if len(preds[v]) > 1 else 0  # aggregation weights
+                total += aggregation_weights(op, len(preds[v]))
             k = kernel_size(op)
             if k is not None:
                 total += k * k * c * c + 2 * c

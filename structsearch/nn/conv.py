@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from structsearch.graphs.cnn import ConvGenotype, Stage, kernel_size
+from structsearch.graphs.cnn import ConvGenotype, Stage, aggregation_weights, kernel_size
 from structsearch.graphs.layered import InvalidGraph
 from structsearch.tasks.base import image_shape
 
@@ -35,8 +35,11 @@ class _Vertex(nn.Module):
         if self.op == "concat":
             self.merge = nn.Conv2d(sum(widths), c, 1, bias=False)
         else:
-            if len(preds) > 1:  # sigmoid(0) = ½: every input alike at first
-                self.weights = nn.Parameter(torch.zeros(len(preds)))
+            n_weights = aggregation_weights(self.op, len(preds))
+            # relative to a first input of weight 1 (exp) or absolute (sigmoid); at 0 every input alike
+            self.relative = n_weights < len(preds)
+            if n_weights:
+                self.weights = nn.Parameter(torch.zeros(n_weights))
             self.project = nn.ModuleList([nn.Conv2d(w, c, 1, bias=False) if w != c else nn.Identity()
                                           for w in widths])
         k = kernel_size(self.op)
@@ -57,29 +60,37 @@ class _Vertex(nn.Module):
             x = self.project[0](inputs[0])
         else:
             projected = (project(u) for project, u in zip(self.project, inputs, strict=True))
-            x = _WeightedSum.apply(torch.sigmoid(self.weights), *projected)
+            gates = torch.exp(self.weights) if self.relative else torch.sigmoid(self.weights)
+            x = _WeightedSum.apply(int(self.relative), gates, *projected)
         return self.body(x)
 
 
 class _WeightedSum(torch.autograd.Function):
-    """``Σ gates[i] · inputs[i]`` with a lean backward: each gate's gradient is one dot product
-    (autograd's ``addcmul`` would form ``grad × input`` in full and then sum it)."""
+    """``Σ gates[i] · inputs[i]``, or with ``lead = 1`` ``inputs[0] + Σ gates[i] · inputs[i + 1]``,
+    with a lean backward: each gate's gradient is one dot product (autograd's ``addcmul`` would form
+    ``grad × input`` in full and then sum it), and an unweighted first input takes ``grad`` as it is."""
 
     @staticmethod
-    def forward(ctx, gates: torch.Tensor, *inputs: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, lead: int, gates: torch.Tensor, *inputs: torch.Tensor) -> torch.Tensor:
+        # lead = 1: the first input enters unweighted (and gates has one entry fewer than inputs)
+        ctx.lead = lead
         ctx.save_for_backward(gates, *inputs)
-        out = inputs[0] * gates[0]
-        for i in range(1, len(inputs)):
-            out.addcmul_(inputs[i], gates[i])
+        weighted = inputs[lead:]
+        out = torch.addcmul(inputs[0], weighted[0], gates[0]) if lead else weighted[0] * gates[0]
+        for i in range(1, len(weighted)):
+            out.addcmul_(weighted[i], gates[i])
         return out
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         gates, *inputs = ctx.saved_tensors
+        lead = ctx.lead
         flat = grad.reshape(-1)
-        grad_gates = torch.stack([torch.dot(flat, x.reshape(-1)) for x in inputs]) if ctx.needs_input_grad[0] else None
-        return (grad_gates, *(grad * gates[i] if ctx.needs_input_grad[i + 1] else None
-                              for i in range(len(inputs))))
+        grad_gates = (torch.stack([torch.dot(flat, x.reshape(-1)) for x in inputs[lead:]])
+                      if ctx.needs_input_grad[1] else None)
+        grad_inputs = [grad if i < lead else grad * gates[i - lead] if ctx.needs_input_grad[i + 2] else None
+                       for i in range(len(inputs))]
+        return (None, grad_gates, *grad_inputs)
 
 
 class _Stage(nn.Module):

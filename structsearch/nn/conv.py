@@ -36,8 +36,9 @@ class _Vertex(nn.Module):
             self.merge = nn.Conv2d(sum(widths), c, 1, bias=False)
         else:
             n_weights = aggregation_weights(self.op, len(preds))
-            # relative to a first input of weight 1 (exp) or absolute (sigmoid); at 0 every input alike
-            self.relative = n_weights < len(preds)
+            # lead = 1: weights relative to a first input of weight 1 (exp), else absolute (sigmoid);
+            # at 0 every input alike
+            self.lead = len(preds) - n_weights
             if n_weights:
                 self.weights = nn.Parameter(torch.zeros(n_weights))
             self.project = nn.ModuleList([nn.Conv2d(w, c, 1, bias=False) if w != c else nn.Identity()
@@ -60,8 +61,8 @@ class _Vertex(nn.Module):
             x = self.project[0](inputs[0])
         else:
             projected = (project(u) for project, u in zip(self.project, inputs, strict=True))
-            gates = torch.exp(self.weights) if self.relative else torch.sigmoid(self.weights)
-            x = _WeightedSum.apply(int(self.relative), gates, *projected)
+            gates = torch.exp(self.weights) if self.lead else torch.sigmoid(self.weights)
+            x = _WeightedSum.apply(self.lead, gates, *projected)
         return self.body(x)
 
 
@@ -99,20 +100,14 @@ class _Stage(nn.Module):
         preds = stage.predecessors()
         self.vertices = nn.ModuleList([_Vertex(stage, v, preds[v]) for v in range(1, stage.n_nodes)])
         self.sinks = stage.sinks()
-        # after vertex j, the values no later vertex and no sink reads (freed: a smaller working set)
-        last_use = {u: v for v in range(1, stage.n_nodes) for u in preds[v]}
-        self.release = [[u for u, last in last_use.items() if last == v and u not in self.sinks]
-                        for v in range(1, stage.n_nodes)]
         width = stage.width
         self.out = nn.ModuleList([nn.Conv2d(int(stage.channels[v]), width, 1, bias=False)
                                   if stage.channels[v] != width else nn.Identity() for v in self.sinks])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         values = [x]
-        for vertex, release in zip(self.vertices, self.release, strict=True):
+        for vertex in self.vertices:
             values.append(vertex(values))
-            for u in release:
-                values[u] = None
         y = self.out[0](values[self.sinks[0]])
         for project, v in zip(self.out[1:], self.sinks[1:], strict=True):
             y = y + project(values[v])

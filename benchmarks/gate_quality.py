@@ -11,7 +11,9 @@ predictor (``--model``, default rf) is scored by grouped cross-validation (``--g
 - graph + proxies: and the five zero-cost proxies at initialisation;
 - graph + proxies + curve: and the validation accuracy after the first epoch.
 It reports Kendall τ and precision@10 % for each, each proxy's own τ with the target, and the
-proxies' share of training time (Σ proxy seconds ÷ Σ training seconds).
+proxies' share of training time (Σ proxy seconds ÷ Σ training seconds), and the noise ceiling
+``tau_target_test``: the τ between the target and the same candidates' test accuracy (a predictor
+scored against a noisy validation accuracy cannot rank it much better than the test set does).
 
 Targets (the gate issue): ``tau_graph_proxies`` ≥ 0.5 and ``tau_with_curve`` ≥ 0.7 on every
 meta-dataset (each of ≥ 300 candidates from the Reber GRU and Fashion-MNIST search spaces);
@@ -53,6 +55,9 @@ def quality(path, target: str, group: str, model: str, folds: int, repeats: int)
         figures[f"precision_at_10_{name}"] = round(cv["precision_at_10"]["mean"], 4)
     figures["proxy_tau"] = {column: round(float(kendalltau(table[column], table[target], nan_policy="omit")
                                                  .statistic), 4) for column in PROXY_COLUMNS}
+    if "test_accuracy" in table:  # the noise ceiling: how well the test set ranks what the target ranks
+        figures["tau_target_test"] = round(float(kendalltau(table[target], table["test_accuracy"],
+                                                            nan_policy="omit").statistic), 4)
     figures["proxy_cost_share"] = round(float(np.nansum(table["proxy_seconds"]) / np.nansum(table["train_seconds"])), 4)
     return figures
 

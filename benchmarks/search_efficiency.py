@@ -6,6 +6,8 @@ For every space and seed, three searches spend the same budget of training epoch
 * ``random`` — ``selection = "random"``: every generation drawn from the priors, no gate;
 * ``evolve`` — the space's selection (tournament or NSGA-II), no gate;
 * ``gated`` — the same with the online predictor gate (``estimation_fraction`` 0.5);
+* ``gated-proxies`` (on request: ``--methods``) — the gate with the five zero-cost proxies among its
+  features (issue 18);
 * ``gated-curve`` (on request: ``--methods``) — the gate's structure stage, then its curve stage after
   one epoch (issue 18).  Each gated method reports the share of children trained to the end and its
   best minus ``evolve``'s; issue 18's target: ≤ 55 % trained, within 0.5 points, on every space.
@@ -66,6 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import emit, parser  # noqa: E402
 
+from structsearch.nn.proxies import PROXIES  # noqa: E402
 from structsearch.overrides import parse_assignment  # noqa: E402
 from structsearch.search.baseline import budget_to_reach, trained, trajectory  # noqa: E402
 
@@ -73,6 +76,9 @@ METHODS = {
     "random": [("evolution.selection", "random"), ("gate.predictor", "none")],
     "evolve": [("gate.predictor", "none")],
     "gated": [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5)],
+    # the gate of issue 18 with the zero-cost proxies at initialisation among its features
+    "gated-proxies": [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5),
+                      ("gate.proxies", list(PROXIES))],
     # the gate of issue 18: the structure stage, then the curve stage after one epoch (graph features
     # and the first validation accuracy predict the last)
     "gated-curve": [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5), ("gate.stage", "both"),
@@ -82,6 +88,7 @@ METHODS = {
     "lamarckian": [("gate.predictor", "none"), ("evolution.inheritance", "lamarckian")],
 }
 DEFAULT_METHODS = ["random", "evolve", "gated"]
+GATED = ("gated", "gated-proxies", "gated-curve")  # each gate's share of children trained, against evolve
 INHERITING = ("weights", "lamarckian")
 # each benchmark space: a built-in space, its changes, the budget (full, quick) in training epochs,
 # and for NSGA-II spaces the reference connection count of the hypervolume
@@ -263,7 +270,7 @@ def main() -> None:
         if gated_points is not None:
             table["target_met"] = gated_points >= 0.5 or gated_reach <= 0.5
         if "evolve" in methods:  # issue 18: a gate trains ≤ 55 % of the children, within 0.5 points of evolve
-            for method in ("gated", "gated-curve"):
+            for method in GATED:
                 if method in methods:
                     shares = [x for x in table[method]["children_trained_share"] if x is not None]
                     gap = 100 * (table[method]["mean_best_val"] - table["evolve"]["mean_best_val"])
@@ -296,7 +303,7 @@ def main() -> None:
             "hypervolume_ratio_vs_random": round(statistics.mean(ratios), 4) if ratios else None,
             "targets_met": all(figures["spaces"][s]["target_met"] for s in args.spaces),
         })
-    for method in ("gated", "gated-curve"):
+    for method in GATED:
         if method in methods and "evolve" in methods:
             figures[f"{method}_gate_targets_met"] = all(figures["spaces"][s][method]["gate_target_met"]
                                                         for s in args.spaces)

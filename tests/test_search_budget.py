@@ -83,6 +83,21 @@ class CrashingExecutor(InProcessExecutor):
             yield result
 
 
+def test_time_spent_before_a_kill_in_generation_0_counts_after_resume(tmp_path):
+    # killed after 3 results of generation 0: no checkpoint exists yet, the results' search_elapsed must count
+    space = tiny_space(evolution__population=8, evolution__generations=1)
+    cut = Search.start(space, tmp_path / "cut", CrashingExecutor(3))
+    with pytest.raises(KeyboardInterrupt):
+        cut.run()
+    cut.store.close()
+    with RunStore.open(tmp_path / "cut") as store:
+        last = max(c.metrics["search_elapsed"] for c in store.candidates() if c.status is not None)
+        assert store.meta("search_state") is None and last > 0
+    resumed = Search.resume(tmp_path / "cut", InProcessExecutor())
+    assert resumed.elapsed_before == last and resumed.elapsed >= last
+    resumed.store.close()
+
+
 def test_a_resumed_random_search_ends_with_the_candidates_of_an_uninterrupted_one(tmp_path):
     def space():
         return tiny_space(evolution__selection="random", evolution__generations=3, budget__max_epochs=30)

@@ -174,7 +174,9 @@ class Search:
     def _restore(self) -> None:
         pareto = self.space.evolution.selection == "nsga2"
         by_id: dict[int, Individual] = {}
+        last_result = 0.0  # the search's seconds when its latest result came in
         for candidate in self.store.candidates():
+            last_result = max(last_result, float(candidate.metrics.get("search_elapsed", 0.0)))
             if candidate.status in TRAINED:
                 individual = self._individual(candidate, pareto)
                 by_id[candidate.id] = individual
@@ -185,10 +187,14 @@ class Search:
                         self.known.setdefault(individual.key, individual)
                 self._note_best(individual)
         state = self.store.meta(STATE_KEY)
+        # the time already spent: the latest of the checkpoint, the last finish and the last result, so
+        # that a search stopped or killed part-way (even in generation 0) keeps it for max_hours
+        self.elapsed_before = max([float((state or {}).get("elapsed", 0.0)),
+                                   float(self.store.meta("search_finished", {}).get("elapsed", 0.0)),
+                                   last_result])
         if state is None:
             return  # killed during generation 0: it is replayed from the seed
         self.generation = int(state["generation"])
-        self.elapsed_before = float(state.get("elapsed", 0.0))
         self.population = [by_id[i] for i in state["population"]]
         version, internal, gauss = state["python_random"]
         self.py_state = (version, tuple(internal), gauss)
@@ -613,7 +619,8 @@ class Search:
             cost = int(result.metrics.get("epochs_run", 0) or 0)
             metrics = {**result.metrics, "worker": result.worker, "cost_epochs": cost,
                        "cost_seconds": round(float(result.seconds.get("total", 0.0)), 3),
-                       "budget_spent": self.spent_epochs + cost}  # the search's epochs when it finished
+                       "budget_spent": self.spent_epochs + cost,  # the search's epochs when it finished
+                       "search_elapsed": round(self.elapsed, 1)}  # and its seconds: a resume counts them
             birth_key = child.key
             learned, learned_key = self._keep_weights(child, result, metrics)
             self.store.record_result(child.id, status, metrics, result.curves, result.seconds,

@@ -339,7 +339,8 @@ def test_workers_exit_when_evolve_is_killed(tmp_path):
     deadline = time.monotonic() + 60
     while alive() and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not alive(), f"orphaned worker processes: {alive()}"
+    survivors = alive()
+    assert not survivors, f"orphaned worker processes: {survivors}"
 
 
 # ------------------------------------------------------------------ 8–9. one-line errors, exit codes

@@ -33,7 +33,7 @@ from scipy.stats import kendalltau  # noqa: E402
 
 from structsearch.graphs.features import feature_names  # noqa: E402
 from structsearch.meta import CURVE_COLUMNS, PROXY_COLUMNS, export, read_table  # noqa: E402
-from structsearch.predictors.evaluation import cross_validate  # noqa: E402
+from structsearch.predictors.evaluation import cross_validate_with_baseline  # noqa: E402
 from structsearch.predictors.model import make_pipeline  # noqa: E402
 from structsearch.predictors.workflow import load_xy  # noqa: E402
 
@@ -49,7 +49,11 @@ def quality(path, target: str, group: str, model: str, folds: int, repeats: int)
     figures = {"rows": int(table[target].size)}
     for name, columns in SETS.items():
         x, y, groups = load_xy(path, target, columns(), table=table, group=group)
-        cv = cross_validate(make_pipeline(model), x, y, min(folds, len(set(groups))), repeats, 0, groups)
+        size = np.asarray(table["connections"], dtype=float) if "connections" in table else None
+        cv, baseline = cross_validate_with_baseline(make_pipeline(model), x, y, size, min(folds, len(set(groups))),
+                                                    repeats, 0, groups)
+        if baseline is not None:  # the parameter count alone, on the same folds (the same for every set)
+            figures["tau_connections"] = round(baseline["kendall_tau"]["mean"], 4)
         figures[f"tau_{name}"] = round(cv["kendall_tau"]["mean"], 4)
         figures[f"tau_{name}_std"] = round(cv["kendall_tau"]["std"], 4)
         figures[f"precision_at_10_{name}"] = round(cv["precision_at_10"]["mean"], 4)

@@ -10,7 +10,9 @@ to it instead.  Sections for a search run:
 * **generations** — the per-generation table the live view shows;
 * **Pareto front** — validation accuracy against connections, with each run's front;
 * **gate** — predicted against actual accuracy for the children it scored and trained (audited
-  ones marked) and its τ per generation;
+  ones marked) and its τ per generation; beside it, the τ of ``connections`` alone on the same
+  children, and the gate's kind of model against a size-only baseline in cross-validation grouped
+  by generation (``predictor train``'s comparison), with a plain line saying which ranks better;
 * **diversity** — unique genotypes per generation and the spread of a few graph features;
 * **the best genotype** — drawn layer by layer (skip edges in colour, edges sampled above a few
   thousand), with its motif census z-scores, its features and its training curves;
@@ -352,23 +354,111 @@ def curves_figure(candidate: Candidate) -> bytes | None:
     return _png(figure)
 
 
-def importances(run: SearchRun, seed: int = 0) -> list[tuple[str, float]] | None:
-    """Permutation importances (R² drop) of the gate's kind of model (ensembles with at most 50
-    members) refitted on the run's trained rows."""
-    gate = run.config.get("gate", {})
-    rows = [c for c in run.trained() if c.status == "ok" and c.features and c.metrics.get("val_accuracy") is not None]
-    if gate.get("predictor", "none") == "none" or len(rows) < 8:
-        return None
+def _gate_rows(run: SearchRun) -> list[Candidate]:
+    """The run's trained rows a gate's model can learn from."""
+    return [c for c in run.trained() if c.status == "ok" and c.features and c.metrics.get("val_accuracy") is not None]
+
+
+def _gate_model(run: SearchRun, rows: list[Candidate], seed: int):
+    """The gate's kind of model (unfitted; ensembles with at most 50 members, which rank as well and
+    faster), the feature names every row has, and the rows' features and validation accuracies."""
     from structsearch.predictors.model import make_pipeline
 
     names = sorted(set.intersection(*(set(c.features) for c in rows)))
     x = np.array([[c.features[n] for n in names] for c in rows], dtype=float)
     x = np.where(np.isfinite(x), x, 0.0)
     y = np.array([c.metrics["val_accuracy"] for c in rows])
-    model = make_pipeline(gate.get("model", "rf"), seed)
+    model = make_pipeline(run.config.get("gate", {}).get("model", "rf"), seed)
     regressor = model.steps[-1][1]
-    if getattr(regressor, "n_estimators", 0) > 50:  # an ensemble: 50 members rank the features, faster
+    if getattr(regressor, "n_estimators", 0) > 50:
         regressor.set_params(n_estimators=50)
+    return model, names, x, y
+
+
+def _size(candidate: Candidate) -> float:
+    return float(candidate.metrics.get("connections", candidate.genotype.connections))
+
+
+def _kendall(a: list[float], b: list[float]) -> float | None:
+    from scipy import stats
+
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return None
+    value = stats.kendalltau(a, b).statistic
+    return float(value) if np.isfinite(value) else None
+
+
+def gate_against_size(run: SearchRun, seed: int = 0) -> dict | None:
+    """The gate's ranking against the parameter count's, on the same candidates.
+
+    ``online``: per generation and over the run, Kendall τ of the gate's predictions and of
+    ``connections`` alone against validation accuracy, on the children it scored that were trained.
+    ``cv``: the gate's kind of model refitted on the run's trained rows against the size-only
+    baseline, by the same folds grouped by generation (at most 5; ensembles with 50 members)."""
+    gate = run.config.get("gate", {})
+    if gate.get("predictor", "none") == "none":
+        return None
+    scored = [c for c in run.trained() if c.prediction is not None and c.metrics.get("val_accuracy") is not None]
+    online = []
+    for generation in sorted({c.generation for c in scored}) + ["all"]:
+        rows = [c for c in scored if generation == "all" or c.generation == generation]
+        accuracy = [c.metrics["val_accuracy"] for c in rows]
+        online.append({"generation": generation, "children": len(rows),
+                       "gate": _kendall([c.prediction for c in rows], accuracy),
+                       "connections": _kendall([_size(c) for c in rows], accuracy)})
+    result = {"online": online if scored else [], "cv": None}
+    rows = _gate_rows(run)
+    generations = {c.generation for c in rows}
+    if len(rows) >= 10 and len(generations) >= 2:
+        from structsearch.predictors.evaluation import beats, cross_validate_with_baseline, difference
+
+        model, _, x, y = _gate_model(run, rows, seed)
+        groups = np.array([str(c.generation) for c in rows], dtype=object)
+        folds = min(5, len(generations))
+        cv, size = cross_validate_with_baseline(model, x, y, np.array([_size(c) for c in rows]), folds, 1, seed,
+                                                groups)
+        result["cv"] = {"model": gate.get("model", "rf"), "folds": folds, "rows": len(rows), "scores": cv,
+                        "baseline": size, "difference": difference(cv, size), "beats_baseline": beats(cv, size)}
+    return result
+
+
+def gate_comparison_section(run: SearchRun) -> Section | None:
+    comparison = gate_against_size(run)
+    if comparison is None or (not comparison["online"] and comparison["cv"] is None):
+        return None
+    text = []
+    overall = comparison["online"][-1] if comparison["online"] else None
+    if overall and overall["gate"] is not None and overall["connections"] is not None:
+        better = overall["gate"] > overall["connections"]
+        text.append(f"On the {overall['children']} children it scored that were trained, the gate ranks at "
+                    f"τ {overall['gate']:.3f}; <code>connections</code> alone ranks them at "
+                    f"τ {overall['connections']:.3f}: the gate does {'' if better else '<b>not</b> '}"
+                    "beat the parameter count.")
+    cv = comparison["cv"]
+    if cv is not None:
+        tau, size = cv["scores"].get("kendall_tau"), cv["baseline"].get("kendall_tau")
+        if tau and size:
+            from structsearch.predictors.evaluation import verdict
+
+            text.append(f"Refitted on the run's {cv['rows']} trained rows, the gate's model ({html.escape(cv['model'])}"
+                        f") ranks at τ {tau['mean']:.3f} ± {tau['std']:.3f} in {cv['folds']}-fold cross-validation "
+                        f"grouped by generation; a monotone fit of connections alone, on the same folds, at "
+                        f"τ {size['mean']:.3f} ± {size['std']:.3f}: "
+                        f"{html.escape(verdict('connections', cv['difference'].get('kendall_tau'), tau['std']))}.")
+    rows = [[g["generation"], g["children"], g["gate"], g["connections"],
+             None if g["gate"] is None or g["connections"] is None else g["gate"] - g["connections"]]
+            for g in comparison["online"]]
+    return Section(f"Gate against the parameter count — {run.name}", "".join(f"<p>{t}</p>" for t in text),
+                   table=(["generation", "children", "τ gate", "τ connections", "difference"], rows) if rows else None)
+
+
+def importances(run: SearchRun, seed: int = 0) -> list[tuple[str, float]] | None:
+    """Permutation importances (R² drop) of the gate's kind of model (ensembles with at most 50
+    members) refitted on the run's trained rows."""
+    rows = _gate_rows(run)
+    if run.config.get("gate", {}).get("predictor", "none") == "none" or len(rows) < 8:
+        return None
+    model, names, x, y = _gate_model(run, rows, seed)
     model.fit(x, y)
     sample = np.random.default_rng(seed).permutation(len(y))[:250]  # scored on at most 250 rows
     mean = permutation_importances(model, x[sample], y[sample], repeats=2, seed=seed)
@@ -447,6 +537,9 @@ def search_sections(runs: list[SearchRun]) -> list[Section]:
             audit = (run.finished or {}).get("gate_tau_weighted")
             text = "" if audit is None else f"<p>Mean τ over every scored child (audit): {audit:.3f}.</p>"
             sections.append(Section(f"Gate — {run.name}", text, images=[("prediction against outcome; τ", image)]))
+        comparison = gate_comparison_section(run)
+        if comparison is not None:
+            sections.append(comparison)
         sections.append(Section(f"Diversity — {run.name}",
                                 "<p>Per generation: genotypes and the spread of a few graph features over its "
                                 "candidates.</p>", images=[("diversity", diversity_figure(run))]))

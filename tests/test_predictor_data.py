@@ -74,7 +74,7 @@ def test_numeric_features_on_a_foreign_csv_with_grouped_cross_validation(tmp_pat
     assert card["evaluation"]["cross_validation"]["grouped"] is True
     assert card["evaluation"]["cross_validation"]["kendall_tau"]["mean"] > 0.3  # density carries the signal
     assert "grouped by family" in out
-    code, out, _ = cli(capsys, "predictor", "evaluate", str(tmp_path / "p" / "foreign.skops"), str(meta))
+    code, out, _ = cli(capsys, "predictor", "evaluate", str(tmp_path / "p" / "foreign.skops"), str(meta), "--json")
     assert code == 0 and json.loads(out)["rows"] == len(PRIORS) * 8
 
 
@@ -122,7 +122,9 @@ def test_a_one_row_hold_out_scores_null_with_a_reason(tmp_path):
     (["--features", "numeric", "--target", "accuracy"], "no column 'accuracy' (--target)"),
     (["--features", "numeric", "--target", "score", "--folds", "1"], "--folds 1: cross-validation needs at least 2"),
     (["--target", "score"], "choose its own with --features"),
-    (["--features", "numeric", "--target", "score", "--group", "family", "--folds", "7"], "6 distinct values"),
+    (["--features", "numeric", "--target", "score", "--group", "graph_id", "--folds", "30"], "at most 12 folds"),
+    (["--features", "numeric", "--target", "score", "--baseline", "graph_id"], "must be a numeric column"),
+    (["--features", "numeric", "--target", "score", "--baseline", "params"], "no column 'params' (--baseline)"),
     (["--features", "graph_id", "--target", "score"], "'graph_id' must be numeric"),
 ])
 def test_bad_feature_choices_are_one_line_errors(tmp_path, capsys, argv, message):
@@ -144,3 +146,118 @@ def test_infinite_values_and_empty_files_are_named(tmp_path, capsys):
                        "--out-dir", str(tmp_path / "p"))
     assert code == 1 and "empty.csv: cannot read as CSV (the file is empty)" in err
     assert read_table(tmp_path / "inf.csv")["density"][3] == float("inf")
+
+
+def search_table(signal: str, rows: int = 120, runs: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
+    """A structsearch-like meta-dataset: every graph feature, ``connections``, ``run`` and
+    ``generation``; validation accuracy depends on ``connections`` alone (``signal="size"``) or on
+    ``density`` alone, with noise."""
+    from structsearch.graphs.features import feature_names
+
+    rng = np.random.default_rng(seed)
+    table = {name: rng.random(rows) for name in feature_names()}
+    table["connections"] = rng.uniform(100, 5000, rows)
+    table["edges"] = table["connections"]
+    driver = np.log(table["connections"]) / np.log(5000) if signal == "size" else table["density"]
+    table["val_accuracy"] = 0.5 + 0.4 * driver + rng.normal(0, 0.02, rows)
+    table["test_accuracy"] = table["val_accuracy"] + rng.normal(0, 0.02, rows)
+    table["run"] = np.array([f"run{i % runs}" for i in range(rows)], dtype=object)
+    table["generation"] = np.arange(rows, dtype=float) // (rows // 6)
+    return table
+
+
+def train_card(tmp_path, capsys, table, *argv):
+    write_table({k: list(v) for k, v in table.items()}, tmp_path / "meta.csv")
+    code, out, err = cli(capsys, "predictor", "train", str(tmp_path / "meta.csv"), "--out-dir", str(tmp_path / "p"),
+                         "--name", "p", "--repeats", "1", "--overwrite", *argv)
+    assert code == 0, err
+    return json.loads((tmp_path / "p" / "p.json").read_text()), out
+
+
+def test_where_size_decides_the_model_does_not_beat_the_baseline_and_says_so(tmp_path, capsys):
+    card, out = train_card(tmp_path, capsys, search_table("size"))
+    baseline = card["evaluation"]["baseline"]
+    cv = card["evaluation"]["cross_validation"]
+    assert baseline["column"] == "connections"
+    assert cv["kendall_tau"]["mean"] <= baseline["cross_validation"]["kendall_tau"]["mean"]
+    assert baseline["beats_baseline"] is False
+    assert baseline["difference"]["kendall_tau"] == pytest.approx(
+        cv["kendall_tau"]["mean"] - baseline["cross_validation"]["kendall_tau"]["mean"])
+    assert "the model does NOT beat connections alone" in out
+    assert out.splitlines()[0].startswith("target: val_accuracy")
+
+
+def test_where_a_non_size_feature_decides_the_model_beats_the_baseline(tmp_path, capsys):
+    card, out = train_card(tmp_path, capsys, search_table("density"))
+    baseline = card["evaluation"]["baseline"]
+    assert baseline["beats_baseline"] is True
+    assert card["evaluation"]["cross_validation"]["kendall_tau"]["mean"] > \
+        baseline["cross_validation"]["kendall_tau"]["mean"] + 0.3
+    assert "the model ranks better than connections alone" in out
+    # evaluate scores the baseline the card stores beside the model, with the difference
+    code, out, _ = cli(capsys, "predictor", "evaluate", str(tmp_path / "p" / "p.skops"), str(tmp_path / "meta.csv"),
+                       "--json")
+    result = json.loads(out)
+    assert code == 0 and result["baseline"]["column"] == "connections" and result["beats_baseline"] is True
+    assert result["difference"]["kendall_tau"] == pytest.approx(result["kendall_tau"]
+                                                                - result["baseline"]["kendall_tau"])
+    code, out, _ = cli(capsys, "predictor", "evaluate", str(tmp_path / "p" / "p.skops"), str(tmp_path / "meta.csv"))
+    assert code == 0 and out.startswith("target: val_accuracy") and "ranks better than connections alone" in out
+
+
+def test_the_size_baseline_ranks_exactly_as_the_size_column():
+    from structsearch.predictors.evaluation import SizeBaseline, scores
+
+    rng = np.random.default_rng(3)
+    size = rng.uniform(1, 100, 80)
+    for sign in (1, -1):
+        y = sign * np.sqrt(size) + rng.normal(0, 1.0, 80)
+        baseline = SizeBaseline().fit(size[:, None], y)
+        tau = scores(y, baseline.predict(size[:, None]))["kendall_tau"]
+        from scipy import stats
+
+        assert tau == pytest.approx(abs(stats.kendalltau(size, y).statistic))
+        again = SizeBaseline.from_json(json.loads(json.dumps(baseline.to_json())))
+        np.testing.assert_array_equal(again.predict(size[:, None]), baseline.predict(size[:, None]))
+
+
+def test_run_and_generation_columns_group_the_folds_by_default(tmp_path, capsys):
+    table = search_table("density", runs=3)
+    card, out = train_card(tmp_path, capsys, table, "--folds", "3")
+    assert card["evaluation"]["grouping"] == {"column": "run", "folds": 3, "default": True}
+    assert card["evaluation"]["cross_validation"]["grouped"] is True
+    assert "grouped by run (the default" in out
+    single = {k: (v if k != "run" else np.array(["only"] * v.size, dtype=object)) for k, v in table.items()}
+    card, out = train_card(tmp_path, capsys, single, "--folds", "3")
+    assert card["evaluation"]["grouping"]["column"] == "generation"
+    card, out = train_card(tmp_path, capsys, table, "--folds", "3", "--group", "none")
+    assert card["evaluation"]["grouping"]["column"] is None
+    assert card["evaluation"]["cross_validation"]["grouped"] is False and "plain (ungrouped) folds" in out
+
+
+def test_two_runs_and_five_folds_fall_back_to_two_folds_with_a_note(tmp_path, capsys):
+    card, out = train_card(tmp_path, capsys, search_table("density", runs=2))
+    assert card["evaluation"]["cross_validation"]["folds"] == 2
+    assert "note: 2 distinct run values for 5 folds: 2-fold grouped cross-validation" in out
+    assert card["evaluation"]["notes"] == ["2 distinct run values for 5 folds: 2-fold grouped cross-validation"]
+
+
+def test_the_target_defaults_to_validation_accuracy_and_test_accuracy_stays_available(tmp_path, capsys):
+    card, out = train_card(tmp_path, capsys, search_table("size"), "--target", "test_accuracy")
+    assert card["target"] == "test_accuracy" and out.splitlines()[0] == "target: test_accuracy"
+    table = {k: v for k, v in search_table("size").items() if k != "val_accuracy"}
+    card, out = train_card(tmp_path, capsys, table)
+    assert card["target"] == "test_accuracy" and out.startswith("target: test_accuracy (default)")
+
+
+def test_a_foreign_file_takes_its_largest_size_like_column_as_the_baseline(tmp_path, capsys):
+    write_table(foreign_table(), tmp_path / "foreign.csv")
+    code, out, err = cli(capsys, "predictor", "train", str(tmp_path / "foreign.csv"), "--features", "numeric",
+                         "--target", "score", "--repeats", "1", "--out-dir", str(tmp_path / "p"), "--name", "f")
+    assert code == 0, err
+    card = json.loads((tmp_path / "p" / "f.json").read_text())
+    assert card["evaluation"]["baseline"]["column"] == "n_edges" and "n_edges alone" in out
+    code, out, err = cli(capsys, "predictor", "train", str(tmp_path / "foreign.csv"), "--features", "numeric",
+                         "--target", "score", "--repeats", "1", "--out-dir", str(tmp_path / "p"), "--name", "g",
+                         "--baseline", "none")
+    assert code == 0 and "baseline" not in json.loads((tmp_path / "p" / "g.json").read_text())["evaluation"]

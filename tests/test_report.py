@@ -237,3 +237,24 @@ def test_the_report_renders_in_a_real_browser(search, tmp_path):
     assert len(images) >= 5 and all(done and width > 0 and height > 0 for done, width, height in images), images
     assert errors == []
     assert (tmp_path / "report-top.png").read_bytes().startswith(PNG)
+
+
+def test_the_gate_stands_beside_the_parameter_count_on_the_same_children(search):
+    from scipy import stats
+
+    from structsearch.report import gate_against_size, load_search
+
+    text = (search / "report.html").read_text(encoding="utf-8")
+    assert "Gate against the parameter count — run" in text
+    run = load_search(search)
+    comparison = gate_against_size(run)
+    scored = [c for c in run.trained() if c.prediction is not None and c.metrics.get("val_accuracy") is not None]
+    accuracy = [c.metrics["val_accuracy"] for c in scored]
+    size = [c.metrics.get("connections", c.genotype.connections) for c in scored]
+    overall = comparison["online"][-1]
+    assert overall["generation"] == "all" and overall["children"] == len(scored) >= 2
+    assert overall["connections"] == pytest.approx(stats.kendalltau(size, accuracy).statistic)
+    assert overall["gate"] == pytest.approx(stats.kendalltau([c.prediction for c in scored], accuracy).statistic)
+    section = text[text.index("Gate against the parameter count"):]
+    assert f"{overall['connections']:.3f}" in section and f"{overall['gate']:.3f}" in section
+    assert ("does <b>not</b> beat the parameter count" in section) == (overall["gate"] <= overall["connections"])

@@ -192,7 +192,8 @@ def test_meta_file_bad_inputs(capsys, tmp_path):
     code, _, err = run_cli(capsys, "predictor", "train", str(good), "--model", "bayesian-ridge",
                            "--out-dir", out_dir, "--name", "p", "--folds", "3", "--repeats", "1")
     assert code == 0, err
-    code, out, _ = run_cli(capsys, "predictor", "evaluate", str(tmp_path / "predictors" / "p.skops"), str(good))
+    code, out, _ = run_cli(capsys, "predictor", "evaluate", str(tmp_path / "predictors" / "p.skops"), str(good),
+                           "--json")
     assert code == 0 and json.loads(out)["rows"] == 40
     code, _, err = run_cli(capsys, "predictor", "evaluate", str(tmp_path / "predictors" / "p.skops"),
                            str(tmp_path / "missing.csv"))
@@ -230,7 +231,7 @@ def test_random_structure_study_to_meta_to_predictor(capsys, tmp_path):
                            str(tmp_path / "predictors"), "--name", "digits-rf", "--folds", "3", "--repeats", "1")
     assert code == 0, err
     card = json.loads((tmp_path / "predictors" / "digits-rf.json").read_text())
-    assert card["target"] == "test_accuracy" and "cross_validation" in card["evaluation"]
+    assert card["target"] == "val_accuracy" and "cross_validation" in card["evaluation"]
     code, _, err = run_cli(capsys, "experiment", "random-structures", "--resume", str(tmp_path / "nowhere"))
     assert code == 1 and "no run store" in err
 

@@ -4,6 +4,16 @@ A meta-dataset need not be this tool's own: ``features`` names the feature colum
 such as ``degree_*``, or ``numeric``: every numeric column except the target, the group column,
 id-like columns and this tool's outcome and learning-curve columns), ``exclude`` removes some, and ``group`` names a
 column whose values are kept together by the cross-validation (a search run, a prior, a generation).
+
+Three defaults keep the scores honest on a search's meta-dataset (see ``docs/predictors.md``):
+
+* **the target** is ``val_accuracy`` where the file has it: what a gate predicts and what a search
+  selects on (``test_accuracy`` otherwise, or whatever ``--target`` names);
+* **grouped folds**: a file with structsearch's ``run`` and ``generation`` columns is grouped by run,
+  or by generation within a single run, because an evolutionary run's rows are children one edit
+  away from their parents; ``--group none`` asks for plain k-fold;
+* **a size-only baseline** (``connections``, else ``edges``, else the largest size-like column of a
+  foreign file) is scored by the same folds beside the model.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import numpy as np
 
 from structsearch.errors import ConfigError, DataError
 from structsearch.meta import CURVE_COLUMNS, METADATA_COLUMNS, TARGET_COLUMNS, read_table
-from structsearch.predictors.evaluation import evaluate, scores
+from structsearch.predictors.evaluation import SizeBaseline, beats, difference, evaluate, scores
 from structsearch.predictors.model import PerformancePredictor, make_pipeline
 from structsearch.runs import check_name
 
@@ -50,6 +60,79 @@ def _matching(pattern: str, columns: list[str], path, option: str) -> list[str]:
     if pattern not in columns:
         raise ConfigError(f"{option} {pattern!r}: {path} has no such column")
     return [pattern]
+
+
+NONE = "none"
+# structsearch's own size columns, most telling first
+SIZE_COLUMNS = ("connections", "edges")
+# words that make a foreign column a size (parameters, weights, connections, edges, nodes)
+SIZE_WORDS = {"params", "param", "parameters", "nparams", "weights", "connections", "synapses", "edges",
+              "nodes", "neurons"}
+
+
+def default_target(table: dict[str, np.ndarray], path) -> str:
+    """``val_accuracy`` where the file has it (what a gate predicts), else ``test_accuracy``."""
+    for name in ("val_accuracy", "test_accuracy"):
+        if name in table and table[name].dtype != object and np.isfinite(table[name]).any():
+            return name
+    raise ConfigError(f"{path}: has neither val_accuracy nor test_accuracy; name the column to predict with --target")
+
+
+def _numeric(table, name) -> bool:
+    return table[name].dtype != object and bool(np.isfinite(table[name]).any())
+
+
+def size_column(table: dict[str, np.ndarray], path, target: str, requested: str | None = None) -> str | None:
+    """The column of the size-only baseline: ``requested`` (``none``: no baseline), else
+    ``connections``, else ``edges``, else the size-like column (a name with a word such as params,
+    weights, edges or nodes) with the largest median; None where the file has none."""
+    if requested is not None:
+        if requested == NONE:
+            return None
+        if requested not in table:
+            raise DataError(f"{path}: no column {requested!r} (--baseline)")
+        if not _numeric(table, requested) or requested == target:
+            raise ConfigError(f"--baseline {requested!r}: must be a numeric column other than the target")
+        return requested
+    for name in SIZE_COLUMNS:
+        if name in table and name != target and _numeric(table, name):
+            return name
+    candidates = [name for name in table if name != target and _numeric(table, name)
+                  and SIZE_WORDS & set(re.split(r"[^a-z]+", name.lower()))]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda name: float(np.nanmedian(table[name])))
+
+
+def resolve_group(table: dict[str, np.ndarray], path, group: str | None,
+                  folds: int) -> tuple[str | None, int, list[str]]:
+    """The grouping column, the number of folds and notes.  Without ``group``: by run where the
+    file holds structsearch's ``run`` and ``generation`` columns and several runs, by generation
+    within a single run, otherwise plain k-fold.  ``none``: plain k-fold.  With fewer groups than
+    folds, as many folds as groups, with a note; one group falls back to plain k-fold where the
+    grouping was the default and is an error where ``--group`` asked for it."""
+    notes: list[str] = []
+    if group == NONE:
+        return None, folds, notes
+    default = group is None
+    if default:
+        if "run" not in table or "generation" not in table:
+            return None, folds, notes
+        runs = {str(value) for value in table["run"]}
+        group = "run" if len(runs) > 1 else "generation"
+    elif group not in table:
+        raise DataError(f"{path}: no column {group!r} (--group)")
+    count = len({str(value) for value in table[group]})
+    if count < 2:
+        if not default:
+            raise ConfigError(f"--group {group!r}: {path} has one distinct value; grouped cross-validation needs "
+                              "at least two (or use --group none)")
+        notes.append(f"one {group} in {path}: plain {folds}-fold cross-validation (its rows may be related)")
+        return None, folds, notes
+    if count < folds:
+        notes.append(f"{count} distinct {group} values for {folds} folds: {count}-fold grouped cross-validation")
+        folds = count
+    return group, folds, notes
 
 
 def select_features(table: dict[str, np.ndarray], path, target: str, features: str | None = None,
@@ -116,36 +199,50 @@ def load_xy(path: str | Path, target: str, features: list[str] | None = None, *,
     return np.column_stack([table[name] for name in features]), y, groups
 
 
-def train_predictor(meta: str | Path, model: str, target: str, out_dir: str | Path, name: str | None,
+def train_predictor(meta: str | Path, model: str, target: str | None, out_dir: str | Path, name: str | None,
                     folds: int = 5, repeats: int = 3, seed: int = 0, overwrite: bool = False,
                     features: str | None = None, exclude: str | None = None,
-                    group: str | None = None) -> tuple[PerformancePredictor, dict, Path]:
+                    group: str | None = None, baseline: str | None = None) -> tuple[PerformancePredictor, dict, Path]:
     """Fit, evaluate and save a predictor as ``out_dir/name.skops`` (with its card); an existing one
-    is replaced only with ``overwrite``."""
+    is replaced only with ``overwrite``.  ``target``, ``group`` and ``baseline`` None take the
+    defaults of the module docstring; the report's ``target``, ``grouping`` and ``notes`` say what
+    was chosen."""
     make_pipeline(model)  # unknown model names fail before any work
     if folds < 2:
         raise ConfigError(f"--folds {folds}: cross-validation needs at least 2 folds")
-    name = check_name(name) if name else re.sub(r"[^A-Za-z0-9_.-]", "-", f"{Path(meta).stem}-{model}-{target}")
-    path = Path(out_dir) / f"{name}.skops"
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise ConfigError(f"--out-dir {out_dir}: not a folder")
+    table = read_table(meta)
+    target_default = target is None
+    target = default_target(table, meta) if target is None else target
+    name = check_name(name) if name else re.sub(r"[^A-Za-z0-9_.-]", "-", f"{Path(meta).stem}-{model}-{target}")
+    path = Path(out_dir) / f"{name}.skops"
     if not overwrite and (path.exists() or path.with_suffix(".json").exists()):
         raise ConfigError(f"{path} already exists; choose another --name or replace it with --overwrite")
-    table = read_table(meta)
     if target not in table:
         raise DataError(f"{meta}: no column {target!r} (--target)")
-    if group and group not in table:
-        raise DataError(f"{meta}: no column {group!r} (--group)")
+    requested_group = group
+    group, folds, notes = resolve_group(table, meta, group, folds)
+    size_name = size_column(table, meta, target, baseline)
+    if size_name is None and baseline is None:
+        notes.append(f"{meta} has no size-like column (connections, edges, params, …): no baseline; name one with "
+                     "--baseline COLUMN")
     names = select_features(table, meta, target, features, exclude, group)
     predictor = PerformancePredictor(model, target, names if features is not None else None, random_state=seed)
     x, y, groups = load_xy(meta, target, names, table=table, group=group)
     if folds > y.size // 2:
         raise ConfigError(f"--folds {folds}: {meta} has {y.size} rows, enough for at most {max(y.size // 2, 1)} "
                           "folds (each test fold needs two rows to score)")
-    if groups is not None and folds > len(set(groups)):
-        raise ConfigError(f"--folds {folds}: --group {group!r} has {len(set(groups))} distinct values; grouped "
-                          "cross-validation needs at least one per fold")
-    report = evaluate(make_pipeline(model, seed), x, y, names, folds, repeats, seed, groups)
+    size = None
+    if size_name is not None:
+        size = np.asarray(table[size_name], dtype=float)
+        if not np.isfinite(size).all():
+            notes.append(f"{meta}: baseline column {size_name!r} has missing or infinite values: no baseline")
+            size_name, size = None, None
+    report = evaluate(make_pipeline(model, seed), x, y, names, folds, repeats, seed, groups, size, size_name)
+    report["target"] = {"name": target, "default": target_default}
+    report["grouping"] = {"column": group, "folds": folds, "default": requested_group is None}
+    report["notes"] = notes
     predictor.fit(x, y)
     selection = {"features": features or "structsearch graph features", "exclude": exclude, "group": group}
     path, _ = predictor.save(path, {"meta_dataset": str(meta), "feature_selection": selection, "evaluation": report})
@@ -153,7 +250,9 @@ def train_predictor(meta: str | Path, model: str, target: str, out_dir: str | Pa
 
 
 def evaluate_saved(predictor: PerformancePredictor, meta: str | Path) -> dict:
-    """Scores of a saved predictor on another meta-dataset (no refitting)."""
+    """Scores of a saved predictor on another meta-dataset (no refitting), beside those of the
+    size-only baseline its card stores (fitted on the predictor's training rows), with the
+    difference."""
     table = read_table(meta)
     expected = predictor.feature_list()
     missing = [n for n in expected if n not in table]
@@ -162,4 +261,17 @@ def evaluate_saved(predictor: PerformancePredictor, meta: str | Path) -> dict:
             f"{meta}: feature names differ from the predictor's: {len(missing)} missing, e.g. {missing[0]!r}"
         )
     x, y, _ = load_xy(meta, predictor.target, expected, table=table)
-    return {**scores(y, predictor.predict(x)), "rows": int(y.size)}
+    result = {"target": predictor.target, **scores(y, predictor.predict(x)), "rows": int(y.size)}
+    stored = (predictor.card.get("evaluation") or {}).get("baseline")
+    if not stored:
+        result["notes"] = ["this predictor's card stores no size-only baseline (trained before structsearch 0.3 "
+                           "or with --baseline none)"]
+        return result
+    column = stored["column"]
+    if column not in table or table[column].dtype == object or not np.isfinite(table[column]).all():
+        raise DataError(f"{meta}: baseline column {column!r} is missing or not finite")
+    baseline = SizeBaseline.from_json(stored["fitted"])
+    result["baseline"] = {"column": column, **scores(y, baseline.predict(np.asarray(table[column], dtype=float)))}
+    result["difference"] = difference(result, result["baseline"])
+    result["beats_baseline"] = beats(result, result["baseline"])
+    return result

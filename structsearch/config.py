@@ -253,16 +253,20 @@ def _config_from_dict(data: dict[str, Any], source: str) -> RunConfig:
 
 def read_toml(path: str | Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """The tables of a TOML file; an empty file, or one without a ``required`` table, is an error."""
+    from structsearch.errors import DataError
+    from structsearch.limits import MAX_NESTING, nesting, read_bounded
+
     path = Path(path)
     try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        data = tomllib.loads(read_bounded(path, "toml").decode())
+    except DataError as error:
+        raise ConfigError(str(error)) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: TOML nested too deeply (more than {MAX_NESTING} levels)") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: invalid TOML ({str(error).splitlines()[0]})") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read ({error.strerror or error})") from None
+    if nesting(data) > MAX_NESTING:
+        raise ConfigError(f"{path}: TOML nested too deeply (more than {MAX_NESTING} levels)")
     if not data:
         needed = " and ".join(f"[{table}]" for table in required) or "table such as [task]"
         raise ConfigError(f"{path}: an empty file; it needs at least a {needed}")

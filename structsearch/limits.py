@@ -28,6 +28,8 @@ GRAPH_BYTES_PER_NODE = 600
 MODEL_BYTES_PER_CONNECTION = 64
 # a neuron: bias, its gradient and moments, and activations of one batch in the forward and backward
 MODEL_BYTES_PER_NEURON_AND_SAMPLE = 16
+# an individual of a search: the object, its key, features (~50 floats), metrics and curves as dicts
+INDIVIDUAL_BYTES = 16 * 2**10
 _UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 
@@ -96,3 +98,108 @@ def available_cores() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+# ---------------------------------------------------------------------- files: bounded before read
+
+# the largest file of each kind read by default (generous: far above what structsearch writes), and
+# the memory one byte of it may cost once parsed; --max-memory (or $STRUCTSEARCH_MAX_MEMORY) sets
+# the limit of every kind to that memory divided by the kind's cost instead
+FILE_LIMITS: dict[str, tuple[int, int]] = {
+    "genotype": (2**30, 4),  # JSON or npz
+    "toml": (16 * 2**20, 16),
+    "json": (256 * 2**20, 8),  # a stored configuration, a model card, a motif catalogue
+    "table": (4 * 2**30, 4),  # a meta-dataset or a tabular task's CSV/Parquet
+    "weights": (4 * 2**30, 2),  # a .safetensors weights file
+    "model": (8 * 2**30, 2),  # a model.pt or a .skops predictor
+}
+# the deepest nesting of JSON and TOML read (structsearch's own files nest a few levels)
+MAX_NESTING = 64
+
+
+def file_limit(kind: str) -> tuple[int, str]:
+    """The byte limit for a file of ``kind`` and where it comes from."""
+    default, cost = FILE_LIMITS[kind]
+    if os.environ.get(MEMORY_ENV):
+        limit, _ = memory_limit()
+        return max(limit // cost, 1), "--max-memory"
+    return default, "the default"
+
+
+def check_file(path, kind: str) -> int:
+    """The size of ``path`` if it is a regular file within the limit of its ``kind``; otherwise a
+    one-line :class:`~structsearch.errors.DataError` naming it (a FIFO, a device or a folder is
+    refused at once, before anything is read)."""
+    import stat
+
+    from structsearch.errors import DataError
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({(error.strerror or str(error)).lower()})") from None
+    if not stat.S_ISREG(info.st_mode):
+        what = ("a folder" if stat.S_ISDIR(info.st_mode) else "a FIFO" if stat.S_ISFIFO(info.st_mode)
+                else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+                else "a socket" if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+        raise DataError(f"{path}: {what}, not a regular file; give a {kind} file")
+    limit, source = file_limit(kind)
+    if info.st_size > limit:
+        raise DataError(f"{path}: {format_size(info.st_size)}, more than the {format_size(limit)} a {kind} file may "
+                        f"have ({source}; a larger --max-memory raises it)")
+    return info.st_size
+
+
+def read_bounded(path, kind: str) -> bytes:
+    """The bytes of ``path``, checked by :func:`check_file` first and never read past its limit."""
+    from structsearch.errors import DataError
+
+    check_file(path, kind)
+    limit, _ = file_limit(kind)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({(error.strerror or str(error)).lower()})") from None
+    if len(data) > limit:
+        raise DataError(f"{path}: grew past the {format_size(limit)} a {kind} file may have while it was read")
+    return data
+
+
+def nesting(value, limit: int = MAX_NESTING) -> int:
+    """The nesting depth of parsed JSON or TOML (lists and tables), counted up to ``limit + 1``."""
+    if not isinstance(value, dict | list):
+        return 0
+    depth, level = 0, [(value, 1)]
+    while level:
+        item, d = level.pop()
+        depth = max(depth, d)
+        if depth > limit:
+            return depth
+        children = item.values() if isinstance(item, dict) else item
+        level.extend((child, d + 1) for child in children if isinstance(child, dict | list))
+    return depth
+
+
+def parse_json(raw: bytes | str, path) -> object:
+    """JSON text as Python, or a one-line DataError naming ``path``: not JSON, or nested deeper than
+    :data:`MAX_NESTING`."""
+    import json
+
+    from structsearch.errors import DataError
+
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply (more than {MAX_NESTING} levels)") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not valid JSON ({_first_line(error)})") from None
+    if nesting(data) > MAX_NESTING:
+        raise DataError(f"{path}: JSON nested too deeply (more than {MAX_NESTING} levels)")
+    return data
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__.lower()

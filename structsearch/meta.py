@@ -122,9 +122,10 @@ def write_table(table: dict[str, list], out: Path) -> None:
 
 def read_table(path: str | Path) -> dict[str, np.ndarray]:
     """A meta-dataset as columns: numeric columns as float arrays, the rest as object arrays."""
+    from structsearch.limits import check_file
+
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
+    check_file(path, "table")
     if path.suffix == ".parquet":
         try:
             import pyarrow.parquet as pq

@@ -6,7 +6,6 @@ topology rule; the train command, the search workers, the studies and every expe
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -205,10 +204,10 @@ def load_trained_model(run_dir, data_dir=None):
     if not config_path.is_file() or not weights.is_file():
         raise DataError(f"{source}: not a trained model's run directory (needs config.json and model.pt "
                         "from `structsearch train --save-model`)")
-    try:
-        stored = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(f"{config_path}: not a run configuration ({error})") from None
+    from structsearch.limits import check_file, parse_json, read_bounded
+
+    stored = parse_json(read_bounded(config_path, "json"), config_path)
+    check_file(weights, "model")
     if not isinstance(stored, dict):
         raise DataError(f"{config_path}: not a run configuration")
     config = config_from_dict(stored, str(config_path)).validate()

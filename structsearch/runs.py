@@ -25,12 +25,16 @@ from structsearch.errors import ConfigError, DataError
 DEFAULT_RUNS = Path("runs")
 LOCK_NAME = ".lock"
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
+MAX_NAME = 200
 _CREATED: list[Path] = []  # run directories this process made (see discard_unfinished)
 
 
 def check_name(name: str, option: str = "--name") -> str:
     """``name`` if it is one path component of letters, digits, ``-``, ``_`` and ``.``; else a
     :class:`ConfigError` naming ``option``."""
+    if len(name.encode()) > MAX_NAME:
+        raise ConfigError(f"{option} {name[:24]}…: {len(name)} characters; a name has at most {MAX_NAME} "
+                          "(file systems allow 255 bytes a folder name, and runs add suffixes)")
     if not _NAME.fullmatch(name) or name in (".", ".."):
         raise ConfigError(f"{option} {name!r}: a name is one path component of letters, digits, "
                           "'-', '_' and '.' (not '.' or '..')")
@@ -55,12 +59,18 @@ def new_run_dir(name: str | None = None, base: str | os.PathLike = DEFAULT_RUNS,
     while name is None and path.exists():
         suffix += 1
         path = base / f"{stem}-{suffix}"
+    if path.is_symlink():
+        raise ConfigError(f"{path} is a symbolic link; a run folder never leads outside itself (choose another "
+                          "--name)")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         if not overwrite:
             raise ConfigError(f"{path} already exists; choose another --name, continue it with --resume where "
                               "the command has one, or replace it with --overwrite")
         if not path.is_dir():
             raise ConfigError(f"{path} exists and is not a run folder; it is not replaced")
+        if not is_run(path):
+            raise ConfigError(f"{path} is not a run of structsearch (no {STORE_NAME} or config.json of ours); "
+                              "--overwrite replaces only runs, so it is left as it is")
         with RunLock(path):  # not while another process works in it
             shutil.rmtree(path)
     try:
@@ -69,6 +79,80 @@ def new_run_dir(name: str | None = None, base: str | os.PathLike = DEFAULT_RUNS,
         raise DataError(f"{path}: cannot create the run folder ({error.strerror or error})") from None
     _CREATED.append(path)
     return path
+
+
+STORE_NAME = "run.db"
+# keys one of which every config.json structsearch writes has (train, prune, the experiments)
+CONFIG_KEYS = {"task", "model", "training", "networks", "command", "cells", "methods"}
+
+
+def is_run(path: Path) -> bool:
+    """Whether ``path`` is a run folder structsearch wrote: it holds a run store, or a config.json
+    that is a JSON object with structsearch's keys."""
+    store = path / STORE_NAME
+    if store.is_file() and not store.is_symlink():
+        try:
+            with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as connection:
+                if connection.execute("SELECT value FROM meta WHERE key = 'structsearch_version'").fetchone():
+                    return True
+        except sqlite3.Error:
+            pass
+    config = path / "config.json"
+    if config.is_file() and not config.is_symlink() and config.stat().st_size < 2**24:
+        try:
+            data = json.loads(config.read_text())
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return False
+        return isinstance(data, dict) and bool(CONFIG_KEYS & set(data))
+    return False
+
+
+def check_inside(run_dir: str | os.PathLike, path: str | os.PathLike | None = None) -> None:
+    """Refuse (a :class:`DataError` naming it) a run folder that is a symbolic link, or a folder
+    ``path`` inside it (default: every folder inside it) that is one or is reached through one: a
+    run folder never leads outside itself.  (``--runs`` itself may be a link: where runs live is the
+    user's choice.)"""
+    run_dir = Path(run_dir)
+    if run_dir.is_symlink():
+        raise DataError(f"{run_dir}: the run folder is a symbolic link; a run folder never leads outside itself")
+    if path is not None:
+        current = Path(path)
+        while current != run_dir and current != current.parent:
+            if current.is_symlink():
+                raise DataError(f"{current}: a symbolic link inside the run folder {run_dir}; a run folder never "
+                                "leads outside itself (replace the link by a folder)")
+            current = current.parent
+        return
+    if not run_dir.is_dir():
+        return
+    for folder, names, _ in os.walk(run_dir):
+        for name in names:
+            if os.path.islink(os.path.join(folder, name)):
+                raise DataError(f"{os.path.join(folder, name)}: a symbolic link inside the run folder {run_dir}; a "
+                                "run folder never leads outside itself (replace the link by a folder)")
+
+
+def check_out(path: str | os.PathLike, overwrite: bool, option: str = "--out") -> Path:
+    """``path`` for an output file: refused if it exists, unless ``overwrite`` (then only a regular
+    file is replaced, never a folder, a device or a link's target)."""
+    path = Path(path)
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise ConfigError(f"{option} {path}: exists and is not a regular file; it is not replaced")
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{option} {path}: already exists; choose another name or replace it with --overwrite")
+    return path
+
+
+def disk_full(folder: str | os.PathLike) -> str:
+    """The one line for a full disk: the folder, the bytes free and how to go on."""
+    from structsearch.limits import format_size
+
+    try:
+        free = format_size(shutil.disk_usage(folder).free)
+    except OSError:
+        free = "unknown"
+    return (f"{folder}: the disk is full ({free} free); everything stored before is kept: free some space, then "
+            "continue with --resume where the command has it")
 
 
 def holds_results(path: Path) -> bool:
@@ -120,6 +204,7 @@ class RunLock:
         self.fd: int | None = None
 
     def acquire(self) -> RunLock:
+        check_inside(self.path.parent)  # never write through a link
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as error:

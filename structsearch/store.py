@@ -22,6 +22,7 @@ Version 1 stores (no ``attributes`` column) are upgraded in place when opened.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import time
@@ -35,14 +36,32 @@ from structsearch import __version__
 from structsearch.errors import DataError
 from structsearch.graphs.files import genotype_from_bytes
 from structsearch.graphs.layered import LayeredGraph
-from structsearch.runs import RunLock
+from structsearch.runs import STORE_NAME, RunLock, disk_full
+
+DIGEST_KEY = "config_digest"
+
+
+def config_digests(config: dict) -> dict[str, str]:
+    """A short SHA-256 of every leaf of ``config``, by dotted key: a change to one key names it."""
+    digests: dict[str, str] = {}
+
+    def walk(value, prefix: str) -> None:
+        if isinstance(value, dict) and value:
+            for key, inner in value.items():
+                walk(inner, f"{prefix}.{key}" if prefix else str(key))
+        else:
+            text = json.dumps(value, sort_keys=True, default=str)
+            digests[prefix or "(root)"] = hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    walk(config, "")
+    return digests
 
 
 def _command(kind: str) -> str:
     return kind if kind == "evolve" else f"experiment {kind}"
 
 SCHEMA_VERSION = 2
-STORE_NAME = "run.db"
+
 STATUSES = ("ok", "failed", "diverged", "stopped-early", "dropped-by-predictor")
 
 _SCHEMA = """
@@ -137,7 +156,10 @@ class RunStore:
             raise DataError(f"{self.path}: an SQLite file, but not a structsearch run store (it holds "
                             f"{', '.join(sorted(tables)[:3])}); it is left as it is")
         if version == 0 and not self.write:
-            raise DataError(f"{self.path}: an empty file, not a run store")
+            wal = self.path.with_name(self.path.name + "-wal")
+            missing = "" if wal.exists() else (f"; if it was copied from a run that was writing, its write-ahead log "
+                                               f"{wal.name} is missing: copy that file beside it too")
+            raise DataError(f"{self.path}: an empty file, not a run store{missing}")
         if version == 0:
             with self.transaction() as cursor:
                 for statement in _SCHEMA.strip().split(";"):
@@ -163,8 +185,9 @@ class RunStore:
         try:
             store.check_kind(kind)
             with store.transaction() as cursor:
-                for key, value in (("config", config or {}), ("created", time.time()),
-                                   ("structsearch_version", __version__), ("kind", kind)):
+                for key, value in (("config", config or {}), (DIGEST_KEY, config_digests(config or {})),
+                                   ("created", time.time()), ("structsearch_version", __version__),
+                                   ("kind", kind)):
                     cursor.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
         except BaseException:
             store.close()
@@ -182,6 +205,8 @@ class RunStore:
         store = cls(path, write)
         try:
             store.check_kind(kind)
+            if write:
+                store.check_config()
         except BaseException:
             store.close()
             raise
@@ -223,24 +248,51 @@ class RunStore:
     def transaction(self) -> Iterator[sqlite3.Cursor]:
         """One atomic write: everything inside commits together or not at all."""
         cursor = self.connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
         try:
-            yield cursor
-        except BaseException:
-            cursor.execute("ROLLBACK")
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield cursor
+            except BaseException:
+                if self.connection.in_transaction:
+                    cursor.execute("ROLLBACK")
+                raise
+            else:
+                cursor.execute("COMMIT")
+        except sqlite3.OperationalError as error:
+            if "full" in str(error):
+                raise DataError(disk_full(self.path.parent)) from None
             raise
-        else:
-            cursor.execute("COMMIT")
 
     # ------------------------------------------------------------------ writes
 
     def meta(self, key: str, default=None):
         row = self._read("SELECT value FROM meta WHERE key = ?", (key,), one=True)
-        return json.loads(row[0]) if row else default
+        if not row:
+            return default
+        try:
+            return json.loads(row[0])
+        except (ValueError, RecursionError):
+            raise DataError(f"{self.path}: damaged run store: its {key!r} record is not JSON") from None
 
     def set_meta(self, key: str, value) -> None:
         with self.transaction() as cursor:
             cursor.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+            if key == "config":  # the configuration travels with its digest (check_config)
+                cursor.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                               (DIGEST_KEY, json.dumps(config_digests(value))))
+
+    def check_config(self) -> None:
+        """Refuse a store whose configuration was changed since structsearch wrote it (its digest
+        differs), naming the first key that differs.  Stores older than the digest pass."""
+        stored = self.meta(DIGEST_KEY)
+        if stored is None:
+            return
+        now = config_digests(self.config)
+        changed = sorted(key for key in set(stored) | set(now) if stored.get(key) != now.get(key))
+        if changed:
+            raise DataError(f"{self.path.parent}: the stored configuration was changed after structsearch wrote it "
+                            f"({changed[0]}{f' and {len(changed) - 1} more' if len(changed) > 1 else ''}); a run "
+                            "continues only with the settings it was made with (start a new run to change them)")
 
     @property
     def config(self) -> dict:
@@ -330,15 +382,22 @@ class RunStore:
             raise DataError(f"{self.path}: damaged run store ({error})") from None
 
     def _candidate(self, row) -> Candidate:
-        def loads(text, empty):
-            return json.loads(text) if text else empty
+        def loads(text, empty, column: str):
+            if not text:
+                return empty
+            try:
+                return json.loads(text)
+            except (ValueError, RecursionError):
+                raise DataError(f"{self.path}: damaged run store: candidate {row[0]}'s {column} are not "
+                                "JSON") from None
 
         return Candidate(
             id=row[0], hash=row[1], genotype=genotype_from_bytes(row[2], f"{self.path}#{row[0]}"),
-            parents=json.loads(row[3]), generation=row[4], origin=row[5],
-            features=loads(row[6], None), feature_meta=loads(row[7], {}), status=row[8],
-            metrics=loads(row[9], {}), curves=loads(row[10], {}), seconds=loads(row[11], {}),
-            prediction=row[12], reason=row[13] or "", attributes=loads(row[14], {}), finished=row[15],
+            parents=loads(row[3], [], "parents"), generation=row[4], origin=row[5],
+            features=loads(row[6], None, "features"), feature_meta=loads(row[7], {}, "feature notes"),
+            status=row[8], metrics=loads(row[9], {}, "metrics"), curves=loads(row[10], {}, "curves"),
+            seconds=loads(row[11], {}, "seconds"), prediction=row[12], reason=row[13] or "",
+            attributes=loads(row[14], {}, "attributes"), finished=row[15],
         )
 
     def candidates(self, generation: int | None = None) -> list[Candidate]:

@@ -186,4 +186,4 @@ def test_genotype_bad_files(capsys, tmp_path):
     code, _, err = run(capsys, "genotype", "show", str(bad))
     assert code == 1 and "not valid JSON" in err
     code, _, err = run(capsys, "train", "--genotype", str(tmp_path / "missing.json"), "--runs", str(tmp_path))
-    assert code == 1 and "cannot read" in err
+    assert code == 1 and "missing.json: no such file" in err

@@ -12,9 +12,13 @@ fails removes the run directory it made, unless that already holds results.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
+import signal
+import sqlite3
 import sys
+import threading
 import warnings
 
 from structsearch import __version__
@@ -48,10 +52,38 @@ def _note(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"note: {message}", file=sys.stderr)
 
 
+def _folder_of(filename) -> str:
+    """The folder a failed write was in (the current one when the error names no file)."""
+    from pathlib import Path
+
+    if not filename:
+        return "."
+    path = Path(filename)
+    return str(path if path.is_dir() else path.parent)
+
+
+def _database_error(error) -> str:
+    """One line for SQLite's errors that escape the store's own handling."""
+    if "full" in str(error):
+        from structsearch.runs import disk_full
+
+        return disk_full(".")
+    return f"the run store could not be written ({error}); check the folder's space and permissions"
+
+
 def _os_error(error: OSError) -> str:
     """``PATH: what is wrong`` for an error of the operating system."""
     where = f"{error.filename}: " if error.filename else ""
     return f"{where}{(error.strerror or str(error)).lower()}"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that it ends as an interrupt does: every finished
+    result is stored and the command says how to resume."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,9 +97,17 @@ def main(argv: list[str] | None = None) -> int:
     forget_created()
     limit_before = os.environ.get(MEMORY_ENV)
     code = 1
+    handler = None
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.signal(signal.SIGTERM, _terminate)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default", FutureWarning)
+            # numpy's arithmetic notes (overflow, invalid value) are not the user's business: what
+            # they would signal is checked where the data enters; and scikit-learn's imputer would
+            # repeat an empty column's warning at every fit (load_xy says it once)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.filterwarnings("ignore", message="Skipping features without any observed values")
             args = build_parser().parse_args(argv)
             if args.command is None:
                 build_parser().print_help()
@@ -87,14 +127,30 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        code = 130
+    except KeyboardInterrupt as error:
+        terminated = isinstance(error, Terminated)
+        print(f"error: {'terminated (SIGTERM)' if terminated else 'interrupted'}", file=sys.stderr)
+        code = 143 if terminated else 130
         return code
+    except sqlite3.OperationalError as error:  # a store that cannot be written
+        if debug:
+            raise
+        print(f"error: {_database_error(error)}", file=sys.stderr)
+        return 1
     except OSError as error:  # the environment: a full disk, a read-only folder, a vanished file
         if debug:
             raise
-        print(f"error: {_os_error(error)}", file=sys.stderr)
+        if error.errno == errno.ENOSPC:
+            from structsearch.runs import disk_full
+
+            print(f"error: {disk_full(_folder_of(error.filename))}", file=sys.stderr)
+        else:
+            print(f"error: {_os_error(error)}", file=sys.stderr)
+        return 1
+    except RecursionError:
+        if debug:
+            raise
+        print("error: an input nested too deeply to read (JSON or TOML of more than 64 levels)", file=sys.stderr)
         return 1
     except MemoryError:
         if debug:
@@ -108,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {type(error).__name__}: {error} (run with --debug for the traceback)", file=sys.stderr)
         return 1
     finally:
+        if handler is not None:
+            signal.signal(signal.SIGTERM, handler)
         warnings.showwarning = shown
         if code != 0:
             discard_unfinished()

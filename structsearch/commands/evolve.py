@@ -18,6 +18,8 @@ from structsearch.commands._options import (
 )
 from structsearch.errors import ConfigError
 
+BASELINE_KEY = "baseline"  # the run store's record that a baseline was asked for
+
 # option → the dotted key of the search space it overrides
 SPACE_OPTIONS = {
     "seed": "seed",
@@ -131,8 +133,8 @@ def run(args) -> int:
     extend = {}
     if args.resume:
         extend = _resume_extension(args)
-        if args.name or args.overwrite:
-            raise ConfigError("--resume continues RUN where it is; drop --name and --overwrite")
+        if args.name:
+            raise ConfigError("--resume continues RUN where it is; drop --name")
         RunStore.open(args.resume, kind="evolve").close()  # "not a run directory" as one line
         space = None
     else:
@@ -143,7 +145,7 @@ def run(args) -> int:
     try:
         if args.resume:
             run_dir = Path(args.resume)
-            baseline_dir = _baseline_dir(args, run_dir.parent, run_dir.name, overwrite=True)
+            baseline_dir, baseline_store = _resumed_baseline(args, run_dir)
             search = Search.resume(args.resume, executor, args.data_dir, view, extend)
             if search.generation >= search.space.evolution.generations:
                 console.print(f"{args.resume}: this search had finished; reporting it again "
@@ -151,14 +153,24 @@ def run(args) -> int:
         else:
             run_dir = new_run_dir(args.name, args.runs, overwrite=args.overwrite)
             baseline_dir = _baseline_dir(args, args.runs, run_dir.name, overwrite=args.overwrite)
+            baseline_store = False
             search = Search.start(space, run_dir, executor, args.data_dir, view)
+            if baseline_dir is not None:  # part of the run: --resume finishes it
+                search.store.set_meta(BASELINE_KEY, {"selection": "random", "dir": baseline_dir.name,
+                                                     "budget": "the training epochs the search spent"})
         outcome = search.run()
         if baseline_dir is not None:
             from structsearch.search.baseline import random_baseline
 
-            console.print(f"the random baseline: {search.spent_epochs:,} training epochs into {baseline_dir}")
-            baseline = Search.start(random_baseline(search.space, search.spent_epochs), baseline_dir, executor,
-                                    search.data_dir, view)
+            if baseline_store:
+                console.print(f"the random baseline: continuing {baseline_dir} to {search.spent_epochs:,} "
+                              "training epochs")
+                baseline = Search.resume(baseline_dir, executor, search.data_dir, view,
+                                         {"budget.max_epochs": max(1, search.spent_epochs)})
+            else:
+                console.print(f"the random baseline: {search.spent_epochs:,} training epochs into {baseline_dir}")
+                baseline = Search.start(random_baseline(search.space, search.spent_epochs), baseline_dir, executor,
+                                        search.data_dir, view)
             baseline.run()
     except KeyboardInterrupt:
         if search is not None:
@@ -206,6 +218,35 @@ def _report(console, runs) -> None:
         console.print(f"note: no report written ({error}); try `structsearch report {runs[0]}`")
         return
     console.print(f"report: {path}")
+
+
+def _resumed_baseline(args, run_dir: Path) -> tuple[Path | None, bool]:
+    """The baseline folder of a resumed search and whether it holds the baseline's store already.
+
+    A baseline is part of its run: asked for when the search started (its store records it) or by
+    this ``--baseline``.  Its folder ``RUN-random`` is continued when it holds this search's random
+    baseline (finished or not: a finished one is reported again, never deleted), made when it is
+    missing or empty, and otherwise refused unless ``--overwrite`` (which replaces only a run of
+    structsearch)."""
+    from structsearch.runs import new_run_dir
+    from structsearch.store import STORE_NAME, RunStore
+
+    with RunStore.open(run_dir, kind="evolve") as store:
+        recorded = store.meta(BASELINE_KEY)
+    if not recorded and not args.baseline:
+        return None, False
+    path = run_dir.parent / ((recorded or {}).get("dir") or f"{run_dir.name}-random")
+    if (path / STORE_NAME).is_file() and not args.overwrite:
+        with RunStore.open(path) as store:
+            ours = store.kind == "evolve" and store.config.get("evolution", {}).get("selection") == "random"
+        if ours:
+            return path, True
+        raise ConfigError(f"{path} holds another run, not this search's random baseline; move it away or "
+                          "replace it with --overwrite")
+    if path.exists() and (not path.is_dir() or any(path.iterdir())) and not args.overwrite:
+        raise ConfigError(f"{path} already exists and is not this search's random baseline; move it away or "
+                          "replace it with --overwrite")
+    return new_run_dir(path.name, run_dir.parent, overwrite=args.overwrite), False
 
 
 def _baseline_dir(args, runs, name: str, overwrite: bool):

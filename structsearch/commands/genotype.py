@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from structsearch.commands._options import UsageError, add_memory_option, group, key_value, nonnegative_int
+from structsearch.runs import check_out
 
 
 def add_parser(commands) -> None:
@@ -15,6 +16,7 @@ def add_parser(commands) -> None:
                         help="a prior parameter (TOML value), e.g. n=30, layer_sizes=[64,100,10]")
     sample.add_argument("--seed", type=nonnegative_int, default=0)
     sample.add_argument("--out", required=True, help="genotype file (.json or .npz)")
+    sample.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     add_memory_option(sample)
     show = actions.add_parser("show", help="describe a genotype file and list its graph features")
     show.add_argument("file")
@@ -40,7 +42,7 @@ def sample(args) -> int:
         allowed = [p for p in inspect.signature(make).parameters if p != "rng"]
         raise UsageError(f"prior {args.prior!r}: {error}; its parameters are {', '.join(allowed)}") from None
     graph.validate()
-    path = graph.save(args.out)
+    path = graph.save(check_out(args.out, args.overwrite))
     Console(stderr=True).print(f"{graph!r} → {path}")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from structsearch.commands._options import group
+from structsearch.runs import check_out
 
 
 def add_parser(commands) -> None:
@@ -10,6 +11,7 @@ def add_parser(commands) -> None:
     export = actions.add_parser("export", help="merge runs' stores into one CSV or Parquet file")
     export.add_argument("runs", nargs="+", help="run directories (each with run.db)")
     export.add_argument("--out", required=True, help="FILE.csv or FILE.parquet")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     export.add_argument("--all", action="store_true", help="also rows whose training did not end ok")
 
 
@@ -18,6 +20,6 @@ def run(args) -> int:
 
     from structsearch.meta import export
 
-    path, rows = export(args.runs, args.out, include_all=args.all)
+    path, rows = export(args.runs, check_out(args.out, args.overwrite), include_all=args.all)
     Console(stderr=True).print(f"{rows} rows from {len(args.runs)} run(s) → {path}")
     return 0

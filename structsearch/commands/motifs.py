@@ -6,6 +6,7 @@ from pathlib import Path
 
 from structsearch.commands._options import add_data_options, nonnegative_int, positive_int
 from structsearch.errors import DataError
+from structsearch.runs import check_out
 
 
 def load_target(target: str, data_dir: str | None = None):
@@ -38,6 +39,7 @@ def add_parser(commands) -> None:
                         help="null graphs N (degree-preserving per layer pair)")
     parser.add_argument("--seed", type=nonnegative_int, default=0)
     parser.add_argument("--out", help="write the census as JSON (input of the motif-informed prior)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_data_options(parser)
 
@@ -50,12 +52,13 @@ def run(args) -> int:
 
     from structsearch.motifs.census import census, save_census, signed_motifs
 
+    out = check_out(args.out, args.overwrite) if args.out else None  # refused before the census is computed
     graph, weights, what = load_target(args.target, args.data_dir)
     result = census(graph, args.samples, args.seed)
     if weights is not None:
         result["signed"] = signed_motifs(graph, weights)
     if args.out:
-        save_census(result, args.out)
+        save_census(result, out)
     if args.json:
         print(json.dumps(result))
         return 0

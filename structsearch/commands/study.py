@@ -22,7 +22,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--heartbeat", type=positive_int, default=10,
                         help="database storage: seconds between heartbeats; a trial silent for 3 is failed and retried")
     add_space_options(parser)
-    parser.add_argument("--out", help="where the best parameters go (default runs/studies/NAME-best.toml)")
+    parser.add_argument("--out", help="where the best parameters go (default runs/studies/NAME-best.toml, "
+                                      "rewritten as the study goes on); an existing --out file needs --overwrite")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     parser.add_argument("--runs", default="runs", help="parent folder of run directories")
     add_data_options(parser)
     add_memory_option(parser)
@@ -41,6 +43,10 @@ def run(args) -> int:
     from structsearch.search.space import load_space_with_changes
     from structsearch.studies import StudyConfig, best_params_toml, run_study
 
+    if args.out:  # refused before any trial runs
+        from structsearch.runs import check_out
+
+        check_out(args.out, args.overwrite)
     space = load_space_with_changes(args.space, space_changes(args, {}))
     if args.genotype:
         space.study.genotype = args.genotype

@@ -9,13 +9,12 @@ import json
 from pathlib import Path
 
 from structsearch.errors import DataError
+from structsearch.limits import parse_json, read_bounded
 
 
 def read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
+    """A genotype file's bytes: a regular file within the genotype size limit (``limits``)."""
+    return read_bounded(path, "genotype")
 
 
 class GenotypeFile:
@@ -43,10 +42,7 @@ def parse_genotype(raw: bytes, path: Path, family, validate: bool = True):
     if path.suffix == ".npz" or raw[:2] == b"PK":
         genotype = family(raw).from_bytes(raw, str(path))
     else:
-        try:
-            data = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise DataError(f"{path}: not valid JSON ({error})") from None
+        data = parse_json(raw, path)
         if not isinstance(data, dict):
             raise DataError(f"{path}: not a structsearch genotype (expected a JSON object)")
         genotype = family(data).from_dict(data, str(path))

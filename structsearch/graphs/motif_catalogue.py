@@ -22,7 +22,6 @@ layers; ``ffl-skip`` counts (a, b, c) with all three edges.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,12 +114,9 @@ CENSUS_FORMAT = "structsearch.MotifCensus/1"
 def load_census(path: str | Path) -> dict:
     """A census file; one that does not match this catalogue is a one-line error."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such census file") from None
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: not a JSON census ({error})") from None
+    from structsearch.limits import parse_json, read_bounded
+
+    data = parse_json(read_bounded(path, "json"), path)
     if not isinstance(data, dict) or data.get("format") != CENSUS_FORMAT or not isinstance(data.get("motifs"), dict):
         raise DataError(f"{path}: not a structsearch motif census (format {CENSUS_FORMAT})")
     unknown = sorted(set(data["motifs"]) - set(MOTIFS))

@@ -73,7 +73,7 @@ class NodeWeights:
                                                                       else np.int32)
             for name, values in table.channels.items():
                 arrays[f"{kind}.{name}"] = np.ascontiguousarray(values, dtype=np.float32)
-        meta = {**self.meta, "format": FORMAT, "genotype_edges": self.genotype_edges}
+        meta = {**self.meta, "format": FORMAT, "genotype_edges": self.genotype_edges, "checksum": checksum(arrays)}
         return save(arrays, metadata={"structsearch": json.dumps(meta)})
 
     @classmethod
@@ -86,8 +86,13 @@ class NodeWeights:
             if meta.get("format") != FORMAT:
                 raise KeyError("format")
             arrays = load(blob)
-        except Exception as error:  # noqa: BLE001 — any damage reads as "not a weights file"
-            raise DataError(f"{source}: not a structsearch weights file ({type(error).__name__}: {error})") from None
+        except Exception:  # noqa: BLE001 — any damage reads as "not a weights file"
+            raise DataError(f"{source}: not a structsearch weights file (truncated or damaged, or another "
+                            "format)") from None
+        stored = meta.pop("checksum", None)
+        if stored is not None and stored != checksum(arrays):
+            raise DataError(f"{source}: the weights file's checksum does not match its tensors (the file was "
+                            "damaged after it was written)")
         tables: dict[str, Table] = {}
         for key, array in arrays.items():
             if key == "layers":
@@ -116,6 +121,18 @@ class NodeWeights:
 
 
 # ---------------------------------------------------------------------- the model's parts by node
+
+
+def checksum(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of a weights file's tensors: names, dtypes, shapes and bytes, in name order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}|{array.dtype.str}|{array.shape}|".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def _layer_nodes(graph: LayeredGraph) -> list[np.ndarray]:

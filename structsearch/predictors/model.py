@@ -224,10 +224,10 @@ def load_predictor(path: str | Path) -> PerformancePredictor:
         raise DataError(f"{path}: no such predictor file")
     if not card_path.is_file():
         raise DataError(f"{path}: its model card {card_path.name} is missing")
-    try:
-        card = json.loads(card_path.read_text())
-    except (OSError, ValueError) as error:
-        raise DataError(f"{card_path}: not a predictor's model card ({error})") from None
+    from structsearch.limits import check_file, parse_json, read_bounded
+
+    card = parse_json(read_bounded(card_path, "json"), card_path)
+    check_file(path, "model")
     missing = [key for key in ("model", "target", "features") if not isinstance(card, dict) or key not in card]
     if missing:
         raise DataError(f"{card_path}: not a predictor's model card (no {missing[0]!r})")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -179,12 +180,24 @@ def load_xy(path: str | Path, target: str, features: list[str] | None = None, *,
         if name not in table:
             option = "--group" if name == group else "--target" if name == target else "feature"
             raise DataError(f"{path}: no column {name!r} ({option})")
+    largest = float(np.finfo(np.float32).max)  # scikit-learn's trees compute in float32
+    empty = []
     for name in [*features, target]:
         if table[name].dtype == object:
             raise DataError(f"{path}: column {name!r} must be numeric")
         infinite = int(np.isinf(table[name]).sum())
         if infinite:
             raise DataError(f"{path}: column {name!r} has {infinite} infinite value(s)")
+        with np.errstate(invalid="ignore"):
+            huge = int((np.abs(table[name]) > largest).sum())
+        if huge:
+            raise DataError(f"{path}: column {name!r} has {huge} value(s) beyond ±{largest:.3g}, too large for the "
+                            "float32 the models compute in")
+        if name != target and table[name].size and np.isnan(table[name]).all():
+            empty.append(name)
+    if empty:
+        warnings.warn(f"{path}: {len(empty)} feature column(s) have no values ({', '.join(empty[:5])}"
+                      f"{', …' if len(empty) > 5 else ''}); the model leaves them out", stacklevel=2)
     y = table[target]
     if np.isnan(y).any():
         raise DataError(f"{path}: target {target!r} has {int(np.isnan(y).sum())} missing (NaN) values")
@@ -210,6 +223,8 @@ def train_predictor(meta: str | Path, model: str, target: str | None, out_dir: s
     make_pipeline(model)  # unknown model names fail before any work
     if folds < 2:
         raise ConfigError(f"--folds {folds}: cross-validation needs at least 2 folds")
+    if name:
+        check_name(name)
     if Path(out_dir).exists() and not Path(out_dir).is_dir():
         raise ConfigError(f"--out-dir {out_dir}: not a folder")
     table = read_table(meta)

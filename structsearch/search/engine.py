@@ -47,7 +47,8 @@ from deap import tools
 from structsearch import seeds
 from structsearch.errors import ConfigError, DataError
 from structsearch.graphs.features import compute_features
-from structsearch.limits import available_cores
+from structsearch.limits import available_cores, read_bounded
+from structsearch.runs import check_inside
 from structsearch.search import genes as training_genes
 from structsearch.search import worker
 from structsearch.search.gate import PredictorGate, attribute_features
@@ -135,6 +136,7 @@ class Search:
         self.reserved_epochs = 0  # epochs the running candidates may still spend
         self.budget_stop: str | None = None  # why the budget stopped a generation part-way
         self.best: Individual | None = None
+        self.written_weights: set[int] = set()  # candidates whose weights file this run wrote and kept
 
     # ------------------------------------------------------------------ opening
 
@@ -177,6 +179,8 @@ class Search:
         last_result = 0.0  # the search's seconds when its latest result came in
         for candidate in self.store.candidates():
             last_result = max(last_result, float(candidate.metrics.get("search_elapsed", 0.0)))
+            if candidate.metrics.get("weights_file"):
+                self.written_weights.add(candidate.id)
             if candidate.status in TRAINED:
                 individual = self._individual(candidate, pareto)
                 by_id[candidate.id] = individual
@@ -195,6 +199,10 @@ class Search:
         if state is None:
             return  # killed during generation 0: it is replayed from the seed
         self.generation = int(state["generation"])
+        missing = [i for i in state["population"] if i not in by_id]
+        if missing:
+            raise DataError(f"{self.store.path}: damaged run store: its checkpoint's population names candidate "
+                            f"{missing[0]}, which has no stored result")
         self.population = [by_id[i] for i in state["population"]]
         version, internal, gauss = state["python_random"]
         self.py_state = (version, tuple(internal), gauss)
@@ -520,8 +528,14 @@ class Search:
                 return None
             from structsearch.nn.weights import NodeWeights
 
-            blob = path.read_bytes()
-            NodeWeights.from_bytes(blob, str(path)).check(parent.graph, f"candidate {parent_id} ({path})")
+            check_inside(self.run_dir, path)
+            blob = read_bounded(path, "weights")
+            try:
+                weights = NodeWeights.from_bytes(blob, str(path))
+            except DataError as error:  # damaged (its checksum, or unreadable): never used, and said why
+                child.inheritance = {"from_scratch": str(error)}
+                return None
+            weights.check(parent.graph, f"candidate {parent_id} ({path})")  # another genotype's: the run is confused
             parents.append(worker._b64(blob))
         return {"parents": parents, "tags": child.graph.tags.tolist()}
 
@@ -545,9 +559,12 @@ class Search:
         blob = base64.b64decode(result.weights)
         self.weights_dir.mkdir(exist_ok=True)
         path = self.weights_path(child.id)
+        check_inside(self.run_dir, path)
         partial = path.with_suffix(".partial")
+        partial.unlink(missing_ok=True)  # a link left there is removed, never written through
         partial.write_bytes(blob)
         partial.replace(path)
+        self.written_weights.add(child.id)
         metrics["weights_file"] = str(path.relative_to(self.run_dir))
         metrics["weights_bytes"] = len(blob)
         if result.genotype is None:
@@ -564,17 +581,21 @@ class Search:
         ``weights_generations`` generations; returns the files deleted."""
         if not self.weights_dir.exists():
             return []
+        check_inside(self.run_dir, self.weights_dir)
         keep = {self.weights_owner(individual) for individual in self.population}
         window = self.space.evolution.weights_generations
         if window:
             keep.update(self.store.ids_from_generation(generation - window + 1))
         deleted = []
-        for path in sorted(self.weights_dir.glob("*.safetensors")):
-            if path.stem.isdigit() and int(path.stem) not in keep:
+        for candidate_id in sorted(self.written_weights - keep):  # only files the store recorded writing
+            path = self.weights_path(candidate_id)
+            if path.is_file() and not path.is_symlink():
                 path.unlink()
                 deleted.append(path)
+            self.written_weights.discard(candidate_id)
         for path in self.weights_dir.glob("*.partial"):  # a write a kill interrupted
-            path.unlink()
+            if path.stem.isdigit() and not path.is_symlink():
+                path.unlink()
         if deleted:
             self.store.log_event("weights_deleted", generation=generation, files=len(deleted))
         return deleted

@@ -134,6 +134,18 @@ class InProcessExecutor:
         return "in-process"
 
 
+# multiprocessing's resource tracker outlives a parent killed by SIGKILL and then warns of "leaked
+# semaphore objects" on the terminal (it cleans them up all the same); it is started with the
+# interpreter's -W options, so this filter reaches it
+TRACKER_FILTER = "ignore:resource_tracker:UserWarning"
+
+
+def quiet_resource_tracker() -> None:
+    """Keep the resource tracker's leak warning off the terminal (call before the first pool)."""
+    if TRACKER_FILTER not in sys.warnoptions:
+        sys.warnoptions.append(TRACKER_FILTER)
+
+
 class LocalExecutor:
     """A pool of ``workers`` spawned processes (default: the number of cores)."""
 
@@ -145,6 +157,7 @@ class LocalExecutor:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
+            quiet_resource_tracker()
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=_worker_start)
         return self.pool

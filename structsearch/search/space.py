@@ -224,11 +224,10 @@ class GenotypeSpace:
         if "motif-composed" in self.priors:
             from structsearch.graphs.motif_catalogue import MOTIFS
 
-            for name, weight in self.motif_mix.items():
+            for name in self.motif_mix:
                 if name not in MOTIFS:
                     raise ConfigError(f"genotype.motif_mix: unknown motif {name!r}; allowed: {', '.join(MOTIFS)}")
-                if not isinstance(weight, int | float) or weight < 0:
-                    raise ConfigError(f"genotype.motif_mix.{name} must be a weight ≥ 0, got {weight!r}")
+            check_weights(self.motif_mix, "genotype.motif_mix")
             if sum(self.motif_mix.values()) <= 0:
                 raise ConfigError("genotype.motif_mix weights must have a positive sum")
         self._check_memory()
@@ -268,6 +267,19 @@ class GenotypeSpace:
                     "epsilon"][1])) if prior == "erdos-renyi" else 0) + 8 * params.get("motifs", [0, 0])[1]
             check_memory(genotype_bytes(nodes, edges) + model_bytes(edges, nodes),
                          f"the largest {prior} genotype of this space ({nodes:,} hidden nodes, about {edges:,} edges)")
+
+
+def check_weights(weights: dict, table: str) -> None:
+    """Sampling weights: finite numbers ≥ 0 with a finite sum, else a ConfigError naming the key."""
+    for name, weight in weights.items():
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or not math.isfinite(weight) or weight < 0:
+            raise ConfigError(f"{table}.{name} must be a finite weight ≥ 0, got {weight!r}")
+    if not math.isfinite(sum(weights.values())):
+        raise ConfigError(f"{table}: the weights' sum overflows; give weights of a sensible scale (e.g. 0 to 10)")
+
+
+# what the search keeps of each generation (its statistics, the live view's row)
+GENERATION_BYTES = 2048
 
 
 @dataclass
@@ -387,12 +399,11 @@ class EvolutionSpace:
         for table, registry, cnn in (("mutations", MUTATIONS, CNN_MUTATIONS), ("crossovers", CROSSOVERS,
                                                                               CNN_CROSSOVERS)):
             weights = getattr(self, table)
-            for name, weight in weights.items():
+            for name in weights:
                 if name not in registry and name not in cnn:
                     raise ConfigError(f"evolution.{table}: unknown operator {name!r}; allowed: {', '.join(registry)} "
                                       f"(layered genotypes), {', '.join(cnn)} (convolutional)")
-                if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
-                    raise ConfigError(f"evolution.{table}.{name} must be a weight ≥ 0, got {weight!r}")
+            check_weights(weights, f"evolution.{table}")
             if sum(weights.values()) <= 0 and (table == "mutations" or self.crossover_probability > 0):
                 raise ConfigError(f"evolution.{table} needs at least one operator with a positive weight")
         return self
@@ -545,6 +556,7 @@ class SearchSpace:
         for table in _TABLES:
             getattr(self, table).validate()
         self._check_family()
+        self._check_counts()
         if self.model.kind == "rnn" and self.rewiring.rule != "none":
             raise ConfigError(f"rewiring.rule = {self.rewiring.rule!r}: recurrent candidates train without "
                               "rewiring; use 'none'")
@@ -558,6 +570,22 @@ class SearchSpace:
     @property
     def convolutional(self) -> bool:
         return self.model.kind == "cnn"
+
+    def _check_counts(self) -> None:
+        """Refuse counts whose bookkeeping cannot fit in memory, before anything is allocated: a
+        generation holds the population, its offspring and the audited children at once (each an
+        individual with its smallest genotype, features and metrics), and the search keeps a record
+        per generation."""
+        from structsearch.limits import INDIVIDUAL_BYTES, check_memory, genotype_bytes
+
+        evolution = self.evolution
+        smallest = genotype_bytes(self.genotype.nodes[0], self.genotype.nodes[0])
+        for name, count in (("evolution.population", evolution.population),
+                            ("evolution.offspring", evolution.n_offspring), ("gate.audit", self.gate.audit)):
+            check_memory(count * (INDIVIDUAL_BYTES + smallest), f"{name} = {count:,} (individuals held at once)")
+        held = evolution.population + evolution.n_offspring + self.gate.audit
+        check_memory(held * (INDIVIDUAL_BYTES + smallest) + evolution.generations * GENERATION_BYTES,
+                     f"a generation of {held:,} individuals over evolution.generations = {evolution.generations:,}")
 
     def _check_family(self) -> None:
         """Convolutional spaces draw from the convolutional priors and vary genotypes with their

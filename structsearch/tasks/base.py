@@ -193,7 +193,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None, subdir: str) -> Path:
     base = Path(named).expanduser()
     if not base.is_dir():
         source = "--data-dir" if data_dir is not None else DATA_ENV
-        raise DataError(f"data directory {base} (from {source}) does not exist")
+        what = "is a file, not a folder" if base.exists() else "does not exist"
+        raise DataError(f"data directory {base} (from {source}) {what}")
     candidate = base / subdir
     return candidate if candidate.is_dir() else base
 

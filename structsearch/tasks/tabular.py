@@ -59,6 +59,9 @@ def load_digits(
 
 
 def _read_table(path: Path, delimiter: str | None) -> np.ndarray:
+    from structsearch.limits import check_file
+
+    check_file(path, "table")
     try:
         return np.loadtxt(path, delimiter=delimiter, ndmin=2, dtype=np.float64)
     except (OSError, ValueError) as error:
@@ -124,6 +127,9 @@ def read_higgs_csv(path: Path, label: str = "auto") -> tuple[np.ndarray, np.ndar
     ``label`` is ``first``, ``last`` or ``auto`` (the column whose values are all 0 or 1, checking
     the first column before the last).
     """
+    from structsearch.limits import check_file
+
+    check_file(path, "table")
     try:
         first_line = path.open().readline()
     except OSError as error:

@@ -229,3 +229,34 @@ def test_the_oracle_can_fail(tmp_path):
     with pytest.raises(AssertionError):
         check_oracle([], 0, "", before, tmp_path)
     assert json.dumps(READERS)  # every reader is a plain command line
+
+
+def replaced(work: Path, kind: str, how: str, original: bytes, outside: Path) -> None:
+    """Put something hostile where a file of ``kind`` was: a device, a FIFO, a link to a file
+    outside the working folder, deep nesting, or numbers that overflow float32 (and float64)."""
+    import re as regex
+
+    path = work / kind
+    path.unlink()
+    if how == "device":
+        os.symlink("/dev/zero", path)
+    elif how == "fifo":
+        os.mkfifo(path)
+    elif how == "symlink":
+        os.symlink(outside / "keep.txt", path)
+    elif how == "deep":
+        depth = 5000
+        body = b"[" * depth + b"]" * depth
+        path.write_bytes(b"a = " + body if kind.endswith(".toml") else body)
+    else:  # overflow
+        path.write_bytes(regex.sub(rb"\d+\.\d+", b"1e308", original, count=4).replace(b"= 2", b"= 1e400"))
+
+
+@pytest.mark.parametrize("how", ["device", "fifo", "symlink", "deep", "overflow"])
+@pytest.mark.parametrize("kind", list(READERS))
+def test_hostile_files(capsys, workspace, kind, how):
+    original = (workspace / "files" / kind).read_bytes()
+    work = fresh_work(workspace)
+    replaced(work, kind, how, original, workspace / "outside")
+    run_in_work(capsys, workspace, work, [a.replace("{}", kind) for a in READERS[kind]])
+    assert (workspace / "outside" / "keep.txt").read_text() == "keep"

@@ -162,6 +162,10 @@ def run(args) -> int:
         if baseline_dir is not None:
             from structsearch.search.baseline import random_baseline
 
+            search.store.set_meta(BASELINE_KEY, {"selection": "random", "dir": baseline_dir.name,
+                                                 "budget": "the training epochs the search spent",
+                                                 "max_epochs": max(1, search.spent_epochs)})
+
             if baseline_store:
                 console.print(f"the random baseline: continuing {baseline_dir} to {search.spent_epochs:,} "
                               "training epochs")

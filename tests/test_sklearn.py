@@ -1,0 +1,81 @@
+"""structsearch.sklearn: scikit-learn's own estimator checks, a Pipeline inside GridSearchCV on
+digits, a skops round trip, and the bad inputs, each a ValueError naming what is wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from structsearch.sklearn import SparseMLPClassifier, load
+
+# tiny settings: the checks fit hundreds of times on small tables
+TINY = {"epochs": 25, "epsilon": 4.0, "random_state": 0}
+
+
+@parametrize_with_checks([SparseMLPClassifier(**TINY)])
+def test_scikit_learns_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    return train_test_split(x, y, test_size=0.3, random_state=0, stratify=y)
+
+
+def test_a_pipeline_inside_grid_search_on_digits(digits):
+    x_train, x_test, y_train, y_test = digits
+    pipeline = make_pipeline(StandardScaler(), SparseMLPClassifier(epochs=8, random_state=0))
+    grid = GridSearchCV(pipeline, {"sparsemlpclassifier__epsilon": [2.0, 10.0]}, cv=2).fit(x_train, y_train)
+    assert grid.best_params_["sparsemlpclassifier__epsilon"] in (2.0, 10.0)
+    assert grid.score(x_test, y_test) > 0.9
+    fitted = grid.best_estimator_[-1]
+    dense = 64 * 128 + 128 * 10
+    assert 0 < fitted.connections_ < dense  # truly sparse
+
+
+def test_labels_of_any_type_and_a_skops_round_trip(digits, tmp_path):
+    import skops.io as sio
+
+    x_train, x_test, y_train, _ = digits
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    clf = SparseMLPClassifier(epochs=5, random_state=1).fit(x_train / 16, names[y_train])
+    assert set(clf.classes_) == set(names) and set(clf.predict(x_test / 16)) <= set(names)
+    sio.dump(clf, tmp_path / "clf.skops")
+    loaded = load(tmp_path / "clf.skops")
+    np.testing.assert_array_equal(loaded.predict_proba(x_test / 16), clf.predict_proba(x_test / 16))
+    assert loaded.get_params() == clf.get_params()
+
+
+def test_pandas_frames_and_sparse_input(digits):
+    import pandas as pd
+    from scipy import sparse
+
+    x_train, x_test, y_train, _ = digits
+    frame = pd.DataFrame(x_train / 16, columns=[f"pixel{i}" for i in range(64)])
+    clf = SparseMLPClassifier(epochs=3, random_state=0).fit(frame, y_train)
+    assert list(clf.feature_names_in_) == list(frame.columns) and clf.n_features_in_ == 64
+    from_sparse = SparseMLPClassifier(epochs=3, random_state=0).fit(sparse.csr_matrix(x_train / 16), y_train)
+    np.testing.assert_allclose(from_sparse.predict_proba(sparse.csr_matrix(x_test / 16)),
+                               clf.predict_proba(pd.DataFrame(x_test / 16, columns=frame.columns)), atol=1e-6)
+
+
+@pytest.mark.parametrize("params, x, y, message", [
+    ({}, [[0.0, np.nan], [1.0, 2.0]], [0, 1], "NaN"),
+    ({}, [[0.0, 1.0], [1.0, 2.0]], [1, 1], "at least 2 classes"),
+    ({}, [[0.0, 1.0], [1.0, 2.0]], [0, 1, 1], "inconsistent numbers of samples"),
+    ({"architecture": "3-8-2"}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "starts with 3 inputs but X has 2 features"),
+    ({"epochs": 0}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "epochs must be a positive integer"),
+    ({"lr": -1.0}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "lr must be a positive number"),
+    ({"rule": "magic"}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "magic"),
+    ({"validation_fraction": 1.0}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "validation_fraction must lie in [0, 1)"),
+])
+def test_bad_input_is_a_value_error_naming_it(params, x, y, message):
+    with pytest.raises(ValueError, match=None) as raised:
+        SparseMLPClassifier(**params).fit(np.array(x), np.array(y))
+    assert message in str(raised.value)

@@ -120,11 +120,8 @@ class RunConfig:
     rewiring: RewiringConfig = field(default_factory=RewiringConfig)
     training: TrainConfig = field(default_factory=TrainConfig)
 
-    def validate(self, registered_task: bool = True) -> RunConfig:
-        """Check every table; ``registered_task`` False for a task built from arrays (the
-        scikit-learn estimators), which no registry names."""
-        if registered_task:
-            task_entry(self.task.name)
+    def validate(self) -> RunConfig:
+        task_entry(self.task.name)
         self.model.validate()
         self.rewiring.validate()
         self.training.validate()

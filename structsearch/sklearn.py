@@ -21,8 +21,9 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-# the types a saved SparseMLPClassifier holds, for skops.io.load(..., trusted=TRUSTED_TYPES)
-TRUSTED_TYPES = ["structsearch.sklearn.SparseMLPClassifier"]
+# the types a saved estimator of this module holds, for skops.io.load(..., trusted=TRUSTED_TYPES)
+TRUSTED_TYPES = ["structsearch.sklearn.SparseMLPClassifier", "structsearch.sklearn.StructureSearchClassifier"]
+DEFAULT_SPACE = "tabular"
 DEFAULT_HIDDEN = 128
 
 
@@ -62,6 +63,8 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
         Only when ``X`` has string column names (a pandas frame).
     architecture_ : list of int
         The layer widths of the fitted network.
+    genotype_ : dict or None
+        The genotype it was built from (``genotype``'s file read once, at ``fit``).
     connections_ : int
         Its connections (nonzero weights) after training.
     model_state_ : dict of str to ndarray
@@ -96,19 +99,12 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Train on ``X`` (n_samples, n_features), labels ``y`` of any hashable type."""
-        X, y = validate_data(self, X, y, accept_sparse=["csr", "csc", "coo"], dtype=np.float32)
-        check_classification_targets(y)
-        encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
-        if self.classes_.size < 2:
-            raise ValueError(f"SparseMLPClassifier needs at least 2 classes in y; it has 1 class "
-                             f"({self.classes_[0]!r})")
-        if X.shape[0] < 2:
-            raise ValueError(f"SparseMLPClassifier needs at least 2 samples; got n_samples = {X.shape[0]}")
-        codes = encoder.transform(y).astype(np.int64)
+        X, codes = _fit_data(self, X, y)
         config = self._config(X.shape[1])
-        task = _task(_dense(X), codes, self.classes_.size, config.task.options["validation_fraction"],
-                     config.training.seed)
+        from structsearch.tasks.tabular import arrays_task
+
+        task = arrays_task(_dense(X), codes, self.classes_.size, config.task.options["validation_fraction"],
+                           config.training.seed)
         from structsearch.pipeline import build_model, load_genotype, resolve_architecture
         from structsearch.train import train
 
@@ -116,8 +112,10 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
         result = train(model, task, config.training, [rule])
         if result.status != "ok":
             raise ValueError(f"SparseMLPClassifier: training {result.status}: {result.reason} (try a smaller lr)")
-        self.architecture_ = [int(n) for n in resolve_architecture(config, task)] if self.genotype is None else \
-            [int(n) for n in load_genotype(config, task).layer_widths()]
+        graph = None if self.genotype is None else load_genotype(config, task)
+        self.genotype_ = None if graph is None else graph.to_dict()  # kept: the estimator needs no file to predict
+        self.architecture_ = [int(n) for n in (resolve_architecture(config, task) if graph is None
+                                               else graph.layer_widths())]
         self.connections_ = int(sum(result.connections))
         self.model_state_ = {name: value.detach().cpu().numpy().copy() for name, value in model.state_dict().items()}
         self.train_result_ = {"val_accuracy": result.val_accuracy, "selected_epoch": result.selected_epoch,
@@ -161,12 +159,12 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
         if architecture is None and self.genotype is None:
             architecture = f"{n_features}-{DEFAULT_HIDDEN}-{n_classes}"
         config = RunConfig(
-            TaskConfig("table", {"validation_fraction": float(self.validation_fraction)}),
+            TaskConfig("arrays", {"validation_fraction": float(self.validation_fraction)}),
             ModelConfig(architecture=architecture, genotype=self.genotype, epsilon=self.epsilon),
             RewiringConfig(rule=self.rule, drop_fraction=self.drop_fraction),
             TrainConfig(epochs=self.epochs, optimizer=self.optimizer, lr=self.lr, batch_size=self.batch_size,
                         seed=int(seed), device=self.device),
-        ).validate(registered_task=False)
+        ).validate()
         if architecture is not None:  # the command line's check, in the data's words
             from structsearch.pipeline import parse_architecture
 
@@ -178,19 +176,21 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _network(self):
         """The trained network, rebuilt from ``model_state_`` where needed (after unpickling or
-        loading with skops)."""
+        loading with skops): no file outside the estimator is read again."""
         model = getattr(self, "_model", None)
         if model is not None:
             return model
         import torch
 
-        from structsearch.pipeline import build_model
+        from structsearch.config import ModelConfig
+        from structsearch.graphs import LayeredGraph
+        from structsearch.pipeline import ModelSpec, build_candidate
         from structsearch.tasks.base import Split, Task
 
-        config = self._config(self.n_features_in_)
         empty = Split(torch.zeros((0, self.n_features_in_)), torch.zeros(0, dtype=torch.long))
-        task = Task("table", empty, empty, empty, (self.n_features_in_,), len(self.classes_))
-        model, _ = build_model(config, task)
+        task = Task("arrays", empty, empty, empty, (self.n_features_in_,), len(self.classes_))
+        genotype = self.architecture_ if self.genotype_ is None else LayeredGraph.from_dict(self.genotype_)
+        model, _ = build_candidate(genotype, ModelSpec(ModelConfig(epsilon=self.epsilon)), task, 0)
         model.load_state_dict({name: torch.from_numpy(np.array(value)) for name, value in self.model_state_.items()})
         self._model = model.to(self.device).eval()
         return self._model
@@ -201,31 +201,196 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
         return state
 
 
+class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
+    """``fit(X, y)`` runs the genetic structure search (``structsearch evolve``) on the data, then
+    refits its pick on all of ``X`` as a :class:`SparseMLPClassifier` and predicts with it.
+
+    Parameters
+    ----------
+    space : str, default="tabular"
+        A built-in search space (``structsearch spaces``) or a TOML file; its task is replaced by
+        the data given (task ``arrays``), its budget by ``max_epochs``.
+    max_epochs : int, default=200
+        The compute budget: training epochs summed over every candidate the search trains.
+    population, offspring, epochs : int or None, default=None
+        The space's ``evolution.population``, ``evolution.offspring`` and ``training.epochs``
+        (None: the space's own).
+    validation_fraction : float, default=0.2
+        Rows the search selects on (and the refit selects its epoch on).
+    workers : int, default=1
+        Local worker processes (1: in this process).
+    scheduler : str or None, default=None
+        A Dask scheduler address (``tcp://host:8786``) to train candidates on instead.
+    runs_dir : str or None, default=None
+        Where the search's run directory goes (None: a new temporary folder); it stays after
+        ``fit`` (``search_["run_dir"]``).
+    random_state : int or None, default=None
+        The search's seed (None: 0).
+
+    Attributes
+    ----------
+    classes_, n_features_in_, feature_names_in_
+    search_ : dict
+        ``run_dir``, ``stopped_by``, ``trained``, ``candidates``, ``generations`` and the pick's ``id``.
+    best_genotype_ : dict
+        The pick's genotype (``LayeredGraph.to_dict()``; ``structsearch train --genotype`` reads it
+        from ``search_["run_dir"]/best-genotype.json``).
+    best_estimator_ : SparseMLPClassifier
+        The pick refitted on all of ``X``.
+    cv_results_ : dict of str to list
+        One entry per trained candidate: ``id``, ``generation``, ``origin``, ``status``,
+        ``val_accuracy``, ``connections``, ``cost_epochs`` and its gene values as ``param_NAME``.
+    """
+
+    def __init__(self, space=DEFAULT_SPACE, max_epochs=200, population=None, offspring=None, epochs=None,
+                 validation_fraction=0.2, workers=1, scheduler=None, runs_dir=None, random_state=None):
+        self.space = space
+        self.max_epochs = max_epochs
+        self.population = population
+        self.offspring = offspring
+        self.epochs = epochs
+        self.validation_fraction = validation_fraction
+        self.workers = workers
+        self.scheduler = scheduler
+        self.runs_dir = runs_dir
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def fit(self, X, y):
+        """Search structures for ``X``, ``y``, then refit the pick on all of them."""
+        import os
+        import tempfile
+        from pathlib import Path
+
+        from structsearch.errors import ConfigError, check_range
+        from structsearch.runs import new_run_dir
+        from structsearch.search.display import write_outputs
+        from structsearch.search.engine import Search
+        from structsearch.search.space import load_space_with_changes
+
+        X, codes = _fit_data(self, X, y)
+        if not isinstance(self.max_epochs, int | np.integer) or isinstance(self.max_epochs, bool) \
+                or self.max_epochs < 1:
+            raise ValueError(f"max_epochs (the compute budget) must be a positive integer, got {self.max_epochs!r}")
+        check_range("validation_fraction", self.validation_fraction, 0.0, 1.0, high_open=True)
+        seed = 0 if self.random_state is None else int(self.random_state)
+        base = Path(self.runs_dir) if self.runs_dir is not None else Path(tempfile.mkdtemp(prefix="structsearch-"))
+        run_dir = new_run_dir(None, base, prefix=f"search-{os.getpid()}-")  # processes never share one
+        data = run_dir / "data.npz"
+        np.savez(data, x=_dense(X), y=codes, n_classes=np.int64(self.classes_.size))
+        changes = [("task.name", "arrays"), ("task.path", str(data.resolve())),
+                   ("task.validation_fraction", float(self.validation_fraction)), ("seed", seed),
+                   ("budget.max_epochs", int(self.max_epochs)), ("budget.max_candidates", 0),
+                   ("budget.max_hours", 0.0)]
+        for key, value in (("evolution.population", self.population), ("evolution.offspring", self.offspring),
+                           ("training.epochs", self.epochs)):
+            if value is not None:
+                changes.append((key, value))
+        try:
+            space = load_space_with_changes(self.space, changes)
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
+        space.task.options = {"path": str(data.resolve()), "validation_fraction": float(self.validation_fraction)}
+        executor = self._executor()
+        try:
+            search = Search.start(space, run_dir, executor)
+            outcome = search.run()
+            write_outputs(search)
+        finally:
+            executor.close()
+        try:
+            best = search.best
+            if best is None:
+                raise ValueError("StructureSearchClassifier: no candidate finished training; raise max_epochs")
+            self.search_ = {"run_dir": str(run_dir), "stopped_by": outcome.stopped_by, "trained": outcome.trained,
+                            "candidates": outcome.candidates, "generations": outcome.generations + 1,
+                            "best_id": best.id, "best_val_accuracy": best.accuracy}
+            self.best_genotype_ = best.graph.to_dict()
+            self.cv_results_ = _rows(search.store.candidates())
+            self.best_estimator_ = self._refit(space, best, run_dir, X, y)
+        finally:
+            search.store.close()
+        return self
+
+    def _executor(self):
+        from structsearch.search.executors import EXECUTORS, InProcessExecutor
+
+        if self.scheduler is not None:
+            return EXECUTORS.lookup("dask")(self.scheduler, None)
+        if not isinstance(self.workers, int | np.integer) or self.workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
+        return InProcessExecutor() if self.workers == 1 else EXECUTORS.lookup("local")(int(self.workers))
+
+    def _refit(self, space, best, run_dir, X, y) -> SparseMLPClassifier:
+        """The pick as a SparseMLPClassifier: its genotype, its genes' training settings, all of X."""
+        from structsearch.search import genes
+
+        _, rewiring, training = genes.apply(space.model.model_config(), space.rewiring, space.training,
+                                            dict(best.genes or {}))
+        genotype = run_dir / f"genotype-{best.id}.json"
+        best.graph.save(genotype)
+        estimator = SparseMLPClassifier(genotype=str(genotype), rule=rewiring.rule,
+                                        drop_fraction=rewiring.drop_fraction, epochs=training.epochs,
+                                        optimizer=training.optimizer, lr=training.lr, batch_size=training.batch_size,
+                                        validation_fraction=self.validation_fraction, random_state=training.seed)
+        return estimator.fit(X, y)
+
+    def predict_proba(self, X):
+        """Class probabilities of the refitted pick."""
+        check_is_fitted(self, "best_estimator_")
+        validate_data(self, X, accept_sparse=["csr", "csc", "coo"], dtype=np.float32, reset=False)
+        return self.best_estimator_.predict_proba(X)
+
+    def predict(self, X):
+        """The refitted pick's most probable class of each row."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict(X)
+
+
+def _fit_data(estimator, X, y) -> tuple[np.ndarray, np.ndarray]:
+    """``fit``'s checks of X and y (scikit-learn's messages), ``classes_`` set, and (X, y as class
+    codes)."""
+    X, y = validate_data(estimator, X, y, accept_sparse=["csr", "csc", "coo"], dtype=np.float32)
+    check_classification_targets(y)
+    encoder = LabelEncoder().fit(y)
+    estimator.classes_ = encoder.classes_
+    what = type(estimator).__name__
+    if estimator.classes_.size < 2:
+        raise ValueError(f"{what} needs at least 2 classes in y; it has 1 class ({estimator.classes_[0]!r})")
+    if X.shape[0] < 2:
+        raise ValueError(f"{what} needs at least 2 samples; got n_samples = {X.shape[0]}")
+    return X, encoder.transform(y).astype(np.int64)
+
+
+def _rows(candidates) -> dict[str, list]:
+    """``cv_results_``: one entry per trained candidate of a store."""
+    trained = [c for c in candidates if c.status in ("ok", "stopped-early", "failed", "diverged")
+               and not c.metrics.get("duplicate_of")]
+    names = sorted({name for c in trained for name in (c.attributes.get("genes") or {})})
+    rows: dict[str, list] = {key: [] for key in ("id", "generation", "origin", "status", "val_accuracy",
+                                                 "connections", "cost_epochs")}
+    rows.update({f"param_{name}": [] for name in names})
+    for c in trained:
+        for key, value in (("id", c.id), ("generation", c.generation), ("origin", c.origin), ("status", c.status),
+                           ("val_accuracy", c.metrics.get("val_accuracy")),
+                           ("connections", c.metrics.get("connections", c.genotype.connections)),
+                           ("cost_epochs", c.metrics.get("cost_epochs"))):
+            rows[key].append(value)
+        for name in names:
+            rows[f"param_{name}"].append((c.attributes.get("genes") or {}).get(name))
+    return rows
+
+
 def _dense(X) -> np.ndarray:
     return X.toarray() if hasattr(X, "toarray") else np.asarray(X)
 
 
-def _task(x: np.ndarray, y: np.ndarray, n_classes: int, validation_fraction: float, seed: int):
-    """A structsearch Task over arrays: a stratified validation share of the rows (each class keeps a
-    training row; with too few rows, or ``validation_fraction`` 0, the training rows themselves)."""
-    import torch
-
-    from structsearch.tasks.base import Split, Task, stratified_split
-
-    def split(rows):
-        return Split(torch.from_numpy(np.ascontiguousarray(x[rows], dtype=np.float32)), torch.from_numpy(y[rows]))
-
-    rows = np.arange(y.size)
-    train_rows, val_rows = rows, rows
-    if validation_fraction > 0:
-        kept, held = stratified_split(y, validation_fraction, np.random.default_rng(seed))
-        if held.size and np.unique(y[kept]).size == n_classes:
-            train_rows, val_rows = kept, held
-    return Task("table", split(train_rows), split(val_rows), split(val_rows), (x.shape[1],), n_classes)
-
-
-def load(path) -> SparseMLPClassifier:
-    """A SparseMLPClassifier saved with ``skops.io.dump``, loaded trusting only its own types (and
+def load(path) -> SparseMLPClassifier | StructureSearchClassifier:
+    """An estimator of this module saved with ``skops.io.dump``, loaded trusting only its own types (and
     skops' defaults for numpy arrays)."""
     import skops.io as sio
 
@@ -237,6 +402,6 @@ def load(path) -> SparseMLPClassifier:
     if untrusted:
         raise DataError(f"{path}: holds untrusted type {untrusted[0]}; not loaded")
     estimator = sio.load(path, trusted=TRUSTED_TYPES)
-    if not isinstance(estimator, SparseMLPClassifier):
-        raise DataError(f"{path}: not a SparseMLPClassifier")
+    if not isinstance(estimator, SparseMLPClassifier | StructureSearchClassifier):
+        raise DataError(f"{path}: not an estimator of structsearch.sklearn")
     return estimator

@@ -3,6 +3,9 @@ digits, a skops round trip, and the bad inputs, each a ValueError naming what is
 
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -11,13 +14,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from structsearch.sklearn import SparseMLPClassifier, load
+from structsearch.sklearn import SparseMLPClassifier, StructureSearchClassifier, load
 
 # tiny settings: the checks fit hundreds of times on small tables
 TINY = {"epochs": 25, "epsilon": 4.0, "random_state": 0}
+# the searches' run folders: one path for every xdist worker (the checks' ids name it)
+RUNS = os.path.join(tempfile.gettempdir(), "structsearch-sklearn-checks")
+TINY_SEARCH = {"max_epochs": 30, "population": 3, "offspring": 2, "epochs": 6, "random_state": 0,
+               "runs_dir": RUNS}
 
 
-@parametrize_with_checks([SparseMLPClassifier(**TINY)])
+@parametrize_with_checks([SparseMLPClassifier(**TINY), StructureSearchClassifier(**TINY_SEARCH)])
 def test_scikit_learns_estimator_checks(estimator, check):
     check(estimator)
 
@@ -79,3 +86,45 @@ def test_bad_input_is_a_value_error_naming_it(params, x, y, message):
     with pytest.raises(ValueError, match=None) as raised:
         SparseMLPClassifier(**params).fit(np.array(x), np.array(y))
     assert message in str(raised.value)
+
+
+def test_a_structure_search_on_breast_cancer_fits_predicts_and_scores_above_0_9(tmp_path):
+    from sklearn.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    search = StructureSearchClassifier(max_epochs=60, population=4, offspring=4, epochs=5, random_state=0,
+                                       runs_dir=str(tmp_path))
+    pipeline = make_pipeline(StandardScaler(), search).fit(x_train, y_train)
+    assert pipeline.score(x_test, y_test) > 0.9
+    fitted = pipeline[-1]
+    assert fitted.search_["trained"] == len(fitted.cv_results_["id"]) > 0
+    assert sum(fitted.cv_results_["cost_epochs"]) <= 60 + 5  # the budget, overshot by at most one candidate
+    assert fitted.best_estimator_.genotype.endswith(f"genotype-{fitted.search_['best_id']}.json")
+    assert fitted.best_genotype_["n_inputs"] == 30 if "n_inputs" in fitted.best_genotype_ else True
+    best = fitted.cv_results_["id"].index(fitted.search_["best_id"])
+    assert fitted.cv_results_["val_accuracy"][best] == max(v for v in fitted.cv_results_["val_accuracy"]
+                                                            if v is not None)
+
+
+def test_a_structure_search_refuses_a_budget_of_zero_and_an_unknown_space(tmp_path):
+    x, y = np.random.default_rng(0).random((20, 3)), np.arange(20) % 2
+    with pytest.raises(ValueError, match="max_epochs .* must be a positive integer, got 0"):
+        StructureSearchClassifier(max_epochs=0, runs_dir=str(tmp_path)).fit(x, y)
+    with pytest.raises(ValueError, match="nosuch"):
+        StructureSearchClassifier(space="nosuch", runs_dir=str(tmp_path)).fit(x, y)
+
+
+def test_a_refitted_search_pick_round_trips_with_skops_without_its_run_folder(tmp_path):
+    import shutil
+
+    import skops.io as sio
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    search = StructureSearchClassifier(max_epochs=20, population=3, offspring=2, epochs=4, random_state=0,
+                                       runs_dir=str(tmp_path / "runs")).fit(x, y)
+    sio.dump(search, tmp_path / "search.skops")
+    shutil.rmtree(tmp_path / "runs")  # the genotype file the pick was refitted from is gone
+    loaded = load(tmp_path / "search.skops")
+    np.testing.assert_array_equal(loaded.predict_proba(x), search.predict_proba(x))

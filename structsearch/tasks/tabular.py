@@ -199,3 +199,47 @@ def load_higgs(
         "higgs", x_train, y_train, x_test, y_test,
         validation_fraction=validation_fraction, seed=seed, standardize=standardize, n_classes=2,
     )
+
+
+@register_task("arrays", "a table given as arrays: an .npz file of x (rows × features) and integer labels y "
+               "(written by structsearch.sklearn's StructureSearchClassifier)", needs_files=True)
+def load_arrays(path: str = "", validation_fraction: float = 0.2, seed: int = 0) -> Task:
+    """The table in ``path`` (``x``, ``y`` and ``n_classes``, no pickle): a stratified validation
+    share of its rows, the rest to train; its test split is the validation split (the table's own
+    test rows stay with whoever holds them)."""
+    from structsearch.limits import check_file
+    from structsearch.tasks.base import check_fraction
+
+    if not path:
+        raise ConfigError("task 'arrays' needs path = an .npz file of x and y")
+    check_fraction("validation_fraction", validation_fraction)
+    check_file(path, "table")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            x, y, n_classes = np.asarray(data["x"], dtype=np.float32), np.asarray(data["y"]), int(data["n_classes"])
+    except (OSError, ValueError, KeyError) as error:
+        raise DataError(f"{path}: not an arrays table (.npz of x, y and n_classes): {error}") from None
+    if x.ndim != 2 or y.shape != (x.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{path}: x must be rows × features and y one integer label per row")
+    return arrays_task(x, y, n_classes, validation_fraction, seed)
+
+
+def arrays_task(x: np.ndarray, y: np.ndarray, n_classes: int, validation_fraction: float, seed: int) -> Task:
+    """A Task over arrays: a stratified ``validation_fraction`` of the rows held out (none with
+    ``validation_fraction`` 0, or where holding rows out would leave a class without training rows:
+    then it selects on the training rows); the test split is the validation split."""
+    import torch
+
+    from structsearch.tasks.base import Split
+
+    kept = held = np.arange(y.size)
+    if validation_fraction > 0:
+        train_rows, val_rows = stratified_split(y, validation_fraction, np.random.default_rng(seed))
+        if val_rows.size and np.unique(y[train_rows]).size == np.unique(y).size:
+            kept, held = train_rows, val_rows
+
+    def split(rows) -> Split:
+        return Split(torch.from_numpy(np.ascontiguousarray(x[rows], dtype=np.float32)),
+                     torch.from_numpy(np.asarray(y[rows], dtype=np.int64)))
+
+    return Task("arrays", split(kept), split(held), split(held), (x.shape[1],), n_classes)

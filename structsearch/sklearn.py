@@ -129,7 +129,7 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
 
         check_is_fitted(self, "model_state_")
         X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], dtype=np.float32, reset=False)
-        model = self._network()
+        model = self.network()
         with torch.no_grad():
             logits = model(torch.from_numpy(np.ascontiguousarray(_dense(X), dtype=np.float32)).to(self.device))
             return torch.softmax(logits.float(), dim=1).cpu().numpy().astype(np.float64)
@@ -174,9 +174,10 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
                                  "features")
         return config
 
-    def _network(self):
-        """The trained network, rebuilt from ``model_state_`` where needed (after unpickling or
-        loading with skops): no file outside the estimator is read again."""
+    def network(self):
+        """The trained network (a structsearch ``SparseMLP``, in evaluation mode), rebuilt from
+        ``model_state_`` where needed (after unpickling or loading with skops): no file outside
+        the estimator is read again.  ``structsearch.export.export(clf.network(), …)`` exports it."""
         model = getattr(self, "_model", None)
         if model is not None:
             return model
@@ -219,8 +220,9 @@ class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
         Rows the search selects on (and the refit selects its epoch on).
     workers : int, default=1
         Local worker processes (1: in this process).
-    scheduler : str or None, default=None
-        A Dask scheduler address (``tcp://host:8786``) to train candidates on instead.
+    client : distributed.Client, str or None, default=None
+        A Dask client, or its scheduler's address (``tcp://host:8786``), to train candidates on
+        instead of ``workers``.
     runs_dir : str or None, default=None
         Where the search's run directory goes (None: a new temporary folder); it stays after
         ``fit`` (``search_["run_dir"]``).
@@ -243,7 +245,7 @@ class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, space=DEFAULT_SPACE, max_epochs=200, population=None, offspring=None, epochs=None,
-                 validation_fraction=0.2, workers=1, scheduler=None, runs_dir=None, random_state=None):
+                 validation_fraction=0.2, workers=1, client=None, runs_dir=None, random_state=None):
         self.space = space
         self.max_epochs = max_epochs
         self.population = population
@@ -251,7 +253,7 @@ class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
         self.epochs = epochs
         self.validation_fraction = validation_fraction
         self.workers = workers
-        self.scheduler = scheduler
+        self.client = client
         self.runs_dir = runs_dir
         self.random_state = random_state
 
@@ -319,8 +321,9 @@ class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
     def _executor(self):
         from structsearch.search.executors import EXECUTORS, InProcessExecutor
 
-        if self.scheduler is not None:
-            return EXECUTORS.lookup("dask")(self.scheduler, None)
+        if self.client is not None:  # a Client or an address: the executor connects its own client
+            address = self.client if isinstance(self.client, str) else self.client.scheduler.address
+            return EXECUTORS.lookup("dask")(address, None)
         if not isinstance(self.workers, int | np.integer) or self.workers < 1:
             raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
         return InProcessExecutor() if self.workers == 1 else EXECUTORS.lookup("local")(int(self.workers))

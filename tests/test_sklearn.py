@@ -128,3 +128,29 @@ def test_a_refitted_search_pick_round_trips_with_skops_without_its_run_folder(tm
     shutil.rmtree(tmp_path / "runs")  # the genotype file the pick was refitted from is gone
     loaded = load(tmp_path / "search.skops")
     np.testing.assert_array_equal(loaded.predict_proba(x), search.predict_proba(x))
+
+
+def test_a_structure_search_trains_its_candidates_on_a_dask_client(tmp_path):
+    from distributed import Client, LocalCluster
+    from sklearn.datasets import load_iris
+
+    x, y = load_iris(return_X_y=True)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        search = StructureSearchClassifier(max_epochs=16, population=2, offspring=2, epochs=4, random_state=0,
+                                           client=client, runs_dir=str(tmp_path)).fit(x, y)
+    local = StructureSearchClassifier(max_epochs=16, population=2, offspring=2, epochs=4, random_state=0,
+                                      runs_dir=str(tmp_path)).fit(x, y)
+    assert search.search_["trained"] == local.search_["trained"] > 0
+    assert search.cv_results_["val_accuracy"] == local.cv_results_["val_accuracy"]  # the same search, elsewhere
+
+
+def test_the_example_runs(capsys):
+    import runpy
+    from pathlib import Path
+
+    runpy.run_path(str(Path(__file__).parents[1] / "examples" / "search_a_table.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "structure search:" in out and "largest difference to structsearch" in out
+    gap = float(out.rsplit("structsearch ", 1)[1].split()[0])
+    assert gap < 1e-5

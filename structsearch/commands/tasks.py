@@ -21,13 +21,13 @@ def run(args) -> int:
 
     from structsearch.errors import DataError
     from structsearch.tables import Column, fitted_table
-    from structsearch.tasks import load_task, task_entry, task_names
+    from structsearch.tasks import load_task, task_entry, task_names, task_options
 
     rows, notes = [], []
     for name in task_names():
         entry = task_entry(name)
         options = {}
-        if entry.needs_files:
+        if entry.needs_files and "data_dir" in task_options(name):
             options["data_dir"] = args.data_dir
             if name in ("mnist", "fashion-mnist"):
                 options["download"] = False

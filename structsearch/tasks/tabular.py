@@ -211,7 +211,8 @@ def load_arrays(path: str = "", validation_fraction: float = 0.2, seed: int = 0)
     from structsearch.tasks.base import check_fraction
 
     if not path:
-        raise ConfigError("task 'arrays' needs path = an .npz file of x and y")
+        raise DataError("arrays: needs path = an .npz file of x, y and n_classes (StructureSearchClassifier "
+                        "writes one)")
     check_fraction("validation_fraction", validation_fraction)
     check_file(path, "table")
     try:

@@ -268,7 +268,7 @@ class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
         import tempfile
         from pathlib import Path
 
-        from structsearch.errors import ConfigError, check_range
+        from structsearch.errors import ConfigError, StructsearchError, check_range
         from structsearch.runs import new_run_dir
         from structsearch.search.display import write_outputs
         from structsearch.search.engine import Search
@@ -299,7 +299,10 @@ class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
         space.task.options = {"path": str(data.resolve()), "validation_fraction": float(self.validation_fraction)}
         executor = self._executor()
         try:
-            search = Search.start(space, run_dir, executor)
+            try:
+                search = Search.start(space, run_dir, executor)
+            except StructsearchError as error:  # a space this table cannot take (an RNN or CNN space, …)
+                raise ValueError(f"space {self.space!r}: {error}") from None
             outcome = search.run()
             write_outputs(search)
         finally:

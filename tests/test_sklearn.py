@@ -154,3 +154,16 @@ def test_the_example_runs(capsys):
     assert "structure search:" in out and "largest difference to structsearch" in out
     gap = float(out.rsplit("structsearch ", 1)[1].split()[0])
     assert gap < 1e-5
+
+
+def test_a_structure_search_takes_a_space_file_and_refuses_one_the_table_cannot_take(tmp_path):
+    from importlib import resources
+
+    x, y = np.random.default_rng(0).normal(size=(60, 4)), np.arange(60) % 2
+    text = resources.files("structsearch").joinpath("search_spaces/tabular.toml").read_text()
+    (tmp_path / "mine.toml").write_text(text.replace('name = "tabular"', 'name = "mine"'))
+    search = StructureSearchClassifier(space=str(tmp_path / "mine.toml"), max_epochs=12, population=2, offspring=2,
+                                       epochs=3, random_state=0, runs_dir=str(tmp_path / "runs")).fit(x, y)
+    assert search.search_["trained"] >= 2
+    with pytest.raises(ValueError, match="space 'reber-gru': .*rnn"):
+        StructureSearchClassifier(space="reber-gru", max_epochs=4, runs_dir=str(tmp_path / "runs")).fit(x, y)

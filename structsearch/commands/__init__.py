@@ -30,6 +30,7 @@ COMMANDS = {name: f"structsearch.commands.{module}" for name, module in (
     ("train", "train"), ("evolve", "evolve"), ("study", "study"), ("spaces", "spaces"), ("prune", "prune"),
     ("motifs", "motifs"), ("tasks", "tasks"), ("genotype", "genotype"), ("meta", "meta"),
     ("predictor", "predictor"), ("experiment", "experiment"), ("report", "report"), ("export", "export"),
+    ("features", "features"),
 )}
 
 

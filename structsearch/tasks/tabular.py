@@ -244,3 +244,51 @@ def arrays_task(x: np.ndarray, y: np.ndarray, n_classes: int, validation_fractio
                      torch.from_numpy(np.asarray(y[rows], dtype=np.int64)))
 
     return Task("arrays", split(kept), split(held), split(held), (x.shape[1],), n_classes)
+
+
+@register_task("csv", "any table in a CSV file: a label column by name, every other column a numeric feature",
+               needs_files=True)
+def load_csv(path: str = "", label: str = "label", test_fraction: float = 0.2, validation_fraction: float = 0.1,
+             standardize: bool = True, seed: int = 0) -> Task:
+    """A CSV with a header row: ``label`` names the label column (numbers or strings; classes are
+    its distinct values in sorted order), every other column must be numeric.  Stratified test
+    and validation splits; standardisation fitted on the training rows only."""
+    import csv
+
+    from structsearch.limits import check_file
+
+    if not path:
+        raise DataError("csv: needs path = a CSV file with a header row (and label = its label column)")
+    check_file(path, "table")
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{path}: cannot read as CSV ({error})") from None
+    if len(rows) < 2:
+        raise DataError(f"{path}: needs a header row and at least one data row")
+    header, body = rows[0], [row for row in rows[1:] if row]
+    if label not in header:
+        raise DataError(f"{path}: no label column {label!r} (label = …); its columns: {', '.join(header[:8])}"
+                        f"{', …' if len(header) > 8 else ''}")
+    if any(len(row) != len(header) for row in body):
+        raise DataError(f"{path}: rows have different numbers of columns")
+    at = header.index(label)
+    features = [i for i in range(len(header)) if i != at]
+    bad = []
+    for i in features:
+        try:
+            [float(row[i]) for row in body]
+        except ValueError:
+            bad.append(header[i])
+    if bad:
+        raise DataError(f"{path}: {len(bad)} non-numeric feature column(s): {', '.join(bad[:5])}"
+                        f"{', …' if len(bad) > 5 else ''} (make them numbers, or drop them)")
+    x = np.array([[float(row[i]) for i in features] for row in body], dtype=np.float32)
+    classes, y = np.unique(np.array([row[at] for row in body]), return_inverse=True)
+    if classes.size < 2:
+        raise DataError(f"{path}: the label column {label!r} has one class ({str(classes[0])!r}); a classifier "
+                        "needs two")
+    x_train, y_train, x_test, y_test = _holdout(x, y.astype(np.int64), test_fraction, seed)
+    return make_task("csv", x_train, y_train, x_test, y_test, validation_fraction=validation_fraction, seed=seed,
+                     standardize=standardize, n_classes=int(classes.size))

@@ -1,0 +1,149 @@
+"""Input importance of trained sparse MLPs (QuickSelection's neuron strength and the connection
+count), its stability over SET updates, `structsearch features`, and the CSV task."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from structsearch.commands import main
+
+
+def cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_importance_matches_a_hand_computation_with_skip_edges():
+    from structsearch.graphs import LayeredGraph
+    from structsearch.nn.importance import input_importance
+    from structsearch.pipeline import ModelSpec, build_candidate
+    from structsearch.tasks.base import Split, Task
+
+    # inputs 0–3, hidden 4–6, outputs 7–8; inputs 0 and 3 also skip straight to the outputs
+    src = np.array([0, 1, 1, 2, 3, 0, 3, 4, 5, 6, 6])
+    dst = np.array([4, 4, 5, 6, 6, 7, 8, 7, 8, 7, 8])
+    graph = LayeredGraph.from_layer_widths(4, [3], 2, src, dst)
+    empty = Split(torch.zeros((0, 4)), torch.zeros(0, dtype=torch.long))
+    model, _ = build_candidate(graph, ModelSpec(), Task("t", empty, empty, empty, (4,), 2), seed=0)
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.values.normal_()
+    strength = np.zeros(4)
+    degree = np.zeros(4)
+    reads_inputs = 0
+    for layer, sources in zip(model.layers, model.sources, strict=True):
+        if 0 in sources:
+            reads_inputs += 1
+            offset = sum(model.layer_sizes[s] for s in sources[: sources.index(0)])
+            dense = layer.to_dense()[:, offset : offset + 4].numpy()
+            strength += np.abs(dense).sum(axis=0)
+            degree += (dense != 0).sum(axis=0)
+    assert reads_inputs >= 2  # the inputs feed more than the first hidden layer: skip edges
+    np.testing.assert_allclose(input_importance(model), strength, rtol=1e-6)
+    np.testing.assert_array_equal(input_importance(model, "degree"), degree)
+    assert degree.tolist() == [2, 2, 1, 2]  # the edges above, skips included
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("features")
+    assert main(["train", "--architecture", "64-32-10", "--epochs", "4", "--no-progress", "--save-model",
+                 "--runs", str(runs), "--name", "digits"]) == 0
+    return runs / "digits"
+
+
+def test_training_records_the_top_inputs_after_every_update_and_their_stability(trained):
+    from structsearch.nn.importance import jaccard
+
+    trace = json.loads((trained / "input_importance.json").read_text())
+    tops = trace["top_per_epoch"]
+    assert trace["k"] == 20 and len(tops) == 5  # at the start and after each of the 4 epochs
+    expected = np.mean([jaccard(a, b) for a, b in zip(tops, tops[1:], strict=False)])
+    assert trace["stability"] == pytest.approx(expected) and 0 <= trace["stability"] <= 1
+    assert len(trace["strength"]) == 64
+
+
+def test_features_prints_a_table_json_and_an_image_for_image_inputs(trained, tmp_path, capsys):
+    code, out, err = cli(capsys, "features", trained, "--top", "5", "--plot", tmp_path / "p.png")
+    assert code == 0, err
+    assert "the 5 most important of 64 inputs (strength)" in " ".join(out.split()) and "stability" in out
+    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
+    import matplotlib.image
+
+    assert matplotlib.image.imread(tmp_path / "p.png").shape[0] > 100
+    code, out, _ = cli(capsys, "features", trained, "--json", "--top", "3", "--measure", "degree")
+    data = json.loads(out)
+    assert code == 0 and [row["rank"] for row in data["top"]] == [1, 2, 3] and data["inputs"] == 64
+    counts = [row["degree"] for row in data["top"]]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_features_of_a_sparse_mlp_classifier_names_pandas_columns(tmp_path, capsys):
+    import pandas as pd
+    import skops.io as sio
+    from sklearn.datasets import load_breast_cancer
+
+    from structsearch.sklearn import SparseMLPClassifier
+
+    data = load_breast_cancer(as_frame=True)
+    frame = (data.data - data.data.mean()) / data.data.std()
+    clf = SparseMLPClassifier(epochs=3, random_state=0).fit(pd.DataFrame(frame), data.target)
+    sio.dump(clf, tmp_path / "clf.skops")
+    code, out, err = cli(capsys, "features", tmp_path / "clf.skops", "--json", "--top", "4")
+    assert code == 0, err
+    assert all(row["input"] in set(frame.columns) for row in json.loads(out)["top"])
+
+
+def test_bad_input_is_one_line(trained, tmp_path, capsys):
+    code, _, err = cli(capsys, "features", trained, "--top", "0")
+    assert code == 2 and "--top" in err
+    assert main(["train", "--task", "reber", "--task-option", "n_strings=200", "--cell", "gru", "--architecture",
+                 "8-6-2", "--epochs", "1", "--no-progress", "--save-model", "--runs", str(tmp_path), "--name",
+                 "gru"]) == 0
+    capsys.readouterr()
+    code, _, err = cli(capsys, "features", tmp_path / "gru")
+    assert code == 2 and "needs a sparse MLP (an input layer of its own); got a SparseRecurrentNet" in err
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def test_the_csv_task_reads_string_labels_and_standardises_on_training_rows(tmp_path):
+    from sklearn.datasets import load_wine
+
+    from structsearch.tasks import load_task
+
+    x, y = load_wine(return_X_y=True)
+    names = np.array(["barolo", "grignolino", "barbera"])
+    write_csv(tmp_path / "wine.csv", [f"f{i}" for i in range(13)] + ["kind"],
+              [[*row, names[label]] for row, label in zip(x, y, strict=True)])
+    task = load_task("csv", path=str(tmp_path / "wine.csv"), label="kind", seed=1)
+    assert task.n_classes == 3 and task.input_shape == (13,)
+    assert len(task.train) + len(task.validation) + len(task.test) == 178
+    assert task.train.x.mean(dim=0).abs().max() < 1e-4  # standardised on the training rows
+    assert abs(float(task.test.x.mean())) > 1e-4  # not on the test rows
+    # class codes follow the sorted names: barbera 0, barolo 1, grignolino 2
+    counts = np.bincount(np.concatenate([s.y.numpy() for s in (task.train, task.validation, task.test)]))
+    assert counts.tolist() == [int((y == 2).sum()), int((y == 0).sum()), int((y == 1).sum())]
+
+
+@pytest.mark.parametrize("header, rows, label, message", [
+    (["a", "b", "y"], [[1, 2, 0], [3, 4, 1]], "kind", "no label column 'kind'"),
+    (["a", "name", "y"], [[1, "x", 0], [3, "z", 1]], "y", "1 non-numeric feature column(s): name"),
+    (["a", "b", "y"], [[1, 2, "only"], [3, 4, "only"]], "y", "has one class ('only')"),
+])
+def test_the_csv_task_refuses_in_one_line(tmp_path, capsys, header, rows, label, message):
+    write_csv(tmp_path / "t.csv", header, rows)
+    code, _, err = cli(capsys, "train", "--task", "csv", "--task-option", f"path={tmp_path / 't.csv'}",
+                       "--task-option", f"label={label}", "--epochs", "1", "--runs", tmp_path)
+    assert code == 1 and message in err and err.count("\n") == 1, err

@@ -147,3 +147,73 @@ def test_the_csv_task_refuses_in_one_line(tmp_path, capsys, header, rows, label,
     code, _, err = cli(capsys, "train", "--task", "csv", "--task-option", f"path={tmp_path / 't.csv'}",
                        "--task-option", f"label={label}", "--epochs", "1", "--runs", tmp_path)
     assert code == 1 and message in err and err.count("\n") == 1, err
+
+
+# ------------------------------------------------------------------ the input operators
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SIZES = st.lists(st.integers(3, 40), min_size=1, max_size=3).map(lambda hidden: [24, *hidden, 4])
+FUZZ = settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+
+
+def layered(sizes, epsilon, seed):
+    from structsearch.graphs import erdos_renyi
+
+    return erdos_renyi(sizes, epsilon, np.random.default_rng(seed))
+
+
+def input_degree(graph):
+    return np.bincount(graph.src[graph.src < graph.n_inputs], minlength=graph.n_inputs)
+
+
+@FUZZ
+@given(sizes=SIZES, epsilon=st.floats(0.5, 6.0), seed=st.integers(0, 10_000), known=st.booleans())
+def test_the_input_operators_keep_genotypes_valid(sizes, epsilon, seed, known):
+    from structsearch.graphs.operators import add_inputs, drop_inputs, focus_inputs
+
+    graph = layered(sizes, epsilon, seed)
+    rng = np.random.default_rng(seed)
+    importance = rng.random(graph.n_inputs) if known else None
+    for child in (drop_inputs(graph, rng, importance), add_inputs(graph, rng), focus_inputs(graph, rng, importance)):
+        child.validate()
+        assert child.n_inputs == graph.n_inputs and child.n_outputs == graph.n_outputs
+        assert (input_degree(child) > 0).any()
+
+
+def test_drop_inputs_disconnects_the_weakest_where_importance_is_known():
+    from structsearch.graphs.operators import drop_inputs
+
+    graph = layered([24, 16, 4], 4.0, 0)
+    importance = np.arange(24, dtype=float)  # input 0 the weakest
+    child = drop_inputs(graph, np.random.default_rng(0), importance, fraction=0.25)
+    connected = np.flatnonzero(input_degree(graph) > 0)
+    k = round(0.25 * connected.size)
+    assert set(np.flatnonzero(input_degree(child) == 0)) >= set(connected[:k].tolist())
+
+
+def test_focus_inputs_moves_connections_from_noise_to_the_signal_a_trained_network_found():
+    """3 of 40 inputs carry the signal: a SET-trained network's importance finds them, and
+    focus-inputs moves the genotype's input connections onto them."""
+    from sklearn.datasets import make_classification
+
+    from structsearch.config import ModelConfig, RewiringConfig
+    from structsearch.graphs.operators import focus_inputs
+    from structsearch.nn.importance import input_importance
+    from structsearch.pipeline import ModelSpec, build_candidate
+    from structsearch.tasks.tabular import arrays_task
+    from structsearch.train import TrainConfig, train
+
+    x, y = make_classification(n_samples=1200, n_features=40, n_informative=3, n_redundant=0, n_repeated=0,
+                               n_clusters_per_class=1, shuffle=False, random_state=0)  # columns 0–2: the signal
+    task = arrays_task(((x - x.mean(0)) / x.std(0)).astype(np.float32), y, 2, 0.2, 0)
+    graph = layered([40, 32, 2], 3.0, 1)
+    model, rule = build_candidate(graph, ModelSpec(ModelConfig(), RewiringConfig(rule="set")), task, seed=0)
+    train(model, task, TrainConfig(epochs=15, optimizer="adam", lr=0.01, batch_size=32), [rule])
+    importance = input_importance(model)
+    assert set(np.argsort(-importance)[:3].tolist()) == {0, 1, 2}  # the importance measure finds the signal
+    child = focus_inputs(graph, np.random.default_rng(0), importance, fraction=0.3)
+    before, after = input_degree(graph), input_degree(child)
+    assert after[:3].sum() > before[:3].sum()  # onto the signal inputs
+    assert after[3:].sum() < before[3:].sum()  # off the noise

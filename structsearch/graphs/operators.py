@@ -322,6 +322,109 @@ def resize_layer(graph: LayeredGraph, rng: np.random.Generator, step: float = BL
     return _finish(graph, rng)
 
 
+# ------------------------------------------------------------------------------ the input layer
+
+# the operators that take the parent's input importance (``importance``: one value per input, from
+# its trained weights: structsearch.nn.importance), where the search knows it
+INPUT_OPERATORS = ("drop-inputs", "add-inputs", "focus-inputs")
+INPUT_FRACTION = 0.1  # drop-inputs and add-inputs: this share of the inputs
+FOCUS_FRACTION = 0.2  # focus-inputs: this share of the input layer's connections moves
+
+
+def _input_degree(graph: LayeredGraph) -> np.ndarray:
+    return np.bincount(graph.src[graph.src < graph.n_inputs], minlength=graph.n_inputs)
+
+
+def _weakest_first(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices by increasing value, ties in random order."""
+    return np.lexsort((rng.random(values.size), values))
+
+
+def _checked_importance(graph: LayeredGraph, importance) -> np.ndarray | None:
+    if importance is None:
+        return None
+    importance = np.asarray(importance, dtype=float)
+    if importance.shape != (graph.n_inputs,) or not np.isfinite(importance).all():
+        return None  # another genotype's inputs, or damaged: act as if unknown
+    return importance
+
+
+def drop_inputs(graph: LayeredGraph, rng: np.random.Generator, importance=None,
+                fraction: float = INPUT_FRACTION) -> LayeredGraph:
+    """Disconnect a share of the connected inputs: the weakest by ``importance`` where it is known,
+    otherwise random ones; at least one input stays connected."""
+    degree = _input_degree(graph)
+    connected = np.flatnonzero(degree > 0)
+    k = min(max(1, int(round(fraction * connected.size))), connected.size - 1)
+    if k < 1:
+        return graph
+    importance = _checked_importance(graph, importance)
+    if importance is None:
+        chosen = rng.choice(connected, size=k, replace=False)
+    else:
+        chosen = connected[_weakest_first(importance[connected], rng)[:k]]
+    return _finish(remove_edges(graph, np.isin(graph.src, chosen)), rng)
+
+
+def add_inputs(graph: LayeredGraph, rng: np.random.Generator, fraction: float = INPUT_FRACTION) -> LayeredGraph:
+    """Connect a share of the unconnected inputs (each with the median degree of the connected ones,
+    to random neurons of the first hidden layer, or of any later layer where it has none); with
+    every input connected, give the least connected ones one edge more."""
+    degree = _input_degree(graph)
+    free = np.flatnonzero(degree == 0)
+    pool = free if free.size else np.argsort(degree, kind="stable")
+    k = max(1, int(round(fraction * (free.size if free.size else graph.n_inputs))))
+    chosen = rng.choice(pool, size=min(k, pool.size), replace=False) if free.size else pool[:k]
+    per_input = max(1, int(np.median(degree[degree > 0]))) if free.size and (degree > 0).any() else 1
+    targets = np.flatnonzero(graph.layers == 1)
+    if targets.size == 0:
+        targets = np.flatnonzero(graph.layers > 0)
+    existing = set(graph.edge_keys().tolist())
+    src, dst = [], []
+    for node in chosen:
+        for target in rng.choice(targets, size=min(per_input, targets.size), replace=False):
+            key = int(node) * graph.n_nodes + int(target)
+            if key not in existing:
+                existing.add(key)
+                src.append(int(node))
+                dst.append(int(target))
+    return _finish(add_edges(graph, src, dst), rng) if src else graph
+
+
+def focus_inputs(graph: LayeredGraph, rng: np.random.Generator, importance=None,
+                 fraction: float = FOCUS_FRACTION) -> LayeredGraph:
+    """Move a share of the input layer's connections from weak inputs to strong ones: the moved
+    edges leave the weakest inputs and, keeping their targets, start at inputs drawn in proportion
+    to their importance.  Without a known importance, an input's connection count stands for it."""
+    degree = _input_degree(graph)
+    importance = _checked_importance(graph, importance)
+    strength = degree.astype(float) if importance is None else np.maximum(importance, 0.0)
+    from_inputs = np.flatnonzero(graph.src < graph.n_inputs)
+    m = int(round(fraction * from_inputs.size))
+    if m < 1 or strength.sum() <= 0:
+        return graph
+    # the input edges ordered by their input's strength, weakest first
+    order = from_inputs[_weakest_first(strength[graph.src[from_inputs]], rng)]
+    moved = order[:m]
+    weights = strength / strength.sum()
+    existing = set(graph.edge_keys().tolist())
+    keep = np.ones(graph.n_edges, dtype=bool)
+    src, dst = [], []
+    for edge in moved:
+        target = int(graph.dst[edge])
+        for source in rng.choice(graph.n_inputs, size=8, p=weights):
+            key = int(source) * graph.n_nodes + target
+            if key not in existing and strength[source] > strength[graph.src[edge]]:
+                existing.add(key)
+                keep[edge] = False
+                src.append(int(source))
+                dst.append(target)
+                break
+    if not src:
+        return graph
+    return _finish(add_edges(remove_edges(graph, ~keep), src, dst), rng)
+
+
 MUTATIONS = Registry("mutation", {
     "add-edge": add_edge,
     "remove-edge": remove_edge,
@@ -337,6 +440,9 @@ MUTATIONS = Registry("mutation", {
     "scale-density": scale_density,
     "resample-block": resample_block,
     "rewire-fraction": rewire_fraction,
+    "drop-inputs": drop_inputs,
+    "add-inputs": add_inputs,
+    "focus-inputs": focus_inputs,
 })
 
 

@@ -166,11 +166,15 @@ def operator_weights(space: SearchSpace, graph: LayeredGraph) -> dict[str, float
     return scaled if sum(scaled.values()) > 0 else weights
 
 
-def apply_mutation(space: SearchSpace, name: str, graph: LayeredGraph, rng: np.random.Generator) -> LayeredGraph:
-    """The mutation ``name`` of ``graph`` with the space's step for it."""
+def apply_mutation(space: SearchSpace, name: str, graph: LayeredGraph, rng: np.random.Generator,
+                   importance=None) -> LayeredGraph:
+    """The mutation ``name`` of ``graph`` with the space's step for it; the input operators that
+    weigh inputs get ``importance`` (the parent's, where known)."""
     if isinstance(graph, ConvGenotype):
         return CNN_MUTATIONS.lookup(name)(graph, rng)
     options = {}
+    if name in ("drop-inputs", "focus-inputs"):
+        options["importance"] = importance
     if name in BLOCK_STEPS:
         options["step"] = space.evolution.step(name)
     if name == "resize-layer":
@@ -179,12 +183,16 @@ def apply_mutation(space: SearchSpace, name: str, graph: LayeredGraph, rng: np.r
 
 
 def mutate(
-    space: SearchSpace, individual: Individual, rng: np.random.Generator, graph: LayeredGraph | None = None
+    space: SearchSpace, individual: Individual, rng: np.random.Generator, graph: LayeredGraph | None = None,
+    importance=None,
 ) -> tuple[LayeredGraph, str | None, dict, str]:
     """(graph, cell, genes, description) of one mutation of ``individual`` (of ``graph`` in its place,
-    when given: the same graph with node tags)."""
+    when given: the same graph with node tags).  The input operators read ``importance``, by
+    default the individual's own inputs' importance from its training (``metrics``)."""
     name = _pick(operator_weights(space, individual.graph), rng)
-    graph = apply_mutation(space, name, individual.graph if graph is None else graph, rng)
+    if importance is None:
+        importance = individual.metrics.get("input_importance")
+    graph = apply_mutation(space, name, individual.graph if graph is None else graph, rng, importance)
     cell, cells = individual.cell, space.cells
     description = f"mutation:{name}"
     if len(cells) > 1 and rng.random() < space.evolution.cell_mutation_probability:
@@ -219,9 +227,13 @@ def make_offspring(space: SearchSpace, parents: list[Individual], rng: np.random
             gene_pair = training_genes.cross(space.genes, pair[0].genes, pair[1].genes, rng)
             made = [Individual(g, parent.cell, origin=f"crossover:{name}", parents=ids, pareto=pareto, genes=genes)
                     for g, parent, genes in zip(graphs, pair, gene_pair, strict=True)]
+            known = [p.metrics.get("input_importance") for p in pair]
+            importance = (np.mean(known, axis=0).tolist() if all(known) and len({len(k) for k in known}) == 1
+                          else None)  # a crossover child knows its parents' input importances, averaged
             for child in made:
                 if rng.random() < evolution.mutation_probability:
-                    child.graph, child.cell, child.genes, description = mutate(space, child, rng)
+                    child.graph, child.cell, child.genes, description = mutate(space, child, rng,
+                                                                              importance=importance)
                     child.origin += "+" + description
             children.extend(made)
         else:

@@ -256,6 +256,17 @@ def candidate_proxies(network, task, batch_size: int, names=None) -> tuple[dict,
     return {name: value if math.isfinite(value) else None for name, value in values.items()}, seconds
 
 
+def input_strengths(network) -> list[float] | None:
+    """The trained candidate's input importance (QuickSelection's neuron strength, 6 significant
+    digits) for a sparse MLP, else None."""
+    from structsearch.nn.importance import input_importance
+    from structsearch.nn.mlp import SparseMLP
+
+    if not isinstance(network, SparseMLP):
+        return None
+    return [float(f"{value:.6g}") for value in input_importance(network)]
+
+
 def result_metrics(graph, result) -> dict:
     return {"val_accuracy": result.val_accuracy, "test_accuracy": result.test_accuracy,
             "test_loss": result.test_loss, "selected_epoch": result.selected_epoch,
@@ -272,6 +283,9 @@ def _train(job: Job) -> JobResult:
     result = train_candidate(job.genotype, task, job.model, job.rewiring, job.training, job.seed, callbacks,
                              _inherit(job), bool(job.keep and job.keep.get("optimizer")))
     metrics = result_metrics(job.genotype, result)
+    importance = input_strengths(result.network)
+    if importance is not None:  # what the input operators of its children read (drop-inputs, focus-inputs)
+        metrics["input_importance"] = importance
     if result.prepared is not None:
         metrics["inheritance"] = {**result.prepared, "epochs": job.training.epochs}
     weights, genotype, kept = _kept(job, result)

@@ -15,7 +15,8 @@ to it instead.  Sections for a search run:
   by generation (``predictor train``'s comparison), with a plain line saying which ranks better;
 * **diversity** — unique genotypes per generation and the spread of a few graph features;
 * **the best genotype** — drawn layer by layer (skip edges in colour, edges sampled above a few
-  thousand), with its motif census z-scores, its features and its training curves;
+  thousand), with its motif census z-scores, its features, its training curves and, for an MLP,
+  the importance of its inputs (an image of the input grid for image tasks, a bar chart for tables);
 * **predictor** — permutation importances of the gate's model refitted on the run's rows.
 
 A study (an Optuna journal file or database URL) gets its trials over time (complete, pruned
@@ -56,6 +57,7 @@ class SearchRun:
     generations: list[dict]
     finished: dict | None
     population: list[int] = field(default_factory=list)
+    input_shape: list[int] | None = None  # the task's (recorded by the search; None in older runs)
     _trained: list[Candidate] | None = field(default=None, repr=False)
 
     @property
@@ -102,7 +104,7 @@ def load_search(path: Path) -> SearchRun:
             raise DataError(f"{path}: a run of `{store.kind}`, not of evolve")
         state = store.meta("search_state") or {}
         return SearchRun(path, store.config, store.candidates(), store.events("generation"),
-                         store.meta("search_finished"), list(state.get("population", [])))
+                         store.meta("search_finished"), list(state.get("population", [])), store.meta("input_shape"))
 
 
 # ---------------------------------------------------------------------- figures
@@ -554,8 +556,27 @@ def search_sections(runs: list[SearchRun]) -> list[Section]:
     return sections
 
 
+def importance_figure(values: np.ndarray, image: tuple[int, int, int] | None, measure: str = "strength") -> bytes:
+    """Input importance as an image of the input grid (image tasks) or a bar chart (tables)."""
+    figure, (ax,) = _figure(5.0, 4.2) if image else _figure(8.0, 3.0)
+    if image:
+        channels, height, width = image
+        shown = ax.imshow(np.asarray(values).reshape(channels, height, width).sum(axis=0), cmap="viridis")
+        figure.colorbar(shown, ax=ax, label=measure)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    else:
+        ax.bar(range(len(values)), values, width=1.0)
+        ax.set_xlabel("input")
+        ax.set_ylabel(measure)
+    ax.set_title(f"input importance ({measure})")
+    figure.tight_layout()
+    return _png(figure)
+
+
 def best_section(run: SearchRun, best: Candidate) -> Section:
     from structsearch.motifs.census import census
+    from structsearch.tasks.base import image_shape
 
     layered = hasattr(best.genotype, "position_in_layer")
     drawing = genotype_figure(best.genotype)[0] if layered else convolutional_figure(best.genotype)
@@ -563,6 +584,13 @@ def best_section(run: SearchRun, best: Candidate) -> Section:
     curves = curves_figure(best)
     if curves is not None:
         images.append(("its training curves", curves))
+    importance = best.metrics.get("input_importance")
+    if importance:  # QuickSelection's neuron strength of each input, from its trained weights
+        shape = image_shape(run.input_shape) if run.input_shape else None
+        if shape is not None and int(np.prod(shape)) != len(importance):
+            shape = None
+        images.append(("which inputs it uses: Σ|w| of each input's connections (QuickSelection's neuron strength)",
+                       importance_figure(np.asarray(importance, dtype=float), shape)))
     motifs = census(best.genotype, samples=10, seed=0)["motifs"] if layered and best.genotype.n_edges <= 20000 else {}
     features = best.features or {}
     rows = [[name, motif["count"], motif["z"]] for name, motif in motifs.items()]

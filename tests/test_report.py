@@ -258,3 +258,24 @@ def test_the_gate_stands_beside_the_parameter_count_on_the_same_children(search)
     section = text[text.index("Gate against the parameter count"):]
     assert f"{overall['connections']:.3f}" in section and f"{overall['gate']:.3f}" in section
     assert ("does <b>not</b> beat the parameter count" in section) == (overall["gate"] <= overall["connections"])
+
+
+def test_the_best_candidate_shows_which_inputs_it_uses_as_an_image_of_the_digits(search):
+    from structsearch.report import load_search
+
+    run = load_search(search)
+    assert run.input_shape == [8, 8]
+    best = run.best()
+    assert len(best.metrics["input_importance"]) == 64
+    text = (search / "report.html").read_text(encoding="utf-8")
+    section = text[text.index("Best genotype — run"):]
+    assert "which inputs it uses" in section
+    caption = section.index("which inputs it uses")
+    image = section[caption:].split("src='data:image/png;base64,", 1)[1].split("'", 1)[0]
+    import base64
+    import io
+
+    import matplotlib.image
+
+    picture = matplotlib.image.imread(io.BytesIO(base64.b64decode(image)), format="png")
+    assert picture.shape[1] < 700  # the 5-inch square image of the 8×8 grid, not the 8-inch bar chart

@@ -37,7 +37,9 @@ def run(args) -> int:
     degree = input_importance(model, "degree")
     top = top_inputs(values, min(args.top, values.size))
     plot = Path(args.plot) if args.plot else where / f"{source.stem if source.is_file() else 'input'}-importance.png"
-    _figure(values, image, args.measure, plot)
+    from structsearch.report import importance_figure
+
+    plot.write_bytes(importance_figure(values, image, args.measure))
     rows = [{"rank": rank + 1, "input": names[i] if names else i, "index": i, args.measure: float(values[i]),
              "connections": int(degree[i])} for rank, i in enumerate(top)]
     unused = int((degree == 0).sum())
@@ -85,27 +87,3 @@ def _load(source, data_dir):
         if isinstance(data, dict) and data.get("stability") is not None:
             stability = {"k": data.get("k"), "value": float(data["stability"])}
     return model, None, task.image_shape, stability, source
-
-
-def _figure(values, image, measure: str, path) -> None:
-    """An image of the input grid for image tasks, a bar chart of the inputs otherwise."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, ax = plt.subplots(figsize=(5.0, 4.2) if image else (8.0, 3.0))
-    if image:
-        channels, height, width = image
-        shown = ax.imshow(values.reshape(channels, height, width).sum(axis=0), cmap="viridis")
-        figure.colorbar(shown, ax=ax, label=measure)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    else:
-        ax.bar(range(values.size), values, width=1.0)
-        ax.set_xlabel("input")
-        ax.set_ylabel(measure)
-    ax.set_title(f"input importance ({measure})")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)

@@ -144,7 +144,9 @@ class Search:
     def start(cls, space: SearchSpace, run_dir: str | Path, executor, data_dir=None, view=None) -> Search:
         config = {**space.to_dict(), "command": "evolve", "data_dir": data_dir, "seed_version": seeds.SEED_VERSION}
         store = RunStore.create(run_dir, config, kind="evolve")
-        return cls(space, store, executor, data_dir, view)
+        search = cls(space, store, executor, data_dir, view)
+        store.set_meta("input_shape", list(search.task.input_shape))  # for the report's input-importance image
+        return search
 
     @classmethod
     def resume(cls, run_dir: str | Path, executor, data_dir=None, view=None,

@@ -160,7 +160,9 @@ LEGACY_TABLES = {"evolution": "rewiring"}
 def _check_type(section: str, key: str, value: Any, hint: Any) -> Any:
     if get_origin(hint) in (list, dict):  # list[str], dict[str, float]: check the container only
         hint = get_origin(hint)
-    allowed = {t for t in getattr(hint, "__args__", (hint,)) if isinstance(t, type)}
+    # float | list[float]: each member by its container (list), as above
+    members = [get_origin(t) or t for t in getattr(hint, "__args__", (hint,))]
+    allowed = {t for t in members if isinstance(t, type)}
     if float in allowed and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if value is None and type(None) in allowed:

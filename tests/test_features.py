@@ -217,3 +217,42 @@ def test_focus_inputs_moves_connections_from_noise_to_the_signal_a_trained_netwo
     before, after = input_degree(graph), input_degree(child)
     assert after[:3].sum() > before[:3].sum()  # onto the signal inputs
     assert after[3:].sum() < before[3:].sum()  # off the noise
+
+
+def test_a_range_of_input_densities_gives_each_candidate_its_own(capsys):
+    from structsearch.search.genome import sample_genotype
+    from structsearch.search.space import load_space_with_changes
+
+    space = load_space_with_changes("digits-small", [("genotype.input_density", [0.1, 0.9]),
+                                                     ("genotype.priors", ["watts-strogatz"])])
+    rng = np.random.default_rng(0)
+    shares = []
+    for _ in range(12):
+        graph = sample_genotype(space, "watts-strogatz", 64, 10, rng)
+        sources = np.unique(graph.dst[graph.src < 64])  # the neurons that read inputs
+        per_source = np.bincount(graph.dst[graph.src < 64], minlength=graph.n_nodes)[sources]
+        shares.append(float(np.median(per_source)) / 64)
+    assert min(shares) < 0.4 < 0.6 < max(shares)
+    assert all(0.05 <= share <= 0.95 for share in shares)
+    code, _, err = cli(capsys, "evolve", "--set", "genotype.input_density=[0.9, 0.2]", "--quiet")
+    assert code == 2 and "genotype.input_density must be a share in (0, 1] or a range" in err
+
+
+def test_evolve_on_a_csv_table_searches_the_tabular_space(tmp_path, capsys):
+    from sklearn.datasets import load_wine
+
+    from structsearch.store import RunStore
+
+    x, y = load_wine(return_X_y=True)
+    write_csv(tmp_path / "wine.csv", [f"f{i}" for i in range(13)] + ["kind"],
+              [[*row, f"k{label}"] for row, label in zip(x, y, strict=True)])
+    code, _, err = cli(capsys, "evolve", "--task", "csv", "--task-option", f"path={tmp_path / 'wine.csv'}",
+                       "--task-option", "label=kind", "--population", "2", "--generations", "1", "--epochs", "2",
+                       "--workers", "1", "--quiet", "--no-report", "--runs", tmp_path, "--name", "wine")
+    assert code == 0, err
+    with RunStore.open(tmp_path / "wine") as store:
+        assert store.config["name"] == "tabular" and store.config["task"]["name"] == "csv"
+        trained = [c for c in store.candidates() if c.status == "ok"]
+    assert trained and all(len(c.metrics["input_importance"]) == 13 for c in trained)
+    code, _, err = cli(capsys, "evolve", "--resume", tmp_path / "wine", "--task", "digits", "--quiet")
+    assert code == 2 and "--task" in err

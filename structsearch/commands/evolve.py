@@ -61,6 +61,10 @@ def add_parser(commands) -> None:
                         help="start a Dask LocalCluster of N worker processes")
     add_space_options(parser)
     parser.add_argument("--params", help="a [params] file written by `structsearch study`")
+    parser.add_argument("--task", help="replace the space's task (a tabular task — csv, madelon, higgs — without "
+                                       "SPACE searches the `tabular` space)")
+    parser.add_argument("--task-option", action="append", type=key_value, metavar="KEY=VALUE",
+                        help="an option of the task, e.g. path=table.csv or label=kind (repeatable)")
     parser.add_argument("--population", type=positive_int)
     parser.add_argument("--generations", type=nonnegative_int)
     parser.add_argument("--selection", help=SELECTIONS.help)
@@ -114,6 +118,8 @@ def _resume_extension(args) -> dict[str, object]:
     fixed = [f"--{o.replace('_', '-')}" for o in given if SPACE_OPTIONS[o] not in RESUME_CHANGES]
     fixed += (["--set"] if args.set else []) + (["SPACE"] if args.space is not None else [])
     fixed += ["--params"] if args.params else []
+    fixed += ["--task"] if args.task else []
+    fixed += ["--task-option"] if args.task_option else []
     if fixed:
         raise ConfigError(f"--resume continues the stored search space; drop {', '.join(fixed)} "
                           "(only --generations, --max-candidates, --max-hours and --max-epochs may change)")
@@ -138,7 +144,14 @@ def run(args) -> int:
         RunStore.open(args.resume, kind="evolve").close()  # "not a run directory" as one line
         space = None
     else:
-        space = load_space_with_changes(args.space or DEFAULT_SPACE, space_changes(args, SPACE_OPTIONS))
+        from structsearch.tasks.tabular import TABULAR_TASKS
+
+        changes = space_changes(args, SPACE_OPTIONS)
+        if args.task:
+            changes = [("task.name", args.task)] + changes
+        changes += [(f"task.{key}", value) for key, value in args.task_option or []]
+        default = "tabular" if args.task in TABULAR_TASKS else DEFAULT_SPACE  # a table gets the tabular space
+        space = load_space_with_changes(args.space or default, changes)
     executor = make_executor(args)
     view = None if args.quiet else LiveView(console)
     search = baseline = None

@@ -121,7 +121,10 @@ def sample_genotype(space: SearchSpace, prior_name: str, n_inputs: int, n_output
     if space.convolutional:
         return sample_convolutional(params, prior_name, n_inputs, n_outputs, rng)
     build = prior(prior_name)
-    embedding = {"n_inputs": n_inputs, "n_outputs": n_outputs, "input_density": genotype.input_density}
+    density = genotype.input_density
+    if isinstance(density, list):  # each candidate draws its own input density
+        density = float(rng.uniform(density[0], density[-1]))
+    embedding = {"n_inputs": n_inputs, "n_outputs": n_outputs, "input_density": density}
     if prior_name in ("erdos-renyi", "motif-composed", "motif-informed"):
         depth = _uniform(rng, params["layers"])
         sizes = [n_inputs, *[_uniform(rng, params["width"]) for _ in range(depth)], n_outputs]

@@ -162,7 +162,9 @@ class GenotypeSpace:
     prior: str | None = None  # shorthand for priors = [prior]
     census: str | None = None  # the census file of the motif-informed prior
     nodes: list[int] = field(default_factory=lambda: [16, 64])
-    input_density: float = 1.0
+    # the share of the inputs each source neuron sees (Watts–Strogatz, Barabási–Albert, configuration
+    # model); a range [low, high] draws each candidate's own, so that the search varies it
+    input_density: float | list[float] = 1.0
     orientation: str = "order"
     motif_mix: dict[str, float] = field(default_factory=lambda: {"v": 1.0, "bi-fan": 1.0})
     parameters: dict[str, dict[str, list]] = field(default_factory=dict)
@@ -185,8 +187,12 @@ class GenotypeSpace:
             raise ConfigError(f"genotype.priors = {self.priors}: convolutional priors ({', '.join(CNN_PRIORS)}) "
                               "cannot be mixed with layered ones")
         self.nodes = _range("genotype", "nodes", self.nodes, int, 2)
-        if not 0.0 < self.input_density <= 1.0:
-            raise ConfigError(f"genotype.input_density must lie in (0, 1], got {self.input_density}")
+        densities = self.input_density if isinstance(self.input_density, list) else [self.input_density]
+        if len(densities) not in (1, 2) or not all(isinstance(d, int | float) and not isinstance(d, bool)
+                                                   and 0.0 < d <= 1.0 for d in densities) \
+                or densities[0] > densities[-1]:
+            raise ConfigError(f"genotype.input_density must be a share in (0, 1] or a range [low, high] of them, "
+                              f"got {self.input_density!r}")
         if self.orientation not in ("order", "random"):
             raise ConfigError(f"genotype.orientation must be 'order' or 'random', got {self.orientation!r}")
         for prior, values in self.parameters.items():

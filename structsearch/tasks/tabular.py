@@ -20,6 +20,9 @@ from structsearch.tasks.base import (
     stratified_subsample,
 )
 
+# tables of numeric features, searched by the `tabular` space by default (digits has its own)
+TABULAR_TASKS = ("csv", "arrays", "madelon", "higgs")
+
 
 def _holdout(
     x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int

@@ -256,3 +256,31 @@ def test_evolve_on_a_csv_table_searches_the_tabular_space(tmp_path, capsys):
     assert trained and all(len(c.metrics["input_importance"]) == 13 for c in trained)
     code, _, err = cli(capsys, "evolve", "--resume", tmp_path / "wine", "--task", "digits", "--quiet")
     assert code == 2 and "--task" in err
+
+
+def test_the_accumulated_importance_sums_the_strength_after_every_epoch(trained, capsys):
+    from structsearch.nn.importance import ImportanceTrace, input_importance
+    from structsearch.pipeline import ModelSpec, build_candidate
+    from structsearch.tasks import load_task
+    from structsearch.train import TrainConfig, train
+
+    task = load_task("digits")
+    model, rule = build_candidate([64, 16, 10], ModelSpec(), task, seed=0)
+
+    class Seen:
+        strengths: list = []
+
+        def on_train_begin(self, trainer):
+            pass
+
+        def on_epoch_end(self, trainer, epoch):
+            self.strengths.append(input_importance(trainer.model))
+
+        def on_train_end(self, trainer):
+            pass
+
+    trace, seen = ImportanceTrace(k=5), Seen()
+    train(model, task, TrainConfig(epochs=3), [rule, trace, seen])
+    np.testing.assert_allclose(trace.accumulated, np.sum(seen.strengths, axis=0), rtol=1e-9)
+    code, out, _ = cli(capsys, "features", trained, "--measure", "accumulated", "--json", "--top", "2")
+    assert code == 0 and json.loads(out)["measure"] == "accumulated"

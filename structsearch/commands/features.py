@@ -8,14 +8,16 @@ from structsearch.commands._options import add_data_options, positive_int
 def add_parser(commands) -> None:
     from structsearch.nn.importance import MEASURES
 
+    measures = (*MEASURES, "accumulated")
     parser = commands.add_parser("features", help="input importance of a trained sparse MLP: a table, a plot, "
                                                   "and the stability of its top inputs over SET updates")
     parser.add_argument("model", metavar="RUN_OR_MODEL",
                         help="a `structsearch train --save-model` run directory, or a SparseMLPClassifier .skops file")
     parser.add_argument("--top", type=positive_int, default=20, help="inputs to list (default 20)")
-    parser.add_argument("--measure", choices=MEASURES, default="strength",
+    parser.add_argument("--measure", choices=measures, default="strength",
                         help="strength: the sum of |w| of an input's connections (QuickSelection's neuron "
-                             "strength); degree: their number")
+                             "strength); degree: their number; accumulated: the strength summed after every "
+                             "epoch of training (WAST's importance, λ = 0; runs of structsearch train only)")
     parser.add_argument("--plot", help="the PNG to write (default RUN/input-importance.png; for a .skops file, "
                                        "beside it)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -33,7 +35,10 @@ def run(args) -> int:
 
     source = Path(args.model)
     model, names, image, stability, where = _load(source, args.data_dir)
-    values = input_importance(model, args.measure)
+    if args.measure == "accumulated":
+        values = _accumulated(source, model)
+    else:
+        values = input_importance(model, args.measure)
     degree = input_importance(model, "degree")
     top = top_inputs(values, min(args.top, values.size))
     plot = Path(args.plot) if args.plot else where / f"{source.stem if source.is_file() else 'input'}-importance.png"
@@ -87,3 +92,19 @@ def _load(source, data_dir):
         if isinstance(data, dict) and data.get("stability") is not None:
             stability = {"k": data.get("k"), "value": float(data["stability"])}
     return model, None, task.image_shape, stability, source
+
+
+def _accumulated(source, model):
+    """WAST's accumulated strength, as `structsearch train` recorded it."""
+    import numpy as np
+
+    from structsearch.errors import DataError
+    from structsearch.limits import parse_json, read_bounded
+
+    trace = source / "input_importance.json" if source.is_dir() else None
+    data = parse_json(read_bounded(trace, "json"), trace) if trace is not None and trace.is_file() else {}
+    values = data.get("accumulated") if isinstance(data, dict) else None
+    if not isinstance(values, list) or len(values) != model.layer_sizes[0]:
+        raise DataError(f"{source}: no accumulated importance recorded (it is recorded while `structsearch train` "
+                        "trains; use --measure strength or degree)")
+    return np.asarray(values, dtype=float)

@@ -8,11 +8,17 @@ every such connection counts):
 * ``strength`` — the sum of the absolute weights of an input's connections: the *neuron strength*
   QuickSelection ranks features by (Atashgahi et al. 2022, "Quick and robust feature selection:
   the strength of energy-efficient sparse training for autoencoders", Machine Learning 111);
-* ``degree`` — the number of its surviving connections (what SET's regrowth leaves an input).
+* ``degree`` — the number of its surviving connections (what SET's regrowth leaves an input);
+* ``accumulated`` — the strength summed over the training, after every epoch's update: WAST's
+  importance (Sokar et al. 2022, "Where to pay attention in sparse training for feature
+  selection?", NeurIPS), which adds ``λ · |reconstruction error| + (1 − λ) · strength`` of each
+  input at every update, with λ = 0 — a supervised classifier reconstructs nothing — so that inputs
+  that stayed strong all along rank above those that are strong only at the end.  Recorded by
+  :class:`ImportanceTrace` during training (``structsearch train``), not computable afterwards.
 
-:class:`ImportanceTrace` records the top inputs after every epoch's rewiring, so that the stability
-of the ranking over SET updates can be reported: the mean Jaccard overlap of consecutive top-K
-sets (1: the same inputs every epoch).
+:class:`ImportanceTrace` also records the top inputs after every epoch's rewiring, so that the
+stability of the ranking over SET updates can be reported: the mean Jaccard overlap of consecutive
+top-K sets (1: the same inputs every epoch).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import torch
 
 from structsearch.errors import ConfigError
 
-MEASURES = ("strength", "degree")
+MEASURES = ("strength", "degree")  # of a trained model; "accumulated" needs the training (ImportanceTrace)
 
 
 def input_importance(model, measure: str = "strength") -> np.ndarray:
@@ -67,12 +73,16 @@ class ImportanceTrace:
     def __init__(self, k: int = 20):
         self.k = k
         self.tops: list[list[int]] = []
+        self.accumulated: np.ndarray | None = None  # WAST's importance with λ = 0 (see the module docstring)
 
     def on_train_begin(self, trainer) -> None:
-        self.tops = [top_inputs(input_importance(trainer.model), self.k)]
+        strength = input_importance(trainer.model)
+        self.tops, self.accumulated = [top_inputs(strength, self.k)], np.zeros_like(strength)
 
     def on_epoch_end(self, trainer, epoch: int) -> None:
-        self.tops.append(top_inputs(input_importance(trainer.model), self.k))
+        strength = input_importance(trainer.model)
+        self.tops.append(top_inputs(strength, self.k))
+        self.accumulated += strength
 
     def on_train_end(self, trainer) -> None:
         pass
@@ -84,4 +94,5 @@ class ImportanceTrace:
         return float(np.mean([jaccard(a, b) for a, b in zip(self.tops, self.tops[1:], strict=False)]))
 
     def to_dict(self) -> dict:
-        return {"k": self.k, "top_per_epoch": self.tops, "stability": self.stability()}
+        return {"k": self.k, "top_per_epoch": self.tops, "stability": self.stability(),
+                "accumulated": None if self.accumulated is None else self.accumulated.tolist()}

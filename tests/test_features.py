@@ -284,3 +284,41 @@ def test_the_accumulated_importance_sums_the_strength_after_every_epoch(trained,
     np.testing.assert_allclose(trace.accumulated, np.sum(seen.strengths, axis=0), rtol=1e-9)
     code, out, _ = cli(capsys, "features", trained, "--measure", "accumulated", "--json", "--top", "2")
     assert code == 0 and json.loads(out)["measure"] == "accumulated"
+
+
+def reader_fan_in(graph) -> set[int]:
+    fan_in = np.bincount(graph.dst[graph.src < graph.n_inputs], minlength=graph.n_nodes)
+    return set(fan_in[fan_in > 0].tolist())
+
+
+def test_an_input_density_gene_shapes_each_candidates_input_layer(capsys):
+    from structsearch.search.genome import mutate, random_individual
+    from structsearch.search.space import load_space_with_changes
+
+    space = load_space_with_changes("digits-small", [
+        ("genes.input_density", {"type": "float", "low": 0.1, "high": 0.9}),
+        ("evolution.gene_mutation_probability", 1.0)])
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        individual = random_individual(space, 64, 10, rng)
+        density = individual.genes["input_density"]
+        assert 0.1 <= density <= 0.9
+        assert reader_fan_in(individual.graph) == {max(1, round(density * 64))}
+        graph, _, genes, description = mutate(space, individual, rng)
+        if genes["input_density"] != density and "inputs" not in description and "edge" not in description:
+            assert max(1, round(genes["input_density"] * 64)) in reader_fan_in(graph)
+    code, _, err = cli(capsys, "evolve", "reber-gru", "--set", 'genes.input_density={type="float", low=0.1, high=0.5}',
+                       "--quiet")
+    assert code == 2 and "an input-density gene needs model.kind = 'mlp'" in err
+    code, _, err = cli(capsys, "evolve", "--set", 'genes.input_density={type="float", low=0.5, high=1.5}', "--quiet")
+    assert code == 2 and "an input density is a share in (0, 1]" in err
+
+
+def test_set_input_density_gives_every_reader_the_asked_share():
+    from structsearch.graphs.operators import set_input_density
+
+    graph = layered([40, 12, 8, 3], 3.0, 2)
+    for density in (0.05, 0.3, 1.0):
+        child = set_input_density(graph, density, np.random.default_rng(1))
+        child.validate()
+        assert reader_fan_in(child) == {max(1, round(density * 40))}

@@ -425,6 +425,30 @@ def focus_inputs(graph: LayeredGraph, rng: np.random.Generator, importance=None,
     return _finish(add_edges(remove_edges(graph, ~keep), src, dst), rng)
 
 
+def set_input_density(graph: LayeredGraph, density: float, rng: np.random.Generator) -> LayeredGraph:
+    """``graph`` with each neuron that reads inputs reading ``round(density · inputs)`` of them (at
+    least one): extra input edges removed at random, missing ones added from random inputs."""
+    if not 0.0 < density <= 1.0:
+        raise ConfigError(f"input_density must lie in (0, 1], got {density}")
+    want = max(1, int(round(density * graph.n_inputs)))
+    from_inputs = graph.src < graph.n_inputs
+    readers = np.unique(graph.dst[from_inputs])
+    drop = np.zeros(graph.n_edges, dtype=bool)
+    src, dst = [], []
+    for node in readers:
+        edges = np.flatnonzero(from_inputs & (graph.dst == node))
+        if edges.size > want:
+            drop[rng.choice(edges, size=edges.size - want, replace=False)] = True
+        elif edges.size < want:
+            free = np.setdiff1d(np.arange(graph.n_inputs), graph.src[edges])
+            chosen = rng.choice(free, size=want - edges.size, replace=False)
+            src += chosen.tolist()
+            dst += [int(node)] * chosen.size
+    if not drop.any() and not src:
+        return graph
+    return _finish(add_edges(remove_edges(graph, drop), src, dst), rng)
+
+
 MUTATIONS = Registry("mutation", {
     "add-edge": add_edge,
     "remove-edge": remove_edge,

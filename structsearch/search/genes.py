@@ -18,7 +18,10 @@ categorical one another of its choices.  The values are stored with the candidat
 ``attributes``), are part of its deduplication key, are features for the gate, and set the
 candidate's ``[training]``, ``[rewiring]`` and ``[model]`` keys when it trains.
 
-Genes are the trainer's parameters (the names of ``structsearch study``) and ``cell`` on a
+Genes are the trainer's parameters (the names of ``structsearch study``), ``input_density`` on an
+MLP space (a genotype gene: the share of the inputs each neuron of the input layer reads; the
+candidate's genotype is reshaped to it when it is drawn, crossed over or mutated —
+:func:`structsearch.graphs.operators.set_input_density`) and ``cell`` on a
 recurrent space (where the cell already evolves with every candidate: ``[genes.cell]`` sets
 ``model.cells``, its choices, and is not kept as a gene of its own).  ``epsilon`` is not a gene:
 a genotype fixes its own density, which the structure operators (``scale-density``, …) evolve.
@@ -38,6 +41,8 @@ from structsearch.overrides import PARAMETERS, rename_parameters
 DISTRIBUTIONS = ("float", "log-float", "int", "log-int", "categorical")
 STEP_SHARE = 0.2  # a numeric gene's mutation: a Gaussian step of this share of its range
 RECURRENT_REFUSED = ("rule", "drop_fraction", "motif_size")  # recurrent candidates train without rewiring
+# genes of the genotype rather than of the trainer: name → value type
+GENOTYPE_GENES = {"input_density": float}
 
 
 def check_distribution(spec: Any, where: str, value_type: type = float) -> dict:
@@ -85,6 +90,15 @@ def check_genes(genes: Any, model_kind: str) -> dict[str, dict]:
             if model_kind != "rnn":
                 raise ConfigError(f"{where}: a cell gene needs model.kind = 'rnn'; this space builds "
                                   f"{model_kind} candidates")
+        elif name in GENOTYPE_GENES:
+            if model_kind != "mlp":
+                raise ConfigError(f"{where}: an input-density gene needs model.kind = 'mlp' (an input layer of "
+                                  f"its own); this space builds {model_kind} candidates")
+            spec = check_distribution(spec, where, float)
+            values = spec["choices"] if spec["type"] == "categorical" else [spec["low"], spec["high"]]
+            if not all(isinstance(v, int | float) and 0.0 < v <= 1.0 for v in values):
+                raise ConfigError(f"{where}: an input density is a share in (0, 1], got {values}")
+            continue
         elif name not in PARAMETERS:
             raise ConfigError(f"{where}: unknown gene {name!r}; genes are cell and the trainer's "
                               f"parameters: {', '.join(p for p in PARAMETERS if p != 'epsilon')}")
@@ -189,6 +203,8 @@ def apply(model, rewiring, training, values: dict[str, Any]):
     """``(model, rewiring, training)`` configs with the gene values set, validated."""
     tables = {"model": {}, "rewiring": {}, "training": {}}
     for name, value in values.items():
+        if name in GENOTYPE_GENES:  # shapes the genotype, not the training
+            continue
         table, key = PARAMETERS[name][0].split(".")
         tables[table][key] = value
     return (replace(model, **tables["model"]).validate(), replace(rewiring, **tables["rewiring"]).validate(),
@@ -198,6 +214,8 @@ def apply(model, rewiring, training, values: dict[str, Any]):
 def check_extremes(genes: dict[str, dict], model, rewiring, training) -> None:
     """Refuse a gene range whose ends the trainer would refuse (``lr`` ≤ 0, ``dropout`` ≥ 1, …)."""
     for name, spec in genes.items():
+        if name in GENOTYPE_GENES:
+            continue
         values = spec["choices"] if spec["type"] == "categorical" else [spec["low"], spec["high"]]
         for value in values:
             try:

@@ -148,8 +148,20 @@ def random_individual(space: SearchSpace, n_inputs: int, n_outputs: int, rng: np
     graph = sample_genotype(space, prior_name, n_inputs, n_outputs, rng)
     cells = space.cells
     cell = cells[int(rng.integers(len(cells)))] if cells else None
-    return Individual(graph, cell, origin=f"prior:{prior_name}", pareto=space.evolution.selection == "nsga2",
-                      genes=training_genes.sample(space.genes, rng))
+    genes = training_genes.sample(space.genes, rng)
+    return Individual(with_genotype_genes(graph, genes, rng), cell, origin=f"prior:{prior_name}",
+                      pareto=space.evolution.selection == "nsga2", genes=genes)
+
+
+def with_genotype_genes(graph, genes: dict, rng: np.random.Generator, previous: dict | None = None):
+    """``graph`` reshaped to its genotype genes (``input_density``) where they are set and, given
+    ``previous`` values, where they changed."""
+    density = genes.get("input_density")
+    if density is None or (previous is not None and previous.get("input_density") == density):
+        return graph
+    from structsearch.graphs.operators import set_input_density
+
+    return set_input_density(graph, float(density), rng)
 
 
 def _pick(weights: dict[str, float], rng: np.random.Generator) -> str:
@@ -202,6 +214,7 @@ def mutate(
         cell = cells[int(rng.integers(len(cells)))]
         description += f"+cell:{cell}"
     genes = training_genes.mutate(space.genes, individual.genes, space.evolution.gene_mutation_probability, rng)
+    graph = with_genotype_genes(graph, genes, rng, individual.genes)
     changed = sorted(name for name in genes if genes[name] != individual.genes.get(name))
     if changed:
         description += "+genes:" + ",".join(changed)
@@ -228,7 +241,8 @@ def make_offspring(space: SearchSpace, parents: list[Individual], rng: np.random
                 graphs = crossover(name)(tagged(pair[0].graph, 0), tagged(pair[1].graph, 1), rng)
             ids = tuple(p.id for p in pair)
             gene_pair = training_genes.cross(space.genes, pair[0].genes, pair[1].genes, rng)
-            made = [Individual(g, parent.cell, origin=f"crossover:{name}", parents=ids, pareto=pareto, genes=genes)
+            made = [Individual(with_genotype_genes(g, genes, rng), parent.cell, origin=f"crossover:{name}",
+                               parents=ids, pareto=pareto, genes=genes)
                     for g, parent, genes in zip(graphs, pair, gene_pair, strict=True)]
             known = [p.metrics.get("input_importance") for p in pair]
             importance = (np.mean(known, axis=0).tolist() if all(known) and len({len(k) for k in known}) == 1

@@ -29,7 +29,6 @@ from structsearch.errors import ConfigError, DataError
 from structsearch.nn.sparse_linear import SparseLinear
 
 FORMATS = ("torch", "onnx")
-SUFFIXES = {"torch": ".pt2", "onnx": ".onnx"}
 
 
 class DenseLinear(nn.Module):

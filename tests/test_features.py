@@ -299,6 +299,7 @@ def test_an_input_density_gene_shapes_each_candidates_input_layer(capsys):
         ("genes.input_density", {"type": "float", "low": 0.1, "high": 0.9}),
         ("evolution.gene_mutation_probability", 1.0)])
     rng = np.random.default_rng(0)
+    reshaped = 0
     for _ in range(6):
         individual = random_individual(space, 64, 10, rng)
         density = individual.genes["input_density"]
@@ -307,6 +308,8 @@ def test_an_input_density_gene_shapes_each_candidates_input_layer(capsys):
         graph, _, genes, description = mutate(space, individual, rng)
         if genes["input_density"] != density and "inputs" not in description and "edge" not in description:
             assert max(1, round(genes["input_density"] * 64)) in reader_fan_in(graph)
+            reshaped += 1
+    assert reshaped  # the mutated-gene check above ran at least once
     code, _, err = cli(capsys, "evolve", "reber-gru", "--set", 'genes.input_density={type="float", low=0.1, high=0.5}',
                        "--quiet")
     assert code == 2 and "an input-density gene needs model.kind = 'mlp'" in err

@@ -101,7 +101,7 @@ def test_a_structure_search_on_breast_cancer_fits_predicts_and_scores_above_0_9(
     assert fitted.search_["trained"] == len(fitted.cv_results_["id"]) > 0
     assert sum(fitted.cv_results_["cost_epochs"]) <= 60 + 5  # the budget, overshot by at most one candidate
     assert fitted.best_estimator_.genotype.endswith(f"genotype-{fitted.search_['best_id']}.json")
-    assert fitted.best_genotype_["n_inputs"] == 30 if "n_inputs" in fitted.best_genotype_ else True
+    assert fitted.best_genotype_["n_inputs"] == 30
     best = fitted.cv_results_["id"].index(fitted.search_["best_id"])
     assert fitted.cv_results_["val_accuracy"][best] == max(v for v in fitted.cv_results_["val_accuracy"]
                                                             if v is not None)

@@ -50,10 +50,6 @@ def _cell(value, signed: bool = False) -> str:
     return f"{value:+.4f}" if signed else f"{value:.4f}"
 
 
-def _mean(entry) -> float | None:
-    return entry.get("mean") if isinstance(entry, dict) else entry
-
-
 def print_scores(console, title: str, report: dict) -> None:
     from rich.table import Table
 

@@ -111,14 +111,12 @@ def run(args) -> int:
     progress = None if args.no_progress else ProgressBar(f"{task.name} · {config.rewiring.rule}")
     run_dir = new_run_dir(args.name, args.runs, prefix="train-", overwrite=args.overwrite)
     write_json(run_dir / "config.json", config.to_dict())
-    trace = None
-    if not task.sequence and (config.model.genotype is None or _layered(config)):
-        from structsearch.nn.importance import ImportanceTrace
+    from structsearch.nn.importance import ImportanceTrace
 
-        trace = ImportanceTrace(k=min(20, task.n_inputs))  # the top inputs after every epoch's rewiring
+    trace = ImportanceTrace(k=min(20, task.n_inputs))  # an MLP's top inputs after every epoch's rewiring
     model, result = run_training(config, task, [progress, trace])
     write_json(run_dir / "result.json", result.to_dict())
-    if trace is not None and trace.tops:
+    if trace.tops:
         from structsearch.nn.importance import input_importance
 
         write_json(run_dir / "input_importance.json", {**trace.to_dict(),
@@ -140,13 +138,3 @@ def run(args) -> int:
     console.print(summary)
     console.print(f"results in {run_dir}")
     return 0 if result.status in ("ok", "stopped-early") else 1
-
-
-def _layered(config) -> bool:
-    """Whether a train configuration's genotype file is a layered graph (an MLP), not a CNN."""
-    if config.model.genotype is None:
-        return False
-    from structsearch.graphs.cnn import ConvGenotype
-    from structsearch.graphs.files import load_genotype
-
-    return not isinstance(load_genotype(config.model.genotype), ConvGenotype)

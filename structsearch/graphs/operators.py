@@ -324,9 +324,9 @@ def resize_layer(graph: LayeredGraph, rng: np.random.Generator, step: float = BL
 
 # ------------------------------------------------------------------------------ the input layer
 
-# the operators that take the parent's input importance (``importance``: one value per input, from
-# its trained weights: structsearch.nn.importance), where the search knows it
-INPUT_OPERATORS = ("drop-inputs", "add-inputs", "focus-inputs")
+# the input operators that take the parent's input importance (``importance``: one value per input,
+# from its trained weights: structsearch.nn.importance), where the search knows it
+IMPORTANCE_OPERATORS = ("drop-inputs", "focus-inputs")
 INPUT_FRACTION = 0.1  # drop-inputs and add-inputs: this share of the inputs
 FOCUS_FRACTION = 0.2  # focus-inputs: this share of the input layer's connections moves
 

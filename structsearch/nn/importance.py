@@ -68,7 +68,8 @@ def jaccard(a, b) -> float:
 
 class ImportanceTrace:
     """A trainer callback: the top ``k`` inputs by strength after every epoch (after its rewiring,
-    when it runs after the topology rule)."""
+    when it runs after the topology rule).  On a model without an input layer of its own (recurrent,
+    convolutional) it records nothing."""
 
     def __init__(self, k: int = 20):
         self.k = k
@@ -76,10 +77,16 @@ class ImportanceTrace:
         self.accumulated: np.ndarray | None = None  # WAST's importance with λ = 0 (see the module docstring)
 
     def on_train_begin(self, trainer) -> None:
-        strength = input_importance(trainer.model)
-        self.tops, self.accumulated = [top_inputs(strength, self.k)], np.zeros_like(strength)
+        from structsearch.nn.mlp import SparseMLP
+
+        self.tops, self.accumulated = [], None
+        if isinstance(trainer.model, SparseMLP):
+            strength = input_importance(trainer.model)
+            self.tops, self.accumulated = [top_inputs(strength, self.k)], np.zeros_like(strength)
 
     def on_epoch_end(self, trainer, epoch: int) -> None:
+        if self.accumulated is None:
+            return
         strength = input_importance(trainer.model)
         self.tops.append(top_inputs(strength, self.k))
         self.accumulated += strength

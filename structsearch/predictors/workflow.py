@@ -74,7 +74,7 @@ SIZE_WORDS = {"params", "param", "parameters", "nparams", "weights", "connection
 def default_target(table: dict[str, np.ndarray], path) -> str:
     """``val_accuracy`` where the file has it (what a gate predicts), else ``test_accuracy``."""
     for name in ("val_accuracy", "test_accuracy"):
-        if name in table and table[name].dtype != object and np.isfinite(table[name]).any():
+        if name in table and _numeric(table, name):
             return name
     raise ConfigError(f"{path}: has neither val_accuracy nor test_accuracy; name the column to predict with --target")
 
@@ -230,7 +230,7 @@ def train_predictor(meta: str | Path, model: str, target: str | None, out_dir: s
     table = read_table(meta)
     target_default = target is None
     target = default_target(table, meta) if target is None else target
-    name = check_name(name) if name else re.sub(r"[^A-Za-z0-9_.-]", "-", f"{Path(meta).stem}-{model}-{target}")
+    name = name or re.sub(r"[^A-Za-z0-9_.-]", "-", f"{Path(meta).stem}-{model}-{target}")
     path = Path(out_dir) / f"{name}.skops"
     if not overwrite and (path.exists() or path.with_suffix(".json").exists()):
         raise ConfigError(f"{path} already exists; choose another --name or replace it with --overwrite")

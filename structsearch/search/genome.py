@@ -17,7 +17,7 @@ from structsearch.graphs.cnn import ConvGenotype
 from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
 from structsearch.graphs.cnn_priors import random_dag, randwire
 from structsearch.graphs.lineage import tagged
-from structsearch.graphs.operators import BLOCK_STEPS, SINGLE_EDGE, crossover, mutation
+from structsearch.graphs.operators import BLOCK_STEPS, IMPORTANCE_OPERATORS, SINGLE_EDGE, crossover, mutation
 from structsearch.graphs.priors import prior
 from structsearch.search import genes as training_genes
 from structsearch.search.space import SearchSpace
@@ -188,7 +188,7 @@ def apply_mutation(space: SearchSpace, name: str, graph: LayeredGraph, rng: np.r
     if isinstance(graph, ConvGenotype):
         return CNN_MUTATIONS.lookup(name)(graph, rng)
     options = {}
-    if name in ("drop-inputs", "focus-inputs"):
+    if name in IMPORTANCE_OPERATORS:
         options["importance"] = importance
     if name in BLOCK_STEPS:
         options["step"] = space.evolution.step(name)

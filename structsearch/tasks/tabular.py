@@ -278,16 +278,16 @@ def load_csv(path: str = "", label: str = "label", test_fraction: float = 0.2, v
         raise DataError(f"{path}: rows have different numbers of columns")
     at = header.index(label)
     features = [i for i in range(len(header)) if i != at]
-    bad = []
-    for i in features:
+    columns, bad = [], []
+    for i in features:  # each column parsed once
         try:
-            [float(row[i]) for row in body]
+            columns.append([float(row[i]) for row in body])
         except ValueError:
             bad.append(header[i])
     if bad:
         raise DataError(f"{path}: {len(bad)} non-numeric feature column(s): {', '.join(bad[:5])}"
                         f"{', …' if len(bad) > 5 else ''} (make them numbers, or drop them)")
-    x = np.array([[float(row[i]) for i in features] for row in body], dtype=np.float32)
+    x = np.array(columns, dtype=np.float32).T.reshape(len(body), len(features))
     classes, y = np.unique(np.array([row[at] for row in body]), return_inverse=True)
     if classes.size < 2:
         raise DataError(f"{path}: the label column {label!r} has one class ({str(classes[0])!r}); a classifier "

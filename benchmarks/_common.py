@@ -1,9 +1,13 @@
-"""Helpers shared by the benchmarks: data directory option, timing, JSON output.
+"""Helpers shared by the benchmarks: data directory option, timing, JSON output, records.
 
 Every benchmark's JSON carries its ``conditions``: the load average when it started (this module is
 imported first) and when it ended, the cores, and the thread settings in force.  Ratios of two
 timings are measured interleaved (A, B, A, B, …; :func:`interleaved`), so that a change of load
 moves both sides.
+
+Every benchmark takes ``--record PATH``: its figures are then also written as a provenance record
+(:mod:`structsearch.provenance`: the command, commit, date, machine and conditions beside the
+figures), which is how a figure reaches the documentation (``docs/results/data/``).
 """
 
 from __future__ import annotations
@@ -12,19 +16,35 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
+from structsearch.provenance import make_record, write_record
 from structsearch.threads import ThreadGovernor, settings
 
 LOAD_AT_START = os.getloadavg()
 DEFAULT_SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
 
 
+class _Parser(argparse.ArgumentParser):
+    """Remembers ``--record`` for :func:`emit`."""
+
+    def parse_args(self, *args, **kwargs):
+        namespace = super().parse_args(*args, **kwargs)
+        _RECORD["path"] = namespace.record
+        return namespace
+
+
+_RECORD: dict = {"path": None}
+
+
 def parser(description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=description)
+    p = _Parser(description=description)
+    p.add_argument("--record", metavar="PATH", default=None,
+                   help="also write the figures as a provenance record (docs/results/data/NAME.json)")
     p.add_argument("--data-dir", default=os.environ.get("STRUCTSEARCH_DATA") or str(DEFAULT_SHARED),
                    help="datasets folder (default $STRUCTSEARCH_DATA or ../shared/datasets)")
     p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch threads (default: cores)")
@@ -64,5 +84,12 @@ def conditions() -> dict:
 
 
 def emit(figures: dict) -> None:
-    """Print the figures, with the conditions they were measured in, as JSON on the last line."""
-    print(json.dumps({**figures, "conditions": {**conditions(), **figures.get("conditions", {})}}))
+    """Print the figures, with the conditions they were measured in, as JSON on the last line (and
+    write them as a record where ``--record`` asked for one)."""
+    measured = {**conditions(), **figures.get("conditions", {})}
+    if _RECORD["path"]:
+        title = (sys.modules["__main__"].__doc__ or "").strip().splitlines()[0:1] or [Path(sys.argv[0]).stem]
+        body = {key: value for key, value in figures.items() if key not in ("conditions", "headline")}
+        extra = {"headline": figures["headline"]} if "headline" in figures else {}
+        write_record(_RECORD["path"], make_record(title[0], body, measured, **extra))
+    print(json.dumps({**{k: v for k, v in figures.items() if k != "headline"}, "conditions": measured}))

@@ -1,12 +1,13 @@
-"""Fit, search and export on a real table (scikit-learn's breast cancer): about a minute on 2 cores.
+"""Fit, search and export on a real table.
 
-    python examples/search_a_table.py
+On scikit-learn's breast-cancer table, about a minute on 2 cores (`--tiny`: a few seconds):
 
 1. a truly sparse MLP in a scikit-learn Pipeline, cross-validated;
 2. the genetic structure search on the same table, its pick refitted and scored on held-out rows;
 3. the pick exported to a torch.export program and to ONNX, and checked against structsearch.
 """
 
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,17 +21,17 @@ from sklearn.preprocessing import StandardScaler
 from structsearch.sklearn import SparseMLPClassifier, StructureSearchClassifier
 
 
-def main() -> None:
+def main(tiny: bool = False) -> None:
     x, y = load_breast_cancer(return_X_y=True)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
 
     # 1. a sparse MLP as any scikit-learn classifier
-    sparse = make_pipeline(StandardScaler(), SparseMLPClassifier(epochs=20, random_state=0))
+    sparse = make_pipeline(StandardScaler(), SparseMLPClassifier(epochs=5 if tiny else 20, random_state=0))
     print("sparse MLP, 5-fold CV accuracy:", cross_val_score(sparse, x_train, y_train, cv=5).mean().round(4))
 
-    # 2. a structure search under a budget of 150 training epochs
+    # 2. a structure search under a budget of training epochs
     work = Path(tempfile.mkdtemp(prefix="structsearch-example-"))
-    search = make_pipeline(StandardScaler(), StructureSearchClassifier(max_epochs=150, random_state=0,
+    search = make_pipeline(StandardScaler(), StructureSearchClassifier(max_epochs=40 if tiny else 150, random_state=0,
                                                                        runs_dir=str(work)))
     search.fit(x_train, y_train)
     found = search[-1]
@@ -51,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(tiny="--tiny" in sys.argv)

@@ -27,49 +27,63 @@ from __future__ import annotations
 
 import tomllib
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, get_origin, get_type_hints
 
 from structsearch import seeds
+from structsearch.declare import Either, Flag, Interval, Options, Text, check_settings, document_settings, setting
 from structsearch.errors import ConfigError
 from structsearch.graphs.density import DENSITY_SCHEMES, check_epsilon
 from structsearch.nn.activations import ACTIVATIONS
+from structsearch.nn.recurrent import CELLS
 from structsearch.sparsity.evolution import (
     EVOLUTION_RULES,
     check_drop_fraction,
     check_every,
     make_evolution,
 )
-from structsearch.tasks import DEFAULT_TASK, task_entry
+from structsearch.tasks import DEFAULT_TASK, task_entry, task_names
 from structsearch.train import TrainConfig
 
 
+@document_settings
 @dataclass
 class TaskConfig:
-    name: str = DEFAULT_TASK
-    options: dict[str, Any] = field(default_factory=dict)
+    """``[task]``: the task by name, beside the task's own options (see ``structsearch tasks``)."""
+
+    name: str = setting(DEFAULT_TASK, "the task (built in or read from files)", Options(task_names))
+    options: dict[str, Any] = setting(doc="the task's own options, written flat under [task]", factory=dict)
 
 
+@document_settings
 @dataclass
 class ModelConfig:
-    architecture: str | None = None  # None: input-256-256-output of the task
-    genotype: str | None = None  # a LayeredGraph file; replaces architecture and density
-    cell: str | None = None  # rnn_tanh | rnn_relu | lstm | gru for sequence tasks (default gru)
-    epsilon: float = 20.0
-    density_scheme: str = "er"
-    density: float | None = None
-    activation: str = "relu"
-    dropout: float = 0.0
-    init: str = "he"
+    """``[model]`` of a train file: the sparse network to build."""
+
+    architecture: str | None = setting(
+        None, "layer widths, e.g. 784-1000-1000-10; unset: input-256-256-output of the task",
+        Either((None, Text("widths joined by '-'", lambda v: isinstance(v, str) and bool(v)))))
+    genotype: str | None = setting(None, "a genotype file (.json or .npz) to decode instead of architecture "
+                                         "and density", Either((None, Text("a path"))))
+    cell: str | None = setting(None, "recurrent cell for sequence tasks (unset: gru)",
+                               Either((None, Options(lambda: CELLS))))
+    epsilon: float = setting(20.0, "Erdős–Rényi ε: a layer pair's density is ε(n_in + n_out)/(n_in·n_out)",
+                             Interval(0, None, low_open=True))
+    density_scheme: str = setting("er", "how layer densities are set: er (Erdős–Rényi ε), erk (RigL's ERK), "
+                                        "uniform (density)", Options(lambda: DENSITY_SCHEMES))
+    density: float | None = setting(None, "the density of every layer (scheme uniform)",
+                                    Either((None, Interval(0, 1, low_open=True))))
+    activation: str = setting("relu", "hidden activation", Options(lambda: ACTIVATIONS))
+    dropout: float = setting(0.0, "dropout on hidden activations", Interval(0, 1, high_open=True))
+    init: str = setting("he", "initial weights: he (Kaiming) or xavier, scaled for each neuron's fan-in",
+                        Options(("he", "xavier")))
 
     def validate(self) -> ModelConfig:
         if self.genotype is not None and self.architecture is not None:
             raise ConfigError("model.genotype and model.architecture exclude each other; give one")
         if self.cell is not None:
-            from structsearch.nn.recurrent import check_cell
-
-            check_cell(self.cell)
+            CELLS.check(self.cell)
         DENSITY_SCHEMES.check(self.density_scheme, "model.density_scheme")
         if self.density_scheme == "er":
             check_epsilon(self.epsilon)
@@ -78,22 +92,31 @@ class ModelConfig:
             raise ConfigError(f"model.init must be 'he' or 'xavier', got {self.init!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout must lie in [0, 1), got {self.dropout}")
+        check_settings(self, "model")
         return self
 
 
+@document_settings
 @dataclass
 class RewiringConfig:
     """Topology evolution while a model trains: the ``[rewiring]`` table of a train file and of a
     search space (SET, Mocanu et al. 2018; SET-motif, Su 2022; RigL, Evci et al. 2020)."""
 
-    rule: str = "set"
-    drop_fraction: float = 0.3  # ζ: the fraction of connections replaced per update
-    every: int = 1
-    start_epoch: int = 0
-    end_epoch: int | None = None
-    evolve_output_layer: bool = True
-    regrow_init: str = "zero"
-    motif_size: int = 2
+    rule: str = setting("set", "the rewiring rule while a model trains (none: a static topology)",
+                        Options(lambda: EVOLUTION_RULES))
+    drop_fraction: float = setting(0.3, "ζ: the share of each layer's connections replaced per update",
+                                   Interval(0, 1, low_open=True, high_open=True))
+    every: int = setting(1, "epochs between updates", Interval(1, None, integer=True))
+    start_epoch: int = setting(0, "the first epoch after which connections are updated",
+                               Interval(0, None, integer=True))
+    end_epoch: int | None = setting(None, "no update after this epoch (unset: until the end)",
+                                    Either((None, Interval(0, None, integer=True))))
+    evolve_output_layer: bool = setting(True, "rewire the output layer too (the SET-motif code kept it fixed)",
+                                        Flag())
+    regrow_init: str = setting("zero", "a regrown connection starts at zero or at small random values (1 % of "
+                                       "its layer's He scale)", Options(("zero", "random")))
+    motif_size: int = setting(2, "SET-motif: neurons per motif, pruned and regrown together",
+                              Interval(1, None, integer=True))
 
     def validate(self) -> RewiringConfig:
         EVOLUTION_RULES.check(self.rule)
@@ -101,6 +124,7 @@ class RewiringConfig:
         check_every(self.every)
         if self.motif_size < 1:
             raise ConfigError(f"rewiring.motif_size must be a positive integer, got {self.motif_size}")
+        check_settings(self, "rewiring")
         return self
 
     def make_rule(self, seed: int):
@@ -111,14 +135,15 @@ class RewiringConfig:
         return make_evolution(self.rule, **options, seed=seeds.derive(seed, "rewiring"))
 
 
+@document_settings
 @dataclass
 class RunConfig:
     """A train file: ``[task]``, ``[model]``, ``[rewiring]`` and ``[training]``."""
 
-    task: TaskConfig = field(default_factory=TaskConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    rewiring: RewiringConfig = field(default_factory=RewiringConfig)
-    training: TrainConfig = field(default_factory=TrainConfig)
+    task: TaskConfig = setting(doc="[task]: the task and its options", factory=TaskConfig)
+    model: ModelConfig = setting(doc="[model]: the sparse network to build", factory=ModelConfig)
+    rewiring: RewiringConfig = setting(doc="[rewiring]: rewiring while it trains", factory=RewiringConfig)
+    training: TrainConfig = setting(doc="[training]: the shared trainer's settings", factory=TrainConfig)
 
     def validate(self) -> RunConfig:
         task_entry(self.task.name)
@@ -153,6 +178,8 @@ def task_from_table(values: Any, source: str = "configuration") -> TaskConfig:
 
 
 SECTIONS = {"model": ModelConfig, "rewiring": RewiringConfig, "training": TrainConfig}
+# every table of a train file, by name (the configuration reference and the options read them)
+TRAIN_TABLES = {"task": TaskConfig, **SECTIONS}
 # names of earlier releases → today's, each with a one-line deprecation note when used
 LEGACY_TABLES = {"evolution": "rewiring"}
 

@@ -23,6 +23,21 @@ from structsearch.train_callbacks import Callback
 
 
 def load_configured_task(config: RunConfig, data_dir: str | None = None) -> Task:
+    """The task a train configuration names, loaded with its options.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The configuration; its ``task`` names the task and holds its options.
+    data_dir : str, optional
+        The datasets folder for file tasks (else ``$STRUCTSEARCH_DATA``), unless the options
+        name one.
+
+    Returns
+    -------
+    Task
+        The task's training, validation and test splits.
+    """
     options = dict(config.task.options)
     if data_dir is not None and "data_dir" in _task_option_names(config.task.name):
         options.setdefault("data_dir", data_dir)
@@ -118,7 +133,15 @@ def load_genotype(config: RunConfig, task: Task):
 @dataclass(frozen=True)
 class ModelSpec:
     """How a genotype becomes a trainable candidate: the ``[model]`` settings (activation,
-    dropout, initialisation, recurrent cell, density of drawn layers) and the ``[rewiring]`` rule."""
+    dropout, initialisation, recurrent cell, density of drawn layers) and the ``[rewiring]`` rule.
+
+    Parameters
+    ----------
+    model : ModelConfig
+        The ``[model]`` settings the genotype decodes with.
+    rewiring : RewiringConfig
+        The rewiring rule while it trains (default ``none``).
+    """
 
     model: ModelConfig = field(default_factory=ModelConfig)
     rewiring: RewiringConfig = field(default_factory=lambda: RewiringConfig(rule="none"))
@@ -132,6 +155,22 @@ def build_candidate(genotype, spec: ModelSpec, task: Task, seed: int):
     task decodes into a sparse recurrent net of ``spec.model.cell`` (GRU by default) over the task's
     vocabulary, anything else into a sparse MLP.  Initial connectivity and weights draw from the
     ``model`` stream of ``seed``, the rule (None for ``"none"``) from its ``rewiring`` stream.
+
+    Parameters
+    ----------
+    genotype : LayeredGraph, ConvGenotype or list of int
+        The structure to decode, or layer widths ``[inputs, hidden…, outputs]``.
+    spec : ModelSpec
+        The model settings and the rewiring rule.
+    task : Task
+        The task it will train on (its input shape, classes and whether it is a sequence task).
+    seed : int
+        The seed of its initial weights and of its rule's draws.
+
+    Returns
+    -------
+    tuple of (torch.nn.Module, TopologyEvolution or None)
+        The sparse model and its rewiring rule (a training callback).
     """
     from structsearch.graphs import LayeredGraph, erdos_renyi
     from structsearch.graphs.cnn import ConvGenotype
@@ -191,6 +230,23 @@ def build_model(config: RunConfig, task: Task):
 
 
 def run_training(config: RunConfig, task: Task, callbacks: list[Callback] = ()) -> tuple[object, TrainResult]:
+    """Build the configuration's model and train it: what ``structsearch train`` does.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The train configuration (validated here).
+    task : Task
+        The task, as :func:`load_configured_task` loads it.
+    callbacks : list of Callback
+        Extra training callbacks (after the rewiring rule).
+
+    Returns
+    -------
+    tuple of (torch.nn.Module, TrainResult)
+        The trained model (with the weights of its best validation epoch) and the result: status,
+        selected epoch, validation and test accuracy, curves, seconds per phase, connections.
+    """
     config.validate()
     model, rule = build_model(config, task)
     result = train(model, task, config.training, [rule, *callbacks])

@@ -894,7 +894,25 @@ def open_runs(paths: list, allow_mixed: bool = False) -> list[SearchRun]:
 
 def write_report(paths: list[str | Path], out: str | Path | None = None, fmt: str = "html",
                  allow_mixed: bool = False) -> Path:
-    """Write the report of the runs at ``paths``; returns the file written."""
+    """Write the report of searches, a study or an experiment (``structsearch report``).
+
+    Parameters
+    ----------
+    paths : list of str or Path
+        Run folders of ``structsearch evolve`` (several are compared), a study's journal file or
+        database URL, or an experiment's run folder.
+    out : str or Path, optional
+        The file or folder to write (default: ``report.html`` in the first run).
+    fmt : {"html", "md"}
+        One self-contained HTML file, or Markdown with PNG figures beside it.
+    allow_mixed : bool
+        Compare runs of different tasks (refused otherwise).
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
     if fmt not in ("html", "md"):
         raise ConfigError(f"--format must be html or md, got {fmt!r}")
     sources = open_sources(paths)

@@ -290,7 +290,29 @@ def optimize(spec: str) -> int:
 @dataclass
 class StudyConfig:
     """How ``structsearch study`` runs: ``trials`` over ``jobs`` processes of this machine, in
-    ``storage`` (None: a journal file ``runs/studies/<study_name>.journal``; or a database URL)."""
+    ``storage`` (None: a journal file ``runs/studies/<study_name>.journal``; or a database URL).
+
+    Parameters
+    ----------
+    trials : int
+        Trials to run, over all processes.
+    storage : str, optional
+        A database URL (``sqlite:///…``, ``postgresql://…``); default: a journal file.
+    study_name : str, optional
+        The study's name (default: the space's); an existing study of that name continues.
+    pruner : {"median", "hyperband", "none"}
+        Optuna's pruner.
+    jobs : int
+        Processes on this machine.
+    timeout : float, optional
+        Stop starting trials after this many seconds.
+    runs : str
+        The runs folder (the journal file goes to ``runs/studies/``).
+    data_dir : str, optional
+        The datasets folder of file tasks.
+    heartbeat : int
+        Database storage: seconds between heartbeats; a trial silent for 3 is failed and retried.
+    """
 
     trials: int
     storage: str | None = None
@@ -323,8 +345,29 @@ class StudyOutcome:
 
 
 def run_study(space: SearchSpace, config: StudyConfig, announce=None) -> StudyOutcome:
-    """Run the study's trials over its processes.  Every check runs first; ``announce(storage)`` is
-    called once they have passed, before the first trial."""
+    """Run an Optuna study of a space's ``[study.params]`` (``structsearch study``).
+
+    Every check runs first; ``announce(storage)`` is called once they have passed, before the first
+    trial.
+
+    Parameters
+    ----------
+    space : SearchSpace
+        The space: its ``[study.params]`` are tuned, its priors draw each trial's genotype.
+    config : StudyConfig
+        Trials, processes, storage, pruner.
+    announce : callable, optional
+        Called with the storage's description before the first trial.
+
+    Returns
+    -------
+    StudyOutcome
+        The study's best trial and where it is stored.
+
+    References
+    ----------
+    Akiba et al. (2019), "Optuna: a next-generation hyperparameter optimization framework", KDD.
+    """
     config.validate()
     if not space.study.params:
         raise ConfigError(f"search space {space.name!r} has no [study.params] table: nothing to tune")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from structsearch.declare import Either, Interval, Options, Text, check_settings, document_settings, setting
 from structsearch.errors import ConfigError
 from structsearch.registry import names_registry
 from structsearch.tasks import Split, Task
@@ -30,21 +31,26 @@ from structsearch.train_callbacks import Callback, StopTraining
 OPTIMIZERS = names_registry("optimizer", ("sgd", "adam"))
 
 
+@document_settings
 @dataclass
 class TrainConfig:
     """Optimisation settings.  Checked by :meth:`validate`, which names the bad key and value."""
 
-    epochs: int = 10
-    batch_size: int = 64
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    grad_clip: float | None = None
-    seed: int = 0
-    device: str = "cpu"
-    eval_batch_size: int = 2048
-    lr_schedule: str = "constant"  # constant | cosine (epoch e of E trains at lr · ½(1 + cos(π e / E)))
+    epochs: int = setting(10, "training epochs", Interval(1, None, integer=True))
+    batch_size: int = setting(64, "samples per training batch", Interval(1, None, integer=True))
+    optimizer: str = setting("sgd", "the optimizer (sgd: with momentum and weight decay)", Options(lambda: OPTIMIZERS))
+    lr: float = setting(0.05, "learning rate", Interval(0, None, low_open=True))
+    momentum: float = setting(0.9, "SGD momentum", Interval(0, 1, high_open=True))
+    weight_decay: float = setting(0.0, "L2 weight decay", Interval(0, None))
+    grad_clip: float | None = setting(None, "clip the gradient norm at this value (unset: no clipping)",
+                                      Either((None, Interval(0, None, low_open=True))))
+    seed: int = setting(0, "the seed every random draw of the run derives from",
+                        Interval(0, 2**63, high_open=True, integer=True))
+    device: str = setting("cpu", "torch device (cpu, cuda, cuda:1, …); must exist on this machine",
+                          Text("a torch device name"))
+    eval_batch_size: int = setting(2048, "samples per evaluation batch", Interval(1, None, integer=True))
+    lr_schedule: str = setting("constant", "constant, or cosine: epoch e of E trains at lr · ½(1 + cos(π e / E))",
+                               Options(("constant", "cosine")))
 
     def validate(self) -> TrainConfig:
         for key in ("epochs", "batch_size", "eval_batch_size"):
@@ -66,13 +72,9 @@ class TrainConfig:
             raise ConfigError(f"weight_decay must be ≥ 0, got {self.weight_decay}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"grad_clip must be positive, got {self.grad_clip}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}")
         check_device(self.device)
+        check_settings(self, "training")
         return self
-
-
-LR_SCHEDULES = ("constant", "cosine")
 
 
 def epoch_lr(config: TrainConfig, epoch: int, epochs: int) -> float:

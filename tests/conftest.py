@@ -22,3 +22,25 @@ def idx_dir(tmp_path):
 def _no_automatic_reports(monkeypatch):
     """Searches run by tests write no report.html (test_report.py turns it back on where it checks it)."""
     monkeypatch.setenv("STRUCTSEARCH_REPORT", "0")
+
+
+@pytest.fixture
+def chromium():
+    """Headless Chromium (Debian's chromium and chromium-driver; .ci/run installs them) through
+    selenium, logging the browser console; skipped, saying why, where either is missing."""
+    import shutil
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install -e '.[dev]')")
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600",
+                     "--disable-dev-shm-usage", "--disable-background-networking", "--no-first-run"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
+    try:
+        yield driver
+    finally:
+        driver.quit()

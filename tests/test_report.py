@@ -211,29 +211,14 @@ def test_a_study_and_an_experiment_directory_are_reported(tmp_path):
     assert len(page.images) == 2
 
 
-def test_the_report_renders_in_a_real_browser(search, tmp_path):
-    """Headless Chromium (Debian's chromium and chromium-driver; .ci/run installs them) opens the
-    report: every image loads with a non-zero size and the console shows no error."""
-    import shutil
-
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install -e '.[dev]')")
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium")
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600",
-                     "--disable-dev-shm-usage"):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(shutil.which("chromedriver")))
-    try:
-        driver.get((search / "report.html").as_uri())
-        images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
-        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-        driver.save_screenshot(str(tmp_path / "report-top.png"))
-    finally:
-        driver.quit()
+def test_the_report_renders_in_a_real_browser(search, tmp_path, chromium):
+    """Headless Chromium opens the report: every image loads with a non-zero size and the console
+    shows no error."""
+    chromium.get((search / "report.html").as_uri())
+    images = chromium.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+    errors = [entry for entry in chromium.get_log("browser") if entry["level"] == "SEVERE"]
+    chromium.save_screenshot(str(tmp_path / "report-top.png"))
     assert len(images) >= 5 and all(done and width > 0 and height > 0 for done, width, height in images), images
     assert errors == []
     assert (tmp_path / "report-top.png").read_bytes().startswith(PNG)

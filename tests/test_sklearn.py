@@ -145,17 +145,6 @@ def test_a_structure_search_trains_its_candidates_on_a_dask_client(tmp_path):
     assert search.cv_results_["val_accuracy"] == local.cv_results_["val_accuracy"]  # the same search, elsewhere
 
 
-def test_the_example_runs(capsys):
-    import runpy
-    from pathlib import Path
-
-    runpy.run_path(str(Path(__file__).parents[1] / "examples" / "search_a_table.py"), run_name="__main__")
-    out = capsys.readouterr().out
-    assert "structure search:" in out and "largest difference to structsearch" in out
-    gap = float(out.rsplit("structsearch ", 1)[1].split()[0])
-    assert gap < 1e-5
-
-
 def test_a_structure_search_takes_a_space_file_and_refuses_one_the_table_cannot_take(tmp_path):
     from importlib import resources
 

@@ -10,6 +10,7 @@ import types
 import typing
 from typing import Any
 
+from structsearch.declare import Either, Interval, Setting, find_setting
 from structsearch.errors import ConfigError
 from structsearch.overrides import parse_assignment
 
@@ -117,6 +118,49 @@ def option_changes(namespace, options: dict[str, str]) -> list[tuple[str, Any]]:
     """``(dotted key, value)`` for every option of ``options`` (option → dotted key) that was given."""
     return [(dotted, getattr(namespace, option)) for option, dotted in options.items()
             if getattr(namespace, option, None) is not None]
+
+
+# ------------------------------------------------------------------ declared settings as options
+
+
+def _option_type(declared: Setting):
+    """The argparse type of a declared setting's option: counts and seeds as integers of their lower
+    bound, other numbers as finite numbers, the rest as text (the declaration checks the value)."""
+    allowed = declared.allowed
+    intervals = [c for c in allowed.constraints if isinstance(c, Interval)] if isinstance(allowed, Either) else (
+        [allowed] if isinstance(allowed, Interval) else [])
+    if not intervals:
+        return None
+    interval = intervals[0]
+    if interval.integer:
+        return positive_int if (interval.low or 0) >= 1 else nonnegative_int
+    return number
+
+
+def setting_help(declared: Setting, default_from: str | None = None) -> str:
+    """An option's help from its declaration: the meaning, what is allowed and the default (or where
+    the default comes from: ``default_from``, e.g. "the space")."""
+    shown = str(declared.default).lower() if isinstance(declared.default, bool) else declared.default
+    default = "" if declared.default is None else f"; default {shown}"
+    if default_from:
+        default = f"; default: {default_from}"
+    allowed = declared.allowed_text
+    extra = f" ({allowed}{default})" if allowed else (f" (default {declared.default})" if default else "")
+    return (declared.doc + extra).replace("%", "%%")
+
+
+def add_declared_options(parser: argparse.ArgumentParser, options: dict[str, str], tables: dict[str, type],
+                         default_from: str | None = None) -> None:
+    """One ``--option`` per entry of ``options`` (option → the dotted key it sets), its type, help,
+    allowed values and default read from the key's declaration in ``tables`` (table → dataclass);
+    ``default_from`` says where the default comes from instead (e.g. "the space's value")."""
+    for option, dotted in options.items():
+        declared = find_setting(tables, dotted)
+        kwargs = {"help": setting_help(declared, default_from)}
+        convert = _option_type(declared)
+        if convert is not None:
+            kwargs["type"] = convert
+        parser.add_argument("--" + option.replace("_", "-"), **kwargs)
 
 
 # ------------------------------------------------------------------ settings dataclasses as options

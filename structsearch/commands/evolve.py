@@ -7,14 +7,12 @@ from pathlib import Path
 
 from structsearch.commands._options import (
     add_data_options,
+    add_declared_options,
     add_memory_option,
     add_output_options,
     key_value,
-    nonnegative_int,
-    number,
     option_changes,
     positive_int,
-    positive_number,
 )
 from structsearch.errors import ConfigError
 
@@ -50,7 +48,7 @@ def space_changes(args, options: dict[str, str]) -> list[tuple[str, object]]:
 
 
 def add_parser(commands) -> None:
-    from structsearch.search.space import SELECTIONS
+    from structsearch.search.space import SPACE_TABLES
 
     parser = commands.add_parser("evolve", help="the genetic structure search (default: the digits-small space)")
     parser.add_argument("space", nargs="?", help="a built-in space (see `structsearch spaces`) or a TOML file")
@@ -65,18 +63,7 @@ def add_parser(commands) -> None:
                                        "SPACE searches the `tabular` space)")
     parser.add_argument("--task-option", action="append", type=key_value, metavar="KEY=VALUE",
                         help="an option of the task, e.g. path=table.csv or label=kind (repeatable)")
-    parser.add_argument("--population", type=positive_int)
-    parser.add_argument("--generations", type=nonnegative_int)
-    parser.add_argument("--selection", help=SELECTIONS.help)
-    parser.add_argument("--epochs", type=positive_int, help="training epochs per candidate")
-    parser.add_argument("--predictor", help="the gate: none | online | a .skops predictor file")
-    parser.add_argument("--estimation-fraction", type=number,
-                        help="fraction of new offspring the gate drops, in [0, 1)")
-    parser.add_argument("--max-candidates", type=positive_int, help="stop after this many trained candidates")
-    parser.add_argument("--max-hours", type=positive_number, help="stop after this many hours")
-    parser.add_argument("--max-epochs", type=positive_int,
-                        help="stop after this many training epochs, summed over candidates")
-    parser.add_argument("--seed", type=nonnegative_int)
+    add_declared_options(parser, SPACE_OPTIONS, SPACE_TABLES, default_from="the space's value")
     add_output_options(parser)
     parser.add_argument("--baseline", choices=["random"],
                         help="then run random search (same seed, no gate) with exactly the epochs the search "

@@ -5,13 +5,11 @@ from __future__ import annotations
 from structsearch.commands._options import (
     Deprecated,
     add_data_options,
+    add_declared_options,
     add_memory_option,
     add_output_options,
     key_value,
-    nonnegative_int,
-    number,
     option_changes,
-    positive_int,
 )
 
 # option → the dotted key of a train file it sets
@@ -28,39 +26,15 @@ TRAIN_OPTIONS = {
 
 
 def add_train_options(parser) -> None:
-    """The options of a train file's keys (``structsearch train`` and ``structsearch prune``)."""
-    from structsearch.graphs.density import DENSITY_SCHEMES
-    from structsearch.nn.activations import ACTIVATIONS
-    from structsearch.nn.recurrent import CELLS
-    from structsearch.sparsity.evolution import EVOLUTION_RULES
-    from structsearch.train import OPTIMIZERS
+    """The options of a train file's keys (``structsearch train`` and ``structsearch prune``): each
+    option's type, help, allowed values and default come from the key's declaration."""
+    from structsearch.config import TRAIN_TABLES
 
     parser.add_argument("--params", help="a [params] file written by `structsearch study` (options override it)")
-    parser.add_argument("--task", help="task name (see `structsearch tasks`); default digits")
     parser.add_argument("--task-option", action="append", type=key_value, metavar="KEY=VALUE",
                         help="a task option, e.g. train_size=5000 (repeatable)")
-    parser.add_argument("--architecture", help="layer sizes such as 784-300-100-10")
-    parser.add_argument("--genotype", help="a genotype file (.json or .npz) to decode instead of --architecture")
-    parser.add_argument("--cell", help=f"recurrent cell for sequence tasks: {CELLS.help}")
-    parser.add_argument("--epsilon", type=number, help="Erdős–Rényi ε (default 20)")
-    parser.add_argument("--density-scheme", help=DENSITY_SCHEMES.help)
-    parser.add_argument("--density", type=number, help="overall density for erk or uniform")
-    parser.add_argument("--activation", help=ACTIVATIONS.help)
-    parser.add_argument("--dropout", type=number)
-    parser.add_argument("--rule", help=f"topology evolution while training: {EVOLUTION_RULES.help}")
+    add_declared_options(parser, TRAIN_OPTIONS, TRAIN_TABLES)
     parser.add_argument("--evolution", dest="rule", action=Deprecated, new="--rule", help="old name of --rule")
-    parser.add_argument("--drop-fraction", type=number, help="ζ, fraction replaced per update")
-    parser.add_argument("--motif-size", type=positive_int, help="SET-motif motif size m (default 2)")
-    parser.add_argument("--evolve-every", type=positive_int, help="epochs between topology updates")
-    parser.add_argument("--optimizer", help=OPTIMIZERS.help)
-    parser.add_argument("--lr", type=number)
-    parser.add_argument("--lr-schedule", help="constant | cosine (decayed to 0 over the epochs)")
-    parser.add_argument("--momentum", type=number)
-    parser.add_argument("--weight-decay", type=number)
-    parser.add_argument("--batch-size", type=positive_int)
-    parser.add_argument("--epochs", type=positive_int)
-    parser.add_argument("--seed", type=nonnegative_int)
-    parser.add_argument("--device", help="cpu or cuda")
     add_memory_option(parser)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from structsearch.declare import document_settings
+
 
 def option(default, help: str = "", minimum: int | None = None):
     """A settings field: its default, help text and lower bound for the command line."""
@@ -33,20 +35,24 @@ class RunSettings:
 class SuSetting(RunSettings):
     """Su (2022)'s training setting: SGD (lr 0.05), batch 40, 5,000/1,000 images."""
 
-    epochs: int = option(10, minimum=1)
-    lr: float = option(0.05)
-    batch_size: int = option(40, minimum=1)
-    train_size: int = option(5000, minimum=1)
-    test_size: int = option(1000, minimum=1)
+    epochs: int = option(10, "training epochs", minimum=1)
+    lr: float = option(0.05, "SGD learning rate")
+    batch_size: int = option(40, "samples per training batch", minimum=1)
+    train_size: int = option(5000, "training images (a stratified subset)", minimum=1)
+    test_size: int = option(1000, "test images (a stratified subset)", minimum=1)
 
 
+@document_settings
 @dataclass
 class SetVsMotifConfig(SuSetting):
-    task: str = option("fashion-mnist")
+    """The SET against SET-motif A/B of Su (2022): the same networks trained with each rule, over
+    ε values and repeats (``structsearch experiment set-vs-motif``)."""
+
+    task: str = option("fashion-mnist", "the task (mnist and fashion-mnist take train_size and test_size)")
     hidden: str = option("1000-1000-1000", "hidden layer sizes")
     epsilons: str = option("20", "comma-separated ε values")
-    repeats: int = option(1, minimum=1)
-    drop_fraction: float = option(0.3)
+    repeats: int = option(1, "trainings per rule and ε, each with its own seed", minimum=1)
+    drop_fraction: float = option(0.3, "ζ, the share of connections (or motifs) replaced per epoch")
 
 
 @dataclass

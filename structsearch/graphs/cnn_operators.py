@@ -30,6 +30,7 @@ def _stage_index(genotype: ConvGenotype, rng: np.random.Generator) -> int:
 
 def relabel(genotype: ConvGenotype, rng: np.random.Generator, operations: tuple[str, ...] = OPERATIONS
             ) -> ConvGenotype:
+    """Give one vertex of a random stage another operation (and its channel count with it)."""
     i = _stage_index(genotype, rng)
     stage = genotype.stages[i]
     v = int(rng.integers(1, stage.n_nodes))
@@ -43,6 +44,7 @@ def relabel(genotype: ConvGenotype, rng: np.random.Generator, operations: tuple[
 
 def insert_subgraph(genotype: ConvGenotype, rng: np.random.Generator, max_width: int = 2,
                     operations: tuple[str, ...] = OPERATIONS) -> ConvGenotype:
+    """Replace one edge of a random stage by a depth-2 subgraph of 1…``max_width`` new vertices per level."""
     i = _stage_index(genotype, rng)
     stage = genotype.stages[i]
     e = int(rng.integers(stage.n_edges))
@@ -81,6 +83,7 @@ def _common_stage(a: ConvGenotype, b: ConvGenotype, rng: np.random.Generator) ->
 
 
 def subpath_swap(a: ConvGenotype, b: ConvGenotype, rng: np.random.Generator) -> tuple[ConvGenotype, ConvGenotype]:
+    """Exchange the operations and widths along the two parents' longest paths of one stage."""
     i = _common_stage(a, b, rng)
     sa, sb = a.stages[i], b.stages[i]
     pa, pb = longest_path(sa), longest_path(sb)
@@ -120,6 +123,7 @@ def _join(head: Stage, cut_head: int, tail: Stage, cut_tail: int, rng: np.random
 
 
 def bridge(a: ConvGenotype, b: ConvGenotype, rng: np.random.Generator) -> tuple[ConvGenotype, ConvGenotype]:
+    """Join one parent's head of a stage to the other's tail, and the other way round."""
     i = _common_stage(a, b, rng)
     sa, sb = a.stages[i], b.stages[i]
     ca, cb = int(rng.integers(1, sa.n_nodes)), int(rng.integers(1, sb.n_nodes))
@@ -128,6 +132,7 @@ def bridge(a: ConvGenotype, b: ConvGenotype, rng: np.random.Generator) -> tuple[
 
 def matching_layers(a: ConvGenotype, b: ConvGenotype, rng: np.random.Generator
                     ) -> tuple[ConvGenotype, ConvGenotype]:
+    """Match one stage's vertices by depth: the operation from either parent, the feature-map counts averaged."""
     i = _common_stage(a, b, rng)
     sa, sb = a.stages[i], b.stages[i]
     da, db = sa.depth(), sb.depth()

@@ -57,7 +57,26 @@ def feature_names(model_kind: str | None = None) -> list[str]:
 
 
 def graph_features(graph: LayeredGraph, **options) -> dict[str, float]:
-    """All features of ``graph`` (see :func:`compute_features` for the options)."""
+    """All graph features of a genotype: the 23 of Stier et al. (2021) plus layer, path and motif
+    statistics for a layered genotype, the 47 ``cnn_*`` features for a convolutional one.
+
+    Parameters
+    ----------
+    graph : LayeredGraph or ConvGenotype
+        The genotype.
+    **options
+        ``max_exact_nodes`` (above it, distance features are estimated from ``samples`` BFS
+        sources drawn with ``seed``).
+
+    Returns
+    -------
+    dict of str to float
+        Feature name → value (``feature_names()`` lists them in column order).
+
+    References
+    ----------
+    Stier, Darji & Granitzer (2021), arXiv:2107.12917, Table 1.
+    """
     return compute_features(graph, **options)[0]
 
 

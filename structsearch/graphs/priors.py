@@ -38,7 +38,26 @@ def erdos_renyi(layer_sizes: list[int], epsilon: float, rng: np.random.Generator
                 recurrent: bool = False) -> LayeredGraph:
     """Layer-to-layer Erdős–Rényi with density ε(n+m)/(n·m) per layer pair (Mocanu et al. 2018).
 
-    ``layer_sizes`` = [inputs, hidden…, outputs].  Dead neurons are reconnected.
+    Parameters
+    ----------
+    layer_sizes : list of int
+        ``[inputs, hidden…, outputs]``.
+    epsilon : float
+        ε: each pair of consecutive layers of n and m neurons gets ε(n+m) connections (at most n·m).
+    rng : numpy.random.Generator
+        The draws.
+    recurrent : bool
+        Whether the genotype is for recurrent cells.
+
+    Returns
+    -------
+    LayeredGraph
+        The genotype; dead neurons are reconnected.
+
+    References
+    ----------
+    Mocanu et al. (2018), "Scalable training of artificial neural networks with adaptive sparse
+    connectivity inspired by network science", Nature Communications 9, 2383.
     """
     if len(layer_sizes) < 2 or any(int(s) <= 0 for s in layer_sizes):
         raise ConfigError(f"layer_sizes must be at least two positive sizes, got {layer_sizes}")
@@ -70,6 +89,37 @@ def watts_strogatz(n: int, k: int, p: float, rng: np.random.Generator, n_inputs:
     """Watts–Strogatz small world (ring of ``n`` nodes, ``k`` neighbours, rewiring ``p``) as a network.
 
     Stier et al. (2021) used n in [10, 50], k = n // 5 and p = 1.
+
+    Parameters
+    ----------
+    n : int
+        Hidden neurons (the ring's nodes).
+    k : int
+        Each node's nearest neighbours in the ring, 1 ≤ k < n.
+    p : float
+        Rewiring probability, in [0, 1].
+    rng : numpy.random.Generator
+        The draws (e.g. ``structsearch.seeds.generator(seed, "prior")``).
+    n_inputs, n_outputs : int
+        Input and output nodes the graph is embedded between.
+    orientation : {"order", "random"}
+        How the undirected graph becomes a DAG: edges point from the lower to the higher node
+        number, or in a random node order.
+    input_density : float
+        The share of the inputs each input-layer neuron reads, in (0, 1].
+    recurrent : bool
+        Whether the genotype is for recurrent cells (edges within a hidden layer allowed).
+
+    Returns
+    -------
+    LayeredGraph
+        The genotype: nodes layered by longest path from the inputs, skip-layer edges kept, every
+        hidden neuron on an input→output path (repaired).
+
+    References
+    ----------
+    Watts & Strogatz (1998), "Collective dynamics of 'small-world' networks", Nature 393.
+    Stier, Darji & Granitzer (2021), arXiv:2107.12917.
     """
     _check_sizes(n_inputs, n_outputs)
     if n < 2 or not 1 <= k < n:
@@ -89,6 +139,35 @@ def barabasi_albert(n: int, m: int, rng: np.random.Generator, n_inputs: int = 1,
     """Barabási–Albert preferential attachment (``n`` nodes, ``m`` edges per new node) as a network.
 
     Stier et al. (2021) used n in [10, 50] and m = n // 10.
+
+    Parameters
+    ----------
+    n : int
+        Hidden neurons.
+    m : int
+        Edges each new node attaches with, 1 ≤ m < n.
+    rng : numpy.random.Generator
+        The draws (e.g. ``structsearch.seeds.generator(seed, "prior")``).
+    n_inputs, n_outputs : int
+        Input and output nodes the graph is embedded between.
+    orientation : {"order", "random"}
+        How the undirected graph becomes a DAG: edges point from the lower to the higher node
+        number, or in a random node order.
+    input_density : float
+        The share of the inputs each input-layer neuron reads, in (0, 1].
+    recurrent : bool
+        Whether the genotype is for recurrent cells (edges within a hidden layer allowed).
+
+    Returns
+    -------
+    LayeredGraph
+        The genotype: nodes layered by longest path from the inputs, skip-layer edges kept, every
+        hidden neuron on an input→output path (repaired).
+
+    References
+    ----------
+    Barabási & Albert (1999), "Emergence of scaling in random networks", Science 286.
+    Stier, Darji & Granitzer (2021), arXiv:2107.12917.
     """
     _check_sizes(n_inputs, n_outputs)
     if n < 2 or not 1 <= m < n:
@@ -107,6 +186,30 @@ def configuration_model(in_degrees, out_degrees, rng: np.random.Generator, n_inp
 
     Self-loops and parallel edges are dropped and edges pointing backwards in node order are
     flipped, so realised degrees can differ slightly from the requested ones.
+
+    Parameters
+    ----------
+    in_degrees, out_degrees : sequence of int
+        Each hidden neuron's in- and out-degree (equal sums).
+    rng : numpy.random.Generator
+        The draws (e.g. ``structsearch.seeds.generator(seed, "prior")``).
+    n_inputs, n_outputs : int
+        Input and output nodes the graph is embedded between.
+    input_density : float
+        The share of the inputs each input-layer neuron reads, in (0, 1].
+    recurrent : bool
+        Whether the genotype is for recurrent cells (edges within a hidden layer allowed).
+
+    Returns
+    -------
+    LayeredGraph
+        The genotype: nodes layered by longest path from the inputs, skip-layer edges kept, every
+        hidden neuron on an input→output path (repaired).
+
+    References
+    ----------
+    Newman, Strogatz & Watts (2001), "Random graphs with arbitrary degree distributions and their
+    applications", Physical Review E 64.
     """
     _check_sizes(n_inputs, n_outputs)
     in_degrees, out_degrees = np.asarray(in_degrees, dtype=np.int64), np.asarray(out_degrees, dtype=np.int64)
@@ -130,7 +233,30 @@ def configuration_model(in_degrees, out_degrees, rng: np.random.Generator, n_inp
 def motif_composed(layer_sizes: list[int], motif_mix: dict[str, float], n_motifs: int,
                    rng: np.random.Generator, recurrent: bool = False) -> LayeredGraph:
     """``n_motifs`` catalogue motifs placed on layers of the given sizes, drawn by ``motif_mix``
-    weights (e.g. ``{"v": 2, "bi-fan": 1}``); dead neurons are reconnected afterwards."""
+    weights (e.g. ``{"v": 2, "bi-fan": 1}``); dead neurons are reconnected afterwards.
+
+    Parameters
+    ----------
+    layer_sizes : list of int
+        ``[inputs, hidden…, outputs]``.
+    motif_mix : dict of str to float
+        Each catalogue motif's sampling weight (``v``, ``fan-out``, ``bi-fan``, ``chain``, ``ffl-skip``).
+    n_motifs : int
+        Motifs to place.
+    rng : numpy.random.Generator
+        The draws.
+    recurrent : bool
+        Whether the genotype is for recurrent cells.
+
+    Returns
+    -------
+    LayeredGraph
+        The genotype.
+
+    References
+    ----------
+    Milo et al. (2002), "Network motifs: simple building blocks of complex networks", Science 298.
+    """
     from structsearch.graphs.motif_catalogue import motif, place_motif
 
     if len(layer_sizes) < 2 or any(int(s) <= 0 for s in layer_sizes):

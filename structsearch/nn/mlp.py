@@ -41,7 +41,22 @@ class SparseMLP(nn.Module):
     """Sparse MLP decoded from a :class:`BlockDescription`.
 
     Hidden layers use ``activation``; the output layer is linear (logits).  ``dropout`` applies
-    after every hidden activation.
+    after every hidden activation.  Each block of the description (the edges from one layer to a
+    later one, skip edges included) is one :class:`SparseLinear`.
+
+    Parameters
+    ----------
+    description : BlockDescription
+        The layers and the sparse blocks between them (from a genotype:
+        ``structsearch.graphs.blocks``; from layer sizes: :meth:`from_layer_sizes`).
+    activation : {"relu", "tanh", "srelu", "all-relu"}
+        Hidden activation.
+    dropout : float
+        Dropout after every hidden activation, in [0, 1).
+    init : {"he", "xavier"}
+        Initial weights, scaled for each neuron's actual fan-in.
+    generator : torch.Generator, optional
+        Source of the initial weights.
     """
 
     def __init__(

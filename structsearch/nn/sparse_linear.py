@@ -193,6 +193,12 @@ class SparseLinear(nn.Module):
         Xavier), not on the dense one.
     generator : torch.Generator, optional
         Source of the initial weights.
+    device, dtype : optional
+        Where and in which float type the values live (CPU: the C++ kernels; CUDA: torch.sparse).
+
+    References
+    ----------
+    Mocanu et al. (2018), Nature Communications 9, 2383 (truly sparse SET layers).
     """
 
     def __init__(

@@ -211,7 +211,19 @@ TRUSTED_TYPES = {"numpy.dtype", "sklearn.tree._tree.Tree"}
 
 
 def load_predictor(path: str | Path) -> PerformancePredictor:
-    """Load ``path`` (.skops, with its .json card); an untrusted type is a one-line DataError."""
+    """Load a predictor saved by ``structsearch predictor train``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.skops`` file; its model card (the ``.json`` beside it) is read too.
+
+    Returns
+    -------
+    PerformancePredictor
+        The fitted predictor. The file is read through skops' trusted-type check, never unpickled:
+        an untrusted type, or a file that does not match its card, is a one-line ``DataError``.
+    """
     import skops.io as sio
 
     path = Path(path)

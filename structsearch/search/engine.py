@@ -80,6 +80,26 @@ class GenerationStats:
 
 @dataclass
 class SearchOutcome:
+    """What :meth:`Search.run` returns.
+
+    Parameters
+    ----------
+    run_dir : Path
+        The run folder (its ``run.db`` holds every candidate).
+    population : list of Individual
+        The final population.
+    generations : int
+        The last generation run.
+    trained : int
+        Candidates trained.
+    candidates : int
+        Candidates made, trained or not (dropped by the gate, duplicates).
+    stopped_by : str
+        What ended the search: ``generations`` or the budget that ran out.
+    history : list of GenerationStats
+        Per generation: counts, best accuracy, the gate's τ.
+    """
+
     run_dir: Path
     population: list[Individual]
     generations: int
@@ -104,7 +124,36 @@ def candidate_seed(seed: int, generation: int, index: int) -> int:
 
 
 class Search:
-    """A search in ``run_dir``: new (``Search.start``) or continued (``Search.resume``)."""
+    """A search in ``run_dir``: new (:meth:`start`) or continued (:meth:`resume`); :meth:`run`
+    runs it to its end.
+
+    Generation 0 draws ``evolution.population`` candidates from the space's priors; every later
+    generation breeds ``evolution.offspring`` children (Stier et al. 2021's genetic search, with
+    DEAP's selection), deduplicates them by graph hash, lets the gate drop the weakest, trains the
+    rest on the executor and selects the next population. Every candidate is a row of the run's
+    store, written as it finishes, so a search killed at any moment resumes to exactly the
+    population the uninterrupted run reaches.
+
+    Parameters
+    ----------
+    space : SearchSpace
+        The validated space.
+    store : RunStore
+        The run's store (made by :meth:`start`, opened by :meth:`resume`).
+    executor : InProcessExecutor, LocalExecutor or DaskExecutor
+        Where candidates train.
+    data_dir : str, optional
+        The datasets folder of file tasks.
+    view : object, optional
+        A live view (the command's terminal display); none by default.
+
+    References
+    ----------
+    Stier, Darji & Granitzer (2021), "Experiments on properties of hidden structures of sparse
+    neural networks", arXiv:2107.12917. Real et al. (2019), "Regularized evolution for image
+    classifier architecture search" (``selection = "aging"``). Deb et al. (2002), NSGA-II
+    (``selection = "nsga2"``).
+    """
 
     def __init__(self, space: SearchSpace, store: RunStore, executor, data_dir: str | None = None,
                  view=None):
@@ -142,6 +191,26 @@ class Search:
 
     @classmethod
     def start(cls, space: SearchSpace, run_dir: str | Path, executor, data_dir=None, view=None) -> Search:
+        """A new search of ``space`` in ``run_dir`` (a new folder).
+
+        Parameters
+        ----------
+        space : SearchSpace
+            The validated space.
+        run_dir : str or Path
+            The run folder to make; an existing one is refused.
+        executor : InProcessExecutor, LocalExecutor or DaskExecutor
+            Where candidates train.
+        data_dir : str, optional
+            The datasets folder of file tasks.
+        view : object, optional
+            A live view.
+
+        Returns
+        -------
+        Search
+            The search, ready to :meth:`run`.
+        """
         config = {**space.to_dict(), "command": "evolve", "data_dir": data_dir, "seed_version": seeds.SEED_VERSION}
         store = RunStore.create(run_dir, config, kind="evolve")
         search = cls(space, store, executor, data_dir, view)
@@ -151,9 +220,28 @@ class Search:
     @classmethod
     def resume(cls, run_dir: str | Path, executor, data_dir=None, view=None,
                extend: dict[str, object] | None = None) -> Search:
-        """Continue the search stored in ``run_dir``.  ``extend`` may change where it stops —
-        ``evolution.generations``, ``budget.max_candidates``, ``budget.max_hours``
-        — never the path it takes."""
+        """Continue the search stored in ``run_dir`` (after a crash, ``kill -9`` included).
+
+        Parameters
+        ----------
+        run_dir : str or Path
+            The run folder of an earlier :meth:`start`.
+        executor : InProcessExecutor, LocalExecutor or DaskExecutor
+            Where candidates train.
+        data_dir : str, optional
+            The datasets folder of file tasks.
+        view : object, optional
+            A live view.
+        extend : dict, optional
+            Changes of where it stops (dotted keys ``evolution.generations``,
+            ``budget.max_candidates``, ``budget.max_hours``, ``budget.max_epochs``), never of the
+            path it takes.
+
+        Returns
+        -------
+        Search
+            The search, ready to :meth:`run`: finished candidates are reused, not retrained.
+        """
         store = RunStore.open(run_dir, write=True, kind="evolve")
         config = store.config
         try:
@@ -233,6 +321,13 @@ class Search:
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> SearchOutcome:
+        """Run generations until ``evolution.generations`` or a budget ends the search.
+
+        Returns
+        -------
+        SearchOutcome
+            The final population, the counts and what stopped it.
+        """
         evolution = self.space.evolution
         self.view.start(self)
         stopped_by = "generations"

@@ -147,7 +147,14 @@ def quiet_resource_tracker() -> None:
 
 
 class LocalExecutor:
-    """A pool of ``workers`` spawned processes (default: the number of cores)."""
+    """A pool of ``workers`` spawned processes on this machine, one torch thread each.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Worker processes (default: the number of cores). The workers end when their parent does,
+        ``kill -9`` included.
+    """
 
     def __init__(self, workers: int | None = None):
         self.workers = workers or available_cores()
@@ -206,7 +213,17 @@ class LocalExecutor:
 
 class DaskExecutor:
     """Jobs on a Dask cluster: an existing scheduler (``tcp://host:port``) or a LocalCluster of
-    ``local_workers`` processes with one thread each."""
+    ``local_workers`` processes with one thread each.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        The address of a running Dask scheduler.
+    local_workers : int, optional
+        Without ``scheduler``: start a LocalCluster of this many worker processes.
+    timeout : float
+        Seconds to wait for the scheduler.
+    """
 
     def __init__(self, scheduler: str | None = None, local_workers: int | None = None,
                  timeout: float = 10.0):

@@ -83,7 +83,7 @@ impossible ranges are a :class:`ConfigError` naming the key, the value and what 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -98,7 +98,22 @@ from structsearch.config import (
     task_table,
     update_section,
 )
+from structsearch.declare import (
+    Either,
+    Flag,
+    Interval,
+    Options,
+    Range,
+    Text,
+    check_settings,
+    document_settings,
+    setting,
+)
 from structsearch.errors import ConfigError
+from structsearch.graphs.priors import PRIORS
+from structsearch.nn.activations import ACTIVATIONS
+from structsearch.nn.proxies import PROXIES
+from structsearch.nn.recurrent import CELLS
 from structsearch.overrides import PARAMETERS, rename_parameters
 from structsearch.registry import names_registry
 from structsearch.train import TrainConfig
@@ -137,8 +152,28 @@ PRIOR_DEFAULTS = {
     "randwire-er": {"stages": [3, 3], "nodes": [8, 16], "width": [16, 32], "p": [0.2, 0.4]},
     "random-dag": {"stages": [1, 1], "depth": [6, 12], "level_width": [1, 3], "channels": [16, 64]},
 }
+# what each prior parameter means (the configuration reference lists them from here)
+PARAMETER_DOCS = {
+    "layers": "hidden layers", "width": "neurons per hidden layer (randwire: the first stage's channels, "
+    "doubled at each reduction)", "epsilon": "Erdős–Rényi ε of each layer pair",
+    "k": "each node's nearest neighbours in the ring", "p": "rewiring probability (Watts–Strogatz) or edge "
+    "probability (Erdős–Rényi stages)", "m": "edges each new node attaches with", "degree": "each node's degree",
+    "motifs": "motifs composed into the genotype", "stages": "stages separated by stride-2 reductions",
+    "nodes": "vertices per stage", "depth": "levels of the random DAG", "level_width": "vertices per level",
+    "channels": "channels per vertex",
+}
 BUILTIN_PACKAGE = "structsearch.search_spaces"
 DEFAULT_SPACE = "digits-small"
+
+
+def _prior_names() -> list[str]:
+    return [*PRIORS, *CNN_PRIORS]
+
+
+def _model_names():
+    from structsearch.predictors.model import MODELS  # the predictors import scikit-learn's estimators
+
+    return MODELS
 
 
 def _range(section: str, key: str, value: Any, kind: type, low_bound: float) -> list:
@@ -156,25 +191,35 @@ def _range(section: str, key: str, value: Any, kind: type, low_bound: float) -> 
     return [kind(low), kind(high)]
 
 
+@document_settings
 @dataclass
 class GenotypeSpace:
-    priors: list[str] = field(default_factory=lambda: ["watts-strogatz", "barabasi-albert"])
-    prior: str | None = None  # shorthand for priors = [prior]
-    census: str | None = None  # the census file of the motif-informed prior
-    nodes: list[int] = field(default_factory=lambda: [16, 64])
-    # the share of the inputs each source neuron sees (Watts–Strogatz, Barabási–Albert, configuration
-    # model); a range [low, high] draws each candidate's own, so that the search varies it
-    input_density: float | list[float] = 1.0
-    orientation: str = "order"
-    motif_mix: dict[str, float] = field(default_factory=lambda: {"v": 1.0, "bi-fan": 1.0})
-    parameters: dict[str, dict[str, list]] = field(default_factory=dict)
+    """``[genotype]``: the priors candidates are drawn from, and their parameter ranges."""
+
+    priors: list[str] = setting(doc="the priors candidates are drawn from (layered or convolutional, not both)",
+                                allowed=Options(_prior_names, many=True, empty=False),
+                                factory=lambda: ["watts-strogatz", "barabasi-albert"])
+    prior: str | None = setting(None, "shorthand for priors = [prior]", Either((None, Options(_prior_names))))
+    census: str | None = setting(None, "the census file (structsearch motifs --out) of the motif-informed prior",
+                                 Either((None, Text("a path"))))
+    nodes: list[int] = setting(doc="[low, high] hidden neurons of Watts–Strogatz, Barabási–Albert and "
+                                   "configuration-model graphs", allowed=Range(Interval(2, None, integer=True)),
+                               factory=lambda: [16, 64])
+    input_density: float | list[float] = setting(
+        1.0, "the share of the inputs each input-layer neuron reads; a range [low, high] draws each "
+             "candidate's own (a gene the search varies)",
+        Either((Interval(0, 1, low_open=True), Range(Interval(0, 1, low_open=True)))))
+    orientation: str = setting("order", "how an undirected prior graph becomes a DAG: by node order, or random",
+                               Options(("order", "random")))
+    motif_mix: dict[str, float] = setting(doc="motif-composed: the motifs' sampling weights",
+                                          factory=lambda: {"v": 1.0, "bi-fan": 1.0})
+    parameters: dict[str, dict[str, list]] = setting(
+        doc="[genotype.PRIOR] tables: the prior's own parameter ranges (listed below)", factory=dict)
 
     def prior_parameters(self, prior: str) -> dict[str, list]:
         return {**PRIOR_DEFAULTS[prior], **self.parameters.get(prior, {})}
 
     def validate(self) -> GenotypeSpace:
-        from structsearch.graphs.priors import PRIORS
-
         if self.prior is not None:
             self.priors, self.prior = [self.prior], None
         if not self.priors:
@@ -249,6 +294,7 @@ class GenotypeSpace:
                 motif_mix(self.census_data, self.census)
             except DataError as error:
                 raise ConfigError(f"genotype.census: {error}") from None
+        check_settings(self, "genotype")
         return self
 
 
@@ -288,74 +334,97 @@ def check_weights(weights: dict, table: str) -> None:
 GENERATION_BYTES = 2048
 
 
+@document_settings
 @dataclass
 class ModelSpace:
-    kind: str = "mlp"
-    cells: list[str] = field(default_factory=lambda: ["gru"])
-    embedding: int = 8
-    activation: str = "relu"
-    dropout: float = 0.0
+    """``[model]`` of a search space: the genotype family and how its candidates decode."""
+
+    kind: str = setting("mlp", "the genotype family: mlp (layered), rnn (recurrent cells) or cnn (convolutional)",
+                        Options(lambda: MODEL_KINDS))
+    cells: list[str] = setting(doc="rnn: the cells candidates draw (and mutate) from",
+                               allowed=Options(lambda: CELLS, many=True, empty=False), factory=lambda: ["gru"])
+    embedding: int = setting(8, "rnn: the width of the embedding the genotype's inputs read",
+                             Interval(1, None, integer=True))
+    activation: str = setting("relu", "hidden activation (mlp)", Options(lambda: ACTIVATIONS))
+    dropout: float = setting(0.0, "dropout on hidden activations", Interval(0, 1, high_open=True))
 
     def model_config(self, cell: str | None = None) -> ModelConfig:
         """The train-file ``[model]`` settings a candidate of this space (with ``cell``) decodes with."""
         return ModelConfig(cell=cell, activation=self.activation, dropout=self.dropout)
 
     def validate(self) -> ModelSpace:
-        from structsearch.nn.recurrent import CELLS
-
         MODEL_KINDS.check(self.kind, "model.kind")
         if not self.cells or any(cell not in CELLS for cell in self.cells):
             raise ConfigError(f"model.cells must name cells among {', '.join(CELLS)}, got {self.cells!r}")
         if self.embedding < 1:
             raise ConfigError(f"model.embedding must be a positive integer, got {self.embedding}")
         ModelConfig(activation=self.activation, dropout=self.dropout).validate()
+        check_settings(self, "model")
         return self
 
 
+@document_settings
 @dataclass
 class StoppingSpace:
     """``[stopping]``: Optuna's median rule for candidates (stop one whose curve falls below the
     median of earlier candidates' curves)."""
 
-    median: bool = False
-    warmup_epochs: int = 1
-    startup: int = 5  # finished candidates needed before the rule acts
+    median: bool = setting(False, "stop a candidate whose curve falls below the median of earlier ones", Flag())
+    warmup_epochs: int = setting(1, "epochs a candidate trains before the rule may stop it",
+                                 Interval(0, None, integer=True))
+    startup: int = setting(5, "finished candidates needed before the rule acts", Interval(1, None, integer=True))
 
     def validate(self) -> StoppingSpace:
         if self.warmup_epochs < 0 or self.startup < 1:
             raise ConfigError("stopping.warmup_epochs must be ≥ 0 and stopping.startup ≥ 1, "
                               f"got {self.warmup_epochs} and {self.startup}")
+        check_settings(self, "stopping")
         return self
 
 
+@document_settings
 @dataclass
 class EvolutionSpace:
-    population: int = 8
-    generations: int = 5
-    offspring: int | None = None  # per generation; default: the population size
-    selection: str = "tournament"
-    tournament_size: int = 3
-    crossover_probability: float = 0.3
-    mutation_probability: float = 0.9
-    elitism: int = 1
-    mutations: dict[str, float] = field(default_factory=lambda: {
-        "add-edge": 1.0, "remove-edge": 1.0, "rewire-edge": 1.0, "add-neuron": 1.0, "remove-neuron": 1.0,
-        "insert-motif": 0.5, "remove-motif": 0.5, "add-layer": 0.25, "remove-layer": 0.25,
-        "resize-layer": 1.0, "scale-density": 1.0, "resample-block": 0.5, "rewire-fraction": 1.0})
-    crossovers: dict[str, float] = field(default_factory=lambda: {"bridge": 1.0, "matching-layers": 1.0})
-    cell_mutation_probability: float = 0.1  # rnn with several cells: chance to redraw the cell
-    gene_mutation_probability: float = 0.2  # per [genes] gene, in every mutation
-    # the block operators' steps: a factor (resize-layer, scale-density) or a fraction (rewire-fraction)
-    steps: dict[str, float] = field(default_factory=dict)
-    # above this many edges the single-edge operators give way to the block operators
-    single_edge_limit: int = 1000
-    # weight inheritance: none | weights (children start from their parents' trained weights) |
-    # lamarckian (and the topology learned in training becomes the genotype)
-    inheritance: str = "none"
-    inherited_epochs: int | None = None  # epochs an inheriting child trains; default: a quarter of the epochs
-    keep_weights: bool = False  # keep every trained candidate's weights (always, with inheritance)
-    keep_optimizer: bool = False  # keep its optimizer state too
-    weights_generations: int = 1  # retention: the population's weights plus those of the last K generations
+    """``[evolution]``: the genetic search (population, breeding, operators, inheritance)."""
+
+    population: int = setting(8, "individuals kept from one generation to the next", Interval(1, None, integer=True))
+    generations: int = setting(5, "generations after generation 0", Interval(0, None, integer=True))
+    offspring: int | None = setting(None, "children made per generation (unset: the population size)",
+                                    Either((None, Interval(1, None, integer=True))))
+    selection: str = setting("tournament", "tournament, aging (regularized evolution), nsga2 (accuracy ↑, "
+                                           "connections ↓) or random (random search: no breeding)",
+                             Options(lambda: SELECTIONS))
+    tournament_size: int = setting(3, "individuals per tournament", Interval(1, None, integer=True))
+    crossover_probability: float = setting(0.3, "chance that a child is made by crossover", Interval(0, 1))
+    mutation_probability: float = setting(0.9, "chance that a child is mutated", Interval(0, 1))
+    elitism: int = setting(1, "best individuals carried over unchanged (at most the population)",
+                           Interval(0, None, integer=True))
+    mutations: dict[str, float] = setting(
+        doc="[evolution.mutations]: each mutation operator's sampling weight (the operators are listed below)",
+        factory=lambda: {
+            "add-edge": 1.0, "remove-edge": 1.0, "rewire-edge": 1.0, "add-neuron": 1.0, "remove-neuron": 1.0,
+            "insert-motif": 0.5, "remove-motif": 0.5, "add-layer": 0.25, "remove-layer": 0.25,
+            "resize-layer": 1.0, "scale-density": 1.0, "resample-block": 0.5, "rewire-fraction": 1.0})
+    crossovers: dict[str, float] = setting(doc="[evolution.crossovers]: each crossover operator's sampling weight",
+                                           factory=lambda: {"bridge": 1.0, "matching-layers": 1.0})
+    cell_mutation_probability: float = setting(0.1, "rnn with several cells: chance that a mutation redraws "
+                                                    "the cell", Interval(0, 1))
+    gene_mutation_probability: float = setting(0.2, "chance per [genes] gene that a mutation redraws it",
+                                               Interval(0, 1))
+    steps: dict[str, float] = setting(
+        doc="[evolution.steps]: the block operators' steps: a factor s, drawn in [1/s, s] (resize-layer, "
+            "scale-density) or a fraction of a block's edges (rewire-fraction)", factory=dict)
+    single_edge_limit: int = setting(1000, "above this many edges only block and layer operators mutate",
+                                     Interval(0, None, integer=True))
+    inheritance: str = setting("none", "none; weights: children start from their parents' trained weights; "
+                                       "lamarckian: and the topology learned in training becomes the genotype",
+                               Options(lambda: INHERITANCE))
+    inherited_epochs: int | None = setting(None, "epochs an inheriting child trains, between 1 and training.epochs "
+                                                 "(unset: a quarter of training.epochs)")
+    keep_weights: bool = setting(False, "keep every trained candidate's weights (always, with inheritance)", Flag())
+    keep_optimizer: bool = setting(False, "keep its optimizer state too", Flag())
+    weights_generations: int = setting(1, "weights kept: the population's plus those of the last K generations",
+                                       Interval(0, None, integer=True))
 
     @property
     def n_offspring(self) -> int:
@@ -412,20 +481,35 @@ class EvolutionSpace:
             check_weights(weights, f"evolution.{table}")
             if sum(weights.values()) <= 0 and (table == "mutations" or self.crossover_probability > 0):
                 raise ConfigError(f"evolution.{table} needs at least one operator with a positive weight")
+        check_settings(self, "evolution")
         return self
 
 
+@document_settings
 @dataclass
 class GateSpace:
-    predictor: str = "none"  # none | online | path to a .skops predictor
-    estimation_fraction: float = 0.5
-    warmup: int = 16
-    model: str = "rf"  # the online predictor's regressor
-    proxies: list[str] = field(default_factory=list)  # zero-cost proxies among its features
-    pretrain: str = ""  # a meta-dataset (.csv or .parquet) of earlier runs of this space seeding the online gate
-    audit: int = 0  # dropped children per generation trained anyway, to measure the gate's real ranking
-    stage: str = "structure"  # structure | curve | both: drop before training, stop after curve_epochs, or both
-    curve_epochs: int = 1  # epochs a child trains before the curve stage predicts its final accuracy
+    """``[gate]``: the predictor that drops offspring before they train."""
+
+    predictor: str = setting("none", "none, online (a model refitted every generation) or a .skops predictor",
+                             Text("none, online or a .skops file",
+                                  lambda v: isinstance(v, str) and (v in ("none", "online") or v.endswith(".skops"))))
+    estimation_fraction: float = setting(0.5, "the share of each generation's children the gate drops",
+                                         Interval(0, 1, high_open=True))
+    warmup: int = setting(16, "trained rows the online predictor needs before it gates",
+                          Interval(2, None, integer=True))
+    model: str = setting("rf", "the online predictor's regressor", Options(_model_names))
+    proxies: list[str] = setting(doc="zero-cost proxies added to the gate's features",
+                                 allowed=Options(lambda: PROXIES, many=True), factory=list)
+    pretrain: str = setting("", "a meta-dataset (.csv or .parquet) of earlier runs of this space that the "
+                                "online gate starts from",
+                            Text("empty, or a .csv or .parquet file",
+                                 lambda v: isinstance(v, str) and (not v or v.endswith((".csv", ".parquet")))))
+    audit: int = setting(0, "dropped children per generation trained anyway, to measure the gate's real ranking",
+                         Interval(0, None, integer=True))
+    stage: str = setting("structure", "structure: drop children before training; curve: stop them after "
+                                      "curve_epochs; both", Options(("structure", "curve", "both")))
+    curve_epochs: int = setting(1, "epochs a child trains before the curve stage predicts its final accuracy",
+                                Interval(1, None, integer=True))
 
     @property
     def enabled(self) -> bool:
@@ -463,18 +547,22 @@ class GateSpace:
             raise ConfigError(f"gate.audit must be an integer ≥ 0, got {self.audit!r}")
         if self.pretrain and self.predictor != "online":
             raise ConfigError(f"gate.pretrain seeds the online predictor; gate.predictor is {self.predictor!r}")
+        check_settings(self, "gate")
         return self
 
 
+@document_settings
 @dataclass
 class BudgetSpace:
     """``[budget]``: where a search stops (0: no limit).  ``max_epochs`` counts the training epochs
     of every candidate, the fair unit for comparing searches (random search, evolution, gated
     evolution) whose candidates may stop early."""
 
-    max_candidates: int = 0
-    max_hours: float = 0.0
-    max_epochs: int = 0
+    max_candidates: int = setting(0, "stop after this many trained candidates (0: no limit)",
+                                  Interval(0, None, integer=True))
+    max_hours: float = setting(0.0, "stop after this many hours of wall time (0: no limit)", Interval(0, None))
+    max_epochs: int = setting(0, "stop after this many training epochs, summed over every candidate (0: no limit)",
+                              Interval(0, None, integer=True))
 
     def validate(self) -> BudgetSpace:
         for key in ("max_candidates", "max_hours", "max_epochs"):
@@ -483,11 +571,13 @@ class BudgetSpace:
                 raise ConfigError(f"budget.{key} must be a number, got {value!r}")
             if value < 0:
                 raise ConfigError(f"budget.{key} must be > 0 (or 0 for no limit), got {value}")
+        check_settings(self, "budget")
         return self
 
 
 
 
+@document_settings
 @dataclass
 class StudySpace:
     """``[study]``: the hyperparameters ``structsearch study`` tunes, one table per parameter::
@@ -504,8 +594,10 @@ class StudySpace:
     space's priors with the trial's own seed.
     """
 
-    params: dict[str, dict] = field(default_factory=dict)
-    genotype: str | None = None
+    params: dict[str, dict] = setting(doc="[study.params.NAME]: the distribution of each tuned hyperparameter "
+                                          "(listed below)", factory=dict)
+    genotype: str | None = setting(None, "a fixed genotype file every trial trains (unset: each trial draws one "
+                                         "from the priors)", Either((None, Text("a path"))))
 
     def validate(self) -> StudySpace:
         from structsearch.search.genes import check_distribution
@@ -533,27 +625,35 @@ _TOP_LEVEL = ("name", "description", "seed")
 _OWN_TABLES = ("task", "genes")  # tables read by their own code, not by update_section
 
 
+@document_settings
 @dataclass
 class SearchSpace:
-    name: str = "custom"
-    description: str = ""
-    seed: int = 0
-    task: TaskConfig = field(default_factory=TaskConfig)
-    genotype: GenotypeSpace = field(default_factory=GenotypeSpace)
-    model: ModelSpace = field(default_factory=ModelSpace)
-    training: TrainConfig = field(default_factory=TrainConfig)
-    rewiring: RewiringConfig = field(default_factory=lambda: RewiringConfig(rule="none"))
-    stopping: StoppingSpace = field(default_factory=StoppingSpace)
-    evolution: EvolutionSpace = field(default_factory=EvolutionSpace)
-    gate: GateSpace = field(default_factory=GateSpace)
-    budget: BudgetSpace = field(default_factory=BudgetSpace)
-    study: StudySpace = field(default_factory=StudySpace)
-    genes: dict[str, dict] = field(default_factory=dict)  # [genes.NAME]: see structsearch.search.genes
+    """A search space: what ``structsearch evolve`` searches, read from TOML by :func:`load_space`
+    and checked by :meth:`validate`. The tables are described in the configuration reference."""
+
+    name: str = setting("custom", "the space's name (shown in reports and run stores)")
+    description: str = setting("", "one line on what the space searches")
+    seed: int = setting(0, "the seed every random draw of the search derives from",
+                        Interval(0, 2**63, high_open=True, integer=True))
+    task: TaskConfig = setting(doc="[task]: the task and its options", factory=TaskConfig)
+    genotype: GenotypeSpace = setting(doc="[genotype]: the priors and their ranges", factory=GenotypeSpace)
+    model: ModelSpace = setting(doc="[model]: the genotype family and how candidates decode", factory=ModelSpace)
+    training: TrainConfig = setting(doc="[training]: the shared trainer, as in a train file", factory=TrainConfig)
+    rewiring: RewiringConfig = setting(doc="[rewiring]: rewiring while a candidate trains (none in a space "
+                                           "unless set)", factory=lambda: RewiringConfig(rule="none"))
+    stopping: StoppingSpace = setting(doc="[stopping]: the median stopping rule", factory=StoppingSpace)
+    evolution: EvolutionSpace = setting(doc="[evolution]: the genetic search", factory=EvolutionSpace)
+    gate: GateSpace = setting(doc="[gate]: the predictor gate", factory=GateSpace)
+    budget: BudgetSpace = setting(doc="[budget]: where the search stops", factory=BudgetSpace)
+    study: StudySpace = setting(doc="[study]: what structsearch study tunes", factory=StudySpace)
+    genes: dict[str, dict] = setting(doc="[genes.NAME]: training genes that evolve with the structure "
+                                         "(listed below)", factory=dict)
 
     def validate(self) -> SearchSpace:
         from structsearch.search import genes
         from structsearch.tasks import task_entry
 
+        check_settings(self, "")
         task_entry(self.task.name)
         self.genes = genes.check_genes(self.genes, self.model.kind)
         cell = self.genes.pop("cell", None)  # the cell already is a gene of recurrent candidates:
@@ -674,6 +774,10 @@ class SearchSpace:
         return data
 
 
+# every table of a search space by name ("": the top-level keys), for the reference and the options
+SPACE_TABLES = {"": SearchSpace, "task": TaskConfig, **_TABLES}
+
+
 def space_from_dict(data: dict[str, Any], source: str = "search space") -> SearchSpace:
     """Build and validate a :class:`SearchSpace`; errors start with ``source``."""
     try:
@@ -731,7 +835,20 @@ def space_path(name_or_path: str | Path) -> Path:
 
 
 def load_space(name_or_path: str | Path = DEFAULT_SPACE) -> SearchSpace:
-    """A built-in space by name, or a TOML file by path."""
+    """A built-in space by name, or a TOML file by path, loaded and checked.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        A built-in space's name (``structsearch spaces`` lists them; default ``digits-small``) or
+        the path of a TOML file.
+
+    Returns
+    -------
+    SearchSpace
+        The validated space. Its tables may be changed before a search starts; call
+        :meth:`SearchSpace.validate` again after changing them.
+    """
     path = space_path(name_or_path)
     return space_from_dict(read_toml(path, required=("task",)), str(path))
 

@@ -188,6 +188,26 @@ class SET(TopologyEvolution):
     Per layer, remove the fraction ζ of the smallest positive weights and of the largest negative
     weights (the ones closest to zero on each side), then regrow as many connections at random
     free positions.  The connection count is preserved exactly.
+
+    Parameters
+    ----------
+    drop_fraction : float
+        ζ, the fraction of connections replaced at each update, in (0, 1).
+    every : int
+        Update after every ``every``-th epoch.
+    start_epoch, end_epoch : int
+        Update only after epochs ``start_epoch ≤ e < end_epoch`` (``None``: until the end).
+    evolve_output_layer : bool
+        Whether the output layer is rewired too.
+    regrow_init : {"zero", "random"}
+        New weights start at zero or at small random values (1 % of the He scale of the layer).
+    seed : int
+        Seed of this rule's random choices.
+
+    References
+    ----------
+    Mocanu et al. (2018), "Scalable training of artificial neural networks with adaptive sparse
+    connectivity inspired by network science", Nature Communications 9, 2383.
     """
 
     name = "set"
@@ -215,6 +235,20 @@ class SETMotif(TopologyEvolution):
     lowest score is removed and as many whole motifs are regrown at random free (target, group)
     places.  Connectivity stays a union of whole motifs.  When ``in_features`` is not a multiple of
     m, the last source group is narrower and the connection count may move by the difference.
+
+    Parameters
+    ----------
+    drop_fraction : float
+        ζ, the fraction of motifs replaced at each update, in (0, 1).
+    motif_size : int
+        m, the source neurons of one motif.
+    **kwargs
+        ``every``, ``start_epoch``, ``end_epoch``, ``evolve_output_layer``, ``regrow_init`` and
+        ``seed``, as for :class:`SET`.
+
+    References
+    ----------
+    Su (2022), SET-motif: sparse evolutionary training with motif-based pruning and regrowth.
     """
 
     name = "set-motif"
@@ -257,6 +291,23 @@ class RigL(TopologyEvolution):
     The dense gradient of a layer exists only inside :meth:`select`, computed for a block of
     ``block_rows`` target neurons at a time (the outer product of one batch's output gradients and
     inputs), so memory stays bounded for wide layers.
+
+    Parameters
+    ----------
+    drop_fraction : float
+        ζ at the start, in (0, 1); decayed by the cosine above.
+    gradient_batch_size : int
+        Samples of the batch whose dense gradient ranks the free positions.
+    block_elements : int
+        The most elements of one block of the dense gradient.
+    **kwargs
+        ``every``, ``start_epoch``, ``end_epoch``, ``evolve_output_layer``, ``regrow_init`` and
+        ``seed``, as for :class:`SET`.
+
+    References
+    ----------
+    Evci, Gale, Menick, Castro & Elsen (2020), "Rigging the lottery: making all tickets winners",
+    ICML.
     """
 
     name = "rigl"
@@ -319,6 +370,19 @@ EVOLUTION_RULES: Registry[type[TopologyEvolution] | None] = Registry(
 
 
 def make_evolution(name: str, **kwargs) -> TopologyEvolution | None:
-    """The rule registered as ``name`` (``"none"`` gives ``None``)."""
+    """The rewiring rule registered as ``name``.
+
+    Parameters
+    ----------
+    name : {"none", "set", "set-motif", "rigl"}
+        The rule.
+    **kwargs
+        Its parameters (see :class:`SET`, :class:`SETMotif`, :class:`RigL`).
+
+    Returns
+    -------
+    TopologyEvolution or None
+        The rule, a training callback; ``None`` for ``"none"``.
+    """
     rule = EVOLUTION_RULES.lookup(name)
     return None if rule is None else rule(**kwargs)

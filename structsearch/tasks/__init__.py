@@ -3,6 +3,7 @@
 from structsearch.tasks import cifar, idx, reber, tabular  # noqa: F401  (registers the tasks)
 from structsearch.tasks.base import (
     DATA_ENV,
+    OPTION_DOCS,
     Split,
     Task,
     load_task,
@@ -17,6 +18,7 @@ DEFAULT_TASK = "digits"
 __all__ = [
     "DATA_ENV",
     "DEFAULT_TASK",
+    "OPTION_DOCS",
     "Split",
     "Task",
     "load_task",

@@ -52,7 +52,30 @@ def image_shape(input_shape: tuple[int, ...]) -> tuple[int, int, int] | None:
 
 @dataclass
 class Task:
-    """A learning problem: three splits, the input shape, the class count, the loss and the metric."""
+    """A learning problem: three splits, the input shape, the class count, the loss and the metric.
+
+    Parameters
+    ----------
+    name : str
+        The registered task name.
+    train, validation, test : Split
+        The splits (inputs, labels and, for sequences, lengths). The search selects on
+        ``validation``; ``test`` is read once, at the best validation epoch.
+    input_shape : tuple of int
+        One sample's shape (features, an image's channels × height × width, or a padded length).
+    n_classes : int
+        Classes of the labels.
+    loss, metric : str
+        ``cross_entropy`` and ``accuracy``.
+    sequence : bool
+        Whether samples are symbol sequences (recurrent models).
+    vocabulary_size : int
+        Symbols of a sequence task.
+    options : dict
+        The options it was loaded with.
+    augment : callable, optional
+        ``(training inputs, generator) -> inputs``, applied to each training batch.
+    """
 
     name: str
     train: Split
@@ -131,6 +154,29 @@ def task_entry(name: str) -> TaskEntry:
     return TASKS.lookup(name)
 
 
+# what each task option means, for the configuration reference (a test checks that every option of
+# every registered task has its line here)
+OPTION_DOCS = {
+    "augment_crop": "pixels of zero padding for random crops of the training images (0: none)",
+    "augment_flip": "flip training images left–right at random",
+    "data_dir": "the folder with the dataset (else --data-dir, else $STRUCTSEARCH_DATA)",
+    "download": "download missing files, checking their official sha256",
+    "file": "the data file, when the folder holds several",
+    "label": "the label column: by name (csv), or first / last / auto (higgs)",
+    "max_length": "the longest string generated",
+    "n_strings": "strings generated, half true and half one-symbol-corrupted",
+    "path": "the file to read",
+    "scaling": "unit: pixels scaled to [0, 1]; standardize: zero mean and unit variance per feature",
+    "seed": "the seed of the task's splits and generation",
+    "standardize": "standardise features, fitted on the training rows only",
+    "test_fraction": "share of the rows held out for test",
+    "test_size": "test samples (unset: the official test split, or a quarter of the strings)",
+    "train_size": "training samples, a stratified seeded subset (unset: all)",
+    "validation_fraction": "share of the training rows held out for validation",
+    "verify": "check the files against the official checksums",
+}
+
+
 def task_options(name: str) -> dict[str, object]:
     """The options a task accepts, with their defaults."""
     signature = inspect.signature(task_entry(name).loader)
@@ -138,7 +184,20 @@ def task_options(name: str) -> dict[str, object]:
 
 
 def load_task(name: str, **options) -> Task:
-    """Load the task registered as ``name``; unknown options are a :class:`ConfigError`."""
+    """Load the task registered as ``name``; unknown options are a :class:`ConfigError`.
+
+    Parameters
+    ----------
+    name : str
+        A registered task (``structsearch tasks`` lists them).
+    **options
+        The task's options (the configuration reference lists each task's).
+
+    Returns
+    -------
+    Task
+        Its splits, shapes and class count.
+    """
     entry = task_entry(name)
     allowed = task_options(name)
     unknown = sorted(set(options) - set(allowed))

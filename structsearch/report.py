@@ -667,7 +667,7 @@ def study_sections(source: StudySource) -> list[Section]:
 
 
 STIER_2021 = "Stier, Darji & Granitzer 2021, arXiv:2107.12917 (abstract)"
-SU_2022 = "Su 2022, \"A topological insight to improve SET\" (its claim, as DESIGN.md records it)"
+SU_2022 = "Su 2022, \"A topological insight to improve SET\" (the paper's own claim)"
 NOT_AT_HAND = "no published figure at hand"
 
 

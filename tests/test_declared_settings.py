@@ -186,7 +186,7 @@ def test_every_key_the_loaders_accept_is_in_the_reference(reference):
 
 def test_the_reference_shows_declared_defaults_and_bounds(reference):
     assert "| `evolution.population` | integer | `8` | an integer ≥ 1 |" in reference
-    assert "| `gate.estimation_fraction` | number | `0.5` | a number in [0, 1) |" in reference
+    assert "| `gate.estimation_fraction` | number | `0.5` | a number in \\[0, 1) |" in reference
     assert "`genotype.watts-strogatz.k` | integer range | `[2, 6]`" in reference
 
 

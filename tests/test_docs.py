@@ -99,6 +99,32 @@ def test_every_record_says_where_its_figures_came_from(path):
     assert (machine.get("cpu") and machine.get("cores")) if isinstance(machine, dict) else "core" in machine
 
 
+def _numbers(value) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return []
+
+
+@pytest.mark.parametrize("path", RECORDS, ids=lambda p: p.stem)
+def test_every_headline_figure_is_in_its_record(path):
+    """A headline (the README's table) quotes only numbers its record holds, at the precision shown."""
+    record = json.loads(path.read_text(encoding="utf-8"))
+    held = _numbers(record["figures"])
+    for headline in record.get("headline", []):
+        for text in re.findall(r"[−+-]?\d+\.\d+|[−+-]?\d+", headline["value"].replace("−", "-")):
+            number, decimals = float(text), len(text.split(".")[1]) if "." in text else 0
+            if "." not in text and headline["value"].count(text + " s"):
+                continue  # whole seconds, rounded from the record's seconds below
+            assert any(round(h, decimals) == round(number, decimals) or round(h, decimals) == number
+                       for h in held), (headline, text)
+
+
 def test_a_benchmark_writes_a_record_with_its_provenance(tmp_path):
     out = tmp_path / "features.json"
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "features.py"), "--record", str(out)],

@@ -42,9 +42,15 @@ TOP_LEVEL = ("name", "description", "seed")
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
+class _Markdown(str):
+    """Cell text that is Markdown already (a link): :func:`_cell` leaves it as it is."""
+
+
 def _cell(text: Any) -> str:
     """A table cell: pipes escaped, and square brackets outside code spans (so that ``[task]`` is
     not read as a Markdown link)."""
+    if isinstance(text, _Markdown):
+        return text
     parts = str(text).replace("|", "\\|").replace("\n", " ").split("`")
     return "`".join(part if i % 2 else part.replace("[", "\\[").replace("]", "\\]")
                     for i, part in enumerate(parts))
@@ -326,19 +332,29 @@ def _scalar(value: Any) -> bool:
         not isinstance(v, dict | list) for v in value))
 
 
+def _flat(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(_scalar(v) for v in value.values())
+
+
 def _figures_markdown(figures: dict[str, Any], depth: int = 3) -> list[str]:
-    """Figures as tables: scalars in one table, a mapping of mappings as a matrix, deeper ones by heading."""
+    """Figures as tables: the scalars in one table; sibling flat mappings (``set``, ``set-motif``, …)
+    as the rows of one matrix; a mapping of flat mappings as a matrix; deeper ones under a heading."""
     out = []
     scalars = [[f"`{key}`", _figure(value)] for key, value in figures.items() if _scalar(value)]
     if scalars:
         out += [_table(["figure", "value"], scalars), ""]
+    flat = {key: value for key, value in figures.items() if _flat(value)}
+    if flat:
+        columns = list(dict.fromkeys(c for row in flat.values() for c in row))
+        out += [_table(["", *columns], ([f"**{_cell(name)}**", *(_figure(row.get(c, "")) for c in columns)]
+                                        for name, row in flat.items())), ""]
     for key, value in figures.items():
-        if _scalar(value):
+        if _scalar(value) or key in flat:
             continue
         out += [f"{'#' * depth} {key}", ""]
         if isinstance(value, list):
             out += ["```json", json.dumps(value, indent=1, ensure_ascii=False)[:4000], "```", ""]
-        elif all(isinstance(v, dict) and all(_scalar(x) for x in v.values()) for v in value.values()):
+        elif all(_flat(v) for v in value.values()):
             columns = list(dict.fromkeys(c for row in value.values() for c in row))
             out += [_table(["", *columns], ([f"**{_cell(name)}**", *(_figure(row.get(c, "")) for c in columns)]
                                             for name, row in value.items())), ""]
@@ -351,7 +367,7 @@ def results_page(name: str, record: dict[str, Any]) -> str:
     """One record as a results page: its provenance, then its text and figures."""
     machine = describe_machine(record.get("machine", "?"))
     conditions = record.get("conditions") or {}
-    out = [f"# {record.get('title', name)}", "",
+    out = [f"# {record.get('title', name).rstrip('.')}", "",
            '!!! info "Provenance"', "",
            f"    - **command**: `{record['command']}`",
            f"    - **commit**: `{record['commit']}`",
@@ -362,6 +378,9 @@ def results_page(name: str, record: dict[str, Any]) -> str:
     if record.get("note"):
         out.append(f"    - **note**: {record['note']}")
     out += ["", f"Record: `docs/results/data/{name}.json`.", ""]
+    if record.get("headline"):
+        out += ["## In short", "", _table(["result", "figure"], ([h["what"], h["value"]] for h in record["headline"])),
+                ""]
     if record.get("text"):
         out += [record["text"], ""]
     out += ["## Figures", ""] + _figures_markdown(record["figures"])
@@ -374,16 +393,18 @@ def results_index(records: dict[str, dict]) -> str:
            "experiment that measured it (`--record docs/results/data/NAME.json`): the command, the commit, the "
            "date and the machine stand beside the figures. A figure that no record backs is not quoted.", "",
            _table(["result", "date", "machine", "command"],
-                  ([f"[{r.get('title', n)}]({n}.md)", r["date"], describe_machine(r.get("machine", "?")),
+                  ([_Markdown(f"[{_cell(r.get('title', n).rstrip('.'))}]({n}.md)"), r["date"],
+                    describe_machine(r.get("machine", "?")),
                     f"`{r['command']}`"] for n, r in records.items())), ""]
     return "\n".join(out)
 
 
-def readme_table(records: dict[str, dict], link: str = "docs/results") -> str:
-    """The README's headline results: one row per record that declares a ``headline``."""
-    rows = [[h["what"], h["value"], f"[{r['date']}]({link}/{n}.md)"]
-            for n, r in records.items() for h in r.get("headline", [])]
-    return _table(["result", "figure", "record"], rows)
+def readme_table(records: dict[str, dict], link: str = "docs/results/data") -> str:
+    """The README's headline results: one row per ``headline`` of each record, linking the record."""
+    lines = ["| result | figure | record |", "|---|---|---|"]
+    lines += [f"| {_cell(h['what'])} | {_cell(h['value'])} | [{n}, {r['date']}]({link}/{n}.json) |"
+              for n, r in records.items() for h in r.get("headline", [])]
+    return "\n".join(lines)
 
 
 def update_readme(readme: str | Path, records_folder: str | Path) -> bool:

@@ -34,13 +34,11 @@ from typing import Any, get_origin, get_type_hints
 from structsearch import seeds
 from structsearch.declare import Either, Flag, Interval, Options, Text, check_settings, document_settings, setting
 from structsearch.errors import ConfigError
-from structsearch.graphs.density import DENSITY_SCHEMES, check_epsilon
+from structsearch.graphs.density import DENSITY_SCHEMES
 from structsearch.nn.activations import ACTIVATIONS
 from structsearch.nn.recurrent import CELLS
 from structsearch.sparsity.evolution import (
     EVOLUTION_RULES,
-    check_drop_fraction,
-    check_every,
     make_evolution,
 )
 from structsearch.tasks import DEFAULT_TASK, task_entry, task_names
@@ -80,19 +78,9 @@ class ModelConfig:
                         Options(("he", "xavier")))
 
     def validate(self) -> ModelConfig:
+        check_settings(self, "model")
         if self.genotype is not None and self.architecture is not None:
             raise ConfigError("model.genotype and model.architecture exclude each other; give one")
-        if self.cell is not None:
-            CELLS.check(self.cell)
-        DENSITY_SCHEMES.check(self.density_scheme, "model.density_scheme")
-        if self.density_scheme == "er":
-            check_epsilon(self.epsilon)
-        ACTIVATIONS.check(self.activation, "model.activation")
-        if self.init not in ("he", "xavier"):
-            raise ConfigError(f"model.init must be 'he' or 'xavier', got {self.init!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must lie in [0, 1), got {self.dropout}")
-        check_settings(self, "model")
         return self
 
 
@@ -119,11 +107,6 @@ class RewiringConfig:
                               Interval(1, None, integer=True))
 
     def validate(self) -> RewiringConfig:
-        EVOLUTION_RULES.check(self.rule)
-        check_drop_fraction(self.drop_fraction)
-        check_every(self.every)
-        if self.motif_size < 1:
-            raise ConfigError(f"rewiring.motif_size must be a positive integer, got {self.motif_size}")
         check_settings(self, "rewiring")
         return self
 

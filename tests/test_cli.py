@@ -87,18 +87,18 @@ def test_train_from_toml_with_overrides(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--epsilon", "-1"], "epsilon must be a positive number"),
-    (["--epsilon", "0"], "epsilon must be a positive number"),
-    (["--drop-fraction", "1.2"], r"drop_fraction \(zeta\) must lie in \(0, 1\)"),
+    (["--epsilon", "-1"], "model.epsilon must be a number > 0"),
+    (["--epsilon", "0"], "model.epsilon must be a number > 0"),
+    (["--drop-fraction", "1.2"], r"rewiring.drop_fraction must be a number in \(0, 1\)"),
     (["--drop-fraction", "0"], "drop_fraction"),
     (["--architecture", "784--10"], "architecture '784--10'"),
     (["--architecture", "64-0-10"], "positive size"),
     (["--architecture", "784-100-10"], "starts with 784 inputs but task 'digits' has 64"),
     (["--architecture", "64-100-3"], "ends with 3 outputs"),
-    (["--rule", "sparse-magic"], "known: none, set, set-motif, rigl"),
-    (["--lr", "-0.1"], "lr must be a positive"),
+    (["--rule", "sparse-magic"], "rewiring.rule must be one of none, set, set-motif, rigl"),
+    (["--lr", "-0.1"], "training.lr must be a number > 0"),
     (["--cell", "gru"], "needs a sequence task"),
-    (["--task", "reber", "--cell", "cnn"], "unknown cell type 'cnn'"),
+    (["--task", "reber", "--cell", "cnn"], "model.cell must be unset or one of rnn_tanh, rnn_relu, lstm, gru"),
 ])
 def test_train_bad_input_is_one_line(capsys, tmp_path, argv, message):
     import re

@@ -235,7 +235,7 @@ def test_a_range_of_input_densities_gives_each_candidate_its_own(capsys):
     assert min(shares) < 0.4 < 0.6 < max(shares)
     assert all(0.05 <= share <= 0.95 for share in shares)
     code, _, err = cli(capsys, "evolve", "--set", "genotype.input_density=[0.9, 0.2]", "--quiet")
-    assert code == 2 and "genotype.input_density must be a share in (0, 1] or a range" in err
+    assert code == 2 and "genotype.input_density must be a number in (0, 1] or a range [low, high] of numbers" in err
 
 
 def test_evolve_on_a_csv_table_searches_the_tabular_space(tmp_path, capsys):

@@ -32,4 +32,4 @@ def test_a_pretrain_file_without_the_gates_features_is_refused(tmp_path, capsys)
     err = capsys.readouterr().err
     assert code == 2 and "gate.pretrain: " in err and "foreign.csv: no column 'layers'" in err, err
     code = main(["evolve", "--runs", str(tmp_path), "--name", "y", *TINY, "--set", "gate.pretrain=rows.txt"])
-    assert code == 2 and "gate.pretrain must be a .csv or .parquet" in capsys.readouterr().err
+    assert code == 2 and "gate.pretrain must be empty, or a .csv or .parquet file" in capsys.readouterr().err

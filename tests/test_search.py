@@ -80,11 +80,11 @@ def test_the_top_level_search_spaces_folder_is_the_packaged_one():
         ({"task": {"name": "digits"}, "evolution": {"population": "many"}}, "evolution.population must be int"),
         (
             {"task": {"name": "digits"}, "evolution": {"population": 0}},
-            "evolution.population must be a positive integer, got 0",
+            "evolution.population must be an integer ≥ 1, got 0",
         ),
         (
             {"task": {"name": "digits"}, "genotype": {"nodes": [50, 10]}},
-            "genotype.nodes = [50, 10]: low must not exceed high",
+            "genotype.nodes must be a range [low, high] of integers ≥ 2, got [50, 10]",
         ),
         (
             {"task": {"name": "digits"}, "genotype": {"nodes": [4, 10], "watts-strogatz": {"k": [2, 6]}}},
@@ -92,11 +92,11 @@ def test_the_top_level_search_spaces_folder_is_the_packaged_one():
         ),
         (
             {"task": {"name": "digits"}, "gate": {"estimation_fraction": 1.0}},
-            "gate.estimation_fraction must lie in [0, 1), got 1.0",
+            "gate.estimation_fraction must be a number in [0, 1), got 1.0",
         ),
         (
             {"task": {"name": "digits"}, "gate": {"estimation_fraction": -0.1}},
-            "gate.estimation_fraction must lie in [0, 1), got -0.1",
+            "gate.estimation_fraction must be a number in [0, 1), got -0.1",
         ),
         (
             {"task": {"name": "digits"}, "evolution": {"selection": "roulette"}},
@@ -396,10 +396,10 @@ def test_bad_command_lines_give_one_line_errors(tmp_path, capsys):
     assert "unknown key evolution.mutation_rate; allowed: population" in error_of(str(bad))
     bad.write_text('[task]\nname = "digits"\n[training]\nepochs = "ten"\n')
     assert "training.epochs must be int, got 'ten'" in error_of(str(bad))
-    assert "evolution.population must be a positive integer, got 0" in error_of("--set", "evolution.population=0")
+    assert "evolution.population must be an integer ≥ 1, got 0" in error_of("--set", "evolution.population=0")
     assert "--population: expected a positive integer, got '0'" in error_of("--population", "0")
-    assert "gate.estimation_fraction must lie in [0, 1), got 1.5" in error_of("--estimation-fraction", "1.5")
-    assert "low must not exceed high" in error_of("--set", "genotype.nodes=[30, 10]")
+    assert "gate.estimation_fraction must be a number in [0, 1), got 1.5" in error_of("--estimation-fraction", "1.5")
+    assert "genotype.nodes must be a range [low, high]" in error_of("--set", "genotype.nodes=[30, 10]")
     assert "no run store (run.db) here" in error_of("--resume", str(tmp_path))
     assert "cannot reach the Dask scheduler" in error_of("--scheduler", "tcp://127.0.0.1:9", *TINY)
     assert "no search space 'nowhere'" in error_of("nowhere")

@@ -130,8 +130,8 @@ def _origins(run_dir) -> list[str]:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"budget": {"max_epochs": -5}}, "budget.max_epochs must be > 0 (or 0 for no limit), got -5"),
-        ({"budget": {"max_hours": -1.0}}, "budget.max_hours must be > 0"),
+        ({"budget": {"max_epochs": -5}}, "budget.max_epochs must be an integer ≥ 0, got -5"),
+        ({"budget": {"max_hours": -1.0}}, "budget.max_hours must be a number ≥ 0"),
         ({"evolution": {"steps": {"resize-layer": 0.0}}}, "evolution.steps.resize-layer is a factor: it must be > 0"),
         ({"evolution": {"steps": {"rewire-fraction": 1.5}}}, "must lie in (0, 1], got 1.5"),
         ({"evolution": {"steps": {"rewire-fraction": 0.0}}}, "must lie in (0, 1], got 0.0"),

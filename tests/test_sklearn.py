@@ -77,8 +77,8 @@ def test_pandas_frames_and_sparse_input(digits):
     ({}, [[0.0, 1.0], [1.0, 2.0]], [1, 1], "at least 2 classes"),
     ({}, [[0.0, 1.0], [1.0, 2.0]], [0, 1, 1], "inconsistent numbers of samples"),
     ({"architecture": "3-8-2"}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "starts with 3 inputs but X has 2 features"),
-    ({"epochs": 0}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "epochs must be a positive integer"),
-    ({"lr": -1.0}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "lr must be a positive number"),
+    ({"epochs": 0}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "training.epochs must be an integer ≥ 1"),
+    ({"lr": -1.0}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "training.lr must be a number > 0"),
     ({"rule": "magic"}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "magic"),
     ({"validation_fraction": 1.0}, [[0.0, 1.0], [1.0, 2.0]], [0, 1], "validation_fraction must lie in [0, 1)"),
 ])

@@ -95,7 +95,7 @@ def test_same_seed_same_result(digits):
 
 
 @pytest.mark.parametrize("key,value,match", [
-    ("epochs", 0, "epochs"), ("lr", -1.0, "lr"), ("optimizer", "lbfgs", "known: sgd, adam"),
+    ("epochs", 0, "epochs"), ("lr", -1.0, "lr"), ("optimizer", "lbfgs", "training.optimizer must be one of sgd, adam"),
     ("momentum", 1.5, "momentum"), ("batch_size", 0, "batch_size"), ("lr", math.nan, "lr"),
     ("lr_schedule", "step", "lr_schedule must be one of constant, cosine"),
 ])

@@ -220,26 +220,13 @@ class GenotypeSpace:
         return {**PRIOR_DEFAULTS[prior], **self.parameters.get(prior, {})}
 
     def validate(self) -> GenotypeSpace:
+        check_settings(self, "genotype")
         if self.prior is not None:
             self.priors, self.prior = [self.prior], None
-        if not self.priors:
-            raise ConfigError("genotype.priors must name at least one prior")
-        for prior in self.priors:
-            if prior not in PRIORS and prior not in CNN_PRIORS:
-                raise ConfigError(f"genotype.priors: unknown prior {prior!r}; allowed: "
-                                  f"{', '.join([*PRIORS, *CNN_PRIORS])}")
         if 0 < sum(prior in CNN_PRIORS for prior in self.priors) < len(self.priors):
             raise ConfigError(f"genotype.priors = {self.priors}: convolutional priors ({', '.join(CNN_PRIORS)}) "
                               "cannot be mixed with layered ones")
-        self.nodes = _range("genotype", "nodes", self.nodes, int, 2)
-        densities = self.input_density if isinstance(self.input_density, list) else [self.input_density]
-        if len(densities) not in (1, 2) or not all(isinstance(d, int | float) and not isinstance(d, bool)
-                                                   and 0.0 < d <= 1.0 for d in densities) \
-                or densities[0] > densities[-1]:
-            raise ConfigError(f"genotype.input_density must be a share in (0, 1] or a range [low, high] of them, "
-                              f"got {self.input_density!r}")
-        if self.orientation not in ("order", "random"):
-            raise ConfigError(f"genotype.orientation must be 'order' or 'random', got {self.orientation!r}")
+        self.nodes = [int(n) for n in self.nodes]
         for prior, values in self.parameters.items():
             if prior not in PRIOR_PARAMETERS:
                 raise ConfigError(f"unknown table [genotype.{prior}]; allowed: {', '.join(PRIOR_PARAMETERS)}")
@@ -294,7 +281,6 @@ class GenotypeSpace:
                 motif_mix(self.census_data, self.census)
             except DataError as error:
                 raise ConfigError(f"genotype.census: {error}") from None
-        check_settings(self, "genotype")
         return self
 
 
@@ -353,12 +339,6 @@ class ModelSpace:
         return ModelConfig(cell=cell, activation=self.activation, dropout=self.dropout)
 
     def validate(self) -> ModelSpace:
-        MODEL_KINDS.check(self.kind, "model.kind")
-        if not self.cells or any(cell not in CELLS for cell in self.cells):
-            raise ConfigError(f"model.cells must name cells among {', '.join(CELLS)}, got {self.cells!r}")
-        if self.embedding < 1:
-            raise ConfigError(f"model.embedding must be a positive integer, got {self.embedding}")
-        ModelConfig(activation=self.activation, dropout=self.dropout).validate()
         check_settings(self, "model")
         return self
 
@@ -375,9 +355,6 @@ class StoppingSpace:
     startup: int = setting(5, "finished candidates needed before the rule acts", Interval(1, None, integer=True))
 
     def validate(self) -> StoppingSpace:
-        if self.warmup_epochs < 0 or self.startup < 1:
-            raise ConfigError("stopping.warmup_epochs must be ≥ 0 and stopping.startup ≥ 1, "
-                              f"got {self.warmup_epochs} and {self.startup}")
         check_settings(self, "stopping")
         return self
 
@@ -438,18 +415,7 @@ class EvolutionSpace:
     def validate(self) -> EvolutionSpace:
         from structsearch.graphs.operators import BLOCK_STEPS, CROSSOVERS, MUTATIONS
 
-        if self.population < 1:
-            raise ConfigError(f"evolution.population must be a positive integer, got {self.population}")
-        if self.generations < 0:
-            raise ConfigError(f"evolution.generations must be ≥ 0, got {self.generations}")
-        if self.n_offspring < 1:
-            raise ConfigError(f"evolution.offspring must be a positive integer, got {self.offspring}")
-        SELECTIONS.check(self.selection, "evolution.selection")
-        INHERITANCE.check(self.inheritance, "evolution.inheritance")
-        if self.weights_generations < 0:
-            raise ConfigError(f"evolution.weights_generations must be ≥ 0, got {self.weights_generations}")
-        if self.tournament_size < 1:
-            raise ConfigError(f"evolution.tournament_size must be ≥ 1, got {self.tournament_size}")
+        check_settings(self, "evolution")
         for name, value in self.steps.items():
             if name not in BLOCK_STEPS:
                 raise ConfigError(f"evolution.steps: {name!r} takes no step; steps are for {', '.join(BLOCK_STEPS)}")
@@ -460,13 +426,6 @@ class EvolutionSpace:
                                   f"(0, 1], got {value}")
             if name != "rewire-fraction" and value <= 0:
                 raise ConfigError(f"evolution.steps.{name} is a factor: it must be > 0, got {value}")
-        if self.single_edge_limit < 0:
-            raise ConfigError(f"evolution.single_edge_limit must be ≥ 0, got {self.single_edge_limit}")
-        for key in ("crossover_probability", "mutation_probability", "cell_mutation_probability",
-                    "gene_mutation_probability"):
-            value = getattr(self, key)
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"evolution.{key} must lie in [0, 1], got {value}")
         if not 0 <= self.elitism <= self.population:
             raise ConfigError(f"evolution.elitism must lie in [0, population = {self.population}], got {self.elitism}")
         from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
@@ -481,7 +440,6 @@ class EvolutionSpace:
             check_weights(weights, f"evolution.{table}")
             if sum(weights.values()) <= 0 and (table == "mutations" or self.crossover_probability > 0):
                 raise ConfigError(f"evolution.{table} needs at least one operator with a positive weight")
-        check_settings(self, "evolution")
         return self
 
 
@@ -516,38 +474,12 @@ class GateSpace:
         return self.predictor != "none" and self.estimation_fraction > 0
 
     def validate(self) -> GateSpace:
-        from structsearch.predictors.model import MODELS
-
-        if not (isinstance(self.estimation_fraction, float) and 0.0 <= self.estimation_fraction < 1.0):
-            raise ConfigError(f"gate.estimation_fraction must lie in [0, 1), got {self.estimation_fraction}")
-        if self.warmup < 2:
-            raise ConfigError(f"gate.warmup must be at least 2 rows, got {self.warmup}")
-        if self.model not in MODELS:
-            raise ConfigError(f"gate.model must be one of {', '.join(MODELS)}, got {self.model!r}")
-        if self.predictor not in ("none", "online") and not self.predictor.endswith(".skops"):
-            raise ConfigError(f"gate.predictor must be 'none', 'online' or a .skops file, got {self.predictor!r}")
-        from structsearch.nn.proxies import check_proxies
-
-        if not isinstance(self.proxies, list) or not all(isinstance(name, str) for name in self.proxies):
-            raise ConfigError(f"gate.proxies must be a list of proxy names, got {self.proxies!r}")
-        try:
-            check_proxies(self.proxies)
-        except ConfigError as error:
-            raise ConfigError(f"gate.proxies: {error}") from None
-        if not isinstance(self.pretrain, str) or (self.pretrain and not self.pretrain.endswith((".csv", ".parquet"))):
-            raise ConfigError(f"gate.pretrain must be a .csv or .parquet meta-dataset, got {self.pretrain!r}")
-        if self.stage not in ("structure", "curve", "both"):
-            raise ConfigError(f"gate.stage must be one of structure, curve, both; got {self.stage!r}")
-        if not isinstance(self.curve_epochs, int) or isinstance(self.curve_epochs, bool) or self.curve_epochs < 1:
-            raise ConfigError(f"gate.curve_epochs must be an integer ≥ 1, got {self.curve_epochs!r}")
+        check_settings(self, "gate")
         if self.stage != "structure" and self.predictor not in ("online", "none"):
             raise ConfigError(f"gate.stage = {self.stage!r} fits its curve model online; gate.predictor is "
                               f"{self.predictor!r}")
-        if not isinstance(self.audit, int) or isinstance(self.audit, bool) or self.audit < 0:
-            raise ConfigError(f"gate.audit must be an integer ≥ 0, got {self.audit!r}")
         if self.pretrain and self.predictor != "online":
             raise ConfigError(f"gate.pretrain seeds the online predictor; gate.predictor is {self.predictor!r}")
-        check_settings(self, "gate")
         return self
 
 
@@ -565,12 +497,6 @@ class BudgetSpace:
                               Interval(0, None, integer=True))
 
     def validate(self) -> BudgetSpace:
-        for key in ("max_candidates", "max_hours", "max_epochs"):
-            value = getattr(self, key)
-            if not (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)):
-                raise ConfigError(f"budget.{key} must be a number, got {value!r}")
-            if value < 0:
-                raise ConfigError(f"budget.{key} must be > 0 (or 0 for no limit), got {value}")
         check_settings(self, "budget")
         return self
 

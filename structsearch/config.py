@@ -33,7 +33,7 @@ from typing import Any, get_origin, get_type_hints
 
 from structsearch import seeds
 from structsearch.declare import Either, Flag, Interval, Options, Text, check_settings, document_settings, setting
-from structsearch.errors import ConfigError
+from structsearch.errors import ConfigError, errors_from
 from structsearch.graphs.density import DENSITY_SCHEMES
 from structsearch.nn.activations import ACTIVATIONS
 from structsearch.nn.recurrent import CELLS
@@ -239,28 +239,19 @@ def rename_legacy(data: dict[str, Any], renames: dict[str, str], source: str) ->
 
 def config_from_dict(data: dict[str, Any], source: str = "configuration") -> RunConfig:
     """A :class:`RunConfig` from train-file data; errors start with ``source``."""
-    try:
-        return _config_from_dict(data, source)
-    except ConfigError as error:
-        message = str(error)
-        raise ConfigError(message if message.startswith(source) else f"{source}: {message}") from None
-
-
-def _config_from_dict(data: dict[str, Any], source: str) -> RunConfig:
-    data = rename_legacy(data, LEGACY_TABLES, source)
-    config = RunConfig()
-    for section, values in data.items():
-        if section == "task":
-            config.task = task_from_table(values, source)
-        elif section in SECTIONS:
-            if not isinstance(values, dict):
-                raise ConfigError(f"{source}: [{section}] must be a table")
-            update_section(getattr(config, section), section, values)
-        else:
-            raise ConfigError(
-                f"{source}: unknown table [{section}]; allowed: task, {', '.join(SECTIONS)}"
-            )
-    return config
+    with errors_from(source):
+        data = rename_legacy(data, LEGACY_TABLES, source)
+        config = RunConfig()
+        for section, values in data.items():
+            if section == "task":
+                config.task = task_from_table(values, source)
+            elif section in SECTIONS:
+                if not isinstance(values, dict):
+                    raise ConfigError(f"[{section}] must be a table")
+                update_section(getattr(config, section), section, values)
+            else:
+                raise ConfigError(f"unknown table [{section}]; allowed: task, {', '.join(SECTIONS)}")
+        return config
 
 
 def read_toml(path: str | Path, required: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Anything raised as a :class:`StructsearchError` reaches the user as one line (th
 """
 
 import math
+from contextlib import contextmanager
 
 
 class StructsearchError(Exception):
@@ -18,6 +19,17 @@ class ConfigError(StructsearchError, ValueError):
 
 class DataError(StructsearchError):
     """A data file or directory that is missing, truncated or not what it claims to be."""
+
+
+@contextmanager
+def errors_from(source: str):
+    """Inside the block, a :class:`ConfigError` is re-raised with ``source: `` in front (once), so
+    that every message of a loader names the file or option it came from."""
+    try:
+        yield
+    except ConfigError as error:
+        message = str(error)
+        raise ConfigError(message if message.startswith(source) else f"{source}: {message}") from None
 
 
 def check_range(name: str, value, low: float = 0.0, high: float = 1.0, *, low_open: bool = False,

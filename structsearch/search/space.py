@@ -109,7 +109,7 @@ from structsearch.declare import (
     document_settings,
     setting,
 )
-from structsearch.errors import ConfigError
+from structsearch.errors import ConfigError, errors_from
 from structsearch.graphs.priors import PRIORS
 from structsearch.nn.activations import ACTIVATIONS
 from structsearch.nn.proxies import PROXIES
@@ -705,39 +705,35 @@ SPACE_TABLES = {"": SearchSpace, "task": TaskConfig, **_TABLES}
 
 
 def space_from_dict(data: dict[str, Any], source: str = "search space") -> SearchSpace:
-    """Build and validate a :class:`SearchSpace`; errors start with ``source``."""
-    try:
-        return _space_from_dict(rename_legacy(data, LEGACY_KEYS, source)).validate()
-    except ConfigError as error:
-        raise ConfigError(f"{source}: {error}") from None
-
-
-def _space_from_dict(data: dict[str, Any]) -> SearchSpace:
-    space = SearchSpace()
-    for key, value in data.items():
-        if key in _TOP_LEVEL:
-            expected = int if key == "seed" else str
-            if not isinstance(value, expected) or isinstance(value, bool):
-                raise ConfigError(f"{key} must be {expected.__name__}, got {value!r}")
-            setattr(space, key, value)
-        elif key == "task":
-            if not isinstance(value, dict) or not isinstance(value.get("name"), str):
-                got = value.get("name") if isinstance(value, dict) else value
-                raise ConfigError(f"task.name must be a string naming a task, got {got!r}")
-            space.task = task_from_table(value)
-        elif key == "genes":
-            space.genes = value
-        elif key in _TABLES:
-            if not isinstance(value, dict):
-                raise ConfigError(f"[{key}] must be a table")
-            values = dict(value)
-            if key == "genotype":
-                space.genotype.parameters = {prior: values.pop(prior) for prior in list(values)
-                                             if isinstance(values[prior], dict) and prior != "motif_mix"}
-            update_section(getattr(space, key), key, values)
-        else:
-            raise ConfigError(f"unknown key {key!r}; allowed: {', '.join(_TOP_LEVEL + _OWN_TABLES + tuple(_TABLES))}")
-    return space
+    """Build and validate a :class:`SearchSpace` from a space file's tables; errors start with ``source``."""
+    with errors_from(source):
+        data = rename_legacy(data, LEGACY_KEYS, source)
+        space = SearchSpace()
+        for key, value in data.items():
+            if key in _TOP_LEVEL:
+                expected = int if key == "seed" else str
+                if not isinstance(value, expected) or isinstance(value, bool):
+                    raise ConfigError(f"{key} must be {expected.__name__}, got {value!r}")
+                setattr(space, key, value)
+            elif key == "task":
+                if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+                    got = value.get("name") if isinstance(value, dict) else value
+                    raise ConfigError(f"task.name must be a string naming a task, got {got!r}")
+                space.task = task_from_table(value)
+            elif key == "genes":
+                space.genes = value
+            elif key in _TABLES:
+                if not isinstance(value, dict):
+                    raise ConfigError(f"[{key}] must be a table")
+                values = dict(value)
+                if key == "genotype":
+                    space.genotype.parameters = {prior: values.pop(prior) for prior in list(values)
+                                                 if isinstance(values[prior], dict) and prior != "motif_mix"}
+                update_section(getattr(space, key), key, values)
+            else:
+                allowed = ", ".join(_TOP_LEVEL + _OWN_TABLES + tuple(_TABLES))
+                raise ConfigError(f"unknown key {key!r}; allowed: {allowed}")
+        return space.validate()
 
 
 def builtin_spaces() -> dict[str, Path]:

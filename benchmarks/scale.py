@@ -25,7 +25,7 @@ from layer_locality import per_connection  # noqa: E402
 from set_epoch import fashion_or_random, run  # noqa: E402
 
 from structsearch.nn.mlp import SparseMLP  # noqa: E402
-from structsearch.sparsity.evolution import SET  # noqa: E402
+from structsearch.sparsity.rewiring import SET  # noqa: E402
 from structsearch.train import TrainConfig  # noqa: E402
 
 

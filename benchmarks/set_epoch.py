@@ -23,7 +23,7 @@ from torch import nn  # noqa: E402
 from structsearch.errors import DataError  # noqa: E402
 from structsearch.nn.mlp import SparseMLP  # noqa: E402
 from structsearch.nn.sparse_linear import MaskedLinear  # noqa: E402
-from structsearch.sparsity.evolution import SET, SETMotif  # noqa: E402
+from structsearch.sparsity.rewiring import SET, SETMotif  # noqa: E402
 from structsearch.tasks import Split, Task, load_task  # noqa: E402
 from structsearch.train import TrainConfig, Trainer  # noqa: E402
 from structsearch.train_callbacks import Callback  # noqa: E402

@@ -27,7 +27,7 @@ from structsearch.search.engine import Search, SearchOutcome
 from structsearch.search.executors import DaskExecutor, InProcessExecutor, LocalExecutor
 from structsearch.search.space import SearchSpace, load_space
 from structsearch.sklearn import SparseMLPClassifier, StructureSearchClassifier
-from structsearch.sparsity.evolution import SET, RigL, SETMotif, make_evolution
+from structsearch.sparsity.rewiring import SET, RigL, SETMotif, make_rewiring
 from structsearch.studies import StudyConfig, run_study
 from structsearch.tasks.base import Task, load_task
 from structsearch.train import TrainConfig
@@ -42,7 +42,7 @@ __all__ = [
     "LayeredGraph", "erdos_renyi", "watts_strogatz", "barabasi_albert", "configuration_model", "motif_composed",
     "graph_features",
     # sparse layers and rewiring
-    "SparseLinear", "SparseMLP", "SET", "SETMotif", "RigL", "make_evolution",
+    "SparseLinear", "SparseMLP", "SET", "SETMotif", "RigL", "make_rewiring",
     # predictors, studies, reports, experiments
     "PerformancePredictor", "load_predictor", "run_study", "StudyConfig", "write_report", "run_set_vs_motif",
     "SetVsMotifConfig",

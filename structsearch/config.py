@@ -12,7 +12,7 @@ A train file has up to four tables; every key is optional::
     density_scheme = "er"         # er | erk | uniform
     activation = "relu"           # relu | tanh | srelu | all-relu
 
-    [rewiring]                    # topology evolution while training ([evolution] before 0.2)
+    [rewiring]                    # rewiring while training ([evolution] before 0.2)
     rule = "set"                  # none | set | set-motif | rigl
     drop_fraction = 0.3
 
@@ -37,9 +37,9 @@ from structsearch.errors import ConfigError, errors_from
 from structsearch.graphs.density import DENSITY_SCHEMES
 from structsearch.nn.activations import ACTIVATIONS
 from structsearch.nn.recurrent import CELLS
-from structsearch.sparsity.evolution import (
-    EVOLUTION_RULES,
-    make_evolution,
+from structsearch.sparsity.rewiring import (
+    REWIRING_RULES,
+    make_rewiring,
 )
 from structsearch.tasks import DEFAULT_TASK, task_entry, task_names
 from structsearch.train import TrainConfig
@@ -87,11 +87,11 @@ class ModelConfig:
 @document_settings
 @dataclass
 class RewiringConfig:
-    """Topology evolution while a model trains: the ``[rewiring]`` table of a train file and of a
+    """Rewiring while a model trains: the ``[rewiring]`` table of a train file and of a
     search space (SET, Mocanu et al. 2018; SET-motif, Su 2022; RigL, Evci et al. 2020)."""
 
     rule: str = setting("set", "the rewiring rule while a model trains (none: a static topology)",
-                        Options(lambda: EVOLUTION_RULES))
+                        Options(lambda: REWIRING_RULES))
     drop_fraction: float = setting(0.3, "ζ: the share of each layer's connections replaced per update",
                                    Interval(0, 1, low_open=True, high_open=True))
     every: int = setting(1, "epochs between updates", Interval(1, None, integer=True))
@@ -111,11 +111,11 @@ class RewiringConfig:
         return self
 
     def make_rule(self, seed: int):
-        """The topology rule (None for ``"none"``), drawing from the ``rewiring`` stream of ``seed``."""
+        """The rewiring rule (None for ``"none"``), drawing from the ``rewiring`` stream of ``seed``."""
         options = {k: v for k, v in asdict(self).items() if k not in ("rule", "motif_size")}
         if self.rule == "set-motif":
             options["motif_size"] = self.motif_size
-        return make_evolution(self.rule, **options, seed=seeds.derive(seed, "rewiring"))
+        return make_rewiring(self.rule, **options, seed=seeds.derive(seed, "rewiring"))
 
 
 @document_settings

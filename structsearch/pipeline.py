@@ -1,7 +1,7 @@
 """From configuration to a trained model: load the task, build the candidate, train it.
 
 :func:`build_candidate` is the one place a genotype (or layer sizes) becomes a sparse model and its
-topology rule; the train command, the search workers, the studies and every experiment use it.
+rewiring rule; the train command, the search workers, the studies and every experiment use it.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _task_option_names(name: str) -> set[str]:
 DEFAULT_SEQUENCE_ARCHITECTURE = [8, 50, 50, 50]  # embedding, then three recurrent layers (Stier et al.)
 
 # Stier et al.'s recurrent training: Adam 1e-3, batches of 32–128, gradient clipping at 5, up to
-# 15 epochs, no topology evolution.  Used for the keys a user leaves unset on a sequence task.
+# 15 epochs, no rewiring.  Used for the keys a user leaves unset on a sequence task.
 SEQUENCE_DEFAULTS = {
     "model.cell": "gru",
     "training.optimizer": "adam",
@@ -169,7 +169,7 @@ def build_candidate(genotype, spec: ModelSpec, task: Task, seed: int):
 
     Returns
     -------
-    tuple of (torch.nn.Module, TopologyEvolution or None)
+    tuple of (torch.nn.Module, RewiringRule or None)
         The sparse model and its rewiring rule (a training callback).
     """
     from structsearch.graphs import LayeredGraph, erdos_renyi

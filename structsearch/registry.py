@@ -1,7 +1,7 @@
 """Name registries: the one way TOML files and the command line refer to pluggable parts.
 
 Every kind of pluggable part (tasks, priors, operators, motifs, pruning methods and schedules,
-topology rules, activations, recurrent cells, Optuna pruners, executors, predictor models) is a
+rewiring rules, activations, recurrent cells, Optuna pruners, executors, predictor models) is a
 :class:`Registry`: a read-only mapping from the name a user writes to the part, filled either from
 a table or with the decorator form::
 
@@ -91,4 +91,23 @@ def names_registry(what: str, names: tuple[str, ...] | list[str]) -> Registry[st
     return Registry(what, {name: name for name in names})
 
 
-__all__ = ["Registry", "names_registry"]
+def renamed(namespace: dict, renames: Mapping[str, str], module: str):
+    """A module ``__getattr__`` under which each old name of ``renames`` (old → new) still gives the
+    new object, with a :class:`DeprecationWarning`, for one release::
+
+        __getattr__ = renamed(globals(), {"OldName": "NewName"}, __name__)
+    """
+
+    def __getattr__(name: str):
+        if name in renames:
+            import warnings
+
+            warnings.warn(f"{name} is now {renames[name]}; the old name works until structsearch 0.3",
+                          DeprecationWarning, stacklevel=2)
+            return namespace[renames[name]]
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__
+
+
+__all__ = ["Registry", "names_registry", "renamed"]

@@ -11,7 +11,7 @@ never changes another.
 stream             what draws from it
 =================  ==========================================================================
 ``model``          a :class:`~structsearch.config.RunConfig`'s initial topology and weights
-``rewiring``       a topology rule's drops and regrowth (SET, SET-motif, RigL)
+``rewiring``       a rewiring rule's drops and regrowth (SET, SET-motif, RigL)
 ``rule-draws``     the rule's own generator, seeded with a ``rewiring`` seed: even a rule given
                    the same integer seed as its model draws other numbers than the model
 ``candidate``      a search candidate's training seed (index: generation, child)

@@ -28,7 +28,7 @@ DEFAULT_HIDDEN = 128
 
 
 class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
-    """A truly sparse MLP classifier trained with sparse topology evolution.
+    """A truly sparse MLP classifier trained with sparse rewiring (SET, RigL).
 
     Parameters
     ----------
@@ -41,7 +41,7 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
     epsilon : float, default=20.0
         Erdős–Rényi density parameter ε of each layer (connections ε·(in + out)).
     rule : {"set", "set-motif", "rigl", "none"}, default="set"
-        The topology rule applied while training.
+        The rewiring rule applied while training.
     drop_fraction : float, default=0.3
         ζ, the fraction of connections each rewiring step replaces.
     epochs : int, default=30

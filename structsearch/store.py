@@ -34,8 +34,8 @@ from urllib.parse import quote
 
 from structsearch import __version__
 from structsearch.errors import DataError
+from structsearch.graphs import Genotype
 from structsearch.graphs.files import genotype_from_bytes
-from structsearch.graphs.layered import LayeredGraph
 from structsearch.runs import STORE_NAME, RunLock, disk_full
 
 DIGEST_KEY = "config_digest"
@@ -89,7 +89,7 @@ class Candidate:
 
     id: int
     hash: str
-    genotype: LayeredGraph
+    genotype: Genotype  # layered or convolutional
     parents: list[int]
     generation: int
     origin: str
@@ -298,7 +298,7 @@ class RunStore:
     def config(self) -> dict:
         return self.meta("config", {})
 
-    def add_candidate(self, genotype: LayeredGraph, *, parents=(), generation: int = 0,
+    def add_candidate(self, genotype: Genotype, *, parents=(), generation: int = 0,
                       origin: str = "prior", features: dict | None = None,
                       feature_meta: dict | None = None, result: dict | None = None,
                       attributes: dict | None = None, content_hash: str | None = None) -> int:
@@ -331,7 +331,7 @@ class RunStore:
     def record_result(self, candidate_id: int, status: str, metrics: dict | None = None,
                       curves: dict | None = None, seconds: dict | None = None,
                       prediction: float | None = None, reason: str = "",
-                      genotype: LayeredGraph | None = None, content_hash: str | None = None) -> None:
+                      genotype: Genotype | None = None, content_hash: str | None = None) -> None:
         """Store a result; ``genotype`` (with its ``content_hash``) replaces the candidate's genotype in the
         same transaction (Lamarckian inheritance: the topology its training learned)."""
         with self.transaction() as cursor:

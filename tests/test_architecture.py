@@ -175,7 +175,7 @@ def test_build_candidate_decodes_graphs_and_layer_sizes():
     from structsearch.nn.mlp import SparseMLP
     from structsearch.nn.recurrent import SparseRecurrentNet
     from structsearch.pipeline import ModelSpec, build_candidate
-    from structsearch.sparsity.evolution import SET
+    from structsearch.sparsity.rewiring import SET
     from structsearch.tasks import load_task
 
     digits, reber = load_task("digits"), load_task("reber", n_strings=200)
@@ -256,3 +256,36 @@ def test_an_old_name_on_the_command_line_overrides_the_files_new_one(tmp_path, c
     config.write_text('[rewiring]\nrule = "set"\n[evolution]\nrule = "rigl"\n')
     assert main(["train", str(config), "--runs", str(tmp_path)]) == 2
     assert "evolution.rule and rewiring.rule are the same setting" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ names of 0.2, kept for one release
+
+
+@pytest.mark.parametrize(("module", "old", "new"), [
+    ("structsearch.sparsity.rewiring", "TopologyEvolution", "RewiringRule"),
+    ("structsearch.sparsity.rewiring", "EVOLUTION_RULES", "REWIRING_RULES"),
+    ("structsearch.sparsity.rewiring", "make_evolution", "make_rewiring"),
+    ("structsearch.search.space", "BudgetSpace", "BudgetConfig"),
+    ("structsearch.search.space", "StoppingSpace", "StoppingConfig"),
+    ("structsearch.search.space", "EvolutionSpace", "EvolutionConfig"),
+    ("structsearch.search.space", "GateSpace", "GateConfig"),
+])
+def test_an_old_name_keeps_working_with_a_deprecation_warning(module, old, new):
+    import importlib
+
+    found = importlib.import_module(module)
+    with pytest.warns(DeprecationWarning, match=f"{old} is now {new}"):
+        value = getattr(found, old)
+    assert value is getattr(found, new)
+
+
+def test_the_old_rewiring_module_still_imports_with_a_deprecation_warning():
+    import importlib
+    import sys
+
+    from structsearch.sparsity import rewiring
+
+    sys.modules.pop("structsearch.sparsity.evolution", None)
+    with pytest.warns(DeprecationWarning, match="sparsity.evolution is now structsearch.sparsity.rewiring"):
+        old = importlib.import_module("structsearch.sparsity.evolution")
+    assert old.SET is rewiring.SET and old.make_rewiring is rewiring.make_rewiring

@@ -56,10 +56,10 @@ def test_options_either_and_range():
 
 
 def test_check_settings_gives_one_message_shape():
-    from structsearch.search.space import BudgetSpace
+    from structsearch.search.space import BudgetConfig
 
     with pytest.raises(ConfigError, match=r"^budget\.max_epochs must be an integer ≥ 0, got -1$"):
-        check_settings(BudgetSpace(max_epochs=-1), "budget")
+        check_settings(BudgetConfig(max_epochs=-1), "budget")
 
 
 # ----------------------------------------------------------------------- every key is declared

@@ -93,13 +93,13 @@ def test_erdos_renyi_graphs_are_not_special_under_the_null_model():
 def test_motif_dynamics_records_a_census_every_k_epochs():
     from structsearch.motifs.dynamics import MotifDynamics
     from structsearch.nn.mlp import SparseMLP
-    from structsearch.sparsity.evolution import make_evolution
+    from structsearch.sparsity.rewiring import make_rewiring
     from structsearch.tasks import load_task
     from structsearch.train import TrainConfig, train
 
     model = SparseMLP.from_layer_sizes([64, 32, 32, 10], np.random.default_rng(0), "er", 4.0)
     dynamics = MotifDynamics(every=2, samples=3)
-    result = train(model, load_task("digits"), TrainConfig(epochs=4), [make_evolution("set", seed=1), dynamics])
+    result = train(model, load_task("digits"), TrainConfig(epochs=4), [make_rewiring("set", seed=1), dynamics])
     assert [r["epoch"] for r in dynamics.records] == [-1, 1, 3]
     assert result.curves["motifs"] == dynamics.records
     assert {"bi-fan_z", "v_count", "balance"} <= set(dynamics.records[0])

@@ -5,7 +5,7 @@ import torch
 
 from structsearch.errors import ConfigError
 from structsearch.nn.mlp import SparseMLP
-from structsearch.sparsity.evolution import make_evolution
+from structsearch.sparsity.rewiring import make_rewiring
 from structsearch.tasks import load_task
 from structsearch.train import TrainConfig, Trainer, train
 from structsearch.train_callbacks import Callback, EarlyStopping
@@ -22,7 +22,7 @@ def test_sparse_mlp_learns_digits(digits, rule):
                                        motif_size=2 if rule == "set-motif" else 1)
     # 15 epochs of 1,295 images: a few seconds (timed in benchmarks, not here)
     result = train(model, digits, TrainConfig(epochs=15, batch_size=32, lr=0.05),
-                   [make_evolution(rule, drop_fraction=0.3)])
+                   [make_rewiring(rule, drop_fraction=0.3)])
     assert result.status == "ok"
     assert result.test_accuracy >= 0.90
     assert result.connections == [model.layers[0].nnz, model.layers[1].nnz]
@@ -78,7 +78,7 @@ def test_early_stopping_and_callbacks(digits):
 
 def test_timings_and_memory_are_reported(digits):
     model = SparseMLP.from_layer_sizes([64, 30, 10], seed=0, epsilon=5)
-    result = train(model, digits, TrainConfig(epochs=2), [make_evolution("set")])
+    result = train(model, digits, TrainConfig(epochs=2), [make_rewiring("set")])
     assert {"train", "evaluation", "evolution", "total"} <= set(result.seconds)
     assert result.seconds["total"] >= result.seconds["train"] > 0
     assert result.peak_memory_mb > 0
@@ -87,7 +87,7 @@ def test_timings_and_memory_are_reported(digits):
 def test_same_seed_same_result(digits):
     def run():
         model = SparseMLP.from_layer_sizes([64, 30, 10], seed=3, epsilon=5)
-        return train(model, digits, TrainConfig(epochs=3, seed=3), [make_evolution("set", seed=3)])
+        return train(model, digits, TrainConfig(epochs=3, seed=3), [make_rewiring("set", seed=3)])
 
     a, b = run(), run()
     assert a.curves["val_accuracy"] == b.curves["val_accuracy"]
@@ -106,7 +106,7 @@ def test_impossible_hyperparameters(key, value, match):
 
 def test_training_state_dict_round_trip_after_evolution(digits, tmp_path):
     model = SparseMLP.from_layer_sizes([64, 30, 10], seed=0, epsilon=5)
-    train(model, digits, TrainConfig(epochs=3), [make_evolution("set")])
+    train(model, digits, TrainConfig(epochs=3), [make_rewiring("set")])
     torch.save(model.state_dict(), tmp_path / "m.pt")
     fresh = SparseMLP.from_layer_sizes([64, 30, 10], seed=9, epsilon=5)
     fresh.load_state_dict(torch.load(tmp_path / "m.pt", weights_only=True))

@@ -13,7 +13,7 @@ def add_parser(commands) -> None:
                                                   "and the stability of its top inputs over SET updates")
     parser.add_argument("model", metavar="RUN_OR_MODEL",
                         help="a `structsearch train --save-model` run directory, or a SparseMLPClassifier .skops file")
-    parser.add_argument("--top", type=positive_int, default=20, help="inputs to list (default 20)")
+    parser.add_argument("--top", type=positive_int, default=20, help="inputs to list (default %(default)s)")
     parser.add_argument("--measure", choices=measures, default="strength",
                         help="strength: the sum of |w| of an input's connections (QuickSelection's neuron "
                              "strength); degree: their number; accumulated: the strength summed after every "

@@ -1,5 +1,6 @@
 """Layered sparse-graph genotypes: the graph, priors, repair, operators and features."""
 
+from structsearch.graphs.cnn import ConvGenotype
 from structsearch.graphs.layered import InvalidGraph, LayeredGraph
 from structsearch.graphs.priors import (
     PRIORS,
@@ -13,8 +14,13 @@ from structsearch.graphs.priors import (
 )
 from structsearch.graphs.repair import repair
 
+# a genotype of either family: layered (MLP and recurrent candidates) or convolutional
+Genotype = LayeredGraph | ConvGenotype
+
 __all__ = [
     "PRIORS",
+    "ConvGenotype",
+    "Genotype",
     "InvalidGraph",
     "LayeredGraph",
     "barabasi_albert",

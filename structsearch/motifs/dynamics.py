@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from structsearch import seeds
 from structsearch.motifs.census import census, graph_of_model, signed_motifs
-from structsearch.sparsity.evolution import check_every
+from structsearch.sparsity.rewiring import check_every
 from structsearch.train_callbacks import Callback
 
 

@@ -68,7 +68,7 @@ def jaccard(a, b) -> float:
 
 class ImportanceTrace:
     """A trainer callback: the top ``k`` inputs by strength after every epoch (after its rewiring,
-    when it runs after the topology rule).  On a model without an input layer of its own (recurrent,
+    when it runs after the rewiring rule).  On a model without an input layer of its own (recurrent,
     convolutional) it records nothing."""
 
     def __init__(self, k: int = 20):

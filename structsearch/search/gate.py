@@ -16,7 +16,7 @@ import numpy as np
 from structsearch.errors import ConfigError
 from structsearch.graphs.features import feature_names
 from structsearch.search import genes as training_genes
-from structsearch.search.space import GateSpace
+from structsearch.search.space import GateConfig
 
 
 def search_feature_names(cells: list[str], genes: dict | None = None, proxies: list[str] = (),
@@ -38,7 +38,7 @@ def attribute_features(individual, space) -> dict[str, float]:
 
 
 class PredictorGate:
-    def __init__(self, gate: GateSpace, cells: list[str], seed: int = 0, genes: dict | None = None,
+    def __init__(self, gate: GateConfig, cells: list[str], seed: int = 0, genes: dict | None = None,
                  model_kind: str | None = None):
         self.config, self.seed = gate, seed
         self.names = search_feature_names(cells, genes, gate.proxies, model_kind)

@@ -12,7 +12,7 @@ import json
 import numpy as np
 from deap import base
 
-from structsearch.graphs import LayeredGraph
+from structsearch.graphs import Genotype, LayeredGraph
 from structsearch.graphs.cnn import ConvGenotype
 from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
 from structsearch.graphs.cnn_priors import random_dag, randwire
@@ -39,7 +39,7 @@ class Individual:
     """A genotype with its cell and training genes, its store id once stored, and its fitness
     once evaluated."""
 
-    def __init__(self, graph: LayeredGraph, cell: str | None = None, *, origin: str = "prior",
+    def __init__(self, graph: Genotype, cell: str | None = None, *, origin: str = "prior",
                  parents: tuple[int, ...] = (), pareto: bool = False, genes: dict | None = None):
         self.graph = graph
         self.cell = cell

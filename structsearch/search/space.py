@@ -27,7 +27,7 @@ A space file has a few top-level keys and its tables; every table but ``[task]``
     [training]                # the shared trainer (the same table as in a train file)
     epochs = 5
 
-    [rewiring]                # topology evolution while a candidate trains (as in a train file)
+    [rewiring]                # rewiring while a candidate trains (as in a train file)
     rule = "set"              # none (the default here) | set | set-motif | rigl
     drop_fraction = 0.3       # fraction rewired per epoch
 
@@ -115,7 +115,7 @@ from structsearch.nn.activations import ACTIVATIONS
 from structsearch.nn.proxies import PROXIES
 from structsearch.nn.recurrent import CELLS
 from structsearch.overrides import PARAMETERS, rename_parameters
-from structsearch.registry import names_registry
+from structsearch.registry import names_registry, renamed
 from structsearch.train import TrainConfig
 
 SELECTIONS = names_registry("selection", ("tournament", "aging", "nsga2", "random"))
@@ -345,7 +345,7 @@ class ModelSpace:
 
 @document_settings
 @dataclass
-class StoppingSpace:
+class StoppingConfig:
     """``[stopping]``: Optuna's median rule for candidates (stop one whose curve falls below the
     median of earlier candidates' curves)."""
 
@@ -354,14 +354,14 @@ class StoppingSpace:
                                  Interval(0, None, integer=True))
     startup: int = setting(5, "finished candidates needed before the rule acts", Interval(1, None, integer=True))
 
-    def validate(self) -> StoppingSpace:
+    def validate(self) -> StoppingConfig:
         check_settings(self, "stopping")
         return self
 
 
 @document_settings
 @dataclass
-class EvolutionSpace:
+class EvolutionConfig:
     """``[evolution]``: the genetic search (population, breeding, operators, inheritance)."""
 
     population: int = setting(8, "individuals kept from one generation to the next", Interval(1, None, integer=True))
@@ -412,7 +412,7 @@ class EvolutionSpace:
 
         return self.steps.get(operator, BLOCK_STEPS[operator])
 
-    def validate(self) -> EvolutionSpace:
+    def validate(self) -> EvolutionConfig:
         from structsearch.graphs.operators import BLOCK_STEPS, CROSSOVERS, MUTATIONS
 
         check_settings(self, "evolution")
@@ -445,7 +445,7 @@ class EvolutionSpace:
 
 @document_settings
 @dataclass
-class GateSpace:
+class GateConfig:
     """``[gate]``: the predictor that drops offspring before they train."""
 
     predictor: str = setting("none", "none, online (a model refitted every generation) or a .skops predictor",
@@ -473,7 +473,7 @@ class GateSpace:
     def enabled(self) -> bool:
         return self.predictor != "none" and self.estimation_fraction > 0
 
-    def validate(self) -> GateSpace:
+    def validate(self) -> GateConfig:
         check_settings(self, "gate")
         if self.stage != "structure" and self.predictor not in ("online", "none"):
             raise ConfigError(f"gate.stage = {self.stage!r} fits its curve model online; gate.predictor is "
@@ -485,7 +485,7 @@ class GateSpace:
 
 @document_settings
 @dataclass
-class BudgetSpace:
+class BudgetConfig:
     """``[budget]``: where a search stops (0: no limit).  ``max_epochs`` counts the training epochs
     of every candidate, the fair unit for comparing searches (random search, evolution, gated
     evolution) whose candidates may stop early."""
@@ -496,7 +496,7 @@ class BudgetSpace:
     max_epochs: int = setting(0, "stop after this many training epochs, summed over every candidate (0: no limit)",
                               Interval(0, None, integer=True))
 
-    def validate(self) -> BudgetSpace:
+    def validate(self) -> BudgetConfig:
         check_settings(self, "budget")
         return self
 
@@ -539,8 +539,8 @@ class StudySpace:
 
 
 _TABLES = {"genotype": GenotypeSpace, "model": ModelSpace, "training": TrainConfig,
-           "rewiring": RewiringConfig, "stopping": StoppingSpace, "evolution": EvolutionSpace,
-           "gate": GateSpace, "budget": BudgetSpace, "study": StudySpace}
+           "rewiring": RewiringConfig, "stopping": StoppingConfig, "evolution": EvolutionConfig,
+           "gate": GateConfig, "budget": BudgetConfig, "study": StudySpace}
 # keys of earlier releases → today's (each used with a one-line deprecation note)
 LEGACY_KEYS = {
     "training.rule": "rewiring.rule", "training.zeta": "rewiring.drop_fraction",
@@ -567,10 +567,10 @@ class SearchSpace:
     training: TrainConfig = setting(doc="[training]: the shared trainer, as in a train file", factory=TrainConfig)
     rewiring: RewiringConfig = setting(doc="[rewiring]: rewiring while a candidate trains (none in a space "
                                            "unless set)", factory=lambda: RewiringConfig(rule="none"))
-    stopping: StoppingSpace = setting(doc="[stopping]: the median stopping rule", factory=StoppingSpace)
-    evolution: EvolutionSpace = setting(doc="[evolution]: the genetic search", factory=EvolutionSpace)
-    gate: GateSpace = setting(doc="[gate]: the predictor gate", factory=GateSpace)
-    budget: BudgetSpace = setting(doc="[budget]: where the search stops", factory=BudgetSpace)
+    stopping: StoppingConfig = setting(doc="[stopping]: the median stopping rule", factory=StoppingConfig)
+    evolution: EvolutionConfig = setting(doc="[evolution]: the genetic search", factory=EvolutionConfig)
+    gate: GateConfig = setting(doc="[gate]: the predictor gate", factory=GateConfig)
+    budget: BudgetConfig = setting(doc="[budget]: where the search stops", factory=BudgetConfig)
     study: StudySpace = setting(doc="[study]: what structsearch study tunes", factory=StudySpace)
     genes: dict[str, dict] = setting(doc="[genes.NAME]: training genes that evolve with the structure "
                                          "(listed below)", factory=dict)
@@ -632,7 +632,7 @@ class SearchSpace:
         if not self.convolutional:
             registries = {"mutations": MUTATIONS, "crossovers": CROSSOVERS}
         else:
-            defaults = EvolutionSpace()
+            defaults = EvolutionConfig()
             for table in ("mutations", "crossovers"):
                 if getattr(self.evolution, table) == getattr(defaults, table):
                     setattr(self.evolution, table, dict(CNN_OPERATORS[table]))
@@ -698,6 +698,12 @@ class SearchSpace:
         parameters = data["genotype"].pop("parameters")
         data["genotype"].update({prior: values for prior, values in parameters.items()})
         return data
+
+
+# names of 0.2 → today's: a table that is not a space is a *Config; each old name works until
+# structsearch 0.3 with a DeprecationWarning
+__getattr__ = renamed(globals(), {"BudgetSpace": "BudgetConfig", "StoppingSpace": "StoppingConfig",
+                                  "EvolutionSpace": "EvolutionConfig", "GateSpace": "GateConfig"}, __name__)
 
 
 # every table of a search space by name ("": the top-level keys), for the reference and the options

@@ -28,8 +28,7 @@ from structsearch.config import (
     task_from_table,
     task_table,
 )
-from structsearch.graphs import LayeredGraph
-from structsearch.graphs.cnn import ConvGenotype
+from structsearch.graphs import Genotype
 from structsearch.graphs.files import genotype_from_bytes
 from structsearch.threads import settings
 from structsearch.train import TrainConfig
@@ -107,7 +106,7 @@ class Job:
     """One candidate to train, as it crosses to a worker (JSON, never pickle)."""
 
     id: int
-    genotype: LayeredGraph | ConvGenotype
+    genotype: Genotype
     task: TaskConfig
     model: ModelConfig  # its ``cell`` decodes the genotype into a recurrent net
     rewiring: RewiringConfig

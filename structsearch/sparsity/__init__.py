@@ -1,1 +1,1 @@
-"""Density schemes, topology evolution (SET, SET-motif, RigL) and the optimizer-state bookkeeping."""
+"""Density schemes, rewiring (SET, SET-motif, RigL) and the optimizer-state bookkeeping."""

@@ -33,8 +33,8 @@ import torch
 from structsearch.errors import ConfigError, check_range
 from structsearch.nn.sparse_linear import SparseLinear
 from structsearch.registry import Registry, names_registry
-from structsearch.sparsity.evolution import smallest
 from structsearch.sparsity.optimizer_state import carry_optimizer_state
+from structsearch.sparsity.rewiring import smallest
 
 
 def check_fraction(fraction: float) -> None:

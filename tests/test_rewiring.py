@@ -8,11 +8,11 @@ from structsearch.errors import ConfigError
 from structsearch.graphs.density import sample_motif_positions, sample_positions
 from structsearch.nn.mlp import SparseMLP
 from structsearch.nn.sparse_linear import SparseLinear
-from structsearch.sparsity.evolution import (
+from structsearch.sparsity.rewiring import (
     SET,
     RigL,
     SETMotif,
-    make_evolution,
+    make_rewiring,
     sample_free_positions,
 )
 
@@ -158,8 +158,8 @@ def test_rigl_cosine_decay():
 
 def test_bad_evolution_settings():
     with pytest.raises(ConfigError, match="known: none, set, set-motif, rigl"):
-        make_evolution("magic")
+        make_rewiring("magic")
     with pytest.raises(ConfigError, match=r"drop_fraction .* \(0, 1\)"):
-        make_evolution("set", drop_fraction=1.0)
+        make_rewiring("set", drop_fraction=1.0)
     with pytest.raises(ConfigError, match="drop_fraction"):
-        make_evolution("rigl", drop_fraction=0.0)
+        make_rewiring("rigl", drop_fraction=0.0)

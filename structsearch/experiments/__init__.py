@@ -1,10 +1,15 @@
 """Studies from the literature, reproduced as ``structsearch experiment ...``.
 
 Each experiment is a function of one typed settings object (:mod:`.settings`), so it runs from
-Python as well as from the command line.  The functions are imported lazily: importing this
-package does not import torch.
+Python as well as from the command line. :data:`EXPERIMENTS` maps each name to its settings class
+and its function.
 """
 
+from structsearch.experiments.mnist_pruning import run_mnist_pruning
+from structsearch.experiments.motif_emergence import run_motif_emergence
+from structsearch.experiments.random_structures import run_random_structures_study, run_reber_priors
+from structsearch.experiments.reber_pruning import run_reber_pruning
+from structsearch.experiments.set_vs_motif import run_set_vs_motif
 from structsearch.experiments.settings import (
     MnistPruningConfig,
     MotifEmergenceConfig,
@@ -13,41 +18,28 @@ from structsearch.experiments.settings import (
     ReberPruningConfig,
     SetVsMotifConfig,
 )
+from structsearch.registry import Registry
+from structsearch.runs import check_name
 
-# experiment name → (its settings class, "module:function")
-EXPERIMENTS = {
-    "set-vs-motif": (SetVsMotifConfig, "set_vs_motif:run_set_vs_motif"),
-    "random-structures": (RandomStructuresConfig, "random_structures:run_random_structures_study"),
-    "reber-priors": (ReberPriorsConfig, "random_structures:run_reber_priors"),
-    "reber-pruning": (ReberPruningConfig, "reber_pruning:run_reber_pruning"),
-    "mnist-pruning": (MnistPruningConfig, "mnist_pruning:run_mnist_pruning"),
-    "motif-emergence": (MotifEmergenceConfig, "motif_emergence:run_motif_emergence"),
-}
+# experiment name → (its settings class, its function)
+EXPERIMENTS = Registry("experiment", {
+    "set-vs-motif": (SetVsMotifConfig, run_set_vs_motif),
+    "random-structures": (RandomStructuresConfig, run_random_structures_study),
+    "reber-priors": (ReberPriorsConfig, run_reber_priors),
+    "reber-pruning": (ReberPruningConfig, run_reber_pruning),
+    "mnist-pruning": (MnistPruningConfig, run_mnist_pruning),
+    "motif-emergence": (MotifEmergenceConfig, run_motif_emergence),
+})
 
 
 def run_experiment(name: str, settings):
     """Run experiment ``name`` with ``settings`` (an instance of its settings class); its run
     directory's name is checked before any data is loaded."""
-    import importlib
-
-    from structsearch.runs import check_name
-
     if getattr(settings, "name", None) is not None:
         check_name(settings.name)
-
-    module, function = EXPERIMENTS[name][1].split(":")
-    return getattr(importlib.import_module(f"structsearch.experiments.{module}"), function)(settings)
+    return EXPERIMENTS.lookup(name)[1](settings)
 
 
-def __getattr__(name: str):
-    for entry in EXPERIMENTS.values():
-        module, function = entry[1].split(":")
-        if function == name:
-            import importlib
-
-            return getattr(importlib.import_module(f"structsearch.experiments.{module}"), function)
-    raise AttributeError(name)
-
-
-__all__ = ["EXPERIMENTS", "run_experiment", "MnistPruningConfig", "MotifEmergenceConfig", "RandomStructuresConfig",
-           "ReberPriorsConfig", "ReberPruningConfig", "SetVsMotifConfig"]
+__all__ = ["EXPERIMENTS", "MnistPruningConfig", "MotifEmergenceConfig", "RandomStructuresConfig", "ReberPriorsConfig",
+           "ReberPruningConfig", "SetVsMotifConfig", "run_experiment", "run_mnist_pruning", "run_motif_emergence",
+           "run_random_structures_study", "run_reber_priors", "run_reber_pruning", "run_set_vs_motif"]

@@ -434,3 +434,38 @@ def test_the_weighted_sum_and_its_gradients(lead):
     expected = sum(w * x.detach() for w, x in zip(weights, inputs, strict=True))
     assert torch.allclose(_WeightedSum.apply(lead, gates, *inputs), expected)
     assert torch.autograd.gradcheck(lambda g, *xs: _WeightedSum.apply(lead, g, *xs), (gates, *inputs))
+
+
+@pytest.mark.parametrize(("prior", "params"), [
+    ("randwire-ws", ["nodes=[6,6]", "widths=[8,16]"]),
+    ("randwire-ba", ["nodes=[6]", "widths=[8]", "m=2"]),
+    ("randwire-er", ["nodes=[5,5]", "widths=[8,16]", "p=0.4"]),
+    ("random-dag", ["depth=[3,4]", "channels=[8,16]"]),
+])
+def test_genotype_sample_draws_every_convolutional_prior_and_show_describes_it(prior, params, tmp_path, capsys):
+    import json
+
+    from structsearch.commands import main
+    from structsearch.graphs.cnn_priors import CONV_PRIORS
+    from structsearch.graphs.files import load_genotype
+
+    out = tmp_path / f"{prior}.json"
+    argv = ["genotype", "sample", prior, "--seed", "3", "--out", str(out)]
+    for param in params:
+        argv += ["--param", param]
+    assert main(argv) == 0
+    genotype = load_genotype(out)
+    assert isinstance(genotype, ConvGenotype) and prior in CONV_PRIORS
+    capsys.readouterr()
+    assert main(["genotype", "show", str(out), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["describe"]["stages"] == len(genotype.stages)
+    assert shown["features"]["cnn_vertices"] == pytest.approx(sum(s.n_nodes for s in genotype.stages))
+
+
+def test_genotype_sample_names_both_families_for_an_unknown_prior(capsys):
+    from structsearch.commands import main
+
+    assert main(["genotype", "sample", "no-such-prior", "--out", "never.json"]) == 2
+    err = capsys.readouterr().err
+    assert "layered priors: erdos-renyi" in err and "convolutional priors: randwire-ws" in err

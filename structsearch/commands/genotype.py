@@ -7,13 +7,15 @@ from structsearch.runs import check_out
 
 
 def add_parser(commands) -> None:
+    from structsearch.graphs.cnn_priors import CONV_PRIORS
     from structsearch.graphs.priors import PRIORS
 
-    actions = group(commands, "genotype", "sample, describe and inspect layered-graph genotypes")
+    actions = group(commands, "genotype", "sample, describe and inspect genotypes (layered and convolutional)")
     sample = actions.add_parser("sample", help="draw a genotype from a prior into a file")
-    sample.add_argument("prior", help=PRIORS.help)
+    sample.add_argument("prior", help=f"layered: {PRIORS.help}; convolutional: {CONV_PRIORS.help}")
     sample.add_argument("--param", action="append", type=key_value, metavar="KEY=VALUE",
-                        help="a prior parameter (TOML value), e.g. n=30, layer_sizes=[64,100,10]")
+                        help="a prior parameter (TOML value), e.g. n=30, layer_sizes=[64,100,10], "
+                             "nodes=[6,6] widths=[16,32]")
     sample.add_argument("--seed", type=nonnegative_int, default=0)
     sample.add_argument("--out", required=True, help="genotype file (.json or .npz)")
     sample.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
@@ -33,9 +35,14 @@ def sample(args) -> int:
     from rich.console import Console
 
     from structsearch import seeds
-    from structsearch.graphs import prior
+    from structsearch.errors import ConfigError
+    from structsearch.graphs.cnn_priors import CONV_PRIORS
+    from structsearch.graphs.priors import PRIORS
 
-    make = prior(args.prior)
+    make = PRIORS.get(args.prior) or CONV_PRIORS.get(args.prior)
+    if make is None:
+        raise ConfigError(f"unknown prior {args.prior!r}; layered priors: {', '.join(PRIORS)}; convolutional "
+                          f"priors: {', '.join(CONV_PRIORS)}")
     try:
         graph = make(**dict(args.param or []), rng=seeds.generator(args.seed, "prior"))
     except TypeError as error:
@@ -53,10 +60,10 @@ def show(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from structsearch.graphs import LayeredGraph
     from structsearch.graphs.features import compute_features
+    from structsearch.graphs.files import load_genotype
 
-    graph = LayeredGraph.load(args.file)
+    graph = load_genotype(args.file)
     features, meta = compute_features(graph)
     if args.json:
         print(json.dumps({"describe": graph.describe(), "features": features, "feature_meta": meta}))

@@ -17,8 +17,10 @@ from structsearch.errors import ConfigError
 from structsearch.graphs.cnn import INPUT, OPERATIONS, ConvGenotype, Stage, repair_stage
 from structsearch.graphs.dag import orient
 from structsearch.graphs.priors import _seed
+from structsearch.registry import Registry
 
-RANDWIRE_GRAPHS = ("watts-strogatz", "barabasi-albert", "erdos-renyi")
+# each RandWire prior → the random-graph family of its stages
+RANDWIRE_GRAPHS = {"randwire-ws": "watts-strogatz", "randwire-ba": "barabasi-albert", "randwire-er": "erdos-renyi"}
 
 
 def _undirected(graph: str, n: int, rng: np.random.Generator, k: int, p: float, m: int) -> np.ndarray:
@@ -35,7 +37,7 @@ def _undirected(graph: str, n: int, rng: np.random.Generator, k: int, p: float, 
     elif graph == "erdos-renyi":
         g = nx.gnp_random_graph(n, p, seed=_seed(rng))
     else:
-        raise ConfigError(f"randwire graph must be one of {', '.join(RANDWIRE_GRAPHS)}, got {graph!r}")
+        raise ConfigError(f"randwire graph must be one of {', '.join(RANDWIRE_GRAPHS.values())}, got {graph!r}")
     return np.array(list(g.edges()), dtype=np.int64).reshape(-1, 2)
 
 
@@ -113,3 +115,26 @@ def random_dag(depth: tuple[int, int], rng: np.random.Generator, width: tuple[in
         chans = [stage_width] + [draw_channels() for _ in range(n - 1)]
         built.append(repair_stage(Stage(ops, np.array(chans), np.array(src), np.array(dst)), rng))
     return ConvGenotype(tuple(built), in_channels, n_classes).validate()
+
+
+def randwire_ws(nodes: list[int], widths: list[int], rng: np.random.Generator, k: int = 4, p: float = 0.75,
+                in_channels: int = 1, n_classes: int = 10) -> ConvGenotype:
+    """RandWire stages wired as Watts–Strogatz graphs (Xie et al. 2019: k = 4, p = 0.75)."""
+    return randwire(nodes, widths, rng, "watts-strogatz", k=k, p=p, in_channels=in_channels, n_classes=n_classes)
+
+
+def randwire_ba(nodes: list[int], widths: list[int], rng: np.random.Generator, m: int = 5, in_channels: int = 1,
+                n_classes: int = 10) -> ConvGenotype:
+    """RandWire stages wired as Barabási–Albert graphs (``m`` edges per new vertex)."""
+    return randwire(nodes, widths, rng, "barabasi-albert", m=m, in_channels=in_channels, n_classes=n_classes)
+
+
+def randwire_er(nodes: list[int], widths: list[int], rng: np.random.Generator, p: float = 0.2,
+                in_channels: int = 1, n_classes: int = 10) -> ConvGenotype:
+    """RandWire stages wired as Erdős–Rényi graphs (edge probability ``p``)."""
+    return randwire(nodes, widths, rng, "erdos-renyi", p=p, in_channels=in_channels, n_classes=n_classes)
+
+
+# the convolutional priors by the names spaces and `structsearch genotype sample` use
+CONV_PRIORS = Registry("convolutional prior", {"randwire-ws": randwire_ws, "randwire-ba": randwire_ba,
+                                               "randwire-er": randwire_er, "random-dag": random_dag})

@@ -15,7 +15,7 @@ from deap import base
 from structsearch.graphs import Genotype, LayeredGraph
 from structsearch.graphs.cnn import ConvGenotype
 from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
-from structsearch.graphs.cnn_priors import random_dag, randwire
+from structsearch.graphs.cnn_priors import RANDWIRE_GRAPHS, random_dag, randwire
 from structsearch.graphs.lineage import tagged
 from structsearch.graphs.operators import BLOCK_STEPS, IMPORTANCE_OPERATORS, SINGLE_EDGE, crossover, mutation
 from structsearch.graphs.priors import prior
@@ -91,9 +91,6 @@ class Individual:
 def _uniform(rng: np.random.Generator, bounds: list, kind=int):
     low, high = bounds
     return int(rng.integers(low, high + 1)) if kind is int else float(rng.uniform(low, high))
-
-
-RANDWIRE_GRAPHS = {"randwire-ws": "watts-strogatz", "randwire-ba": "barabasi-albert", "randwire-er": "erdos-renyi"}
 
 
 def sample_convolutional(params: dict, prior_name: str, in_channels: int, n_classes: int,

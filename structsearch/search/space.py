@@ -110,6 +110,7 @@ from structsearch.declare import (
     setting,
 )
 from structsearch.errors import ConfigError, errors_from
+from structsearch.graphs.cnn_priors import CONV_PRIORS
 from structsearch.graphs.priors import PRIORS
 from structsearch.nn.activations import ACTIVATIONS
 from structsearch.nn.proxies import PROXIES
@@ -123,7 +124,7 @@ INHERITANCE = names_registry("inheritance", ("none", "weights", "lamarckian"))
 MODEL_KINDS = names_registry("model kind", ("mlp", "rnn", "cnn"))
 # the convolutional genotype's priors (structsearch.graphs.cnn_priors): RandWire stages from three
 # random-graph families, and Stier et al.'s random labelled DAGs
-CNN_PRIORS = ("randwire-ws", "randwire-ba", "randwire-er", "random-dag")
+CNN_PRIORS = tuple(CONV_PRIORS)
 CNN_OPERATORS = {"mutations": {"relabel": 1.0, "insert-subgraph": 1.0},
                  "crossovers": {"subpath-swap": 1.0, "bridge": 1.0, "matching-layers": 1.0}}
 # the prior-specific parameters each prior takes, with their kind (int or float range)

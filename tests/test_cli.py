@@ -170,7 +170,7 @@ def test_genotype_sample_show_and_train(capsys, tmp_path):
 @pytest.mark.parametrize("argv,message", [
     (["genotype", "sample", "watts-strogatz", "--param", "n=10", "--param", "k=10", "--param", "p=0.5"],
      "1 ≤ k < n"),
-    (["genotype", "sample", "lattice", "--param", "n=3"], "known: erdos-renyi"),
+    (["genotype", "sample", "lattice", "--param", "n=3"], "layered priors: erdos-renyi"),
     (["genotype", "sample", "barabasi-albert", "--param", "n=10", "--param", "m=-1"], "1 ≤ m < n"),
     (["genotype", "sample", "erdos-renyi", "--param", "layer_sizes=[4, 3, 2]", "--param", "epsilon=0"],
      "epsilon"),

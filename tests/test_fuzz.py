@@ -108,7 +108,7 @@ def snapshot(folder: Path) -> dict[str, float]:
 def workspace(tmp_path_factory):
     """A folder with one valid file of each kind the commands read (a genotype, a meta-dataset, a
     predictor, a trained model run and a run store) beside an ``outside`` sentinel folder."""
-    from test_store_predictors import synthetic_table
+    from helpers import synthetic_table
 
     from structsearch.meta import write_table
 

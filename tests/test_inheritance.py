@@ -187,7 +187,7 @@ def test_inheritance_settings_are_checked():
 def test_a_child_whose_parents_weights_are_missing_trains_from_scratch_and_a_foreign_file_is_refused(tmp_path):
     import shutil
 
-    from test_search import tiny_space
+    from helpers import tiny_space
 
     from structsearch.search.engine import Search
     from structsearch.search.executors import InProcessExecutor

@@ -6,6 +6,7 @@ import json
 import networkx as nx
 import numpy as np
 import pytest
+from helpers import search_table
 
 from structsearch.commands import main
 from structsearch.meta import read_table, write_table
@@ -146,24 +147,6 @@ def test_infinite_values_and_empty_files_are_named(tmp_path, capsys):
                        "--out-dir", str(tmp_path / "p"))
     assert code == 1 and "empty.csv: cannot read as CSV (the file is empty)" in err
     assert read_table(tmp_path / "inf.csv")["density"][3] == float("inf")
-
-
-def search_table(signal: str, rows: int = 120, runs: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
-    """A structsearch-like meta-dataset: every graph feature, ``connections``, ``run`` and
-    ``generation``; validation accuracy depends on ``connections`` alone (``signal="size"``) or on
-    ``density`` alone, with noise."""
-    from structsearch.graphs.features import feature_names
-
-    rng = np.random.default_rng(seed)
-    table = {name: rng.random(rows) for name in feature_names()}
-    table["connections"] = rng.uniform(100, 5000, rows)
-    table["edges"] = table["connections"]
-    driver = np.log(table["connections"]) / np.log(5000) if signal == "size" else table["density"]
-    table["val_accuracy"] = 0.5 + 0.4 * driver + rng.normal(0, 0.02, rows)
-    table["test_accuracy"] = table["val_accuracy"] + rng.normal(0, 0.02, rows)
-    table["run"] = np.array([f"run{i % runs}" for i in range(rows)], dtype=object)
-    table["generation"] = np.arange(rows, dtype=float) // (rows // 6)
-    return table
 
 
 def train_card(tmp_path, capsys, table, *argv):

@@ -238,7 +238,7 @@ def test_an_existing_run_is_kept_unless_overwrite(capsys, tmp_path):
 
 
 def test_an_existing_predictor_is_kept_and_impossible_folds_are_refused(capsys, tmp_path):
-    from test_store_predictors import synthetic_table
+    from helpers import synthetic_table
 
     from structsearch.meta import write_table
 
@@ -399,7 +399,7 @@ def test_prune_of_a_saved_model_refuses_settings_it_would_ignore(capsys, trained
 
 
 def test_a_predictor_whose_card_does_not_match_is_refused_at_load(tmp_path):
-    from test_store_predictors import synthetic_table
+    from helpers import synthetic_table
 
     from structsearch.predictors import load_predictor
     from structsearch.predictors.model import PerformancePredictor

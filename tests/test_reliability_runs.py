@@ -103,7 +103,7 @@ def test_an_interrupted_baseline_is_finished_by_resume(searched, tmp_path, capsy
 @pytest.fixture()
 def inheriting(tmp_path):
     """A finished one-generation search whose children inherit weights (weights/ holds files)."""
-    from test_search import tiny_space
+    from helpers import tiny_space
 
     from structsearch.search.engine import Search
     from structsearch.search.executors import InProcessExecutor
@@ -298,7 +298,7 @@ def test_non_finite_operator_weights_and_overflowing_tables_are_one_line(tmp_pat
     code, _, err = run_cli(capsys, "evolve", "--set", "evolution.mutations.add-edge=inf", "--runs", tmp_path)
     assert code == 2 and "evolution.mutations.add-edge must be a finite weight ≥ 0, got inf" in err
     assert "note:" not in err
-    from test_predictor_data import search_table
+    from helpers import search_table
 
     from structsearch.meta import write_table
 

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import tiny_space
 
 from structsearch.commands import main
 from structsearch.errors import ConfigError
 from structsearch.search.engine import Search
 from structsearch.search.executors import InProcessExecutor
+from structsearch.search.fake import StructureScoreExecutor
 from structsearch.search.space import builtin_spaces, load_space, space_from_dict
 from structsearch.search.worker import MedianStopping, median_curve
 from structsearch.store import RunStore
@@ -30,21 +32,10 @@ TINY = [
 ]
 
 
-def tiny_space(**changes):
-    space = load_space("digits-small")
-    space.evolution.population, space.evolution.generations, space.evolution.offspring = 4, 2, None
-    space.training.epochs = 2
-    space.genotype.nodes = [10, 24]
-    space.genotype.parameters["erdos-renyi"]["width"] = [8, 24]
-    space.gate.warmup = 4
-    for dotted, value in changes.items():
-        table, key = dotted.split("__")
-        setattr(getattr(space, table), key, value)
-    return space.validate()
-
-
-def run_search(tmp_path, name="run", **changes) -> Search:
-    search = Search.start(tiny_space(**changes), tmp_path / name, InProcessExecutor())
+def run_search(tmp_path, name="run", executor=None, **changes) -> Search:
+    """A tiny search; scored by the fake evaluator (the real engine, store and gate, no training)
+    unless a test gives a real executor."""
+    search = Search.start(tiny_space(**changes), tmp_path / name, executor or StructureScoreExecutor())
     search.run()
     return search
 
@@ -161,8 +152,32 @@ def test_two_local_workers_reach_the_same_search_as_one_process(tmp_path):
         parallel.run()
     finally:
         executor.close()
-    serial = run_search(tmp_path, "serial")
+    serial = run_search(tmp_path, "serial", executor=InProcessExecutor())
     assert final_population(parallel.run_dir) == final_population(serial.run_dir)
+
+
+def test_the_fake_evaluator_runs_the_real_search_without_training(tmp_path, monkeypatch):
+    """Scores are a deterministic function of structure; nothing reaches the trainer; the gate,
+    deduplication and the store work as for a real search."""
+    from structsearch.graphs import erdos_renyi
+    from structsearch.search import worker
+    from structsearch.search.fake import structure_score
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the fake evaluator must not train")
+
+    monkeypatch.setattr(worker, "train_candidate", no_training)
+    search = run_search(tmp_path)
+    again = run_search(tmp_path, "again")
+    assert final_population(search.run_dir) == final_population(again.run_dir)
+    with RunStore.open(search.run_dir) as store:
+        statuses = {c.status for c in store.candidates()}
+        events = store.events("generation")
+    assert "ok" in statuses and "dropped-by-predictor" in statuses and events
+    rng = np.random.default_rng(0)
+    small, large = erdos_renyi([64, 8, 10], 1.0, rng), erdos_renyi([64, 64, 10], 8.0, rng)
+    assert structure_score(small) < structure_score(large)
+    assert structure_score(small) == structure_score(small.with_edges(small.src, small.dst))
 
 
 def test_gate_trains_the_top_half_of_new_offspring_and_records_each_decision(tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import tiny_space
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_search import tiny_space
 
 from structsearch.commands import main
 from structsearch.errors import ConfigError

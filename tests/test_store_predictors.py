@@ -3,6 +3,7 @@ import sqlite3
 
 import numpy as np
 import pytest
+from helpers import synthetic_table
 
 from structsearch.commands import main
 from structsearch.errors import ConfigError, DataError
@@ -85,19 +86,6 @@ def test_a_version_1_store_is_upgraded_in_place(tmp_path):
         assert store.candidate(first).attributes == {} and store.candidate(first).metrics["test_accuracy"] == 0.5
         second = store.add_candidate(graph(1), attributes={"cell": "gru"})
         assert store.candidate(second).attributes == {"cell": "gru"}
-
-
-def synthetic_table(rows=300, seed=0, noise=0.01):
-    """A meta-dataset where accuracy = f(edges, layers) + noise."""
-    rng = np.random.default_rng(seed)
-    names = feature_names()
-    table = {name: rng.normal(size=rows) for name in names}
-    table["edges"] = rng.uniform(50, 500, rows)
-    table["layers"] = rng.integers(3, 9, rows).astype(float)
-    table["test_accuracy"] = 0.5 + 0.3 * np.log(table["edges"]) / np.log(500) - 0.02 * table["layers"] \
-        + rng.normal(0, noise, rows)
-    table["run"] = np.array(["r"] * rows, dtype=object)
-    return table
 
 
 @pytest.mark.parametrize("model", ["rf", "gbr", "adaboost"])

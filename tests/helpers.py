@@ -1,0 +1,50 @@
+"""Helpers several test modules share (fixtures go in conftest.py; no test imports another test module)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from structsearch.graphs.features import feature_names
+from structsearch.search.space import load_space
+
+
+def tiny_space(**changes):
+    space = load_space("digits-small")
+    space.evolution.population, space.evolution.generations, space.evolution.offspring = 4, 2, None
+    space.training.epochs = 2
+    space.genotype.nodes = [10, 24]
+    space.genotype.parameters["erdos-renyi"]["width"] = [8, 24]
+    space.gate.warmup = 4
+    for dotted, value in changes.items():
+        table, key = dotted.split("__")
+        setattr(getattr(space, table), key, value)
+    return space.validate()
+
+
+def synthetic_table(rows=300, seed=0, noise=0.01):
+    """A meta-dataset where accuracy = f(edges, layers) + noise."""
+    rng = np.random.default_rng(seed)
+    names = feature_names()
+    table = {name: rng.normal(size=rows) for name in names}
+    table["edges"] = rng.uniform(50, 500, rows)
+    table["layers"] = rng.integers(3, 9, rows).astype(float)
+    table["test_accuracy"] = 0.5 + 0.3 * np.log(table["edges"]) / np.log(500) - 0.02 * table["layers"] \
+        + rng.normal(0, noise, rows)
+    table["run"] = np.array(["r"] * rows, dtype=object)
+    return table
+
+
+def search_table(signal: str, rows: int = 120, runs: int = 2, seed: int = 0) -> dict[str, np.ndarray]:
+    """A structsearch-like meta-dataset: every graph feature, ``connections``, ``run`` and
+    ``generation``; validation accuracy depends on ``connections`` alone (``signal="size"``) or on
+    ``density`` alone, with noise."""
+    rng = np.random.default_rng(seed)
+    table = {name: rng.random(rows) for name in feature_names()}
+    table["connections"] = rng.uniform(100, 5000, rows)
+    table["edges"] = table["connections"]
+    driver = np.log(table["connections"]) / np.log(5000) if signal == "size" else table["density"]
+    table["val_accuracy"] = 0.5 + 0.4 * driver + rng.normal(0, 0.02, rows)
+    table["test_accuracy"] = table["val_accuracy"] + rng.normal(0, 0.02, rows)
+    table["run"] = np.array([f"run{i % runs}" for i in range(rows)], dtype=object)
+    table["generation"] = np.arange(rows, dtype=float) // (rows // 6)
+    return table

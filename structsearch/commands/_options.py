@@ -11,6 +11,7 @@ import typing
 from typing import Any
 
 from structsearch.declare import Either, Interval, Setting, find_setting
+from structsearch.declare import settings as settings_of
 from structsearch.errors import ConfigError
 from structsearch.overrides import parse_assignment
 
@@ -174,25 +175,27 @@ def _plain_type(hint):
 
 
 def add_settings_options(parser: argparse.ArgumentParser, settings: type, skip: tuple[str, ...] = ()) -> None:
-    """One ``--option`` per field of the settings dataclass, with its default and help."""
+    """One ``--option`` per declared field of the settings dataclass: its help, type and default from
+    the declaration, as :func:`add_declared_options` does for a configuration's keys."""
     hints = typing.get_type_hints(settings)
+    declared = {s.name: s for s in settings_of(settings)}
     for item in dataclasses.fields(settings):
         if item.name in skip:
             continue
         kind = _plain_type(hints[item.name])
         flag = "--" + item.name.replace("_", "-")
-        help_text = item.metadata.get("help") or None
+        help_text = setting_help(declared[item.name]) if item.name in declared else None
         if kind is dict:
             parser.add_argument("--" + item.name.removesuffix("s").replace("_", "-"), dest=item.name,
                                 action="append", type=key_value, metavar="KEY=VALUE",
-                                help=(help_text or "") + " (repeatable)")
+                                help=(declared[item.name].doc if item.name in declared else "") + " (repeatable)")
             continue
         if kind is bool:
-            parser.add_argument(flag, action="store_true", help=help_text)
+            parser.add_argument(flag, action="store_true", help=declared[item.name].doc if item.name in declared
+                                else None)
             continue
-        minimum = item.metadata.get("minimum")
-        integer = {1: positive_int, 0: nonnegative_int}.get(minimum, int)
-        convert = {int: integer, float: number}.get(kind, kind)
+        convert = (_option_type(declared[item.name]) if item.name in declared else None) or \
+            {int: int, float: number}.get(kind, kind)
         parser.add_argument(flag, type=convert, default=item.default, help=help_text)
 
 

@@ -88,8 +88,9 @@ def emit(figures: dict) -> None:
     write them as a record where ``--record`` asked for one)."""
     measured = {**conditions(), **figures.get("conditions", {})}
     if _RECORD["path"]:
-        title = (sys.modules["__main__"].__doc__ or "").strip().splitlines()[0:1] or [Path(sys.argv[0]).stem]
+        lines = (sys.modules["__main__"].__doc__ or "").strip().splitlines()
         body = {key: value for key, value in figures.items() if key not in ("conditions", "headline")}
         extra = {"headline": figures["headline"]} if "headline" in figures else {}
-        write_record(_RECORD["path"], make_record(title[0], body, measured, **extra))
+        write_record(_RECORD["path"], make_record(lines[0] if lines else Path(sys.argv[0]).stem, body, measured,
+                                                  **extra))
     print(json.dumps({**{k: v for k, v in figures.items() if k != "headline"}, "conditions": measured}))

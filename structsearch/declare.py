@@ -111,12 +111,10 @@ class Range:
         return f"a range [low, high] of {within}"
 
     def invalid(self) -> list[Any]:
-        good = [v for v in (self.within.low, self.within.high) if v is not None]
-        inside = (good[0] + 1) if good and self.within.integer else (good[0] if good else 1)
-        if inside not in self.within:
-            inside = self.within.high if self.within.high is not None else inside
-        return [[bad, inside] for bad in self.within.invalid() if not isinstance(bad, str)][:1] + [
-            "a string", [inside]]
+        """A pair with one end outside ``within``, a string, and a single value."""
+        inside = next(v for v in (self.within.low, self.within.high, 1, 0.5) if v is not None and v in self.within)
+        outside = next(v for v in self.within.invalid() if not isinstance(v, str))
+        return [[outside, inside], "a string", [inside]]
 
 
 @dataclass(frozen=True)
@@ -260,17 +258,13 @@ def settings(cls: type) -> list[Setting]:
 def document_settings(cls: type) -> type:
     """Append a numpy-style *Parameters* section to ``cls``'s docstring, written from its declared
     settings (their type, default, meaning and allowed values), so that the API reference and the
-    configuration reference read one source. A field that declares no meaning is listed by type."""
-    hints = typing.get_type_hints(cls)
+    configuration reference read one source."""
     lines = ["", "Parameters", "----------"]
-    for field in dataclasses.fields(cls):
-        doc = field.metadata.get("doc") or field.metadata.get("help") or ""
-        allowed = field.metadata.get("allowed")
-        default = _default(field)
+    for declared in settings(cls):
+        default = declared.default
         shown = "" if default is None or dataclasses.is_dataclass(default) else f", default {default!r}"
-        lines.append(f"{field.name} : {_type_name(hints[field.name])}{shown}")
-        text = doc + (f" ({allowed.describe()})" if allowed is not None else "")
-        lines.append(f"    {text or 'See the configuration reference.'}")
+        allowed = f" ({declared.allowed_text})" if declared.allowed is not None else ""
+        lines += [f"{declared.name} : {declared.type}{shown}", f"    {declared.doc}{allowed}"]
     cls.__doc__ = (inspect.cleandoc(cls.__doc__ or cls.__name__) + "\n" + "\n".join(lines)).strip()
     return cls
 

@@ -57,10 +57,15 @@ def available_memory() -> int:
                     return int(line.split()[1]) * 1024
     except OSError:
         pass
+    return physical_memory() or 2**62
+
+
+def physical_memory() -> int | None:
+    """The machine's physical memory in bytes, where the OS says (None elsewhere)."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
-        return 2**62
+        return None
 
 
 def memory_limit() -> tuple[int, str]:

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from structsearch.limits import available_cores, physical_memory
+
 RECORD_KEYS = ("title", "command", "commit", "date", "machine", "conditions", "figures")
 
 
@@ -33,11 +35,9 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     simd = [name for name, flag in (("AVX-512", "avx512f"), ("AVX2", "avx2"), ("FMA", "fma")) if flag in flags]
-    try:
-        memory = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError, AttributeError):
-        memory = None
-    return {"cpu": model, "cores": os.cpu_count(), "simd": simd, "memory_gb": memory,
+    memory = physical_memory()
+    return {"cpu": model, "cores": available_cores(), "simd": simd,
+            "memory_gb": None if memory is None else round(memory / 2**30, 1),
             "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
 
 

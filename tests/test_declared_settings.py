@@ -18,7 +18,7 @@ from structsearch.errors import ConfigError
 from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
 from structsearch.graphs.operators import BLOCK_STEPS, CROSSOVERS, MUTATIONS
 from structsearch.overrides import PARAMETERS
-from structsearch.search.genes import GENOTYPE_GENES
+from structsearch.search.genes import GENE_NAMES
 from structsearch.search.space import PRIOR_PARAMETERS, SPACE_TABLES, builtin_spaces, space_from_dict
 from structsearch.tasks import OPTION_DOCS, task_names, task_options
 
@@ -177,7 +177,7 @@ def test_every_key_the_loaders_accept_is_in_the_reference(reference):
     accepted |= {f"evolution.crossovers.{n}" for r in (CROSSOVERS, CNN_CROSSOVERS) for n in r}
     accepted |= {f"evolution.steps.{n}" for n in BLOCK_STEPS}
     accepted |= {f"task.{o}" for name in task_names() for o in task_options(name)}
-    accepted |= {f"genes.{name}" for name in ("cell", *GENOTYPE_GENES, *(p for p in PARAMETERS if p != "epsilon"))}
+    accepted |= {f"genes.{name}" for name in GENE_NAMES}
     accepted |= {f"study.params.{name}" for name in PARAMETERS}
     missing = sorted(key for key in accepted if f"`{key}`" not in reference)
     assert missing == []

@@ -142,12 +142,10 @@ def setting_help(declared: Setting, default_from: str | None = None) -> str:
     """An option's help from its declaration: the meaning, what is allowed and the default (or where
     the default comes from: ``default_from``, e.g. "the space")."""
     shown = str(declared.default).lower() if isinstance(declared.default, bool) else declared.default
-    default = "" if declared.default is None else f"; default {shown}"
-    if default_from:
-        default = f"; default: {default_from}"
-    allowed = declared.allowed_text
-    extra = f" ({allowed}{default})" if allowed else (f" (default {declared.default})" if default else "")
-    return (declared.doc + extra).replace("%", "%%")
+    default = f"default: {default_from}" if default_from else (
+        "" if declared.default is None else f"default {shown}")
+    extra = "; ".join(part for part in (declared.allowed_text, default) if part)
+    return (declared.doc + (f" ({extra})" if extra else "")).replace("%", "%%")
 
 
 def add_declared_options(parser: argparse.ArgumentParser, options: dict[str, str], tables: dict[str, type],
@@ -178,25 +176,20 @@ def add_settings_options(parser: argparse.ArgumentParser, settings: type, skip: 
     """One ``--option`` per declared field of the settings dataclass: its help, type and default from
     the declaration, as :func:`add_declared_options` does for a configuration's keys."""
     hints = typing.get_type_hints(settings)
-    declared = {s.name: s for s in settings_of(settings)}
-    for item in dataclasses.fields(settings):
-        if item.name in skip:
+    for declared in settings_of(settings):
+        if declared.name in skip:
             continue
-        kind = _plain_type(hints[item.name])
-        flag = "--" + item.name.replace("_", "-")
-        help_text = setting_help(declared[item.name]) if item.name in declared else None
+        kind = _plain_type(hints[declared.name])
+        flag = "--" + declared.name.replace("_", "-")
         if kind is dict:
-            parser.add_argument("--" + item.name.removesuffix("s").replace("_", "-"), dest=item.name,
+            parser.add_argument("--" + declared.name.removesuffix("s").replace("_", "-"), dest=declared.name,
                                 action="append", type=key_value, metavar="KEY=VALUE",
-                                help=(declared[item.name].doc if item.name in declared else "") + " (repeatable)")
-            continue
-        if kind is bool:
-            parser.add_argument(flag, action="store_true", help=declared[item.name].doc if item.name in declared
-                                else None)
-            continue
-        convert = (_option_type(declared[item.name]) if item.name in declared else None) or \
-            {int: int, float: number}.get(kind, kind)
-        parser.add_argument(flag, type=convert, default=item.default, help=help_text)
+                                help=declared.doc + " (repeatable)")
+        elif kind is bool:
+            parser.add_argument(flag, action="store_true", help=declared.doc)
+        else:
+            convert = _option_type(declared) or {int: int, float: number}.get(kind, kind)
+            parser.add_argument(flag, type=convert, default=declared.default, help=setting_help(declared))
 
 
 def settings_from(namespace, settings: type):

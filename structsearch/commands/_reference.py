@@ -34,11 +34,11 @@ from structsearch.search.space import (
     PRIOR_DEFAULTS,
     PRIOR_PARAMETERS,
     SPACE_TABLES,
+    TOP_LEVEL,
     SearchSpace,
 )
 from structsearch.tasks import OPTION_DOCS, task_entry, task_names, task_options
 
-TOP_LEVEL = ("name", "description", "seed")
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -60,10 +60,6 @@ def _value(value: Any) -> str:
     """A default as TOML writes it."""
     if value is None:
         return "unset"
-    if isinstance(value, bool):
-        return f"`{str(value).lower()}`"
-    if isinstance(value, str):
-        return f'`"{value}"`'
     if isinstance(value, dict) and not value:
         return "none"
     return f"`{_toml(value)}`"
@@ -117,8 +113,7 @@ def documented_keys() -> set[str]:
     keys.update(f"evolution.steps.{name}" for name in BLOCK_STEPS)
     for name in task_names():
         keys.update(f"task.{option}" for option in task_options(name))
-    gene_names = ["cell", *genes.GENOTYPE_GENES, *(p for p in PARAMETERS if p != "epsilon")]
-    keys.update(f"genes.{name}" for name in gene_names)
+    keys.update(f"genes.{name}" for name in genes.GENE_NAMES)
     keys.update(f"study.params.{name}" for name in PARAMETERS)
     return keys
 
@@ -223,7 +218,7 @@ def _gene_tables() -> list[str]:
     rows += [[f"`genes.{name}`", "the candidate's input layer", "mlp: the share of the inputs each input-layer "
               "neuron reads, in (0, 1]"] for name in genes.GENOTYPE_GENES]
     rows += [[f"`genes.{name}`", f"`{key}`", "not on recurrent spaces" if name in genes.RECURRENT_REFUSED else ""]
-             for name, (key, _) in PARAMETERS.items() if name != "epsilon"]
+             for name, (key, _) in PARAMETERS.items() if name in genes.TRAINER_GENES]
     return ["### [genes.NAME]", "",
             "Training genes evolve with the structure: each candidate carries a value per gene, drawn in "
             "generation 0, taken from either parent in a crossover and redrawn with "
@@ -236,8 +231,7 @@ def _task_tables() -> list[str]:
     out = ["## Task options", "", "Written under `[task]` beside `name`, or given as `--task-option KEY=VALUE`.", ""]
     for name in task_names():
         options = task_options(name)
-        out += [f"### {name}", "", _first_line(task_entry(name)).rstrip(".") + "." if False else
-                task_entry(name).summary + ".", ""]
+        out += [f"### {name}", "", task_entry(name).summary + ".", ""]
         out += [_table(["key", "default", "meaning"],
                        ([f"`task.{option}`", _value(default), OPTION_DOCS[option]]
                         for option, default in options.items())), ""]
@@ -324,7 +318,7 @@ def _figure(value: Any) -> str:
         return f"{value:.4g}"
     if isinstance(value, list):
         return ", ".join(_figure(v) for v in value)
-    return _cell(value)
+    return str(value)
 
 
 def _scalar(value: Any) -> bool:
@@ -336,6 +330,13 @@ def _flat(value: Any) -> bool:
     return isinstance(value, dict) and bool(value) and all(_scalar(v) for v in value.values())
 
 
+def _matrix(rows: dict[str, dict]) -> str:
+    """Flat mappings as the rows of one table, their keys as its columns."""
+    columns = list(dict.fromkeys(c for row in rows.values() for c in row))
+    return _table(["", *columns], ([f"**{name}**", *(_figure(row.get(c, "")) for c in columns)]
+                                   for name, row in rows.items()))
+
+
 def _figures_markdown(figures: dict[str, Any], depth: int = 3) -> list[str]:
     """Figures as tables: the scalars in one table; sibling flat mappings (``set``, ``set-motif``, …)
     as the rows of one matrix; a mapping of flat mappings as a matrix; deeper ones under a heading."""
@@ -345,9 +346,7 @@ def _figures_markdown(figures: dict[str, Any], depth: int = 3) -> list[str]:
         out += [_table(["figure", "value"], scalars), ""]
     flat = {key: value for key, value in figures.items() if _flat(value)}
     if flat:
-        columns = list(dict.fromkeys(c for row in flat.values() for c in row))
-        out += [_table(["", *columns], ([f"**{_cell(name)}**", *(_figure(row.get(c, "")) for c in columns)]
-                                        for name, row in flat.items())), ""]
+        out += [_matrix(flat), ""]
     for key, value in figures.items():
         if _scalar(value) or key in flat:
             continue
@@ -355,9 +354,7 @@ def _figures_markdown(figures: dict[str, Any], depth: int = 3) -> list[str]:
         if isinstance(value, list):
             out += ["```json", json.dumps(value, indent=1, ensure_ascii=False)[:4000], "```", ""]
         elif all(_flat(v) for v in value.values()):
-            columns = list(dict.fromkeys(c for row in value.values() for c in row))
-            out += [_table(["", *columns], ([f"**{_cell(name)}**", *(_figure(row.get(c, "")) for c in columns)]
-                                            for name, row in value.items())), ""]
+            out += [_matrix(value), ""]
         else:
             out += _figures_markdown(value, min(depth + 1, 6))
     return out
@@ -401,10 +398,9 @@ def results_index(records: dict[str, dict]) -> str:
 
 def readme_table(records: dict[str, dict], link: str = "docs/results/data") -> str:
     """The README's headline results: one row per ``headline`` of each record, linking the record."""
-    lines = ["| result | figure | record |", "|---|---|---|"]
-    lines += [f"| {_cell(h['what'])} | {_cell(h['value'])} | [{n}, {r['date']}]({link}/{n}.json) |"
-              for n, r in records.items() for h in r.get("headline", [])]
-    return "\n".join(lines)
+    return _table(["result", "figure", "record"],
+                  ([h["what"], h["value"], _Markdown(f"[{n}, {r['date']}]({link}/{n}.json)")]
+                   for n, r in records.items() for h in r.get("headline", [])))
 
 
 def update_readme(readme: str | Path, records_folder: str | Path) -> bool:

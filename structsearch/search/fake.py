@@ -4,7 +4,7 @@
 result is a deterministic function of the candidate's structure instead of a training: the engine,
 the store, deduplication, the gate, the budget, selection and resume all run as they do for real, in
 milliseconds. The score rises with the logarithm of the connections (parameters of a convolutional
-genotype) and falls a little with depth, with a small jitter fixed by the genotype's hash, so that
+genotype) and falls a little with depth, with a small jitter fixed by the genotype's graph hash, so that
 candidates are ranked, the gate has something to learn, and a seed gives the same search twice.
 
 It does not train, so it measures nothing about the structures: no weights (weight inheritance
@@ -13,7 +13,6 @@ needs a real executor), no proxies, no rewiring, no stopping rules.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Iterator
 
@@ -22,10 +21,10 @@ from structsearch.search.worker import Job, JobResult
 
 def structure_score(genotype) -> float:
     """A stand-in validation accuracy in (0, 1) from structure alone (see the module's docstring)."""
-    size = genotype.connections  # a convolutional genotype's are its parameters
-    depth = genotype.describe().get("hidden_layers", len(getattr(genotype, "stages", ())))
-    jitter = int(hashlib.sha256(genotype.to_bytes()).hexdigest()[:8], 16) / 0xFFFFFFFF - 0.5
-    raw = 1.0 - 1.0 / (1.0 + math.log1p(size) / 3.0) - 0.01 * depth + 0.04 * jitter
+    shape = genotype.describe()
+    depth = shape.get("hidden_layers", shape.get("stages", 0))
+    jitter = int(genotype.content_hash()[:8], 16) / 0xFFFFFFFF - 0.5  # the same for isomorphic genotypes
+    raw = 1.0 - 1.0 / (1.0 + math.log1p(genotype.connections) / 3.0) - 0.01 * depth + 0.04 * jitter
     return min(0.999, max(0.001, raw))
 
 

@@ -43,6 +43,8 @@ STEP_SHARE = 0.2  # a numeric gene's mutation: a Gaussian step of this share of 
 RECURRENT_REFUSED = ("rule", "drop_fraction", "motif_size")  # recurrent candidates train without rewiring
 # genes of the genotype rather than of the trainer: name → value type
 GENOTYPE_GENES = {"input_density": float}
+TRAINER_GENES = tuple(name for name in PARAMETERS if name != "epsilon")  # a genotype fixes its own density
+GENE_NAMES = ("cell", *GENOTYPE_GENES, *TRAINER_GENES)
 
 
 def check_distribution(spec: Any, where: str, value_type: type = float) -> dict:
@@ -101,7 +103,7 @@ def check_genes(genes: Any, model_kind: str) -> dict[str, dict]:
             continue
         elif name not in PARAMETERS:
             raise ConfigError(f"{where}: unknown gene {name!r}; genes are cell and the trainer's "
-                              f"parameters: {', '.join(p for p in PARAMETERS if p != 'epsilon')}")
+                              f"parameters: {', '.join(TRAINER_GENES)}")
         elif model_kind == "rnn" and name in RECURRENT_REFUSED:
             raise ConfigError(f"{where}: recurrent candidates train without rewiring, so they cannot use "
                               f"a {name} gene")

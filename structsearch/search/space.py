@@ -227,7 +227,6 @@ class GenotypeSpace:
         if 0 < sum(prior in CNN_PRIORS for prior in self.priors) < len(self.priors):
             raise ConfigError(f"genotype.priors = {self.priors}: convolutional priors ({', '.join(CNN_PRIORS)}) "
                               "cannot be mixed with layered ones")
-        self.nodes = [int(n) for n in self.nodes]
         for prior, values in self.parameters.items():
             if prior not in PRIOR_PARAMETERS:
                 raise ConfigError(f"unknown table [genotype.{prior}]; allowed: {', '.join(PRIOR_PARAMETERS)}")
@@ -253,13 +252,10 @@ class GenotypeSpace:
                 raise ConfigError(
                     f"genotype.{prior}.{key} = {self.parameters[prior][key]}: the largest value must be "
                     f"below the smallest stage size genotype.{prior}.nodes[0] = {self.parameters[prior]['nodes'][0]}")
-        for prior in ("randwire-ws", "randwire-er"):
+        for prior in ("watts-strogatz", "randwire-ws", "randwire-er"):
             if prior in self.priors and self.parameters[prior]["p"][1] > 1.0:
                 raise ConfigError(f"genotype.{prior}.p = {self.parameters[prior]['p']}: a probability must lie "
                                   "in [0, 1]")
-        if "watts-strogatz" in self.priors and self.parameters["watts-strogatz"]["p"][1] > 1.0:
-            raise ConfigError(f"genotype.watts-strogatz.p = {self.parameters['watts-strogatz']['p']}: "
-                              "a probability must lie in [0, 1]")
         if "motif-composed" in self.priors:
             from structsearch.graphs.motif_catalogue import MOTIFS
 
@@ -548,7 +544,7 @@ LEGACY_KEYS = {
     "training.motif_size": "rewiring.motif_size", "training.median_stopping": "stopping.median",
     "training.median_warmup_epochs": "stopping.warmup_epochs", "training.median_startup": "stopping.startup",
 }
-_TOP_LEVEL = ("name", "description", "seed")
+TOP_LEVEL = ("name", "description", "seed")
 _OWN_TABLES = ("task", "genes")  # tables read by their own code, not by update_section
 
 
@@ -717,7 +713,7 @@ def space_from_dict(data: dict[str, Any], source: str = "search space") -> Searc
         data = rename_legacy(data, LEGACY_KEYS, source)
         space = SearchSpace()
         for key, value in data.items():
-            if key in _TOP_LEVEL:
+            if key in TOP_LEVEL:
                 expected = int if key == "seed" else str
                 if not isinstance(value, expected) or isinstance(value, bool):
                     raise ConfigError(f"{key} must be {expected.__name__}, got {value!r}")
@@ -738,7 +734,7 @@ def space_from_dict(data: dict[str, Any], source: str = "search space") -> Searc
                                                  if isinstance(values[prior], dict) and prior != "motif_mix"}
                 update_section(getattr(space, key), key, values)
             else:
-                allowed = ", ".join(_TOP_LEVEL + _OWN_TABLES + tuple(_TABLES))
+                allowed = ", ".join(TOP_LEVEL + _OWN_TABLES + tuple(_TABLES))
                 raise ConfigError(f"unknown key {key!r}; allowed: {allowed}")
         return space.validate()
 

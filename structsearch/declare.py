@@ -296,5 +296,14 @@ def check_settings(target: Any, table: str) -> None:
             raise ConfigError(f"{where} must be {allowed.describe()}, got {value!r}")
 
 
-__all__ = ["Either", "Flag", "Interval", "Options", "Range", "Setting", "Text", "check_settings", "document_settings",
-           "find_setting", "setting", "settings", "undeclared"]
+__all__ = ["Either", "Flag", "Interval", "Options", "Range", "Setting", "Text", "check_settings", "check_weights",
+           "document_settings", "find_setting", "setting", "settings", "undeclared"]
+
+
+def check_weights(weights: dict, table: str) -> None:
+    """Sampling weights: finite numbers ≥ 0 with a finite sum, else a ConfigError naming the key."""
+    for name, weight in weights.items():
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or not math.isfinite(weight) or weight < 0:
+            raise ConfigError(f"{table}.{name} must be a finite weight ≥ 0, got {weight!r}")
+    if not math.isfinite(sum(weights.values())):
+        raise ConfigError(f"{table}: the weights' sum overflows; give weights of a sensible scale (e.g. 0 to 10)")

@@ -4,7 +4,7 @@ Columns, in this order (the schema is stable; ``META_SCHEMA_VERSION`` counts cha
 
 * metadata — ``run``, ``candidate_id``, ``hash``, ``generation``, ``origin``, ``status``,
   ``seed``, ``task``, ``model_kind``, ``structsearch_version``, ``meta_schema``;
-* features — every name of :func:`structsearch.graphs.features.feature_names` (taken from the
+* features — every feature name of the run's genotype family (:mod:`structsearch.families`) (taken from the
   store, or computed from the genotype when the store has none);
 * targets — ``test_accuracy``, ``val_accuracy``, ``selected_epoch``, ``train_seconds``,
   ``evolution_seconds``, ``total_seconds``, ``connections``.  Where a study trained each network
@@ -25,7 +25,7 @@ import numpy as np
 
 from structsearch import __version__
 from structsearch.errors import ConfigError, DataError
-from structsearch.graphs.features import compute_features, feature_names
+from structsearch.families import FAMILIES
 from structsearch.nn.proxies import PROXIES
 from structsearch.store import RunStore
 
@@ -53,13 +53,14 @@ def meta_rows(run_dir: str | Path, include_all: bool = False) -> list[dict]:
     )
     seed = config.get("training", {}).get("seed", config.get("seed", ""))
     model_kind = config.get("model", {}).get("kind", "mlp")
+    family = FAMILIES.get(model_kind, FAMILIES["mlp"])
     rows = []
     for candidate in candidates:
         if candidate.status is None or (candidate.status != "ok" and not include_all):
             continue
         if candidate.metrics.get("duplicate_of"):  # a search's repeat of a trained genotype: no new row
             continue
-        features = candidate.features or compute_features(candidate.genotype)[0]
+        features = candidate.features or family.features(candidate.genotype)[0]
         metrics, seconds = candidate.metrics, candidate.seconds
         row = {
             "run": run_dir.name, "candidate_id": candidate.id, "hash": candidate.hash,
@@ -67,7 +68,7 @@ def meta_rows(run_dir: str | Path, include_all: bool = False) -> list[dict]:
             "seed": seed, "task": task, "model_kind": candidate.attributes.get("cell", model_kind),
             "structsearch_version": __version__, "meta_schema": META_SCHEMA_VERSION,
         }
-        row.update({name: features.get(name, math.nan) for name in feature_names(config.get("model", {}).get("kind"))})
+        row.update({name: features.get(name, math.nan) for name in family.feature_names()})
         proxies = metrics.get("proxies") or {}
         row.update({column: proxies.get(column.removeprefix("proxy_"), math.nan) for column in PROXY_COLUMNS})
         row.update({
@@ -95,8 +96,8 @@ def export(run_dirs: list[str | Path], out: str | Path, include_all: bool = Fals
     rows = [row for run in run_dirs for row in meta_rows(run, include_all)]
     if not rows:
         raise DataError(f"no finished candidates in {', '.join(map(str, run_dirs))}")
-    features = [name for kind in ("mlp", "cnn") for name in feature_names(kind)
-                if any(name in row for row in rows)]  # a layered run's, a convolutional run's, or both
+    names = dict.fromkeys(name for family in FAMILIES.values() for name in family.feature_names())
+    features = [name for name in names if any(name in row for row in rows)]  # of every family the runs hold
     columns = METADATA_COLUMNS + features + PROXY_COLUMNS + TARGET_COLUMNS + CURVE_COLUMNS
     table = {c: [row.get(c, math.nan) for row in rows] for c in columns}
     write_table(table, out)

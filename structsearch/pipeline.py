@@ -14,6 +14,10 @@ import torch
 from structsearch import seeds
 from structsearch.config import ModelConfig, RewiringConfig, RunConfig, config_from_dict
 from structsearch.errors import ConfigError, DataError
+from structsearch.families import FAMILIES, family_of
+from structsearch.families import load_genotype as load_any
+from structsearch.graphs import erdos_renyi
+from structsearch.graphs.density import connections_for, layer_densities
 from structsearch.limits import check_memory, model_bytes
 from structsearch.nn.mlp import SparseMLP, parse_architecture
 from structsearch.nn.sparse_linear import check_sparse_layers
@@ -100,33 +104,9 @@ def resolve_architecture(config: RunConfig, task: Task) -> list[int]:
 
 
 def load_genotype(config: RunConfig, task: Task):
-    """The genotype of ``config.model.genotype``, checked against the task."""
-    from structsearch.graphs.cnn import ConvGenotype
-    from structsearch.graphs.files import load_genotype as load_any
-
+    """The genotype of ``config.model.genotype``, checked against the task by its family."""
     graph = load_any(config.model.genotype)
-    if isinstance(graph, ConvGenotype):
-        if task.image_shape is None:
-            raise ConfigError(f"genotype {config.model.genotype} is convolutional; task {task.name!r} does not hold "
-                              "images")
-        channels = task.image_shape[0]
-        if (graph.in_channels, graph.n_classes) != (channels, task.n_classes):
-            raise ConfigError(f"genotype {config.model.genotype} takes {graph.in_channels} channel(s) and "
-                              f"{graph.n_classes} classes but task {task.name!r} has {channels} and {task.n_classes}")
-        problem = graph.resolution_problem(task.input_shape[-2:])
-        if problem:
-            raise ConfigError(f"genotype {config.model.genotype}: {problem}")
-        return graph
-    if task.sequence:
-        if graph.n_outputs != task.n_classes:
-            raise ConfigError(f"genotype {config.model.genotype} has {graph.n_outputs} outputs but task "
-                              f"{task.name!r} has {task.n_classes} classes")
-        return graph
-    if graph.n_inputs != task.n_inputs or graph.n_outputs != task.n_classes:
-        raise ConfigError(
-            f"genotype {config.model.genotype} has {graph.n_inputs} inputs and {graph.n_outputs} "
-            f"outputs but task {task.name!r} has {task.n_inputs} and {task.n_classes}"
-        )
+    family_of(graph, task).check_genotype(graph, task, f"genotype {config.model.genotype}")
     return graph
 
 
@@ -147,14 +127,15 @@ class ModelSpec:
     rewiring: RewiringConfig = field(default_factory=lambda: RewiringConfig(rule="none"))
 
 
-def build_candidate(genotype, spec: ModelSpec, task: Task, seed: int):
+def build_candidate(genotype, spec: ModelSpec, task: Task, seed: int, family: str | None = None):
     """``(model, topology_rule)`` for a genotype: the one way every command builds a network.
 
-    ``genotype`` is a :class:`~structsearch.graphs.LayeredGraph`, or layer sizes whose
-    connectivity is drawn from ``spec.model``'s density (Erdős–Rényi ε, ERK, uniform).  A sequence
-    task decodes into a sparse recurrent net of ``spec.model.cell`` (GRU by default) over the task's
-    vocabulary, anything else into a sparse MLP.  Initial connectivity and weights draw from the
-    ``model`` stream of ``seed``, the rule (None for ``"none"``) from its ``rewiring`` stream.
+    ``genotype`` is a genotype of a family (:mod:`structsearch.families`), which decodes it: the
+    family named, else the one its type and the task call for (a layered genotype on a sequence
+    task decodes into a sparse recurrent net of ``spec.model.cell``, GRU by default, otherwise into a
+    sparse MLP). Or it is layer sizes whose connectivity is drawn from ``spec.model``'s density
+    (Erdős–Rényi ε, ERK, uniform). Initial connectivity and weights draw from the ``model``
+    stream of ``seed``, the rule (None for ``"none"``) from its ``rewiring`` stream.
 
     Parameters
     ----------
@@ -166,52 +147,40 @@ def build_candidate(genotype, spec: ModelSpec, task: Task, seed: int):
         The task it will train on (its input shape, classes and whether it is a sequence task).
     seed : int
         The seed of its initial weights and of its rule's draws.
+    family : str, optional
+        The genotype family that decodes it (``[model] kind``); by default the one its type and
+        the task call for.
 
     Returns
     -------
     tuple of (torch.nn.Module, RewiringRule or None)
         The sparse model and its rewiring rule (a training callback).
     """
-    from structsearch.graphs import LayeredGraph, erdos_renyi
-    from structsearch.graphs.cnn import ConvGenotype
-    from structsearch.nn.recurrent import SparseRecurrentNet
-
     model, rng = spec.model, seeds.generator(seed, "model")
-    check_model_memory(genotype, model)
-    if isinstance(genotype, ConvGenotype):
-        from structsearch.nn.conv import WiredCNN
-
-        if spec.rewiring.rule != "none":
-            raise ConfigError(f"rewiring.rule = {spec.rewiring.rule!r}: convolutional networks train without "
-                              "rewiring; use 'none'")
-        with torch.random.fork_rng(devices=[]):  # torch.nn's own initialisation, seeded, global state untouched
-            torch.manual_seed(seeds.derive(seed, "model"))
-            network = WiredCNN(genotype, task.input_shape)
-    elif task.sequence:
-        graph = genotype if isinstance(genotype, LayeredGraph) else erdos_renyi(list(genotype), model.epsilon, rng)
-        network = SparseRecurrentNet.from_graph(graph, model.cell or "gru", task.vocabulary_size,
-                                                seed=seeds.derive(seed, "model"))
-    elif isinstance(genotype, LayeredGraph):
-        network = SparseMLP(genotype.to_blocks(), activation=model.activation, dropout=model.dropout,
-                            init=model.init, generator=torch.Generator().manual_seed(seeds.derive(seed, "model")))
-    else:
-        motif_size = spec.rewiring.motif_size if spec.rewiring.rule == "set-motif" else 1
-        network = SparseMLP.from_layer_sizes(
-            list(genotype), rng, model.density_scheme, model.epsilon, model.density, motif_size,
-            activation=model.activation, dropout=model.dropout, init=model.init)
-    return network, spec.rewiring.make_rule(seed)
+    if isinstance(genotype, list | tuple):
+        check_model_memory(genotype, model)
+        if task.sequence:  # layer sizes of a recurrent net: the recurrent family decodes their ER draw
+            genotype = erdos_renyi(list(genotype), model.epsilon, rng)
+        else:
+            motif_size = spec.rewiring.motif_size if spec.rewiring.rule == "set-motif" else 1
+            network = SparseMLP.from_layer_sizes(
+                list(genotype), rng, model.density_scheme, model.epsilon, model.density, motif_size,
+                activation=model.activation, dropout=model.dropout, init=model.init)
+            return network, spec.rewiring.make_rule(seed)
+    decoder = FAMILIES.lookup(family, "model.kind") if family is not None else family_of(genotype, task)
+    check_model_memory(genotype, model, decoder)
+    # a family that cannot rewire refuses a rule; a recurrent net's layers can (the train command
+    # allows it), though the search keeps Stier et al.'s setting and trains them without
+    if not decoder.rewiring and spec.rewiring.rule != "none" and decoder.task_kind != "sequence":
+        raise ConfigError(f"rewiring.rule = {spec.rewiring.rule!r}: {decoder.adjective} networks train without "
+                          "rewiring; use 'none'")
+    return decoder.decode(genotype, model, task, seed), spec.rewiring.make_rule(seed)
 
 
-def check_model_memory(genotype, model: ModelConfig) -> None:
+def check_model_memory(genotype, model: ModelConfig, family=None) -> None:
     """Refuse, before building it, a model too large for the memory limit (:mod:`structsearch.limits`)."""
-    from structsearch.graphs import LayeredGraph
-    from structsearch.graphs.cnn import ConvGenotype, parameter_count
-    from structsearch.graphs.density import connections_for, layer_densities
-
-    if isinstance(genotype, ConvGenotype):
-        connections, neurons = parameter_count(genotype), genotype.n_nodes
-    elif isinstance(genotype, LayeredGraph):
-        connections, neurons = genotype.n_edges, genotype.n_nodes
+    if not isinstance(genotype, list | tuple):
+        connections, neurons = (family or family_of(genotype)).size(genotype)
     else:
         sizes = [int(size) for size in genotype]
         shapes = list(zip(sizes[:-1], sizes[1:], strict=True))

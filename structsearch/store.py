@@ -34,8 +34,8 @@ from urllib.parse import quote
 
 from structsearch import __version__
 from structsearch.errors import DataError
+from structsearch.families import genotype_from_bytes
 from structsearch.graphs import Genotype
-from structsearch.graphs.files import genotype_from_bytes
 from structsearch.runs import STORE_NAME, RunLock, disk_full
 
 DIGEST_KEY = "config_digest"

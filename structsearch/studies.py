@@ -202,18 +202,16 @@ class Objective:
         self.task = worker.cached_task(space.task, data_dir)
         self.fixed = None
         if space.study.genotype:
-            from structsearch.graphs.files import load_genotype
+            from structsearch.families import family_of, load_genotype
 
             self.fixed = load_genotype(space.study.genotype)
             n_inputs = space.n_inputs(self.task)
-            sizes = ((self.fixed.in_channels, self.fixed.n_classes) if space.convolutional
-                     else (self.fixed.n_inputs, self.fixed.n_outputs))
-            if sizes != (n_inputs, self.task.n_classes) or space.convolutional != hasattr(self.fixed, "stages"):
+            sizes = family_of(self.fixed).widths(self.fixed)
+            if sizes != (n_inputs, self.task.n_classes) or not isinstance(self.fixed, space.family.genotype_type):
                 raise ConfigError(
                     f"study.genotype {space.study.genotype} takes {sizes[0]} inputs and gives {sizes[1]} outputs "
-                    f"({'convolutional' if hasattr(self.fixed, 'stages') else 'layered'}); the space needs a "
-                    f"{'convolutional' if space.convolutional else 'layered'} genotype of {n_inputs} and "
-                    f"{self.task.n_classes}")
+                    f"({family_of(self.fixed).adjective}); the space needs a {space.family.adjective} genotype of "
+                    f"{n_inputs} and {self.task.n_classes}")
 
     def __call__(self, trial) -> float:
         import optuna
@@ -233,7 +231,7 @@ class Objective:
                                        seeds.generator(space.seed, "trial-genotype", trial.number))
         graph = self.fixed if self.fixed is not None else individual.graph
         result = train_candidate(graph, self.task, space.model.model_config(individual.cell), space.rewiring,
-                                 space.training, seed, [OptunaReport(trial)])
+                                 space.training, seed, [OptunaReport(trial)], family=space.model.kind)
         metrics = result_metrics(graph, result)
         for key in ("test_accuracy", "connections", "selected_epoch", "epochs_run"):
             trial.set_user_attr(key, metrics[key])

@@ -215,7 +215,7 @@ def test_one_generation_of_the_cnn_spaces_on_a_500_image_subset(space_name, imag
     the online gate scores generation 1 on the convolutional features, the store, meta export, the
     report and `train --genotype best-genotype.json` take the result."""
     from structsearch.commands import main
-    from structsearch.graphs.files import load_genotype
+    from structsearch.families import load_genotype
     from structsearch.meta import export, read_table
     from structsearch.search.display import write_outputs
     from structsearch.search.engine import Search
@@ -446,8 +446,7 @@ def test_genotype_sample_draws_every_convolutional_prior_and_show_describes_it(p
     import json
 
     from structsearch.commands import main
-    from structsearch.graphs.cnn_priors import CONV_PRIORS
-    from structsearch.graphs.files import load_genotype
+    from structsearch.families import FAMILIES, load_genotype
 
     out = tmp_path / f"{prior}.json"
     argv = ["genotype", "sample", prior, "--seed", "3", "--out", str(out)]
@@ -455,7 +454,7 @@ def test_genotype_sample_draws_every_convolutional_prior_and_show_describes_it(p
         argv += ["--param", param]
     assert main(argv) == 0
     genotype = load_genotype(out)
-    assert isinstance(genotype, ConvGenotype) and prior in CONV_PRIORS
+    assert isinstance(genotype, ConvGenotype) and prior in FAMILIES["cnn"].priors
     capsys.readouterr()
     assert main(["genotype", "show", str(out), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)

@@ -15,11 +15,10 @@ from structsearch.commands._reference import cli_reference, configuration_refere
 from structsearch.config import TRAIN_TABLES, config_from_dict
 from structsearch.declare import Either, Interval, Options, Range, check_settings, settings, undeclared
 from structsearch.errors import ConfigError
-from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
-from structsearch.graphs.operators import BLOCK_STEPS, CROSSOVERS, MUTATIONS
+from structsearch.families import FAMILIES
 from structsearch.overrides import PARAMETERS
 from structsearch.search.genes import GENE_NAMES
-from structsearch.search.space import PRIOR_PARAMETERS, SPACE_TABLES, builtin_spaces, space_from_dict
+from structsearch.search.space import SPACE_TABLES, builtin_spaces, space_from_dict
 from structsearch.tasks import OPTION_DOCS, task_names, task_options
 
 # ------------------------------------------------------------------------- the constraint classes
@@ -172,10 +171,11 @@ def test_every_key_the_loaders_accept_is_in_the_reference(reference):
                     continue
                 accepted.add(f"{table}.{field.name}" if table else field.name)
     accepted -= {f"{t}" for t in SPACE_TABLES}  # the tables themselves are sections
-    accepted |= {f"genotype.{p}.{k}" for p, ks in PRIOR_PARAMETERS.items() for k in ks}
-    accepted |= {f"evolution.mutations.{n}" for r in (MUTATIONS, CNN_MUTATIONS) for n in r}
-    accepted |= {f"evolution.crossovers.{n}" for r in (CROSSOVERS, CNN_CROSSOVERS) for n in r}
-    accepted |= {f"evolution.steps.{n}" for n in BLOCK_STEPS}
+    accepted |= {f"genotype.{p}.{k}" for f in FAMILIES.values() for p, entry in f.priors.items()
+                 for k in entry.parameters}
+    accepted |= {f"evolution.mutations.{n}" for f in FAMILIES.values() for n in f.mutations}
+    accepted |= {f"evolution.crossovers.{n}" for f in FAMILIES.values() for n in f.crossovers}
+    accepted |= {f"evolution.steps.{n}" for f in FAMILIES.values() for n in f.steps}
     accepted |= {f"task.{o}" for name in task_names() for o in task_options(name)}
     accepted |= {f"genes.{name}" for name in GENE_NAMES}
     accepted |= {f"study.params.{name}" for name in PARAMETERS}

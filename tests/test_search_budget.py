@@ -18,7 +18,7 @@ from structsearch.graphs.operators import (
     rewire_fraction,
     scale_density,
 )
-from structsearch.graphs.priors import prior
+from structsearch.graphs.priors import erdos_renyi
 from structsearch.search import genes as training_genes
 from structsearch.search.engine import Search
 from structsearch.search.executors import InProcessExecutor
@@ -170,7 +170,7 @@ def test_resume_refuses_another_selection(tmp_path, capsys):
 
 
 def layered(sizes, epsilon, seed):
-    return prior("erdos-renyi")(sizes, epsilon, np.random.default_rng(seed))
+    return erdos_renyi(sizes, epsilon, np.random.default_rng(seed))
 
 
 def block_counts(graph) -> dict[int, int]:

@@ -22,20 +22,16 @@ from typing import Any
 from structsearch.commands import build_parser
 from structsearch.config import TRAIN_TABLES
 from structsearch.declare import Setting, settings
-from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
-from structsearch.graphs.operators import BLOCK_STEPS, CROSSOVERS, MUTATIONS
+from structsearch.families import distinct_families, find_prior, operator_names, prior_names
 from structsearch.overrides import LEGACY_PARAMETERS, PARAMETERS
 from structsearch.provenance import describe_machine
 from structsearch.search import genes
 from structsearch.search.space import (
-    CNN_PRIORS,
     LEGACY_KEYS,
-    PARAMETER_DOCS,
-    PRIOR_DEFAULTS,
-    PRIOR_PARAMETERS,
     SPACE_TABLES,
     TOP_LEVEL,
     SearchSpace,
+    operator_steps,
 )
 from structsearch.tasks import OPTION_DOCS, task_entry, task_names, task_options
 
@@ -106,11 +102,11 @@ def documented_keys() -> set[str]:
                 continue
             keys.add(table)
             keys.update(f"{table}.{s.name}" for s in settings(cls) if s.name not in ("options", "parameters"))
-    for prior, parameters in PRIOR_PARAMETERS.items():
-        keys.update(f"genotype.{prior}.{name}" for name in parameters)
-    for table, registries in (("mutations", (MUTATIONS, CNN_MUTATIONS)), ("crossovers", (CROSSOVERS, CNN_CROSSOVERS))):
-        keys.update(f"evolution.{table}.{name}" for registry in registries for name in registry)
-    keys.update(f"evolution.steps.{name}" for name in BLOCK_STEPS)
+    for prior in prior_names():
+        keys.update(f"genotype.{prior}.{name}" for name in find_prior(prior).parameters)
+    for table in ("mutations", "crossovers"):
+        keys.update(f"evolution.{table}.{name}" for name in operator_names(table))
+    keys.update(f"evolution.steps.{name}" for name in operator_steps())
     for name in task_names():
         keys.update(f"task.{option}" for option in task_options(name))
     keys.update(f"genes.{name}" for name in genes.GENE_NAMES)
@@ -173,11 +169,11 @@ def _prior_tables() -> list[str]:
            "which every candidate draws its own. A prior's table is read only when the prior is in "
            "`genotype.priors`.", ""]
     rows = []
-    for prior, parameters in PRIOR_PARAMETERS.items():
-        family = "convolutional" if prior in CNN_PRIORS else "layered"
-        for name, kind in parameters.items():
-            rows.append([f"`genotype.{prior}.{name}`", f"{'integer' if kind is int else 'number'} range",
-                         _value(PRIOR_DEFAULTS[prior][name]), family, PARAMETER_DOCS[name]])
+    for family in distinct_families("priors"):
+        for prior, entry in family.priors.items():
+            for name, parameter in entry.parameters.items():
+                rows.append([f"`genotype.{prior}.{name}`", f"{'integer' if parameter.kind is int else 'number'} range",
+                             _value(list(parameter.default)), family.adjective, parameter.meaning])
     out += [_table(["key", "type", "default", "family", "meaning"], rows), ""]
     return out
 
@@ -187,17 +183,16 @@ def _operator_tables() -> list[str]:
            "Each operator's sampling weight (a number ≥ 0). A layered space takes the layered operators; a "
            "convolutional one the convolutional operators, which it gets by default when it names none.", ""]
     rows = []
-    for table, registries in (("mutations", ((MUTATIONS, "layered"), (CNN_MUTATIONS, "convolutional"))),
-                              ("crossovers", ((CROSSOVERS, "layered"), (CNN_CROSSOVERS, "convolutional")))):
-        for registry, family in registries:
-            for name, part in registry.items():
-                rows.append([f"`evolution.{table}.{name}`", family, _first_line(part)])
+    for table in ("mutations", "crossovers"):
+        for family in distinct_families(table):
+            for name, part in getattr(family, table).items():
+                rows.append([f"`evolution.{table}.{name}`", family.adjective, _first_line(part)])
     out += [_table(["key", "family", "operator"], rows), "", "#### [evolution.steps]", "",
             _table(["key", "default", "meaning"],
                    ([f"`evolution.steps.{name}`", _value(step),
                      "a fraction of a block's edges, in (0, 1]" if name == "rewire-fraction"
                      else "a factor > 0: the change is drawn log-uniformly in [1/s, s]"]
-                    for name, step in BLOCK_STEPS.items())), ""]
+                    for name, step in operator_steps().items())), ""]
     return out
 
 

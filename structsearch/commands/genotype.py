@@ -7,12 +7,9 @@ from structsearch.runs import check_out
 
 
 def add_parser(commands) -> None:
-    from structsearch.graphs.cnn_priors import CONV_PRIORS
-    from structsearch.graphs.priors import PRIORS
-
     actions = group(commands, "genotype", "sample, describe and inspect genotypes (layered and convolutional)")
     sample = actions.add_parser("sample", help="draw a genotype from a prior into a file")
-    sample.add_argument("prior", help=f"layered: {PRIORS.help}; convolutional: {CONV_PRIORS.help}")
+    sample.add_argument("prior", help="; ".join(f"{family.adjective}: {family.priors.help}" for family in _families()))
     sample.add_argument("--param", action="append", type=key_value, metavar="KEY=VALUE",
                         help="a prior parameter (TOML value), e.g. n=30, layer_sizes=[64,100,10], "
                              "nodes=[6,6] widths=[16,32]")
@@ -23,6 +20,12 @@ def add_parser(commands) -> None:
     show = actions.add_parser("show", help="describe a genotype file and list its graph features")
     show.add_argument("file")
     show.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _families() -> list:
+    from structsearch.families import distinct_families
+
+    return distinct_families("priors")
 
 
 def run(args) -> int:
@@ -36,13 +39,12 @@ def sample(args) -> int:
 
     from structsearch import seeds
     from structsearch.errors import ConfigError
-    from structsearch.graphs.cnn_priors import CONV_PRIORS
-    from structsearch.graphs.priors import PRIORS
+    from structsearch.families import find_prior
 
-    make = PRIORS.get(args.prior) or CONV_PRIORS.get(args.prior)
-    if make is None:
-        raise ConfigError(f"unknown prior {args.prior!r}; layered priors: {', '.join(PRIORS)}; convolutional "
-                          f"priors: {', '.join(CONV_PRIORS)}")
+    if args.prior not in {name for family in _families() for name in family.priors}:
+        raise ConfigError(f"unknown prior {args.prior!r}; " + "; ".join(
+            f"{family.adjective} priors: {', '.join(family.priors)}" for family in _families()))
+    make = find_prior(args.prior).builder()
     try:
         graph = make(**dict(args.param or []), rng=seeds.generator(args.seed, "prior"))
     except TypeError as error:
@@ -60,11 +62,10 @@ def show(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from structsearch.graphs.features import compute_features
-    from structsearch.graphs.files import load_genotype
+    from structsearch.families import family_of, load_genotype
 
     graph = load_genotype(args.file)
-    features, meta = compute_features(graph)
+    features, meta = family_of(graph).features(graph)
     if args.json:
         print(json.dumps({"describe": graph.describe(), "features": features, "feature_meta": meta}))
         return 0

@@ -75,11 +75,10 @@ def run(args) -> int:
     if task.sequence:
         apply_sequence_defaults(config, given)
     if config.model.genotype is not None and "rewiring.rule" not in given:
-        from structsearch.graphs.cnn import ConvGenotype
-        from structsearch.graphs.files import load_genotype
+        from structsearch.families import family_of, load_genotype
 
-        if isinstance(load_genotype(config.model.genotype), ConvGenotype):
-            config.rewiring.rule = "none"  # convolutional networks train without rewiring
+        if not family_of(load_genotype(config.model.genotype), task).rewiring:
+            config.rewiring.rule = "none"  # e.g. convolutional networks train without rewiring
     config.task.options = dict(task.options)
     console = Console(stderr=True)
     progress = None if args.no_progress else ProgressBar(f"{task.name} · {config.rewiring.rule}")

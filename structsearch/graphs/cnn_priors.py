@@ -135,6 +135,17 @@ def randwire_er(nodes: list[int], widths: list[int], rng: np.random.Generator, p
     return randwire(nodes, widths, rng, "erdos-renyi", p=p, in_channels=in_channels, n_classes=n_classes)
 
 
-# the convolutional priors by the names spaces and `structsearch genotype sample` use
-CONV_PRIORS = Registry("convolutional prior", {"randwire-ws": randwire_ws, "randwire-ba": randwire_ba,
-                                               "randwire-er": randwire_er, "random-dag": random_dag})
+
+
+def __getattr__(name: str):
+    """``CONV_PRIORS`` of 0.2 (the builders by name); the convolutional priors now live with their family
+    (``structsearch.families.FAMILIES["cnn"].priors``). It works until structsearch 0.3."""
+    if name != "CONV_PRIORS":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn("structsearch.graphs.cnn_priors.CONV_PRIORS is deprecated; use "
+                  "structsearch.families.FAMILIES['cnn'].priors; it works until structsearch 0.3",
+                  DeprecationWarning, stacklevel=2)
+    return Registry("convolutional prior", {"randwire-ws": randwire_ws, "randwire-ba": randwire_ba,
+                                            "randwire-er": randwire_er, "random-dag": random_dag})

@@ -46,13 +46,9 @@ EXTRA_FEATURES = [
 FEATURE_NAMES = STIER_FEATURES + EXTRA_FEATURES
 
 
-def feature_names(model_kind: str | None = None) -> list[str]:
-    """The names :func:`graph_features` returns, in a stable order: a layered genotype's, or with
-    ``model_kind = "cnn"`` a convolutional one's (:mod:`structsearch.graphs.cnn_features`)."""
-    if model_kind == "cnn":
-        from structsearch.graphs.cnn_features import cnn_feature_names
-
-        return cnn_feature_names()
+def feature_names() -> list[str]:
+    """The names :func:`graph_features` returns for a layered genotype, in a stable order (each
+    genotype family lists its own: ``FAMILIES[kind].feature_names()``)."""
     return list(FEATURE_NAMES)
 
 

@@ -297,16 +297,21 @@ def motif_informed(layer_sizes: list[int], census, n_motifs: int, rng: np.random
                           n_motifs, rng, recurrent)
 
 
-PRIORS = Registry("prior", {
-    "erdos-renyi": erdos_renyi,
-    "watts-strogatz": watts_strogatz,
-    "barabasi-albert": barabasi_albert,
-    "configuration-model": configuration_model,
-    "motif-composed": motif_composed,
-    "motif-informed": motif_informed,
-})
+def _deprecated(name: str):
+    """``PRIORS`` and ``prior`` of 0.2: the plain builders by name; the priors now live with their
+    families (:mod:`structsearch.families`: ``FAMILIES["mlp"].priors``, each with its parameter
+    schema). They work until structsearch 0.3, with a DeprecationWarning."""
+    if name not in ("PRIORS", "prior"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn(f"structsearch.graphs.priors.{name} is deprecated; the priors are the families' "
+                  "(structsearch.families.FAMILIES[kind].priors); it works until structsearch 0.3",
+                  DeprecationWarning, stacklevel=2)
+    builders = Registry("prior", {"erdos-renyi": erdos_renyi, "watts-strogatz": watts_strogatz,
+                                  "barabasi-albert": barabasi_albert, "configuration-model": configuration_model,
+                                  "motif-composed": motif_composed, "motif-informed": motif_informed})
+    return builders if name == "PRIORS" else builders.lookup
 
 
-def prior(name: str):
-    """The prior registered as ``name``."""
-    return PRIORS.lookup(name)
+__getattr__ = _deprecated

@@ -46,7 +46,6 @@ from deap import tools
 
 from structsearch import seeds
 from structsearch.errors import ConfigError, DataError
-from structsearch.graphs.features import compute_features
 from structsearch.limits import available_cores, read_bounded
 from structsearch.runs import check_inside
 from structsearch.search import genes as training_genes
@@ -162,14 +161,9 @@ class Search:
         self.view = view or NullView()
         self.task = worker.cached_task(space.task, data_dir)
         self.n_inputs = space.n_inputs(self.task)
-        if space.model.kind == "rnn" and not self.task.sequence:
-            raise DataError(f"model.kind = 'rnn' needs a sequence task; {space.task.name!r} is not one")
-        if space.model.kind != "rnn" and self.task.sequence:
-            raise DataError(f"task {space.task.name!r} holds sequences: set model.kind = 'rnn'")
-        if space.convolutional:
-            self._check_images()
+        space.family.check_task(self.task, space)
         self.gate = PredictorGate(space.gate, space.cells, seeds.derive(space.seed, "gate"), space.genes,
-                                  space.model.kind)
+                                  space.family)
         self.curve_model: dict | None = None  # the gate's curve stage, once fitted (_fit_curve_model)
         self.rng = seeds.generator(space.seed, "search")
         self.py_state = random.Random(seeds.derive(space.seed, "selection")).getstate()
@@ -409,27 +403,11 @@ class Search:
         self.view.generation_done(self, stats)
         return stats
 
-    def _check_images(self) -> None:
-        """A convolutional space needs image inputs, and as many of them as its deepest genotype's
-        reductions leave at least one pixel of."""
-        from structsearch.graphs.cnn import starved_stage
-
-        shape = self.task.image_shape
-        if shape is None:
-            raise DataError(f"model.kind = 'cnn' needs an image task; {self.space.task.name!r} has inputs of shape "
-                            f"{list(self.task.input_shape)}")
-        for prior in self.space.genotype.priors:
-            stages = self.space.genotype.prior_parameters(prior)["stages"][1]
-            stage = starved_stage(stages, shape[1:])
-            if stage is not None:
-                raise ConfigError(f"genotype.{prior}.stages = {stages}: stage {stage}'s reduction shrinks "
-                                  f"{shape[1]}×{shape[2]} images below 1×1; use at most {stage} stages")
-
     def _features(self, individual: Individual, seed: int | None = None) -> tuple[dict, dict]:
         """The gate's features of a candidate: its graph's, its cell and genes, and, with
         ``[gate] proxies``, its zero-cost proxies at initialisation (the model it will train,
         built from its training ``seed``)."""
-        features, meta = compute_features(individual.graph)
+        features, meta = self.space.family.features(individual.graph)
         features = {**features, **attribute_features(individual, self.space)}
         if self.space.gate.proxies:
             features.update(self._proxy_features(individual, seed))

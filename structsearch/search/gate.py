@@ -14,17 +14,17 @@ import math
 import numpy as np
 
 from structsearch.errors import ConfigError
-from structsearch.graphs.features import feature_names
+from structsearch.families import FAMILIES
 from structsearch.search import genes as training_genes
 from structsearch.search.space import GateConfig
 
 
 def search_feature_names(cells: list[str], genes: dict | None = None, proxies: list[str] = (),
-                         model_kind: str | None = None) -> list[str]:
-    """The graph features (a convolutional genotype's for ``model_kind = "cnn"``), plus one indicator
+                         family=None) -> list[str]:
+    """The genotype family's graph features (the layered family's by default), plus one indicator
     per cell when a space mixes cells, plus the training genes' features, plus the zero-cost
     proxies the gate asks for."""
-    return (feature_names(model_kind) + ([f"cell_{cell}" for cell in cells] if len(cells) > 1 else [])
+    return ((family or FAMILIES["mlp"]).feature_names() + ([f"cell_{cell}" for cell in cells] if len(cells) > 1 else [])
             + training_genes.feature_names(genes or {}) + [f"proxy_{name}" for name in proxies])
 
 
@@ -39,9 +39,9 @@ def attribute_features(individual, space) -> dict[str, float]:
 
 class PredictorGate:
     def __init__(self, gate: GateConfig, cells: list[str], seed: int = 0, genes: dict | None = None,
-                 model_kind: str | None = None):
+                 family=None):
         self.config, self.seed = gate, seed
-        self.names = search_feature_names(cells, genes, gate.proxies, model_kind)
+        self.names = search_feature_names(cells, genes, gate.proxies, family)
         self.predictor = None
         self.pretrain = None  # (x, y) rows of earlier runs that the online predictor is fitted on too
         if gate.enabled and gate.pretrain:

@@ -78,8 +78,9 @@ def check_distribution(spec: Any, where: str, value_type: type = float) -> dict:
     return spec
 
 
-def check_genes(genes: Any, model_kind: str) -> dict[str, dict]:
-    """The ``[genes]`` table, checked: known names, valid distributions, and genes the model can use."""
+def check_genes(genes: Any, family) -> dict[str, dict]:
+    """The ``[genes]`` table, checked: known names, valid distributions, and genes the genotype
+    family (:mod:`structsearch.families`) can use."""
     if not isinstance(genes, dict):
         raise ConfigError("[genes] must be a table of [genes.NAME] tables")
     genes = rename_parameters(genes, "genes")
@@ -89,13 +90,13 @@ def check_genes(genes: Any, model_kind: str) -> dict[str, dict]:
             raise ConfigError(f"{where}: epsilon is not a gene: a genotype fixes its own density (the "
                               "scale-density and resize-layer mutations evolve it)")
         if name == "cell":
-            if model_kind != "rnn":
+            if not family.uses_cells:
                 raise ConfigError(f"{where}: a cell gene needs model.kind = 'rnn'; this space builds "
-                                  f"{model_kind} candidates")
+                                  f"{family.name} candidates")
         elif name in GENOTYPE_GENES:
-            if model_kind != "mlp":
+            if not family.input_layer:
                 raise ConfigError(f"{where}: an input-density gene needs model.kind = 'mlp' (an input layer of "
-                                  f"its own); this space builds {model_kind} candidates")
+                                  f"its own); this space builds {family.name} candidates")
             spec = check_distribution(spec, where, float)
             values = spec["choices"] if spec["type"] == "categorical" else [spec["low"], spec["high"]]
             if not all(isinstance(v, int | float) and 0.0 < v <= 1.0 for v in values):
@@ -104,8 +105,8 @@ def check_genes(genes: Any, model_kind: str) -> dict[str, dict]:
         elif name not in PARAMETERS:
             raise ConfigError(f"{where}: unknown gene {name!r}; genes are cell and the trainer's "
                               f"parameters: {', '.join(TRAINER_GENES)}")
-        elif model_kind == "rnn" and name in RECURRENT_REFUSED:
-            raise ConfigError(f"{where}: recurrent candidates train without rewiring, so they cannot use "
+        elif not family.rewiring and name in RECURRENT_REFUSED:
+            raise ConfigError(f"{where}: {family.adjective} candidates train without rewiring, so they cannot use "
                               f"a {name} gene")
         check_distribution(spec, where, PARAMETERS[name][1] if name in PARAMETERS else str)
         if name == "cell":

@@ -12,13 +12,8 @@ import json
 import numpy as np
 from deap import base
 
-from structsearch.graphs import Genotype, LayeredGraph
-from structsearch.graphs.cnn import ConvGenotype
-from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
-from structsearch.graphs.cnn_priors import RANDWIRE_GRAPHS, random_dag, randwire
-from structsearch.graphs.lineage import tagged
-from structsearch.graphs.operators import BLOCK_STEPS, IMPORTANCE_OPERATORS, SINGLE_EDGE, crossover, mutation
-from structsearch.graphs.priors import prior
+from structsearch.graphs import Genotype
+from structsearch.graphs.operators import set_input_density
 from structsearch.search import genes as training_genes
 from structsearch.search.space import SearchSpace
 
@@ -88,56 +83,13 @@ class Individual:
         return f"Individual(#{self.id}, {self.graph!r}{cell}, fitness={self.fitness.values})"
 
 
-def _uniform(rng: np.random.Generator, bounds: list, kind=int):
-    low, high = bounds
-    return int(rng.integers(low, high + 1)) if kind is int else float(rng.uniform(low, high))
-
-
-def sample_convolutional(params: dict, prior_name: str, in_channels: int, n_classes: int,
-                         rng: np.random.Generator) -> ConvGenotype:
-    """A convolutional genotype from ``prior_name`` with its parameters drawn from ``params``' ranges."""
-    stages = _uniform(rng, params["stages"])
-    if prior_name == "random-dag":
-        return random_dag(tuple(params["depth"]), rng, tuple(params["level_width"]), tuple(params["channels"]),
-                          stages=stages, in_channels=in_channels, n_classes=n_classes)
-    nodes = [_uniform(rng, params["nodes"]) for _ in range(stages)]
-    width = _uniform(rng, params["width"])
-    k = min(_uniform(rng, params.get("k", [4, 4])), min(nodes) - 1)
-    m = min(_uniform(rng, params.get("m", [1, 1])), min(nodes) - 1)
-    return randwire(nodes, [width * 2**i for i in range(stages)], rng, RANDWIRE_GRAPHS[prior_name], k=k,
-                    p=_uniform(rng, params.get("p", [0.75, 0.75]), float), m=m, in_channels=in_channels,
-                    n_classes=n_classes)
-
-
 def sample_genotype(space: SearchSpace, prior_name: str, n_inputs: int, n_outputs: int,
-                    rng: np.random.Generator) -> LayeredGraph | ConvGenotype:
-    """One graph from ``prior_name`` with its parameters drawn from the space's ranges (for a
-    convolutional space ``n_inputs`` is the image channels)."""
+                    rng: np.random.Generator) -> Genotype:
+    """One genotype from ``prior_name`` of the space's family, each parameter drawn from the space's
+    range (for a convolutional space ``n_inputs`` is the image channels)."""
     genotype = space.genotype
-    params = genotype.prior_parameters(prior_name)
-    if space.convolutional:
-        return sample_convolutional(params, prior_name, n_inputs, n_outputs, rng)
-    build = prior(prior_name)
-    density = genotype.input_density
-    if isinstance(density, list):  # each candidate draws its own input density
-        density = float(rng.uniform(density[0], density[-1]))
-    embedding = {"n_inputs": n_inputs, "n_outputs": n_outputs, "input_density": density}
-    if prior_name in ("erdos-renyi", "motif-composed", "motif-informed"):
-        depth = _uniform(rng, params["layers"])
-        sizes = [n_inputs, *[_uniform(rng, params["width"]) for _ in range(depth)], n_outputs]
-        if prior_name == "erdos-renyi":
-            return build(sizes, _uniform(rng, params["epsilon"], float), rng)
-        mix = genotype.census_data if prior_name == "motif-informed" else dict(genotype.motif_mix)
-        return build(sizes, mix, _uniform(rng, params["motifs"]), rng)
-    n = _uniform(rng, genotype.nodes)
-    if prior_name == "watts-strogatz":
-        k = min(_uniform(rng, params["k"]), n - 1)
-        return build(n, k, _uniform(rng, params["p"], float), rng, orientation=genotype.orientation, **embedding)
-    if prior_name == "barabasi-albert":
-        return build(n, min(_uniform(rng, params["m"]), n - 1), rng, orientation=genotype.orientation, **embedding)
-    low, high = params["degree"]
-    out_degrees = rng.integers(low, min(high, n - 1) + 1, size=n)
-    return build(rng.permutation(out_degrees), out_degrees, rng, **embedding)
+    return space.family.draw(prior_name, genotype.prior_parameters(prior_name),
+                             genotype.context(n_inputs, n_outputs), rng)
 
 
 def random_individual(space: SearchSpace, n_inputs: int, n_outputs: int, rng: np.random.Generator) -> Individual:
@@ -156,8 +108,6 @@ def with_genotype_genes(graph, genes: dict, rng: np.random.Generator, previous: 
     density = genes.get("input_density")
     if density is None or (previous is not None and previous.get("input_density") == density):
         return graph
-    from structsearch.graphs.operators import set_input_density
-
     return set_input_density(graph, float(density), rng)
 
 
@@ -167,37 +117,30 @@ def _pick(weights: dict[str, float], rng: np.random.Generator) -> str:
     return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
-def operator_weights(space: SearchSpace, graph: LayeredGraph) -> dict[str, float]:
+def operator_weights(space: SearchSpace, graph: Genotype) -> dict[str, float]:
     """The space's mutation weights for ``graph``: above ``evolution.single_edge_limit`` edges the
     single-edge operators drop out (a step of one edge in thousands is noise), unless nothing
     else is left."""
     weights = space.evolution.mutations
     if graph.n_edges <= space.evolution.single_edge_limit:
         return weights
-    scaled = {name: weight for name, weight in weights.items() if name not in SINGLE_EDGE}
+    scaled = {name: weight for name, weight in weights.items() if name not in space.family.single_edge}
     return scaled if sum(scaled.values()) > 0 else weights
 
 
-def apply_mutation(space: SearchSpace, name: str, graph: LayeredGraph, rng: np.random.Generator,
-                   importance=None) -> LayeredGraph:
-    """The mutation ``name`` of ``graph`` with the space's step for it; the input operators that
-    weigh inputs get ``importance`` (the parent's, where known)."""
-    if isinstance(graph, ConvGenotype):
-        return CNN_MUTATIONS.lookup(name)(graph, rng)
-    options = {}
-    if name in IMPORTANCE_OPERATORS:
-        options["importance"] = importance
-    if name in BLOCK_STEPS:
-        options["step"] = space.evolution.step(name)
-    if name == "resize-layer":
-        options["max_width"] = space.max_width
-    return mutation(name)(graph, rng, **options)
+def apply_mutation(space: SearchSpace, name: str, graph: Genotype, rng: np.random.Generator,
+                   importance=None) -> Genotype:
+    """The mutation ``name`` of ``graph`` by the space's family, with the space's step for it; the
+    input operators that weigh inputs get ``importance`` (the parent's, where known)."""
+    family = space.family
+    step = space.evolution.steps.get(name, family.steps.get(name))
+    return family.mutate(name, graph, rng, step=step, max_width=space.max_width, importance=importance)
 
 
 def mutate(
-    space: SearchSpace, individual: Individual, rng: np.random.Generator, graph: LayeredGraph | None = None,
+    space: SearchSpace, individual: Individual, rng: np.random.Generator, graph: Genotype | None = None,
     importance=None,
-) -> tuple[LayeredGraph, str | None, dict, str]:
+) -> tuple[Genotype, str | None, dict, str]:
     """(graph, cell, genes, description) of one mutation of ``individual`` (of ``graph`` in its place,
     when given: the same graph with node tags).  The input operators read ``importance``, by
     default the individual's own inputs' importance from its training (``metrics``)."""
@@ -232,10 +175,8 @@ def make_offspring(space: SearchSpace, parents: list[Individual], rng: np.random
         pair = parents[start : start + 2]
         if len(pair) == 2 and rng.random() < evolution.crossover_probability:
             name = _pick(evolution.crossovers, rng)
-            if space.convolutional:
-                graphs = CNN_CROSSOVERS.lookup(name)(pair[0].graph, pair[1].graph, rng)
-            else:
-                graphs = crossover(name)(tagged(pair[0].graph, 0), tagged(pair[1].graph, 1), rng)
+            family = space.family
+            graphs = family.cross(name, family.tag(pair[0].graph, 0), family.tag(pair[1].graph, 1), rng)
             ids = tuple(p.id for p in pair)
             gene_pair = training_genes.cross(space.genes, pair[0].genes, pair[1].genes, rng)
             made = [Individual(with_genotype_genes(g, genes, rng), parent.cell, origin=f"crossover:{name}",
@@ -252,8 +193,7 @@ def make_offspring(space: SearchSpace, parents: list[Individual], rng: np.random
             children.extend(made)
         else:
             for parent in pair:
-                graph, cell, genes, description = mutate(
-                    space, parent, rng, None if space.convolutional else tagged(parent.graph, 0))
+                graph, cell, genes, description = mutate(space, parent, rng, space.family.tag(parent.graph, 0))
                 children.append(Individual(graph, cell, origin=description, parents=(parent.id,), pareto=pareto,
                                            genes=genes))
     return children

@@ -106,12 +106,21 @@ from structsearch.declare import (
     Range,
     Text,
     check_settings,
+    check_weights,
     document_settings,
     setting,
 )
 from structsearch.errors import ConfigError, errors_from
-from structsearch.graphs.cnn_priors import CONV_PRIORS
-from structsearch.graphs.priors import PRIORS
+from structsearch.families import (
+    FAMILIES,
+    PriorContext,
+    distinct_families,
+    families_of_prior,
+    find_prior,
+    operator_names,
+    prior_names,
+)
+from structsearch.limits import INDIVIDUAL_BYTES, check_memory, genotype_bytes, model_bytes
 from structsearch.nn.activations import ACTIVATIONS
 from structsearch.nn.proxies import PROXIES
 from structsearch.nn.recurrent import CELLS
@@ -121,54 +130,8 @@ from structsearch.train import TrainConfig
 
 SELECTIONS = names_registry("selection", ("tournament", "aging", "nsga2", "random"))
 INHERITANCE = names_registry("inheritance", ("none", "weights", "lamarckian"))
-MODEL_KINDS = names_registry("model kind", ("mlp", "rnn", "cnn"))
-# the convolutional genotype's priors (structsearch.graphs.cnn_priors): RandWire stages from three
-# random-graph families, and Stier et al.'s random labelled DAGs
-CNN_PRIORS = tuple(CONV_PRIORS)
-CNN_OPERATORS = {"mutations": {"relabel": 1.0, "insert-subgraph": 1.0},
-                 "crossovers": {"subpath-swap": 1.0, "bridge": 1.0, "matching-layers": 1.0}}
-# the prior-specific parameters each prior takes, with their kind (int or float range)
-PRIOR_PARAMETERS = {
-    "erdos-renyi": {"layers": int, "width": int, "epsilon": float},
-    "watts-strogatz": {"k": int, "p": float},
-    "barabasi-albert": {"m": int},
-    "configuration-model": {"degree": int},
-    "motif-composed": {"layers": int, "width": int, "motifs": int},
-    "motif-informed": {"layers": int, "width": int, "motifs": int},
-    "randwire-ws": {"stages": int, "nodes": int, "width": int, "k": int, "p": float},
-    "randwire-ba": {"stages": int, "nodes": int, "width": int, "m": int},
-    "randwire-er": {"stages": int, "nodes": int, "width": int, "p": float},
-    "random-dag": {"stages": int, "depth": int, "level_width": int, "channels": int},
-}
-PRIOR_DEFAULTS = {
-    "erdos-renyi": {"layers": [1, 3], "width": [16, 64], "epsilon": [2.0, 10.0]},
-    "watts-strogatz": {"k": [2, 6], "p": [0.1, 1.0]},
-    "barabasi-albert": {"m": [1, 4]},
-    "configuration-model": {"degree": [1, 4]},
-    "motif-composed": {"layers": [1, 3], "width": [16, 64], "motifs": [20, 120]},
-    "motif-informed": {"layers": [1, 3], "width": [16, 64], "motifs": [20, 120]},
-    # width: the first stage's channels; each later stage doubles them (RandWire)
-    "randwire-ws": {"stages": [3, 3], "nodes": [8, 16], "width": [16, 32], "k": [4, 4], "p": [0.75, 0.75]},
-    "randwire-ba": {"stages": [3, 3], "nodes": [8, 16], "width": [16, 32], "m": [1, 5]},
-    "randwire-er": {"stages": [3, 3], "nodes": [8, 16], "width": [16, 32], "p": [0.2, 0.4]},
-    "random-dag": {"stages": [1, 1], "depth": [6, 12], "level_width": [1, 3], "channels": [16, 64]},
-}
-# what each prior parameter means (the configuration reference lists them from here)
-PARAMETER_DOCS = {
-    "layers": "hidden layers", "width": "neurons per hidden layer (randwire: the first stage's channels, "
-    "doubled at each reduction)", "epsilon": "Erdős–Rényi ε of each layer pair",
-    "k": "each node's nearest neighbours in the ring", "p": "rewiring probability (Watts–Strogatz) or edge "
-    "probability (Erdős–Rényi stages)", "m": "edges each new node attaches with", "degree": "each node's degree",
-    "motifs": "motifs composed into the genotype", "stages": "stages separated by stride-2 reductions",
-    "nodes": "vertices per stage", "depth": "levels of the random DAG", "level_width": "vertices per level",
-    "channels": "channels per vertex",
-}
 BUILTIN_PACKAGE = "structsearch.search_spaces"
 DEFAULT_SPACE = "digits-small"
-
-
-def _prior_names() -> list[str]:
-    return [*PRIORS, *CNN_PRIORS]
 
 
 def _model_names():
@@ -177,30 +140,15 @@ def _model_names():
     return MODELS
 
 
-def _range(section: str, key: str, value: Any, kind: type, low_bound: float) -> list:
-    """A checked ``[low, high]`` range of ``kind`` with ``low_bound ≤ low ≤ high``."""
-    if (not isinstance(value, list) or len(value) != 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
-        raise ConfigError(f"{section}.{key} must be a [low, high] range of numbers, got {value!r}")
-    if kind is int and not all(isinstance(v, int) for v in value):
-        raise ConfigError(f"{section}.{key} must be a range of integers, got {value!r}")
-    low, high = value
-    if low > high:
-        raise ConfigError(f"{section}.{key} = {value}: low must not exceed high")
-    if low < low_bound:
-        raise ConfigError(f"{section}.{key} = {value}: values must be ≥ {low_bound}")
-    return [kind(low), kind(high)]
-
-
 @document_settings
 @dataclass
 class GenotypeSpace:
     """``[genotype]``: the priors candidates are drawn from, and their parameter ranges."""
 
     priors: list[str] = setting(doc="the priors candidates are drawn from (layered or convolutional, not both)",
-                                allowed=Options(_prior_names, many=True, empty=False),
+                                allowed=Options(prior_names, many=True, empty=False),
                                 factory=lambda: ["watts-strogatz", "barabasi-albert"])
-    prior: str | None = setting(None, "shorthand for priors = [prior]", Either((None, Options(_prior_names))))
+    prior: str | None = setting(None, "shorthand for priors = [prior]", Either((None, Options(prior_names))))
     census: str | None = setting(None, "the census file (structsearch motifs --out) of the motif-informed prior",
                                  Either((None, Text("a path"))))
     nodes: list[int] = setting(doc="[low, high] hidden neurons of Watts–Strogatz, Barabási–Albert and "
@@ -218,99 +166,45 @@ class GenotypeSpace:
         doc="[genotype.PRIOR] tables: the prior's own parameter ranges (listed below)", factory=dict)
 
     def prior_parameters(self, prior: str) -> dict[str, list]:
-        return {**PRIOR_DEFAULTS[prior], **self.parameters.get(prior, {})}
+        """The prior's parameter ranges: its defaults, updated with the space's ``[genotype.PRIOR]``."""
+        return {**find_prior(prior).defaults, **self.parameters.get(prior, {})}
+
+    def context(self, n_inputs: int, n_outputs: int) -> PriorContext:
+        """What the priors' samplers read besides their own parameters."""
+        density = self.input_density
+        return PriorContext(n_inputs, n_outputs, tuple(self.nodes),
+                            tuple(density) if isinstance(density, list) else density, self.orientation,
+                            dict(self.motif_mix), self.census)
 
     def validate(self) -> GenotypeSpace:
         check_settings(self, "genotype")
         if self.prior is not None:
             self.priors, self.prior = [self.prior], None
-        if 0 < sum(prior in CNN_PRIORS for prior in self.priors) < len(self.priors):
-            raise ConfigError(f"genotype.priors = {self.priors}: convolutional priors ({', '.join(CNN_PRIORS)}) "
-                              "cannot be mixed with layered ones")
-        for prior, values in self.parameters.items():
-            if prior not in PRIOR_PARAMETERS:
-                raise ConfigError(f"unknown table [genotype.{prior}]; allowed: {', '.join(PRIOR_PARAMETERS)}")
-            for key in values:
-                if key not in PRIOR_PARAMETERS[prior]:
-                    raise ConfigError(f"unknown key genotype.{prior}.{key}; allowed: "
-                                      f"{', '.join(PRIOR_PARAMETERS[prior])}")
+        if len({frozenset(families_of_prior(prior)) for prior in self.priors}) > 1:
+            raise ConfigError(f"genotype.priors = {self.priors}: the priors of one genotype family only; "
+                              f"{_family_list()} cannot be mixed with layered ones")
+        for prior, values in self.parameters.items():  # a table is read only when its prior is drawn from
+            if prior not in prior_names():
+                raise ConfigError(f"unknown table [genotype.{prior}]; allowed: {', '.join(prior_names())}")
+            find_prior(prior).check_keys(f"genotype.{prior}", values)
         for prior in self.priors:
-            checked = {}
-            for key, value in self.prior_parameters(prior).items():
-                kind = PRIOR_PARAMETERS[prior][key]
-                low_bound = {"p": 0.0, "epsilon": 1e-9}.get(key, 1)
-                checked[key] = _range(f"genotype.{prior}", key, value, kind, low_bound)
-            self.parameters[prior] = checked
-        smallest = self.nodes[0]
-        for prior, key in (("watts-strogatz", "k"), ("barabasi-albert", "m"), ("configuration-model", "degree")):
-            if prior in self.priors and self.parameters[prior][key][1] >= smallest:
-                raise ConfigError(
-                    f"genotype.{prior}.{key} = {self.parameters[prior][key]}: the largest value must be "
-                    f"below the smallest node count genotype.nodes[0] = {smallest}")
-        for prior, key in (("randwire-ws", "k"), ("randwire-ba", "m")):
-            if prior in self.priors and self.parameters[prior][key][1] >= self.parameters[prior]["nodes"][0]:
-                raise ConfigError(
-                    f"genotype.{prior}.{key} = {self.parameters[prior][key]}: the largest value must be "
-                    f"below the smallest stage size genotype.{prior}.nodes[0] = {self.parameters[prior]['nodes'][0]}")
-        for prior in ("watts-strogatz", "randwire-ws", "randwire-er"):
-            if prior in self.priors and self.parameters[prior]["p"][1] > 1.0:
-                raise ConfigError(f"genotype.{prior}.p = {self.parameters[prior]['p']}: a probability must lie "
-                                  "in [0, 1]")
-        if "motif-composed" in self.priors:
-            from structsearch.graphs.motif_catalogue import MOTIFS
-
-            for name in self.motif_mix:
-                if name not in MOTIFS:
-                    raise ConfigError(f"genotype.motif_mix: unknown motif {name!r}; allowed: {', '.join(MOTIFS)}")
-            check_weights(self.motif_mix, "genotype.motif_mix")
-            if sum(self.motif_mix.values()) <= 0:
-                raise ConfigError("genotype.motif_mix weights must have a positive sum")
-        self._check_memory()
-        if "motif-informed" in self.priors:
-            if self.census is None:
-                raise ConfigError("genotype.census must name a census file (structsearch motifs --out) "
-                                  "for the motif-informed prior")
-            from structsearch.errors import DataError
-            from structsearch.motifs.census import load_census, motif_mix
-
-            try:
-                self.census_data = load_census(self.census)
-                motif_mix(self.census_data, self.census)
-            except DataError as error:
-                raise ConfigError(f"genotype.census: {error}") from None
+            entry = find_prior(prior)
+            self.parameters[prior] = entry.ranges(f"genotype.{prior}", self.parameters.get(prior, {}))
+            if entry.check is not None:
+                entry.check(self.parameters[prior], self)
+            if entry.size is not None:
+                # the largest genotype (hidden part; inputs and outputs come on top), before any is drawn
+                nodes, edges = entry.size(self.parameters[prior], self)
+                check_memory(genotype_bytes(nodes, edges) + model_bytes(edges, nodes),
+                             f"the largest {prior} genotype of this space ({nodes:,} hidden nodes, about "
+                             f"{edges:,} edges)")
         return self
 
 
-    def _check_memory(self) -> None:
-        """Refuse ranges whose largest genotype (hidden part; inputs and outputs come on top)
-        cannot fit in memory: before any candidate is drawn, not at generation 7."""
-        from structsearch.graphs.density import connections_for, erdos_renyi_density
-        from structsearch.limits import check_memory, genotype_bytes, model_bytes
-
-        n = self.nodes[1]
-        for prior in self.priors:
-            params = self.parameters[prior]
-            if prior in CNN_PRIORS:
-                continue  # tens of vertices: the decoded model's size is checked when it is built
-            if prior in ("watts-strogatz", "barabasi-albert", "configuration-model"):
-                degree = params.get("k", params.get("m", params.get("degree")))[1]
-                nodes, edges = n, n * degree
-            else:
-                layers, width = params["layers"][1], params["width"][1]
-                nodes = layers * width
-                edges = (layers - 1) * (connections_for(width, width, erdos_renyi_density(width, width, params[
-                    "epsilon"][1])) if prior == "erdos-renyi" else 0) + 8 * params.get("motifs", [0, 0])[1]
-            check_memory(genotype_bytes(nodes, edges) + model_bytes(edges, nodes),
-                         f"the largest {prior} genotype of this space ({nodes:,} hidden nodes, about {edges:,} edges)")
-
-
-def check_weights(weights: dict, table: str) -> None:
-    """Sampling weights: finite numbers ≥ 0 with a finite sum, else a ConfigError naming the key."""
-    for name, weight in weights.items():
-        if not isinstance(weight, int | float) or isinstance(weight, bool) or not math.isfinite(weight) or weight < 0:
-            raise ConfigError(f"{table}.{name} must be a finite weight ≥ 0, got {weight!r}")
-    if not math.isfinite(sum(weights.values())):
-        raise ConfigError(f"{table}: the weights' sum overflows; give weights of a sensible scale (e.g. 0 to 10)")
+def _family_list() -> str:
+    """The non-layered families' priors, for the message that refuses a mix."""
+    return "; ".join(f"{entry.adjective} priors ({', '.join(entry.priors)})" for entry in FAMILIES.values()
+                     if entry.name != "mlp" and entry.priors is not FAMILIES["mlp"].priors)
 
 
 # what the search keeps of each generation (its statistics, the live view's row)
@@ -322,8 +216,8 @@ GENERATION_BYTES = 2048
 class ModelSpace:
     """``[model]`` of a search space: the genotype family and how its candidates decode."""
 
-    kind: str = setting("mlp", "the genotype family: mlp (layered), rnn (recurrent cells) or cnn (convolutional)",
-                        Options(lambda: MODEL_KINDS))
+    kind: str = setting("mlp", "the genotype family: mlp (layered), rnn (recurrent cells), cnn (convolutional) or "
+                               "a registered plug-in (structsearch.families)", Options(lambda: FAMILIES))
     cells: list[str] = setting(doc="rnn: the cells candidates draw (and mutate) from",
                                allowed=Options(lambda: CELLS, many=True, empty=False), factory=lambda: ["gru"])
     embedding: int = setting(8, "rnn: the width of the embedding the genotype's inputs read",
@@ -375,12 +269,9 @@ class EvolutionConfig:
                            Interval(0, None, integer=True))
     mutations: dict[str, float] = setting(
         doc="[evolution.mutations]: each mutation operator's sampling weight (the operators are listed below)",
-        factory=lambda: {
-            "add-edge": 1.0, "remove-edge": 1.0, "rewire-edge": 1.0, "add-neuron": 1.0, "remove-neuron": 1.0,
-            "insert-motif": 0.5, "remove-motif": 0.5, "add-layer": 0.25, "remove-layer": 0.25,
-            "resize-layer": 1.0, "scale-density": 1.0, "resample-block": 0.5, "rewire-fraction": 1.0})
+        factory=lambda: dict(FAMILIES["mlp"].default_mutations))
     crossovers: dict[str, float] = setting(doc="[evolution.crossovers]: each crossover operator's sampling weight",
-                                           factory=lambda: {"bridge": 1.0, "matching-layers": 1.0})
+                                           factory=lambda: dict(FAMILIES["mlp"].default_crossovers))
     cell_mutation_probability: float = setting(0.1, "rnn with several cells: chance that a mutation redraws "
                                                     "the cell", Interval(0, 1))
     gene_mutation_probability: float = setting(0.2, "chance per [genes] gene that a mutation redraws it",
@@ -405,17 +296,15 @@ class EvolutionConfig:
         return self.population if self.offspring is None else self.offspring
 
     def step(self, operator: str) -> float:
-        from structsearch.graphs.operators import BLOCK_STEPS
 
-        return self.steps.get(operator, BLOCK_STEPS[operator])
+        return self.steps.get(operator, operator_steps()[operator])
 
     def validate(self) -> EvolutionConfig:
-        from structsearch.graphs.operators import BLOCK_STEPS, CROSSOVERS, MUTATIONS
-
         check_settings(self, "evolution")
+        steps = operator_steps()
         for name, value in self.steps.items():
-            if name not in BLOCK_STEPS:
-                raise ConfigError(f"evolution.steps: {name!r} takes no step; steps are for {', '.join(BLOCK_STEPS)}")
+            if name not in steps:
+                raise ConfigError(f"evolution.steps: {name!r} takes no step; steps are for {', '.join(steps)}")
             if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
                 raise ConfigError(f"evolution.steps.{name} must be a number, got {value!r}")
             if name == "rewire-fraction" and not 0.0 < value <= 1.0:
@@ -425,19 +314,22 @@ class EvolutionConfig:
                 raise ConfigError(f"evolution.steps.{name} is a factor: it must be > 0, got {value}")
         if not 0 <= self.elitism <= self.population:
             raise ConfigError(f"evolution.elitism must lie in [0, population = {self.population}], got {self.elitism}")
-        from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
-
-        for table, registry, cnn in (("mutations", MUTATIONS, CNN_MUTATIONS), ("crossovers", CROSSOVERS,
-                                                                              CNN_CROSSOVERS)):
+        for table in ("mutations", "crossovers"):
             weights = getattr(self, table)
             for name in weights:
-                if name not in registry and name not in cnn:
-                    raise ConfigError(f"evolution.{table}: unknown operator {name!r}; allowed: {', '.join(registry)} "
-                                      f"(layered genotypes), {', '.join(cnn)} (convolutional)")
+                if name not in operator_names(table):
+                    allowed = "; ".join(f"{', '.join(getattr(entry, table))} ({entry.adjective} genotypes)"
+                                        for entry in distinct_families(table))
+                    raise ConfigError(f"evolution.{table}: unknown operator {name!r}; allowed: {allowed}")
             check_weights(weights, f"evolution.{table}")
             if sum(weights.values()) <= 0 and (table == "mutations" or self.crossover_probability > 0):
                 raise ConfigError(f"evolution.{table} needs at least one operator with a positive weight")
         return self
+
+
+def operator_steps() -> dict[str, float]:
+    """The default step of every operator of every family that takes one (``[evolution.steps]``)."""
+    return {name: step for entry in FAMILIES.values() for name, step in entry.steps.items()}
 
 
 @document_settings
@@ -578,7 +470,7 @@ class SearchSpace:
 
         check_settings(self, "")
         task_entry(self.task.name)
-        self.genes = genes.check_genes(self.genes, self.model.kind)
+        self.genes = genes.check_genes(self.genes, self.family)
         cell = self.genes.pop("cell", None)  # the cell already is a gene of recurrent candidates:
         if cell is not None:                 # [genes.cell] names its choices
             self.model.cells = list(cell["choices"])
@@ -586,15 +478,17 @@ class SearchSpace:
             getattr(self, table).validate()
         self._check_family()
         self._check_counts()
-        if self.model.kind == "rnn" and self.rewiring.rule != "none":
-            raise ConfigError(f"rewiring.rule = {self.rewiring.rule!r}: recurrent candidates train without "
-                              "rewiring; use 'none'")
         genes.check_extremes(self.genes, self.model.model_config(), self.rewiring, self.training)
         self._check_inheritance()
         if self.gate.stage != "structure" and self.gate.curve_epochs >= self.training.epochs:
             raise ConfigError(f"gate.curve_epochs = {self.gate.curve_epochs} must be fewer than training.epochs "
                               f"({self.training.epochs}): the curve stage stops children before the end")
         return self
+
+    @property
+    def family(self):
+        """The genotype family ``model.kind`` names (:mod:`structsearch.families`)."""
+        return FAMILIES.lookup(self.model.kind, "model.kind")
 
     @property
     def convolutional(self) -> bool:
@@ -605,8 +499,6 @@ class SearchSpace:
         generation holds the population, its offspring and the audited children at once (each an
         individual with its smallest genotype, features and metrics), and the search keeps a record
         per generation."""
-        from structsearch.limits import INDIVIDUAL_BYTES, check_memory, genotype_bytes
-
         evolution = self.evolution
         smallest = genotype_bytes(self.genotype.nodes[0], self.genotype.nodes[0])
         for name, count in (("evolution.population", evolution.population),
@@ -617,35 +509,32 @@ class SearchSpace:
                      f"a generation of {held:,} individuals over evolution.generations = {evolution.generations:,}")
 
     def _check_family(self) -> None:
-        """Convolutional spaces draw from the convolutional priors and vary genotypes with their
-        operators (the defaults when the space names none); layered spaces with theirs."""
-        from structsearch.graphs.cnn_operators import CNN_CROSSOVERS, CNN_MUTATIONS
-        from structsearch.graphs.operators import CROSSOVERS, MUTATIONS
-
-        cnn_priors = [prior for prior in self.genotype.priors if prior in CNN_PRIORS]
-        if self.convolutional != bool(cnn_priors):
-            raise ConfigError(f"genotype.priors = {self.genotype.priors}: model.kind = 'cnn' takes the convolutional "
-                              f"priors ({', '.join(CNN_PRIORS)}), and only it does")
-        if not self.convolutional:
-            registries = {"mutations": MUTATIONS, "crossovers": CROSSOVERS}
-        else:
-            defaults = EvolutionConfig()
-            for table in ("mutations", "crossovers"):
-                if getattr(self.evolution, table) == getattr(defaults, table):
-                    setattr(self.evolution, table, dict(CNN_OPERATORS[table]))
-            registries = {"mutations": CNN_MUTATIONS, "crossovers": CNN_CROSSOVERS}
-            if self.rewiring.rule != "none":
-                raise ConfigError(f"rewiring.rule = {self.rewiring.rule!r}: convolutional candidates train without "
-                                  "rewiring; use 'none'")
-            if self.evolution.inheritance != "none":
-                raise ConfigError(f"evolution.inheritance = {self.evolution.inheritance!r} is for layered genotypes; "
-                                  "convolutional candidates train from scratch ('none')")
-        family = "convolutional" if self.convolutional else "layered"
-        for table, registry in registries.items():
+        """The space draws from its family's priors, varies genotypes with its family's operators (the
+        family's defaults when the space names none) and keeps the family's constraints: rewiring and
+        inheritance only where the family allows them."""
+        family = self.family
+        foreign = [prior for prior in self.genotype.priors if prior not in family.priors]
+        if foreign:
+            owner = FAMILIES[families_of_prior(foreign[0])[0]]
+            raise ConfigError(f"genotype.priors = {self.genotype.priors}: model.kind = {owner.name!r} takes the "
+                              f"{owner.adjective} priors ({', '.join(owner.priors)}), and only it does; "
+                              f"model.kind = {family.name!r} takes {', '.join(family.priors)}")
+        defaults = EvolutionConfig()
+        for table in ("mutations", "crossovers"):
+            if getattr(self.evolution, table) == getattr(defaults, table):
+                setattr(self.evolution, table, dict(getattr(family, f"default_{table}")))
+        if not family.rewiring and self.rewiring.rule != "none":
+            raise ConfigError(f"rewiring.rule = {self.rewiring.rule!r}: {family.adjective} candidates train without "
+                              "rewiring; use 'none'")
+        if not family.inheritance and self.evolution.inheritance != "none":
+            raise ConfigError(f"evolution.inheritance = {self.evolution.inheritance!r} is for layered genotypes; "
+                              f"{family.adjective} candidates train from scratch ('none')")
+        for table in ("mutations", "crossovers"):
+            registry = getattr(family, table)
             for name in getattr(self.evolution, table):
                 if name not in registry:
-                    raise ConfigError(f"evolution.{table}: {name!r} is not an operator of {family} genotypes; "
-                                      f"allowed: {', '.join(registry)}")
+                    raise ConfigError(f"evolution.{table}: {name!r} is not an operator of {family.adjective} "
+                                      f"genotypes; allowed: {', '.join(registry)}")
 
     def _check_inheritance(self) -> None:
         evolution, epochs = self.evolution, self.training.epochs
@@ -676,14 +565,12 @@ class SearchSpace:
         return max(widths)
 
     def n_inputs(self, task) -> int:
-        """The genotype's input width: the task's inputs, or the embedding of a recurrent model."""
-        if self.convolutional:
-            return task.image_shape[0]  # image channels
-        return self.model.embedding if self.model.kind == "rnn" else task.n_inputs
+        """The genotype's input width: the task's inputs, a recurrent model's embedding, an image's channels."""
+        return self.family.n_inputs(self.model, task)
 
     @property
     def cells(self) -> list[str]:
-        return list(self.model.cells) if self.model.kind == "rnn" else []
+        return self.family.cells(self.model)
 
     def to_dict(self) -> dict:
         data = {"name": self.name, "description": self.description, "seed": self.seed,

@@ -28,8 +28,8 @@ from structsearch.config import (
     task_from_table,
     task_table,
 )
+from structsearch.families import genotype_from_bytes
 from structsearch.graphs import Genotype
-from structsearch.graphs.files import genotype_from_bytes
 from structsearch.threads import settings
 from structsearch.train import TrainConfig
 from structsearch.train_callbacks import Callback, StopTraining
@@ -122,6 +122,7 @@ class Job:
     inherit: dict | None = None
     # what a trained candidate keeps: {"optimizer": bool, "lamarckian": bool} (None: nothing)
     keep: dict | None = None
+    family: str | None = None  # the genotype family that decodes it (None: the one its type and task call for)
 
     def to_json(self) -> str:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -188,7 +189,7 @@ def _b64(blob: bytes) -> str:
 
 
 def train_candidate(graph, task, model: ModelConfig, rewiring: RewiringConfig, training: TrainConfig, seed: int,
-                    callbacks=(), prepare=None, keep_optimizer: bool = False):
+                    callbacks=(), prepare=None, keep_optimizer: bool = False, family: str | None = None):
     """Decode ``graph`` with :func:`~structsearch.pipeline.build_candidate` and train it with the
     shared trainer and its rewiring rule; the TrainResult, with the trained ``network`` on it.
     ``prepare(network, rule)`` runs before training, after the zero-cost proxies (weight
@@ -196,7 +197,7 @@ def train_candidate(graph, task, model: ModelConfig, rewiring: RewiringConfig, t
     from structsearch.pipeline import ModelSpec, build_candidate
     from structsearch.train import train
 
-    network, rule = build_candidate(graph, ModelSpec(model, rewiring), task, seed)
+    network, rule = build_candidate(graph, ModelSpec(model, rewiring), task, seed, family)
     proxies, seconds = candidate_proxies(network, task, training.batch_size)
     prepared = prepare(network, rule) if prepare is not None else None
     result = train(network, task, replace(training, seed=seed), [rule, *callbacks], keep_optimizer=keep_optimizer)
@@ -280,7 +281,7 @@ def _train(job: Job) -> JobResult:
     if job.curve_gate:
         callbacks.append(CurveStop(job.curve_gate))
     result = train_candidate(job.genotype, task, job.model, job.rewiring, job.training, job.seed, callbacks,
-                             _inherit(job), bool(job.keep and job.keep.get("optimizer")))
+                             _inherit(job), bool(job.keep and job.keep.get("optimizer")), job.family)
     metrics = result_metrics(job.genotype, result)
     importance = input_strengths(result.network)
     if importance is not None:  # what the input operators of its children read (drop-inputs, focus-inputs)

@@ -49,6 +49,10 @@ class Registry(Mapping[str, T], Generic[T]):
             raise ValueError(f"{self.what} {name!r} is registered twice")
         self._entries[name] = part
 
+    def remove(self, name: str) -> T:
+        """Take ``name`` out again (a plug-in that unloads; a test that registered a part of its own)."""
+        return self._entries.pop(name)
+
     def lookup(self, name: str, key: str | None = None) -> T:
         """The part registered as ``name``, or a :class:`ConfigError` listing the known names
         (naming the configuration ``key`` or option that held ``name``, when given)."""

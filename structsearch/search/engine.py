@@ -420,7 +420,7 @@ class Search:
         model, rewiring, training = training_genes.apply(space.model.model_config(individual.cell), space.rewiring,
                                                          space.training, individual.genes)
         seed = candidate_seed(space.seed, individual.generation, 0) if seed is None else seed
-        network, _ = build_candidate(individual.graph, ModelSpec(model, rewiring), self.task, seed)
+        network, _ = build_candidate(individual.graph, ModelSpec(model, rewiring), self.task, seed, space.model.kind)
         values, _ = worker.candidate_proxies(network, self.task, training.batch_size, space.gate.proxies)
         return {f"proxy_{name}": math.nan if value is None else value for name, value in values.items()}
 
@@ -560,7 +560,7 @@ class Search:
                         if self.curve_model and generation and inherit is None else None),
             median_warmup=space.stopping.warmup_epochs,
             threads=max(1, available_cores() // max(1, self.executor.workers)),
-            inherit=inherit, keep=keep,
+            inherit=inherit, keep=keep, family=space.model.kind,
         )
 
     # ------------------------------------------------------------------ weights and inheritance

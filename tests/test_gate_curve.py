@@ -4,7 +4,7 @@ quantile stop, with the prediction stored."""
 import pytest
 
 from structsearch.commands import main
-from structsearch.search.worker import CurveStop
+from structsearch.search.gate import CurveGate, CurveStop
 from structsearch.store import RunStore
 
 TINY = ["--population", "4", "--generations", "2", "--epochs", "3", "--workers", "1", "--quiet",
@@ -36,9 +36,9 @@ def test_the_curve_stage_stops_the_children_predicted_weakest_and_records_why(tm
 def test_the_linear_model_the_workers_get_is_applied_as_fitted():
     gate = {"names": ["edges", "curve_1"], "medians": [100.0, 0.5], "means": [80.0, 0.4], "scales": [20.0, 0.1],
             "coef": [0.01, 0.2], "intercept": 0.7, "threshold": 0.8, "epochs": 1, "features": {"edges": 120.0}}
-    assert CurveStop(gate).predict([0.6]) == pytest.approx(0.7 + 0.01 * 2.0 + 0.2 * 2.0)
+    assert CurveStop(CurveGate.from_dict(gate)).predict([0.6]) == pytest.approx(0.7 + 0.01 * 2.0 + 0.2 * 2.0)
     gate["features"] = {"edges": float("nan")}  # missing → the median
-    assert CurveStop(gate).predict([0.6]) == pytest.approx(0.7 + 0.01 * 1.0 + 0.2 * 2.0)
+    assert CurveStop(CurveGate.from_dict(gate)).predict([0.6]) == pytest.approx(0.7 + 0.01 * 1.0 + 0.2 * 2.0)
 
 
 def test_curve_epochs_must_leave_epochs_to_stop(tmp_path, capsys):

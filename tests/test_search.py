@@ -20,8 +20,9 @@ from structsearch.errors import ConfigError
 from structsearch.search.engine import Search
 from structsearch.search.executors import InProcessExecutor
 from structsearch.search.fake import StructureScoreExecutor
+from structsearch.search.shared import median_curve
 from structsearch.search.space import builtin_spaces, load_space, space_from_dict
-from structsearch.search.worker import MedianStopping, median_curve
+from structsearch.search.worker import MedianStopping
 from structsearch.store import RunStore
 
 # a tiny digits space: 4 individuals, 2 generations, 2 epochs, small graphs

@@ -119,6 +119,7 @@ def run(args) -> int:
     from structsearch.runs import new_run_dir
     from structsearch.search.display import LiveView, summary_json, summary_table, write_outputs
     from structsearch.search.engine import Search
+    from structsearch.search.gate import audit_summary
     from structsearch.search.space import DEFAULT_SPACE, load_space_with_changes
     from structsearch.store import RunStore
 
@@ -188,7 +189,7 @@ def run(args) -> int:
         Console().print(summary_table(search))
     console.print(f"{outcome.stopped_by}: {outcome.trained} trained of {outcome.candidates} candidates over "
                   f"{outcome.generations + 1} generations; {', '.join(str(f) for f in files)}")
-    audit = search.audit_summary()
+    audit = audit_summary(search.history)
     if audit:
         tau = "n/a" if audit["gate_tau_weighted"] is None else f"{audit['gate_tau_weighted']:+.3f}"
         console.print(f"gate audit: {audit['audited']} dropped children trained anyway; Kendall τ over every "

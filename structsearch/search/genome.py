@@ -60,6 +60,11 @@ class Individual:
             self._key = f"{key}:{json.dumps(self.genes, sort_keys=True)}" if self.genes else key
         return self._key
 
+    def regraph(self, graph: Genotype, key: str | None = None) -> None:
+        """Give the individual another genotype (a Lamarckian child's learned one, a duplicate's
+        stored one) and, when known, its stored key (None: computed from the new graph)."""
+        self.graph, self._key = graph, key
+
     @property
     def attributes(self) -> dict:
         return {**({"cell": self.cell} if self.cell else {}), **({"genes": self.genes} if self.genes else {})}

@@ -126,9 +126,9 @@ from structsearch.nn.proxies import PROXIES
 from structsearch.nn.recurrent import CELLS
 from structsearch.overrides import PARAMETERS, rename_parameters
 from structsearch.registry import names_registry, renamed
+from structsearch.search.selection import SELECTIONS
 from structsearch.train import TrainConfig
 
-SELECTIONS = names_registry("selection", ("tournament", "aging", "nsga2", "random"))
 INHERITANCE = names_registry("inheritance", ("none", "weights", "lamarckian"))
 BUILTIN_PACKAGE = "structsearch.search_spaces"
 DEFAULT_SPACE = "digits-small"

@@ -9,49 +9,23 @@ data once and keeps it for every later job on that task.
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import os
 import socket
-import statistics
 import traceback
 from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 import torch
 
-from structsearch.config import (
-    ModelConfig,
-    RewiringConfig,
-    RunConfig,
-    TaskConfig,
-    task_from_table,
-    task_table,
-)
+from structsearch.config import ModelConfig, RewiringConfig, TaskConfig, task_from_table, task_table
 from structsearch.families import genotype_from_bytes
 from structsearch.graphs import Genotype
+from structsearch.search.gate.curve import CurveGate, CurveStop
+from structsearch.search.shared import b64, cached_task, candidate_proxies, median_curve  # noqa: F401 (0.2 names)
 from structsearch.threads import settings
 from structsearch.train import TrainConfig
 from structsearch.train_callbacks import Callback, StopTraining
-
-_TASKS: dict[str, object] = {}
-
-
-def cached_task(task: TaskConfig, data_dir: str | None):
-    """The task of ``task``, loaded once per process."""
-    key = json.dumps([task_table(task), data_dir], sort_keys=True)
-    if key not in _TASKS:
-        from structsearch.pipeline import load_configured_task
-
-        _TASKS[key] = load_configured_task(RunConfig(task=task), data_dir)
-    return _TASKS[key]
-
-
-def median_curve(curves: list[list[float]]) -> list[float]:
-    """Per epoch, the median over the curves long enough to have that epoch (of their running best)."""
-    best = [list(itertools.accumulate(curve, max)) for curve in curves if curve]
-    length = max((len(curve) for curve in best), default=0)
-    return [statistics.median(c[i] for c in best if len(c) > i) for i in range(length)]
 
 
 class MedianStopping(Callback):
@@ -70,37 +44,6 @@ class MedianStopping(Callback):
                                f"{self.medians[epoch]:.4f} at epoch {epoch}")
 
 
-class CurveStop(Callback):
-    """The gate's curve stage (Baker et al. 2017): after ``gate["epochs"]`` epochs, a linear model on
-    the candidate's features and its validation accuracies so far predicts its final validation
-    accuracy; below ``gate["threshold"]`` it stops (``stopped-early``).  The prediction is kept in
-    the result's curves (``curve_prediction``) either way.  ``gate`` is plain JSON: feature names,
-    the candidate's values, and the fitted model's medians, means, scales, coefficients, intercept."""
-
-    def __init__(self, gate: dict):
-        self.gate = gate
-
-    def predict(self, curve: list[float]) -> float:
-        gate = self.gate
-        values = {**gate["features"], **{f"curve_{i + 1}": v for i, v in enumerate(curve)}}
-        x = []
-        for name, median in zip(gate["names"], gate["medians"], strict=True):
-            value = values.get(name)
-            x.append(median if value is None or value != value else value)  # NaN → the median
-        scaled = [(v - m) / s for v, m, s in zip(x, gate["means"], gate["scales"], strict=True)]
-        return gate["intercept"] + sum(c * v for c, v in zip(gate["coef"], scaled, strict=True))
-
-    def on_epoch_end(self, trainer, epoch):
-        if epoch + 1 != self.gate["epochs"]:
-            return
-        prediction = self.predict(trainer.history["val_accuracy"][: self.gate["epochs"]])
-        trainer.history["curve_prediction"] = [prediction]
-        trainer.history["curve_threshold"] = [self.gate["threshold"]]
-        if prediction < self.gate["threshold"]:
-            raise StopTraining(f"curve gate: predicted final validation accuracy {prediction:.4f} below "
-                               f"{self.gate['threshold']:.4f} after {epoch + 1} epoch(s)")
-
-
 @dataclass
 class Job:
     """One candidate to train, as it crosses to a worker (JSON, never pickle)."""
@@ -116,7 +59,7 @@ class Job:
     medians: list[float] | None = None  # the median rule's curve, when it acts
     median_warmup: int = 1
     threads: int = 1
-    curve_gate: dict | None = None  # the gate's curve stage, when it acts (CurveStop)
+    curve_gate: CurveGate | None = None  # the gate's curve stage, when it acts (CurveStop)
     # weight inheritance: {"parents": [base64 weights files, by parent slot], "tags": the genotype's
     # node tags (structsearch.graphs.lineage)}; the training epochs are already the inherited ones
     inherit: dict | None = None
@@ -126,9 +69,10 @@ class Job:
 
     def to_json(self) -> str:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data.update(genotype=_b64(self.genotype.to_bytes()),
+        data.update(genotype=b64(self.genotype.to_bytes()),
                     task=task_table(self.task), model=asdict(self.model), rewiring=asdict(self.rewiring),
-                    training=asdict(self.training))
+                    training=asdict(self.training),
+                    curve_gate=None if self.curve_gate is None else self.curve_gate.to_dict())
         return json.dumps(data)
 
     @classmethod
@@ -138,6 +82,8 @@ class Job:
         data["task"] = task_from_table(data["task"], "job")
         for key, kind in (("model", ModelConfig), ("rewiring", RewiringConfig), ("training", TrainConfig)):
             data[key] = kind(**data[key])
+        if data.get("curve_gate") is not None:
+            data["curve_gate"] = CurveGate.from_dict(data["curve_gate"])
         return cls(**data)
 
 
@@ -184,10 +130,6 @@ def evaluate(job_text: str) -> str:
         return JobResult(job_id, "failed", reason.replace("\n", " "), worker=where).to_json()
 
 
-def _b64(blob: bytes) -> str:
-    return base64.b64encode(blob).decode("ascii")
-
-
 def train_candidate(graph, task, model: ModelConfig, rewiring: RewiringConfig, training: TrainConfig, seed: int,
                     callbacks=(), prepare=None, keep_optimizer: bool = False, family: str | None = None):
     """Decode ``graph`` with :func:`~structsearch.pipeline.build_candidate` and train it with the
@@ -230,30 +172,15 @@ def _kept(job: Job, result) -> tuple[str | None, str | None, dict]:
     weights = extract(result.network, job.genotype,
                       result.optimizer_state if job.keep.get("optimizer") else None, candidate=job.id)
     if not job.keep.get("lamarckian"):
-        return _b64(weights.to_bytes()), None, {}
+        return b64(weights.to_bytes()), None, {}
     learned, removed = learned_graph(weights, job.genotype)
     weights = renumber(weights, learned)
     n = job.genotype.n_nodes  # the learned edges in the birth genotype's node ids (its tags)
     kept = np.intersect1d(learned.tags[learned.src] * n + learned.tags[learned.dst], job.genotype.edge_keys())
     learned = learned.with_tags(None)
-    return (_b64(weights.to_bytes()), _b64(learned.to_bytes()),
+    return (b64(weights.to_bytes()), b64(learned.to_bytes()),
             {"lamarckian": {"edges_moved": int(job.genotype.n_edges - kept.size), "neurons_removed": removed,
                             "birth_edges": job.genotype.n_edges, "learned_edges": learned.n_edges}})
-
-
-def candidate_proxies(network, task, batch_size: int, names=None) -> tuple[dict, float]:
-    """The zero-cost proxies (:mod:`structsearch.nn.proxies`) of an untrained candidate on the first
-    ``batch_size`` training rows, non-finite ones as None, and the seconds they took.  They draw no
-    random numbers the training would see (the trainer seeds its own)."""
-    import math
-
-    from structsearch.nn.proxies import score
-    from structsearch.train import batch_inputs
-
-    device = next(network.parameters()).device
-    inputs, y = batch_inputs(task.train, slice(0, batch_size), device)
-    values, seconds = score(network, inputs, y, task.loss_fn, *([names] if names else []))
-    return {name: value if math.isfinite(value) else None for name, value in values.items()}, seconds
 
 
 def input_strengths(network) -> list[float] | None:

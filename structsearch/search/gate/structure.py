@@ -15,7 +15,9 @@ import numpy as np
 
 from structsearch.errors import ConfigError
 from structsearch.families import FAMILIES
+from structsearch.pipeline import ModelSpec, build_candidate
 from structsearch.search import genes as training_genes
+from structsearch.search.shared import candidate_proxies
 from structsearch.search.space import GateConfig
 
 
@@ -35,6 +37,21 @@ def cell_features(cell: str | None, cells: list[str]) -> dict[str, float]:
 def attribute_features(individual, space) -> dict[str, float]:
     """The features of a candidate beyond its graph: its cell and its genes."""
     return {**cell_features(individual.cell, space.cells), **training_genes.features(space.genes, individual.genes)}
+
+
+def candidate_features(space, task, individual, seed: int) -> tuple[dict, dict]:
+    """The gate's features of a candidate: its family's graph features, its cell and genes, and, with
+    ``[gate] proxies``, its zero-cost proxies at initialisation (the model it will train, built from
+    its training ``seed``)."""
+    features, meta = space.family.features(individual.graph)
+    features = {**features, **attribute_features(individual, space)}
+    if space.gate.proxies:
+        model, rewiring, training = training_genes.apply(space.model.model_config(individual.cell), space.rewiring,
+                                                         space.training, individual.genes)
+        network, _ = build_candidate(individual.graph, ModelSpec(model, rewiring), task, seed, space.model.kind)
+        values, _ = candidate_proxies(network, task, training.batch_size, space.gate.proxies)
+        features.update({f"proxy_{name}": math.nan if value is None else value for name, value in values.items()})
+    return features, meta
 
 
 class PredictorGate:

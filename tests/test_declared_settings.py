@@ -15,7 +15,7 @@ from structsearch.commands._reference import cli_reference, configuration_refere
 from structsearch.config import TRAIN_TABLES, config_from_dict
 from structsearch.declare import Either, Interval, Options, Range, check_settings, settings, undeclared
 from structsearch.errors import ConfigError
-from structsearch.families import FAMILIES
+from structsearch.families import FAMILIES, distinct_families
 from structsearch.overrides import PARAMETERS
 from structsearch.search.genes import GENE_NAMES
 from structsearch.search.space import SPACE_TABLES, builtin_spaces, space_from_dict
@@ -113,6 +113,27 @@ def test_a_search_space_refuses_every_generated_bad_value_naming_the_key(table, 
     message = str(caught.value)
     assert "\n" not in message
     assert key in message, message  # the table too, where the message is the declaration's
+
+
+PRIOR_CASES = [(family.name, prior, key, value) for family in distinct_families("priors")
+               for prior, entry in family.priors.items() for key, parameter in entry.parameters.items()
+               for value in parameter.invalid()]
+
+
+def test_every_prior_parameter_has_generated_cases():
+    declared = {(p, k) for f in FAMILIES.values() for p, entry in f.priors.items() for k in entry.parameters}
+    assert {(p, k) for _, p, k, _ in PRIOR_CASES} == declared and len(PRIOR_CASES) > 3 * len(declared)
+
+
+@pytest.mark.parametrize(("family", "prior", "key", "value"), PRIOR_CASES, ids=lambda v: repr(v)[:30])
+def test_a_search_space_refuses_every_generated_bad_prior_range_naming_the_key(family, prior, key, value):
+    data = {"task": {"name": "digits"}, "model": {"kind": family}, "rewiring": {"rule": "none"},
+            "genotype": {"priors": [prior], "census": "x.json", prior: {key: value}}}
+    with pytest.raises(ConfigError) as caught:
+        space_from_dict(data)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"genotype.{prior}.{key}" in message, message
 
 
 @pytest.mark.parametrize(("table", "key", "value"), TRAIN_CASES, ids=lambda v: repr(v)[:30])

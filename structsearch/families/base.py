@@ -59,6 +59,17 @@ class Parameter:
             raise ConfigError(f"{where} = {list(value)}: values must lie in [{self.low}, {self.high}]")
         return [self.kind(low), self.kind(high)]
 
+    def invalid(self) -> list:
+        """Ranges this parameter refuses, one per declared constraint (for the generated tests)."""
+        low, high = self.default
+        step = 1 if self.kind is int else max(abs(self.low) * 0.5, 1e-3)
+        cases = [[self.low - step, max(high, self.low)], [high + step, high], "not a range"]
+        if self.high is not None:
+            cases.append([low, self.high + step])
+        if self.kind is int:
+            cases.append([low + 0.5, high + 1])
+        return cases
+
     def draw(self, bounds: list, rng: np.random.Generator):
         """One value from the inclusive range ``bounds``."""
         return uniform(rng, bounds, self.kind)

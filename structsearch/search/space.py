@@ -124,9 +124,12 @@ from structsearch.limits import INDIVIDUAL_BYTES, check_memory, genotype_bytes, 
 from structsearch.nn.activations import ACTIVATIONS
 from structsearch.nn.proxies import PROXIES
 from structsearch.nn.recurrent import CELLS
-from structsearch.overrides import PARAMETERS, rename_parameters
+from structsearch.overrides import PARAMETERS, apply_changes, rename_parameters
 from structsearch.registry import names_registry, renamed
+from structsearch.search import genes
+from structsearch.search.genes import check_distribution
 from structsearch.search.selection import SELECTIONS
+from structsearch.tasks import task_entry
 from structsearch.train import TrainConfig
 
 INHERITANCE = names_registry("inheritance", ("none", "weights", "lamarckian"))
@@ -415,8 +418,6 @@ class StudySpace:
                                          "from the priors)", Either((None, Text("a path"))))
 
     def validate(self) -> StudySpace:
-        from structsearch.search.genes import check_distribution
-
         self.params = rename_parameters(self.params, "study.params")
         for name, spec in self.params.items():
             where = f"study.params.{name}"
@@ -465,9 +466,6 @@ class SearchSpace:
                                          "(listed below)", factory=dict)
 
     def validate(self) -> SearchSpace:
-        from structsearch.search import genes
-        from structsearch.tasks import task_entry
-
         check_settings(self, "")
         task_entry(self.task.name)
         self.genes = genes.check_genes(self.genes, self.family)
@@ -668,8 +666,6 @@ def load_space(name_or_path: str | Path = DEFAULT_SPACE) -> SearchSpace:
 def load_space_with_changes(name_or_path: str | Path, changes: list[tuple[str, Any]] = ()) -> SearchSpace:
     """A built-in space or TOML file with ``(dotted key, value)`` changes applied (see
     :mod:`structsearch.overrides`); errors name the file and say that it was changed."""
-    from structsearch.overrides import apply_changes
-
     path = space_path(name_or_path)
     data = apply_changes(read_toml(path, required=("task",)), changes, renames=LEGACY_KEYS)
     return space_from_dict(data, f"{path}" + (" with command-line overrides" if changes else ""))

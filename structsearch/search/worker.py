@@ -21,10 +21,14 @@ import torch
 from structsearch.config import ModelConfig, RewiringConfig, TaskConfig, task_from_table, task_table
 from structsearch.families import genotype_from_bytes
 from structsearch.graphs import Genotype
+from structsearch.nn.importance import input_importance
+from structsearch.nn.mlp import SparseMLP
+from structsearch.nn.weights import NodeWeights, extract, learned_graph, renumber, transfer
+from structsearch.pipeline import ModelSpec, build_candidate
 from structsearch.search.gate.curve import CurveGate, CurveStop
 from structsearch.search.shared import b64, cached_task, candidate_proxies, median_curve  # noqa: F401 (0.2 names)
 from structsearch.threads import settings
-from structsearch.train import TrainConfig
+from structsearch.train import TrainConfig, train
 from structsearch.train_callbacks import Callback, StopTraining
 
 
@@ -136,9 +140,6 @@ def train_candidate(graph, task, model: ModelConfig, rewiring: RewiringConfig, t
     shared trainer and its rewiring rule; the TrainResult, with the trained ``network`` on it.
     ``prepare(network, rule)`` runs before training, after the zero-cost proxies (weight
     inheritance); its return value is the result's ``prepared``."""
-    from structsearch.pipeline import ModelSpec, build_candidate
-    from structsearch.train import train
-
     network, rule = build_candidate(graph, ModelSpec(model, rewiring), task, seed, family)
     proxies, seconds = candidate_proxies(network, task, training.batch_size)
     prepared = prepare(network, rule) if prepare is not None else None
@@ -152,8 +153,6 @@ def _inherit(job: Job):
     """The ``prepare`` hook that starts a child from its parents' weights (None without inheritance)."""
     if not job.inherit:
         return None
-    from structsearch.nn.weights import NodeWeights, transfer
-
     def prepare(network, rule):
         parents = [NodeWeights.from_bytes(base64.b64decode(text), f"candidate {job.id}'s parent {k}")
                    for k, text in enumerate(job.inherit["parents"])]
@@ -167,8 +166,6 @@ def _kept(job: Job, result) -> tuple[str | None, str | None, dict]:
     """(weights file, learned genotype, metrics) a trained candidate keeps, as base64."""
     if not job.keep or result.status not in ("ok", "stopped-early"):
         return None, None, {}
-    from structsearch.nn.weights import extract, learned_graph, renumber
-
     weights = extract(result.network, job.genotype,
                       result.optimizer_state if job.keep.get("optimizer") else None, candidate=job.id)
     if not job.keep.get("lamarckian"):
@@ -186,9 +183,6 @@ def _kept(job: Job, result) -> tuple[str | None, str | None, dict]:
 def input_strengths(network) -> list[float] | None:
     """The trained candidate's input importance (QuickSelection's neuron strength, 6 significant
     digits) for a sparse MLP, else None."""
-    from structsearch.nn.importance import input_importance
-    from structsearch.nn.mlp import SparseMLP
-
     if not isinstance(network, SparseMLP):
         return None
     return [float(f"{value:.6g}") for value in input_importance(network)]

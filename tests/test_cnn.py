@@ -210,6 +210,7 @@ def images_500(tmp_path):
 
 
 @pytest.mark.parametrize("space_name", ["fashion-mnist-cnn", "fashion-mnist-randwire"])
+@pytest.mark.slow
 def test_one_generation_of_the_cnn_spaces_on_a_500_image_subset(space_name, images_500, tmp_path):
     """The built-in convolutional spaces, shrunk to one generation of four: every candidate trains,
     the online gate scores generation 1 on the convolutional features, the store, meta export, the

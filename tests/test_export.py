@@ -43,6 +43,7 @@ def real_batch(task, rows: int = 21) -> tuple[torch.Tensor, ...]:
 
 
 @pytest.mark.parametrize("name", list(RUNS))
+@pytest.mark.slow
 def test_both_formats_equal_structsearch_on_real_inputs(trained, tmp_path, name, capsys):
     import onnxruntime
 

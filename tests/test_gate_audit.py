@@ -33,6 +33,7 @@ def runs(tmp_path_factory):
     return where
 
 
+@pytest.mark.slow
 def test_the_audit_trains_n_dropped_children_and_its_weighted_tau_is_the_direct_one(runs):
     with RunStore.open(runs / "audited") as store:
         candidates = store.candidates()

@@ -1,5 +1,7 @@
 """A gate warm-started from an earlier run's meta-dataset works from the first gated generation."""
 
+import pytest
+
 from structsearch.commands import main
 from structsearch.store import RunStore
 
@@ -13,6 +15,7 @@ def dropped(run) -> int:
         return sum(c.status == "dropped-by-predictor" for c in store.candidates())
 
 
+@pytest.mark.slow
 def test_pretrain_rows_warm_the_gate_before_the_run_has_its_own(tmp_path, capsys):
     assert main(["evolve", "--runs", str(tmp_path), "--name", "earlier", "--population", "7", "--generations", "0",
                  *TINY]) == 0

@@ -204,6 +204,7 @@ def test_the_size_baseline_ranks_exactly_as_the_size_column():
         np.testing.assert_array_equal(again.predict(size[:, None]), baseline.predict(size[:, None]))
 
 
+@pytest.mark.slow
 def test_run_and_generation_columns_group_the_folds_by_default(tmp_path, capsys):
     table = search_table("density", runs=3)
     card, out = train_card(tmp_path, capsys, table, "--folds", "3")

@@ -79,6 +79,7 @@ def test_a_foreign_folder_in_the_baselines_place_is_refused_and_kept(tmp_path, c
     assert (tmp_path / "y-random" / "notes.txt").read_text() == "notes"
 
 
+@pytest.mark.slow
 def test_an_interrupted_baseline_is_finished_by_resume(searched, tmp_path, capsys):
     process = subprocess.Popen([sys.executable, "-m", "structsearch", "evolve", "--runs", str(tmp_path), "--name",
                                 "x", "--baseline", "random", *TINY], stdout=subprocess.DEVNULL,
@@ -351,6 +352,7 @@ def test_out_files_are_refused_if_they_exist_unless_overwrite(searched, tmp_path
     assert main(["meta", "export", str(searched / "x"), "--out", str(meta), "--overwrite"]) == 0
 
 
+@pytest.mark.slow
 def test_sigterm_says_how_to_resume_and_no_leak_warning_reaches_the_terminal(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "structsearch", "evolve", "--runs", str(tmp_path), "--name",
                                 "t", *TINY, "--generations", "20", "--workers", "2"],

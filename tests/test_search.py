@@ -144,6 +144,7 @@ def test_same_seed_same_search_and_another_seed_differs(tmp_path):
     assert final_population(third.run_dir) != final_population(first.run_dir)
 
 
+@pytest.mark.slow
 def test_two_local_workers_reach_the_same_search_as_one_process(tmp_path):
     from structsearch.search.executors import LocalExecutor
 
@@ -323,6 +324,7 @@ def test_recurrent_space_with_mixed_cells(tmp_path):
 # ------------------------------------------------------------------------------ executors and resume
 
 
+@pytest.mark.slow
 def test_one_generation_on_a_dask_local_cluster_with_two_workers(tmp_path, capsys):
     code = main(["evolve", "--runs", str(tmp_path), "--name", "dask", "--dask-local", "2", "--quiet",
                  *TINY, "--generations", "1"])
@@ -360,6 +362,7 @@ def _weights(run_dir: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in (run_dir / "weights").glob("*")}
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9_gives_the_uninterrupted_result(tmp_path):
     """Killed while generation 2 trains (its children inherit their parents' weights, Lamarckian),
     then resumed: the run ends as an uninterrupted one, weights files included, and retention keeps
@@ -447,6 +450,7 @@ def test_a_saved_predictor_gates_from_the_first_offspring(tmp_path):
     assert events[1]["scored"] > 0 and events[1]["dropped"] == events[1]["scored"] - events[1]["trained"]
 
 
+@pytest.mark.slow
 def test_resume_can_extend_a_finished_search_but_not_change_its_path(tmp_path, capsys):
     assert main(["evolve", "--runs", str(tmp_path), "--name", "short", "--workers", "1", "--quiet", *TINY,
                  "--generations", "1", "--predictor", "none"]) == 0

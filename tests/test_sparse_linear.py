@@ -255,6 +255,7 @@ def test_cuda_matches_cpu():
     torch.testing.assert_close(layer.cuda()(x.cuda()).cpu(), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_two_processes_building_at_once_get_one_build_and_a_stale_lock_does_not_hang(tmp_path):
     """A killed build leaves torch's lock file behind; two new processes must still get the kernels,
     built once, without waiting on it forever."""

@@ -192,6 +192,7 @@ def test_meta_file_bad_inputs(capsys, tmp_path):
     assert code == 1 and "no run store" in err
 
 
+@pytest.mark.slow
 def test_random_structure_study_to_meta_to_predictor(capsys, tmp_path):
     run = tmp_path / "study"
     code, _, err = run_cli(capsys, "experiment", "random-structures", "--task", "digits", "--per-prior", "6",

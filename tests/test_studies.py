@@ -201,6 +201,7 @@ def postgres_url():
     shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_two_processes_share_a_study_on_postgresql(postgres_url, tmp_path):
     workers = [study_process(postgres_url, 2, "--runs", str(tmp_path), "--study-name", "pg") for _ in range(2)]
     for worker in workers:

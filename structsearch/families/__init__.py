@@ -27,7 +27,6 @@ from structsearch.families.base import (
     PriorContext,
     distinct_families,
     families_of_prior,
-    family,
     family_of,
     find_prior,
     genotype_from_bytes,
@@ -38,5 +37,5 @@ from structsearch.families.base import (
 )
 
 __all__ = ["FAMILIES", "Family", "GenotypeFamily", "Parameter", "Prior", "PriorContext", "distinct_families",
-           "families_of_prior", "family", "family_of", "find_prior", "genotype_from_bytes", "load_genotype",
+           "families_of_prior", "family_of", "find_prior", "genotype_from_bytes", "load_genotype",
            "operator_names", "prior_names", "uniform"]

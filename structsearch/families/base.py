@@ -70,10 +70,6 @@ class Parameter:
             cases.append([low + 0.5, high + 1])
         return cases
 
-    def draw(self, bounds: list, rng: np.random.Generator):
-        """One value from the inclusive range ``bounds``."""
-        return uniform(rng, bounds, self.kind)
-
 
 def uniform(rng: np.random.Generator, bounds, kind: type = int):
     """A value drawn uniformly from the inclusive range ``bounds`` (integers for ``kind = int``)."""
@@ -298,11 +294,6 @@ class Family:
 
 
 FAMILIES: Registry[GenotypeFamily] = Registry("model kind")
-
-
-def family(name: str, key: str | None = None) -> GenotypeFamily:
-    """The family registered as ``name`` (a one-line ConfigError naming the known ones)."""
-    return FAMILIES.lookup(name, key)
 
 
 def prior_names() -> list[str]:

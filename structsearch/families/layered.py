@@ -17,13 +17,8 @@ from structsearch import seeds
 from structsearch.declare import check_weights
 from structsearch.errors import ConfigError, DataError
 from structsearch.families.base import FAMILIES, Family, Parameter, Prior, PriorContext, uniform
-from structsearch.graphs import LayeredGraph
-from structsearch.graphs.density import connections_for, erdos_renyi_density
-from structsearch.graphs.features import FEATURE_NAMES, compute_features
-from structsearch.graphs.lineage import tagged
-from structsearch.graphs.motif_catalogue import MOTIFS, load_census, motif_mix
-from structsearch.graphs.operators import BLOCK_STEPS, CROSSOVERS, IMPORTANCE_OPERATORS, MUTATIONS, SINGLE_EDGE
-from structsearch.graphs.priors import (
+from structsearch.graphs import (
+    LayeredGraph,
     barabasi_albert,
     configuration_model,
     erdos_renyi,
@@ -31,6 +26,11 @@ from structsearch.graphs.priors import (
     motif_informed,
     watts_strogatz,
 )
+from structsearch.graphs.density import connections_for, erdos_renyi_density
+from structsearch.graphs.features import FEATURE_NAMES, compute_features
+from structsearch.graphs.lineage import tagged
+from structsearch.graphs.motif_catalogue import MOTIFS, load_census, motif_mix
+from structsearch.graphs.operators import BLOCK_STEPS, CROSSOVERS, IMPORTANCE_OPERATORS, MUTATIONS, SINGLE_EDGE
 from structsearch.nn.mlp import SparseMLP
 from structsearch.registry import Registry
 

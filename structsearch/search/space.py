@@ -488,10 +488,6 @@ class SearchSpace:
         """The genotype family ``model.kind`` names (:mod:`structsearch.families`)."""
         return FAMILIES.lookup(self.model.kind, "model.kind")
 
-    @property
-    def convolutional(self) -> bool:
-        return self.model.kind == "cnn"
-
     def _check_counts(self) -> None:
         """Refuse counts whose bookkeeping cannot fit in memory, before anything is allocated: a
         generation holds the population, its offspring and the audited children at once (each an

@@ -150,7 +150,7 @@ def search_once(task: tuple) -> dict:
     points = trajectory(candidates)
     pick = points[-1][2] if points else None
     children = [c for c in candidates if c.generation > 0 and not c.metrics.get("duplicate_of")]
-    return {"space": space_name, "method": method, "seed": seed, "spent_epochs": search.spent_epochs,
+    return {"space": space_name, "method": method, "seed": seed, "spent_epochs": search.ledger.spent_epochs,
             "trained": len(points), "best_val": points[-1][1] if points else math.nan,
             "pick_test": pick.metrics.get("test_accuracy") if pick else None,
             "trajectory": [(spent, best, None) for spent, best, _ in points],

@@ -33,8 +33,9 @@ from typing import Any, get_origin, get_type_hints
 
 from structsearch import seeds
 from structsearch.declare import Either, Flag, Interval, Options, Text, check_settings, document_settings, setting
-from structsearch.errors import ConfigError, errors_from
+from structsearch.errors import ConfigError, DataError, errors_from
 from structsearch.graphs.density import DENSITY_SCHEMES
+from structsearch.limits import MAX_NESTING, nesting, read_bounded
 from structsearch.nn.activations import ACTIVATIONS
 from structsearch.nn.recurrent import CELLS
 from structsearch.sparsity.rewiring import (
@@ -256,8 +257,6 @@ def config_from_dict(data: dict[str, Any], source: str = "configuration") -> Run
 
 def read_toml(path: str | Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """The tables of a TOML file; an empty file, or one without a ``required`` table, is an error."""
-    from structsearch.errors import DataError
-    from structsearch.limits import MAX_NESTING, nesting, read_bounded
 
     path = Path(path)
     try:

@@ -20,12 +20,15 @@ Connections stay connections: a weight that was not a connection is an exact zer
 from __future__ import annotations
 
 import copy
+import logging
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from structsearch.errors import ConfigError, DataError
+from structsearch.nn.recurrent import SparseRecurrentNet
 from structsearch.nn.sparse_linear import SparseLinear
 
 FORMATS = ("torch", "onnx")
@@ -92,7 +95,6 @@ class FixedLengthRecurrent(nn.Module):
 
 def plain_model(model: nn.Module) -> nn.Module:
     """A copy of ``model`` in standard operations (see the module docstring), in evaluation mode."""
-    from structsearch.nn.recurrent import SparseRecurrentNet
 
     plain = copy.deepcopy(model).cpu().eval()
     for module in list(plain.modules()):
@@ -120,7 +122,6 @@ def export(model: nn.Module, inputs: tuple[torch.Tensor, ...], to: str, out: str
     traced on ``inputs``; the batch dimension stays dynamic."""
     if to not in FORMATS:
         raise ConfigError(f"--to {to!r}: unknown export format; known: {', '.join(FORMATS)}")
-    import logging
 
     for name in ("torch.export", "torch.onnx", "torch._export", "onnxscript"):  # its progress notes are not ours
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -147,8 +148,6 @@ def export(model: nn.Module, inputs: tuple[torch.Tensor, ...], to: str, out: str
 
 
 def _onnx(program, inputs, path: Path) -> None:
-    import warnings
-
     import onnx
 
     with warnings.catch_warnings():

@@ -13,10 +13,12 @@ refusing what cannot fit, not for accounting.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import stat
 
-from structsearch.errors import ConfigError
+from structsearch.errors import ConfigError, DataError
 
 MEMORY_ENV = "STRUCTSEARCH_MAX_MEMORY"
 # a genotype while it is drawn: networkx adjacency dicts of the graph priors (~150 B an edge, ~500 B
@@ -135,9 +137,6 @@ def check_file(path, kind: str) -> int:
     """The size of ``path`` if it is a regular file within the limit of its ``kind``; otherwise a
     one-line :class:`~structsearch.errors.DataError` naming it (a FIFO, a device or a folder is
     refused at once, before anything is read)."""
-    import stat
-
-    from structsearch.errors import DataError
 
     try:
         info = os.stat(path)
@@ -159,7 +158,6 @@ def check_file(path, kind: str) -> int:
 
 def read_bounded(path, kind: str) -> bytes:
     """The bytes of ``path``, checked by :func:`check_file` first and never read past its limit."""
-    from structsearch.errors import DataError
 
     check_file(path, kind)
     limit, _ = file_limit(kind)
@@ -191,9 +189,6 @@ def nesting(value, limit: int = MAX_NESTING) -> int:
 def parse_json(raw: bytes | str, path) -> object:
     """JSON text as Python, or a one-line DataError naming ``path``: not JSON, or nested deeper than
     :data:`MAX_NESTING`."""
-    import json
-
-    from structsearch.errors import DataError
 
     try:
         data = json.loads(raw)

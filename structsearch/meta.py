@@ -26,6 +26,7 @@ import numpy as np
 from structsearch import __version__
 from structsearch.errors import ConfigError, DataError
 from structsearch.families import FAMILIES
+from structsearch.limits import check_file
 from structsearch.nn.proxies import PROXIES
 from structsearch.store import RunStore
 
@@ -123,7 +124,6 @@ def write_table(table: dict[str, list], out: Path) -> None:
 
 def read_table(path: str | Path) -> dict[str, np.ndarray]:
     """A meta-dataset as columns: numeric columns as float arrays, the rest as object arrays."""
-    from structsearch.limits import check_file
 
     path = Path(path)
     check_file(path, "table")

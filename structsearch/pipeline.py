@@ -18,10 +18,10 @@ from structsearch.families import FAMILIES, family_of
 from structsearch.families import load_genotype as load_any
 from structsearch.graphs import erdos_renyi
 from structsearch.graphs.density import connections_for, layer_densities
-from structsearch.limits import check_memory, model_bytes
+from structsearch.limits import check_file, check_memory, model_bytes, parse_json, read_bounded
 from structsearch.nn.mlp import SparseMLP, parse_architecture
 from structsearch.nn.sparse_linear import check_sparse_layers
-from structsearch.tasks import Task, load_task
+from structsearch.tasks import Task, load_task, task_options
 from structsearch.train import TrainResult, train
 from structsearch.train_callbacks import Callback
 
@@ -49,8 +49,6 @@ def load_configured_task(config: RunConfig, data_dir: str | None = None) -> Task
 
 
 def _task_option_names(name: str) -> set[str]:
-    from structsearch.tasks import task_options
-
     return set(task_options(name))
 
 
@@ -229,7 +227,6 @@ def load_trained_model(run_dir, data_dir=None):
     if not config_path.is_file() or not weights.is_file():
         raise DataError(f"{source}: not a trained model's run directory (needs config.json and model.pt "
                         "from `structsearch train --save-model`)")
-    from structsearch.limits import check_file, parse_json, read_bounded
 
     stored = parse_json(read_bounded(config_path, "json"), config_path)
     check_file(weights, "model")

@@ -17,6 +17,7 @@ the code accepts.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Generic, TypeVar
 
@@ -104,8 +105,6 @@ def renamed(namespace: dict, renames: Mapping[str, str], module: str):
 
     def __getattr__(name: str):
         if name in renames:
-            import warnings
-
             warnings.warn(f"{name} is now {renames[name]}; the old name works until structsearch 0.3",
                           DeprecationWarning, stacklevel=2)
             return namespace[renames[name]]

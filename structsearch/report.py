@@ -29,19 +29,28 @@ Figures are numbers from the store only: a report can be written again at any ti
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import io
 import json
 import math
+import re
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from structsearch.errors import ConfigError, DataError
+from structsearch.motifs.census import census
+from structsearch.predictors.evaluation import beats, cross_validate_with_baseline, difference, verdict
+from structsearch.predictors.model import make_pipeline
+from structsearch.search.baseline import trained
 from structsearch.store import STORE_NAME, Candidate, RunStore
+from structsearch.studies import describe_storage
+from structsearch.tasks.base import image_shape
 
 MAX_DRAWN_EDGES = 3000
 DIVERSITY_FEATURES = ("edges", "hidden_nodes", "hidden_layers", "skip_edge_fraction")
@@ -87,8 +96,6 @@ class SearchRun:
     def trained(self) -> list[Candidate]:
         """The candidates that cost training, in the order they finished (computed once)."""
         if self._trained is None:
-            from structsearch.search.baseline import trained
-
             self._trained = trained(self.candidates)
         return self._trained
 
@@ -364,7 +371,6 @@ def _gate_rows(run: SearchRun) -> list[Candidate]:
 def _gate_model(run: SearchRun, rows: list[Candidate], seed: int):
     """The gate's kind of model (unfitted; ensembles with at most 50 members, which rank as well and
     faster), the feature names every row has, and the rows' features and validation accuracies."""
-    from structsearch.predictors.model import make_pipeline
 
     names = sorted(set.intersection(*(set(c.features) for c in rows)))
     x = np.array([[c.features[n] for n in names] for c in rows], dtype=float)
@@ -382,8 +388,6 @@ def _size(candidate: Candidate) -> float:
 
 
 def _kendall(a: list[float], b: list[float]) -> float | None:
-    from scipy import stats
-
     if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return None
     value = stats.kendalltau(a, b).statistic
@@ -412,8 +416,6 @@ def gate_against_size(run: SearchRun, seed: int = 0) -> dict | None:
     rows = _gate_rows(run)
     generations = {c.generation for c in rows}
     if len(rows) >= 10 and len(generations) >= 2:
-        from structsearch.predictors.evaluation import beats, cross_validate_with_baseline, difference
-
         model, _, x, y = _gate_model(run, rows, seed)
         groups = np.array([str(c.generation) for c in rows], dtype=object)
         folds = min(5, len(generations))
@@ -440,8 +442,6 @@ def gate_comparison_section(run: SearchRun) -> Section | None:
     if cv is not None:
         tau, size = cv["scores"].get("kendall_tau"), cv["baseline"].get("kendall_tau")
         if tau and size:
-            from structsearch.predictors.evaluation import verdict
-
             text.append(f"Refitted on the run's {cv['rows']} trained rows, the gate's model ({html.escape(cv['model'])}"
                         f") ranks at τ {tau['mean']:.3f} ± {tau['std']:.3f} in {cv['folds']}-fold cross-validation "
                         f"grouped by generation; a monotone fit of connections alone, on the same folds, at "
@@ -575,9 +575,6 @@ def importance_figure(values: np.ndarray, image: tuple[int, int, int] | None, me
 
 
 def best_section(run: SearchRun, best: Candidate) -> Section:
-    from structsearch.motifs.census import census
-    from structsearch.tasks.base import image_shape
-
     layered = hasattr(best.genotype, "position_in_layer")
     drawing = genotype_figure(best.genotype)[0] if layered else convolutional_figure(best.genotype)
     images = [("the best genotype", drawing)]
@@ -746,7 +743,6 @@ PUBLISHED = {
 def experiment_sections(source: ExperimentDir, max_rows: int = 40) -> list[Section]:
     """An experiment's plots (inline) and its CSV tables (the first ``max_rows`` rows), with the
     published figures a table reproduces beside this run's."""
-    import csv
 
     sections = [Section(f"Experiment {source.name}",
                         f"<p>The plots and tables of {html.escape(str(source.path))}.</p>")]
@@ -796,8 +792,6 @@ def _markdown(title: str, sections: list[Section], out: Path, stem: str) -> str:
     for section in sections:
         lines += [f"## {section.title}", ""]
         if section.text:
-            import re
-
             lines += [re.sub(r"<[^>]+>", "", section.text).strip(), ""]
         if section.table:
             header, rows = section.table
@@ -825,8 +819,6 @@ class StudySource:
 
     def studies(self) -> list:
         import optuna
-
-        from structsearch.studies import describe_storage
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from structsearch.errors import ConfigError, DataError
+from structsearch.limits import format_size
 
 DEFAULT_RUNS = Path("runs")
 LOCK_NAME = ".lock"
@@ -145,7 +146,6 @@ def check_out(path: str | os.PathLike, overwrite: bool, option: str = "--out") -
 
 def disk_full(folder: str | os.PathLike) -> str:
     """The one line for a full disk: the folder, the bytes free and how to go on."""
-    from structsearch.limits import format_size
 
     try:
         free = format_size(shutil.disk_usage(folder).free)

@@ -15,11 +15,38 @@ It drops into ``Pipeline``, ``cross_val_score`` and ``GridSearchCV`` and passes 
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
+
+from structsearch.config import ModelConfig, RewiringConfig, RunConfig, TaskConfig
+from structsearch.errors import ConfigError, DataError, StructsearchError, check_range
+from structsearch.graphs import LayeredGraph
+from structsearch.limits import check_file
+from structsearch.pipeline import (
+    ModelSpec,
+    build_candidate,
+    build_model,
+    load_genotype,
+    parse_architecture,
+    resolve_architecture,
+)
+from structsearch.runs import new_run_dir
+from structsearch.search import genes
+from structsearch.search.display import write_outputs
+from structsearch.search.engine import Search
+from structsearch.search.executors import EXECUTORS, InProcessExecutor
+from structsearch.search.space import load_space_with_changes
+from structsearch.tasks.base import Split, Task
+from structsearch.tasks.tabular import arrays_task
+from structsearch.train import TrainConfig, train
 
 # the types a saved estimator of this module holds, for skops.io.load(..., trusted=TRUSTED_TYPES)
 TRUSTED_TYPES = ["structsearch.sklearn.SparseMLPClassifier", "structsearch.sklearn.StructureSearchClassifier"]
@@ -101,12 +128,9 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
         """Train on ``X`` (n_samples, n_features), labels ``y`` of any hashable type."""
         X, codes = _fit_data(self, X, y)
         config = self._config(X.shape[1])
-        from structsearch.tasks.tabular import arrays_task
 
         task = arrays_task(_dense(X), codes, self.classes_.size, config.task.options["validation_fraction"],
                            config.training.seed)
-        from structsearch.pipeline import build_model, load_genotype, resolve_architecture
-        from structsearch.train import train
 
         model, rule = build_model(config, task)
         result = train(model, task, config.training, [rule])
@@ -125,7 +149,6 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the network's outputs), columns in ``classes_`` order."""
-        import torch
 
         check_is_fitted(self, "model_state_")
         X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], dtype=np.float32, reset=False)
@@ -144,9 +167,6 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
     def _config(self, n_features: int):
         """The train configuration of these hyperparameters; a ConfigError (a ValueError) names
         what cannot be used, with the command line's message."""
-        from structsearch.config import ModelConfig, RewiringConfig, RunConfig, TaskConfig
-        from structsearch.errors import check_range
-        from structsearch.train import TrainConfig
 
         check_range("validation_fraction", self.validation_fraction, 0.0, 1.0, high_open=True)
         seed = self.random_state
@@ -166,8 +186,6 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
                         seed=int(seed), device=self.device),
         ).validate()
         if architecture is not None:  # the command line's check, in the data's words
-            from structsearch.pipeline import parse_architecture
-
             sizes = parse_architecture(architecture)
             if sizes[0] != n_features:
                 raise ValueError(f"architecture {architecture} starts with {sizes[0]} inputs but X has {n_features} "
@@ -181,12 +199,6 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
         model = getattr(self, "_model", None)
         if model is not None:
             return model
-        import torch
-
-        from structsearch.config import ModelConfig
-        from structsearch.graphs import LayeredGraph
-        from structsearch.pipeline import ModelSpec, build_candidate
-        from structsearch.tasks.base import Split, Task
 
         empty = Split(torch.zeros((0, self.n_features_in_)), torch.zeros(0, dtype=torch.long))
         task = Task("arrays", empty, empty, empty, (self.n_features_in_,), len(self.classes_))
@@ -264,15 +276,6 @@ class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Search structures for ``X``, ``y``, then refit the pick on all of them."""
-        import os
-        import tempfile
-        from pathlib import Path
-
-        from structsearch.errors import ConfigError, StructsearchError, check_range
-        from structsearch.runs import new_run_dir
-        from structsearch.search.display import write_outputs
-        from structsearch.search.engine import Search
-        from structsearch.search.space import load_space_with_changes
 
         X, codes = _fit_data(self, X, y)
         if not isinstance(self.max_epochs, int | np.integer) or isinstance(self.max_epochs, bool) \
@@ -322,8 +325,6 @@ class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _executor(self):
-        from structsearch.search.executors import EXECUTORS, InProcessExecutor
-
         if self.client is not None:  # a Client or an address: the executor connects its own client
             address = self.client if isinstance(self.client, str) else self.client.scheduler.address
             return EXECUTORS.lookup("dask")(address, None)
@@ -333,7 +334,6 @@ class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
 
     def _refit(self, space, best, run_dir, X, y) -> SparseMLPClassifier:
         """The pick as a SparseMLPClassifier: its genotype, its genes' training settings, all of X."""
-        from structsearch.search import genes
 
         _, rewiring, training = genes.apply(space.model.model_config(), space.rewiring, space.training,
                                             dict(best.genes or {}))
@@ -399,9 +399,6 @@ def load(path) -> SparseMLPClassifier | StructureSearchClassifier:
     """An estimator of this module saved with ``skops.io.dump``, loaded trusting only its own types (and
     skops' defaults for numpy arrays)."""
     import skops.io as sio
-
-    from structsearch.errors import DataError
-    from structsearch.limits import check_file
 
     check_file(path, "model")
     untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in TRUSTED_TYPES]

@@ -18,19 +18,29 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import socket
 import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
+
 from structsearch import seeds
 from structsearch.errors import ConfigError, DataError, StructsearchError
+from structsearch.families import family_of, load_genotype
 from structsearch.limits import available_cores
 from structsearch.overrides import apply_changes, parameter_changes
 from structsearch.registry import Registry
 from structsearch.runs import check_name
+from structsearch.search import worker
+from structsearch.search.executors import exit_with_parent
+from structsearch.search.genome import random_individual
 from structsearch.search.space import SearchSpace, space_from_dict
+from structsearch.search.worker import result_metrics, train_candidate
 from structsearch.train_callbacks import Callback, StopTraining
 
 # name → factory(epochs) of the Optuna pruner
@@ -100,7 +110,6 @@ def make_storage(storage: str | None, study_name: str, runs: str | Path = "runs"
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path))), str(path)
     shown = describe_storage(storage)
-    import warnings
 
     from sqlalchemy.exc import (
         ArgumentError,
@@ -196,14 +205,10 @@ class OptunaReport(Callback):
 
 class Objective:
     def __init__(self, space: SearchSpace, data_dir: str | None = None):
-        from structsearch.search import worker
-
         self.space, self.data_dir = space, data_dir
         self.task = worker.cached_task(space.task, data_dir)
         self.fixed = None
         if space.study.genotype:
-            from structsearch.families import family_of, load_genotype
-
             self.fixed = load_genotype(space.study.genotype)
             n_inputs = space.n_inputs(self.task)
             sizes = family_of(self.fixed).widths(self.fixed)
@@ -215,9 +220,6 @@ class Objective:
 
     def __call__(self, trial) -> float:
         import optuna
-
-        from structsearch.search.genome import random_individual
-        from structsearch.search.worker import result_metrics, train_candidate
 
         trial.set_user_attr("host", socket.gethostname())
         trial.set_user_attr("pid", os.getpid())
@@ -271,7 +273,6 @@ def optimize(spec: str) -> int:
 
     job = json.loads(spec)
     os.environ.setdefault("OMP_NUM_THREADS", str(job["threads"]))
-    import torch
 
     torch.set_num_threads(job["threads"])
     space = space_from_dict(job["space"], "study space")
@@ -385,11 +386,6 @@ def run_study(space: SearchSpace, config: StudyConfig, announce=None) -> StudyOu
     if len(specs) == 1:
         optimize(specs[0])
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        from structsearch.search.executors import exit_with_parent
-
         with ProcessPoolExecutor(len(specs), mp_context=multiprocessing.get_context("spawn"),
                                  initializer=exit_with_parent) as pool:
             list(pool.map(optimize, specs))

@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rich.console import Console
+from rich.table import Table
+
 
 @dataclass
 class Column:
@@ -29,8 +32,6 @@ def _words(text: str) -> list[str]:
 def fitted_table(title: str | None, columns: list[Column], rows: list[list[str]], width: int | None = None):
     """A rich Table of ``rows`` that fits ``width`` (the console's by default); the columns kept are
     returned in the table's ``columns``."""
-    from rich.console import Console
-    from rich.table import Table
 
     width = width or Console().width
     cells = [[str(row[i]) for row in rows] for i in range(len(columns))]

@@ -23,6 +23,7 @@ from torch import nn
 
 from structsearch.declare import Either, Interval, Options, Text, check_settings, document_settings, setting
 from structsearch.errors import ConfigError
+from structsearch.nn import kernels
 from structsearch.registry import names_registry
 from structsearch.tasks import Split, Task
 from structsearch.threads import ThreadGovernor
@@ -138,8 +139,6 @@ class Trainer:
         self.callbacks = [c for c in callbacks if c is not None]
         self.optimizer = make_optimizer(self.model, self.config)
         if self.device.type == "cpu":
-            from structsearch.nn import kernels
-
             kernels.compiled()  # a first-use build happens here, outside the timed phases
         self.generator = torch.Generator().manual_seed(self.config.seed)
         # threads follow the cores other processes leave free (structsearch.threads)

@@ -7,6 +7,8 @@ run cleanly with the given status (early stopping, an Optuna prune, a search's m
 
 from __future__ import annotations
 
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
 
 class StopTraining(Exception):
     """Raised by a callback to end training early; the result keeps what was measured so far."""
@@ -51,14 +53,6 @@ class ProgressBar(Callback):
         self.progress = None
 
     def on_train_begin(self, trainer):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("val acc {task.fields[val]}"), TextColumn("loss {task.fields[loss]}"),

@@ -3,6 +3,7 @@ idiom, named seed streams, typed jobs, and the layering."""
 
 from __future__ import annotations
 
+import ast
 import json
 import pathlib
 import warnings
@@ -225,6 +226,29 @@ def test_only_the_command_layer_knows_argparse():
 
     offenders = [path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
                  if "commands" not in path.parts and knows(path)]
+    assert offenders == []
+
+
+# the heavy optional dependencies a function may import for itself (docs/architecture.md)
+LAZY_IMPORTS = {"matplotlib", "distributed", "dask", "optuna", "sqlalchemy", "selenium", "pyarrow", "onnx",
+                "onnxruntime", "skops", "torch.utils.cpp_extension", "fcntl"}
+
+
+def test_imports_are_at_the_top_of_modules_but_heavy_optional_ones():
+    def misplaced(node):
+        if isinstance(node, ast.ImportFrom) and node.level:  # a relative import inside a function
+            return True
+        if not isinstance(node, (ast.Import, ast.ImportFrom)):
+            return False
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        return not all(name in LAZY_IMPORTS or name.split(".")[0] in LAZY_IMPORTS for name in names)
+
+    offenders = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for function in ast.walk(ast.parse(path.read_text())):
+            if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                offenders += [f"{path.relative_to(PACKAGE).as_posix()}:{node.lineno}"
+                              for node in ast.walk(function) if misplaced(node)]
     assert offenders == []
 
 

@@ -182,6 +182,33 @@ def test_the_fake_evaluator_runs_the_real_search_without_training(tmp_path, monk
     assert structure_score(small) == structure_score(small.with_edges(small.src, small.dst))
 
 
+def test_a_dry_run_from_the_command_line_trains_nothing_and_resumes_only_as_a_dry_run(tmp_path, capsys,
+                                                                                       monkeypatch):
+    from structsearch.search import worker
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a dry run must not train")
+
+    monkeypatch.setattr(worker, "train_candidate", no_training)
+    argv = ["evolve", "--runs", str(tmp_path), "--quiet", "--no-report", "--generations", "2"]
+    assert main([*argv, "--name", "dry", "--dry-run"]) == 0
+    with RunStore.open(tmp_path / "dry") as store:
+        assert store.meta("dry_run") is True
+        workers = {json.dumps(c.metrics.get("worker")) for c in store.candidates() if c.status == "ok"}
+    assert workers == {json.dumps({"fake": "structure-score"})}
+    capsys.readouterr()
+    assert main(["evolve", "--resume", str(tmp_path / "dry"), "--generations", "3"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: --resume {tmp_path / 'dry'}: this run was made with --dry-run; add --dry-run"]
+    assert main(["evolve", "--resume", str(tmp_path / "dry"), "--generations", "3", "--dry-run", "--quiet",
+                 "--no-report"]) == 0
+    with RunStore.open(tmp_path / "dry") as store:
+        assert max(c.generation for c in store.candidates()) == 3
+    capsys.readouterr()
+    assert main([*argv, "--name", "busy", "--dry-run", "--workers", "2"]) == 2
+    assert "--dry-run trains nothing; drop --workers" in capsys.readouterr().err
+
+
 def test_gate_trains_the_top_half_of_new_offspring_and_records_each_decision(tmp_path):
     search = run_search(tmp_path, evolution__generations=2)
     with RunStore.open(search.run_dir) as store:

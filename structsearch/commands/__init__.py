@@ -20,10 +20,13 @@ import sqlite3
 import sys
 import threading
 import warnings
+from pathlib import Path
 
 from structsearch import __version__
 from structsearch.commands._options import ArgumentParser, UsageError
 from structsearch.errors import ConfigError, StructsearchError
+from structsearch.limits import MEMORY_ENV
+from structsearch.runs import discard_unfinished, disk_full, forget_created
 
 # command → its module (imported when the parser is built; each imports its heavy parts in ``run``)
 COMMANDS = {name: f"structsearch.commands.{module}" for name, module in (
@@ -55,7 +58,6 @@ def _note(message, category, filename, lineno, file=None, line=None) -> None:
 
 def _folder_of(filename) -> str:
     """The folder a failed write was in (the current one when the error names no file)."""
-    from pathlib import Path
 
     if not filename:
         return "."
@@ -66,8 +68,6 @@ def _folder_of(filename) -> str:
 def _database_error(error) -> str:
     """One line for SQLite's errors that escape the store's own handling."""
     if "full" in str(error):
-        from structsearch.runs import disk_full
-
         return disk_full(".")
     return f"the run store could not be written ({error}); check the folder's space and permissions"
 
@@ -88,9 +88,6 @@ def _terminate(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from structsearch.limits import MEMORY_ENV
-    from structsearch.runs import discard_unfinished, forget_created
-
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     shown = warnings.showwarning
@@ -142,8 +139,6 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         if error.errno == errno.ENOSPC:
-            from structsearch.runs import disk_full
-
             print(f"error: {disk_full(_folder_of(error.filename))}", file=sys.stderr)
         else:
             print(f"error: {_os_error(error)}", file=sys.stderr)

@@ -13,6 +13,7 @@ from typing import Any
 from structsearch.declare import Either, Interval, Setting, find_setting
 from structsearch.declare import settings as settings_of
 from structsearch.errors import ConfigError
+from structsearch.limits import parse_size
 from structsearch.overrides import parse_assignment
 
 
@@ -72,7 +73,6 @@ def positive_number(text: str) -> float:
 
 def memory_size(text: str) -> int:
     """Bytes from ``8G``, ``512M``, ``1.5GB`` or a plain number of bytes."""
-    from structsearch.limits import parse_size
 
     try:
         return parse_size(text)

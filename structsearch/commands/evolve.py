@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rich.console import Console
+
 from structsearch.commands._options import (
     add_data_options,
     add_declared_options,
@@ -14,7 +16,18 @@ from structsearch.commands._options import (
     option_changes,
     positive_int,
 )
-from structsearch.errors import ConfigError
+from structsearch.errors import ConfigError, StructsearchError
+from structsearch.overrides import parameter_changes, read_params
+from structsearch.report import write_report
+from structsearch.runs import new_run_dir
+from structsearch.search.baseline import comparison_table, random_baseline
+from structsearch.search.display import LiveView, summary_json, summary_table, write_outputs
+from structsearch.search.engine import RESUME_CHANGES, Search
+from structsearch.search.executors import EXECUTORS
+from structsearch.search.gate import audit_summary
+from structsearch.search.space import DEFAULT_SPACE, SPACE_TABLES, load_space_with_changes
+from structsearch.store import STORE_NAME, RunStore
+from structsearch.tasks.tabular import TABULAR_TASKS
 
 BASELINE_KEY = "baseline"  # the run store's record that a baseline was asked for
 
@@ -41,15 +54,12 @@ def add_space_options(parser) -> None:
 
 def space_changes(args, options: dict[str, str]) -> list[tuple[str, object]]:
     """The file < ``--params`` < ``--set`` and the dedicated options."""
-    from structsearch.overrides import parameter_changes, read_params
 
     changes = parameter_changes(read_params(args.params), space=True) if getattr(args, "params", None) else []
     return changes + list(args.set or []) + option_changes(args, options)
 
 
 def add_parser(commands) -> None:
-    from structsearch.search.space import SPACE_TABLES
-
     parser = commands.add_parser("evolve", help="the genetic structure search (default: the digits-small space)")
     parser.add_argument("space", nargs="?", help="a built-in space (see `structsearch spaces`) or a TOML file")
     parser.add_argument("--resume", metavar="RUN", help="continue the search in this run directory")
@@ -57,6 +67,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--scheduler", metavar="URL", help="a Dask scheduler, e.g. tcp://host:8786")
     parser.add_argument("--dask-local", type=positive_int, metavar="N",
                         help="start a Dask LocalCluster of N worker processes")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="score each candidate by its structure instead of training it: the space, its gate, "
+                             "budget, selection, store and resume run in seconds; the accuracies are stand-ins")
     add_space_options(parser)
     parser.add_argument("--params", help="a [params] file written by `structsearch study`")
     parser.add_argument("--task", help="replace the space's task (a tabular task — csv, madelon, higgs — without "
@@ -77,9 +90,16 @@ def add_parser(commands) -> None:
     add_memory_option(parser)
 
 
-def make_executor(args):
-    from structsearch.search.executors import EXECUTORS
+DRY_RUN_KEY = "dry_run"
 
+
+def make_executor(args):
+    if args.dry_run:
+        given = [option for option, value in (("--workers", args.workers), ("--scheduler", args.scheduler),
+                                              ("--dask-local", args.dask_local)) if value is not None]
+        if given:
+            raise ConfigError(f"--dry-run trains nothing; drop {', '.join(given)}")
+        return EXECUTORS.lookup("structure-score")()
     if args.scheduler and args.dask_local:
         raise ConfigError("--scheduler and --dask-local exclude each other; give one")
     if args.scheduler or args.dask_local:
@@ -91,12 +111,9 @@ def make_executor(args):
 
 def _resume_extension(args) -> dict[str, object]:
     """The changes ``--resume`` accepts (where the search stops), or a one-line refusal."""
-    from structsearch.search.engine import RESUME_CHANGES
 
     given = [option for option in SPACE_OPTIONS if getattr(args, option) is not None]
     if args.selection is not None:
-        from structsearch.store import RunStore
-
         with RunStore.open(args.resume, kind="evolve") as store:
             made_by = store.config.get("evolution", {}).get("selection")
         if args.selection != made_by:
@@ -114,26 +131,19 @@ def _resume_extension(args) -> dict[str, object]:
 
 
 def run(args) -> int:
-    from rich.console import Console
-
-    from structsearch.runs import new_run_dir
-    from structsearch.search.display import LiveView, summary_json, summary_table, write_outputs
-    from structsearch.search.engine import Search
-    from structsearch.search.gate import audit_summary
-    from structsearch.search.space import DEFAULT_SPACE, load_space_with_changes
-    from structsearch.store import RunStore
-
     console = Console(stderr=True)
     extend = {}
     if args.resume:
         extend = _resume_extension(args)
         if args.name:
             raise ConfigError("--resume continues RUN where it is; drop --name")
-        RunStore.open(args.resume, kind="evolve").close()  # "not a run directory" as one line
+        with RunStore.open(args.resume, kind="evolve") as store:  # "not a run directory" as one line
+            dry_run = bool(store.meta(DRY_RUN_KEY, False))
+        if dry_run != args.dry_run:  # stand-in accuracies and real ones never mix in one run
+            made, fix = ("without", "drop") if args.dry_run else ("with", "add")
+            raise ConfigError(f"--resume {args.resume}: this run was made {made} --dry-run; {fix} --dry-run")
         space = None
     else:
-        from structsearch.tasks.tabular import TABULAR_TASKS
-
         changes = space_changes(args, SPACE_OPTIONS)
         if args.task:
             changes = [("task.name", args.task)] + changes
@@ -156,25 +166,25 @@ def run(args) -> int:
             baseline_dir = _baseline_dir(args, args.runs, run_dir.name, overwrite=args.overwrite)
             baseline_store = False
             search = Search.start(space, run_dir, executor, args.data_dir, view)
+            if args.dry_run:  # stand-in accuracies: the run says so, and only a dry run resumes it
+                search.store.set_meta(DRY_RUN_KEY, True)
+                console.print(f"{run_dir}: a dry run; candidates are scored by structure, nothing trains")
             if baseline_dir is not None:  # part of the run: --resume finishes it
                 search.store.set_meta(BASELINE_KEY, {"selection": "random", "dir": baseline_dir.name,
                                                      "budget": "the training epochs the search spent"})
         outcome = search.run()
         if baseline_dir is not None:
-            from structsearch.search.baseline import random_baseline
-
+            spent = search.ledger.spent_epochs
             search.store.set_meta(BASELINE_KEY, {"selection": "random", "dir": baseline_dir.name,
                                                  "budget": "the training epochs the search spent",
-                                                 "max_epochs": max(1, search.spent_epochs)})
-
+                                                 "max_epochs": max(1, spent)})
             if baseline_store:
-                console.print(f"the random baseline: continuing {baseline_dir} to {search.spent_epochs:,} "
-                              "training epochs")
+                console.print(f"the random baseline: continuing {baseline_dir} to {spent:,} training epochs")
                 baseline = Search.resume(baseline_dir, executor, search.data_dir, view,
-                                         {"budget.max_epochs": max(1, search.spent_epochs)})
+                                         {"budget.max_epochs": max(1, spent)})
             else:
-                console.print(f"the random baseline: {search.spent_epochs:,} training epochs into {baseline_dir}")
-                baseline = Search.start(random_baseline(search.space, search.spent_epochs), baseline_dir, executor,
+                console.print(f"the random baseline: {spent:,} training epochs into {baseline_dir}")
+                baseline = Search.start(random_baseline(search.space, spent), baseline_dir, executor,
                                         search.data_dir, view)
             baseline.run()
     except KeyboardInterrupt:
@@ -196,8 +206,6 @@ def run(args) -> int:
                       f"scored child (weighted, mean of generations) {tau}; regret (dropped children that "
                       f"would have made a generation's top quarter, estimated) {audit['gate_regret']:.1f}")
     if baseline is not None:
-        from structsearch.search.baseline import comparison_table
-
         write_outputs(baseline)
         Console().print(comparison_table({search.space.evolution.selection: search.store,
                                           "random (baseline)": baseline.store}))
@@ -214,8 +222,6 @@ def run(args) -> int:
 
 def _report(console, runs) -> None:
     """Write report.html into the first run; a report that fails is a note, never a lost search."""
-    from structsearch.errors import StructsearchError
-    from structsearch.report import write_report
 
     try:
         path = write_report(runs)
@@ -233,8 +239,6 @@ def _resumed_baseline(args, run_dir: Path) -> tuple[Path | None, bool]:
     baseline (finished or not: a finished one is reported again, never deleted), made when it is
     missing or empty, and otherwise refused unless ``--overwrite`` (which replaces only a run of
     structsearch)."""
-    from structsearch.runs import new_run_dir
-    from structsearch.store import STORE_NAME, RunStore
 
     with RunStore.open(run_dir, kind="evolve") as store:
         recorded = store.meta(BASELINE_KEY)
@@ -256,6 +260,5 @@ def _resumed_baseline(args, run_dir: Path) -> tuple[Path | None, bool]:
 
 def _baseline_dir(args, runs, name: str, overwrite: bool):
     """The folder of ``--baseline``'s run, made before any training (so a clash costs nothing)."""
-    from structsearch.runs import new_run_dir
 
     return new_run_dir(f"{name}-random", runs, overwrite=overwrite) if args.baseline else None

@@ -14,6 +14,7 @@ from structsearch.commands._options import (
     number,
     settings_from,
 )
+from structsearch.experiments import EXPERIMENTS, run_experiment
 
 HELP = {
     "set-vs-motif": "SET vs SET-motif A/B over ε (Su 2022)",
@@ -26,8 +27,6 @@ HELP = {
 
 
 def add_parser(commands) -> None:
-    from structsearch.experiments import EXPERIMENTS
-
     actions = group(commands, "experiment", "reproduce a study from the literature", metavar="STUDY")
     for name, (settings, _) in EXPERIMENTS.items():
         parser = actions.add_parser(name, help=HELP[name])
@@ -39,7 +38,5 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    from structsearch.experiments import EXPERIMENTS, run_experiment
-
     run_experiment(args.action, settings_from(args, EXPERIMENTS[args.action][0]))
     return 0

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from rich.console import Console
+
 from structsearch.commands._options import add_data_options
+from structsearch.errors import DataError
+from structsearch.export import FORMATS, example_inputs, export, size
+from structsearch.limits import format_size
+from structsearch.pipeline import load_trained_model
+from structsearch.runs import check_out
+from structsearch.store import STORE_NAME
 
 
 def add_parser(commands) -> None:
-    from structsearch.export import FORMATS
-
     parser = commands.add_parser("export", help="export a trained network to run without structsearch "
                                                 "(torch.export program or ONNX)")
     parser.add_argument("model", metavar="MODEL_OR_RUN",
@@ -20,17 +28,6 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from rich.console import Console
-
-    from structsearch.errors import DataError
-    from structsearch.export import example_inputs, export, size
-    from structsearch.limits import format_size
-    from structsearch.pipeline import load_trained_model
-    from structsearch.runs import check_out
-    from structsearch.store import STORE_NAME
-
     out = check_out(args.out, args.overwrite)
     source = Path(args.model)
     if (source / STORE_NAME).is_file() and not (source / "model.pt").is_file():

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
 from structsearch.commands._options import add_data_options, positive_int
+from structsearch.errors import DataError
+from structsearch.limits import parse_json, read_bounded
+from structsearch.nn.importance import MEASURES, input_importance, top_inputs
+from structsearch.pipeline import load_trained_model
+from structsearch.report import importance_figure
+from structsearch.sklearn import SparseMLPClassifier, load
 
 
 def add_parser(commands) -> None:
-    from structsearch.nn.importance import MEASURES
-
     measures = (*MEASURES, "accumulated")
     parser = commands.add_parser("features", help="input importance of a trained sparse MLP: a table, a plot, "
                                                   "and the stability of its top inputs over SET updates")
@@ -25,14 +36,6 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    import json
-    from pathlib import Path
-
-    from rich.console import Console
-    from rich.table import Table
-
-    from structsearch.nn.importance import input_importance, top_inputs
-
     source = Path(args.model)
     model, names, image, stability, where = _load(source, args.data_dir)
     if args.measure == "accumulated":
@@ -42,7 +45,6 @@ def run(args) -> int:
     degree = input_importance(model, "degree")
     top = top_inputs(values, min(args.top, values.size))
     plot = Path(args.plot) if args.plot else where / f"{source.stem if source.is_file() else 'input'}-importance.png"
-    from structsearch.report import importance_figure
 
     plot.write_bytes(importance_figure(values, image, args.measure))
     rows = [{"rank": rank + 1, "input": names[i] if names else i, "index": i, args.measure: float(values[i]),
@@ -69,11 +71,7 @@ def run(args) -> int:
 def _load(source, data_dir):
     """(model, input names or None, image shape or None, stability or None, folder for the plot)."""
 
-    from structsearch.errors import DataError
-
     if source.is_file() and source.suffix == ".skops":
-        from structsearch.sklearn import SparseMLPClassifier, load
-
         estimator = load(source)
         if not isinstance(estimator, SparseMLPClassifier):
             estimator = getattr(estimator, "best_estimator_", None)
@@ -81,8 +79,6 @@ def _load(source, data_dir):
             raise DataError(f"{source}: an estimator that was never fitted")
         names = [str(n) for n in getattr(estimator, "feature_names_in_", [])] or None
         return estimator.network(), names, None, None, source.parent
-    from structsearch.limits import parse_json, read_bounded
-    from structsearch.pipeline import load_trained_model
 
     _, task, model = load_trained_model(source, data_dir)
     stability = None
@@ -96,10 +92,6 @@ def _load(source, data_dir):
 
 def _accumulated(source, model):
     """WAST's accumulated strength, as `structsearch train` recorded it."""
-    import numpy as np
-
-    from structsearch.errors import DataError
-    from structsearch.limits import parse_json, read_bounded
 
     trace = source / "input_importance.json" if source.is_dir() else None
     data = parse_json(read_bounded(trace, "json"), trace) if trace is not None and trace.is_file() else {}

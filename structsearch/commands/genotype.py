@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from structsearch import seeds
 from structsearch.commands._options import UsageError, add_memory_option, group, key_value, nonnegative_int
+from structsearch.errors import ConfigError
+from structsearch.families import distinct_families, family_of, find_prior, load_genotype
 from structsearch.runs import check_out
 
 
@@ -23,8 +32,6 @@ def add_parser(commands) -> None:
 
 
 def _families() -> list:
-    from structsearch.families import distinct_families
-
     return distinct_families("priors")
 
 
@@ -33,14 +40,6 @@ def run(args) -> int:
 
 
 def sample(args) -> int:
-    import inspect
-
-    from rich.console import Console
-
-    from structsearch import seeds
-    from structsearch.errors import ConfigError
-    from structsearch.families import find_prior
-
     if args.prior not in {name for family in _families() for name in family.priors}:
         raise ConfigError(f"unknown prior {args.prior!r}; " + "; ".join(
             f"{family.adjective} priors: {', '.join(family.priors)}" for family in _families()))
@@ -57,13 +56,6 @@ def sample(args) -> int:
 
 
 def show(args) -> int:
-    import json
-
-    from rich.console import Console
-    from rich.table import Table
-
-    from structsearch.families import family_of, load_genotype
-
     graph = load_genotype(args.file)
     features, meta = family_of(graph).features(graph)
     if args.json:

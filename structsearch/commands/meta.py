@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from rich.console import Console
+
 from structsearch.commands._options import group
+from structsearch.meta import export
 from structsearch.runs import check_out
 
 
@@ -16,10 +19,6 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    from rich.console import Console
-
-    from structsearch.meta import export
-
     path, rows = export(args.runs, check_out(args.out, args.overwrite), include_all=args.all)
     Console(stderr=True).print(f"{rows} rows from {len(args.runs)} run(s) → {path}")
     return 0

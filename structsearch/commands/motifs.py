@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
 
 from structsearch.commands._options import add_data_options, nonnegative_int, positive_int
 from structsearch.errors import DataError
+from structsearch.graphs import LayeredGraph
+from structsearch.motifs.census import census, graph_of_model, save_census, signed_motifs
+from structsearch.pipeline import load_trained_model
 from structsearch.runs import check_out
 
 
@@ -14,20 +21,13 @@ def load_target(target: str, data_dir: str | None = None):
     path = Path(target)
     if path.is_dir():
         if (path / "model.pt").is_file():
-            from structsearch.motifs.census import graph_of_model
-            from structsearch.pipeline import load_trained_model
-
             _, _, model = load_trained_model(path, data_dir)
             graph, weights = graph_of_model(model)
             return graph, weights, f"trained model of {path}"
         if (path / "best-genotype.json").is_file():
-            from structsearch.graphs import LayeredGraph
-
             return LayeredGraph.load(path / "best-genotype.json"), None, f"best genotype of {path}"
         raise DataError(f"{path}: neither a genotype file nor a run directory with model.pt or best-genotype.json")
     if path.is_file():
-        from structsearch.graphs import LayeredGraph
-
         return LayeredGraph.load(path), None, f"genotype {path}"
     raise DataError(f"{target}: neither a genotype file nor a run directory")
 
@@ -45,13 +45,6 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    import json
-
-    from rich.console import Console
-    from rich.table import Table
-
-    from structsearch.motifs.census import census, save_census, signed_motifs
-
     out = check_out(args.out, args.overwrite) if args.out else None  # refused before the census is computed
     graph, weights, what = load_target(args.target, args.data_dir)
     result = census(graph, args.samples, args.seed)

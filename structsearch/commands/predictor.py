@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
+from rich.console import Console
+from rich.table import Table
+
 from structsearch.commands._options import group, nonnegative_int, positive_int
+from structsearch.predictors import load_predictor
+from structsearch.predictors.evaluation import METRICS, verdict
+from structsearch.predictors.model import MODELS
+from structsearch.predictors.workflow import evaluate_saved, train_predictor
 
 
 def add_parser(commands) -> None:
-    from structsearch.predictors.model import MODELS
-
     actions = group(commands, "predictor", "train, evaluate and inspect performance predictors")
     train = actions.add_parser("train", help="fit a predictor on a meta-dataset and evaluate it")
     train.add_argument("meta", help="meta-dataset (.csv or .parquet)")
@@ -51,10 +58,6 @@ def _cell(value, signed: bool = False) -> str:
 
 
 def print_scores(console, title: str, report: dict) -> None:
-    from rich.table import Table
-
-    from structsearch.predictors.evaluation import METRICS, verdict
-
     cv, single = report["cross_validation"], report["single_10pct_split"]
     baseline = report.get("baseline")
     table = Table(title=title)
@@ -102,10 +105,6 @@ def _target_line(report: dict) -> str:
 
 
 def train(args) -> int:
-    from rich.console import Console
-
-    from structsearch.predictors.workflow import train_predictor
-
     predictor, report, path = train_predictor(args.meta, args.model, args.target, args.out_dir, args.name,
                                               args.folds, args.repeats, args.seed, args.overwrite,
                                               args.features, args.exclude, args.group, args.baseline)
@@ -121,15 +120,6 @@ def train(args) -> int:
 
 
 def evaluate(args) -> int:
-    import json
-
-    from rich.console import Console
-    from rich.table import Table
-
-    from structsearch.predictors import load_predictor
-    from structsearch.predictors.evaluation import METRICS, verdict
-    from structsearch.predictors.workflow import evaluate_saved
-
     result = evaluate_saved(load_predictor(args.model), args.meta)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -157,12 +147,6 @@ def evaluate(args) -> int:
 
 
 def show(args) -> int:
-    import json
-
-    from rich.console import Console
-
-    from structsearch.predictors import load_predictor
-
     card = load_predictor(args.model).card
     console = Console()
     console.print(f"target: {card['target']}")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import torch
+from rich.console import Console
+from rich.table import Table
+
 from structsearch.commands._options import (
     add_data_options,
     add_output_options,
@@ -11,11 +15,12 @@ from structsearch.commands._options import (
 )
 from structsearch.commands.train import TRAIN_OPTIONS, add_train_options, train_config
 from structsearch.errors import ConfigError
+from structsearch.prune_run import PruneConfig, run_prune
+from structsearch.runs import new_run_dir, write_json, write_rows
+from structsearch.sparsity.pruning import METHODS, SCHEDULES
 
 
 def add_parser(commands) -> None:
-    from structsearch.sparsity.pruning import METHODS, SCHEDULES
-
     parser = commands.add_parser("prune", help="prune a trained model (or train one first), retraining between steps")
     parser.add_argument("config", nargs="?", help="a train TOML file (the model is trained first)")
     parser.add_argument("--model", metavar="RUN", help="a `structsearch train --save-model` run directory instead")
@@ -31,13 +36,6 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    import torch
-    from rich.console import Console
-    from rich.table import Table
-
-    from structsearch.prune_run import PruneConfig, run_prune
-    from structsearch.runs import new_run_dir, write_json, write_rows
-
     console = Console(stderr=True)
     request = PruneConfig(args.method, args.schedule, args.amount, args.count, args.steps, args.retrain_epochs,
                           args.seed or 0).validate()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from rich.console import Console
+
+from structsearch.report import figures_json, open_runs, write_report
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
@@ -18,10 +22,6 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    from rich.console import Console
-
-    from structsearch.report import figures_json, open_runs, write_report
-
     path = write_report(args.runs, args.out, args.format, args.allow_mixed)
     if args.json:
         print(figures_json(open_runs(args.runs, args.allow_mixed)))

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+from rich.console import Console
+
+from structsearch.errors import ConfigError, DataError
+from structsearch.search.space import builtin_spaces, load_space
+from structsearch.tables import Column, fitted_table
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("spaces", help="list the built-in search spaces")
@@ -12,14 +20,6 @@ COLUMNS = ("name", "task", "model", "priors", "population × generations", "sele
 
 
 def run(args) -> int:
-    import json
-
-    from rich.console import Console
-
-    from structsearch.errors import ConfigError, DataError
-    from structsearch.search.space import builtin_spaces, load_space
-    from structsearch.tables import Column, fitted_table
-
     rows = []
     for name, path in sorted(builtin_spaces().items()):
         try:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
 from structsearch.commands._options import add_data_options, add_memory_option, positive_int, positive_number
 from structsearch.commands.evolve import add_space_options, space_changes
+from structsearch.errors import DataError
+from structsearch.runs import check_out
+from structsearch.search.space import load_space_with_changes
+from structsearch.studies import PRUNERS, StudyConfig, best_params_toml, run_study
 
 
 def add_parser(commands) -> None:
-    from structsearch.studies import PRUNERS
-
     parser = commands.add_parser("study", help="tune a search space's [study] hyperparameters with Optuna")
     parser.add_argument("space", help="a built-in space (see `structsearch spaces`) or a TOML file")
     parser.add_argument("--trials", type=positive_int, required=True, help="trials to run (over all --jobs)")
@@ -32,20 +40,10 @@ def add_parser(commands) -> None:
 
 def run(args) -> int:
     """Run the trials, print the best parameters, write them as TOML."""
-    import math
-    from pathlib import Path
 
     from optuna.trial import TrialState
-    from rich.console import Console
-    from rich.table import Table
-
-    from structsearch.errors import DataError
-    from structsearch.search.space import load_space_with_changes
-    from structsearch.studies import StudyConfig, best_params_toml, run_study
 
     if args.out:  # refused before any trial runs
-        from structsearch.runs import check_out
-
         check_out(args.out, args.overwrite)
     space = load_space_with_changes(args.space, space_changes(args, {}))
     if args.genotype:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+from rich.console import Console
+
 from structsearch.commands._options import add_data_options
+from structsearch.errors import DataError
+from structsearch.tables import Column, fitted_table
+from structsearch.tasks import load_task, task_entry, task_names, task_options
 
 
 def add_parser(commands) -> None:
@@ -15,14 +22,6 @@ COLUMNS = ("task", "input shape", "classes", "train", "validation", "test")
 
 
 def run(args) -> int:
-    import json
-
-    from rich.console import Console
-
-    from structsearch.errors import DataError
-    from structsearch.tables import Column, fitted_table
-    from structsearch.tasks import load_task, task_entry, task_names, task_options
-
     rows, notes = [], []
     for name in task_names():
         entry = task_entry(name)

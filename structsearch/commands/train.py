@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import torch
+from rich.console import Console
+
 from structsearch.commands._options import (
     Deprecated,
     add_data_options,
@@ -11,6 +14,13 @@ from structsearch.commands._options import (
     key_value,
     option_changes,
 )
+from structsearch.config import LEGACY_TABLES, TRAIN_TABLES, config_from_dict, read_toml
+from structsearch.families import family_of, load_genotype
+from structsearch.nn.importance import ImportanceTrace, input_importance
+from structsearch.overrides import apply_changes, dotted_keys, parameter_changes, read_params
+from structsearch.pipeline import apply_sequence_defaults, load_configured_task, run_training
+from structsearch.runs import new_run_dir, write_curves, write_json
+from structsearch.train_callbacks import ProgressBar
 
 # option → the dotted key of a train file it sets
 TRAIN_OPTIONS = {
@@ -28,7 +38,6 @@ TRAIN_OPTIONS = {
 def add_train_options(parser) -> None:
     """The options of a train file's keys (``structsearch train`` and ``structsearch prune``): each
     option's type, help, allowed values and default come from the key's declaration."""
-    from structsearch.config import TRAIN_TABLES
 
     parser.add_argument("--params", help="a [params] file written by `structsearch study` (options override it)")
     parser.add_argument("--task-option", action="append", type=key_value, metavar="KEY=VALUE",
@@ -40,8 +49,6 @@ def add_train_options(parser) -> None:
 
 def train_config(args):
     """The run configuration of the TOML file, ``--params`` and the options; and the dotted keys given."""
-    from structsearch.config import LEGACY_TABLES, config_from_dict, read_toml
-    from structsearch.overrides import apply_changes, dotted_keys, parameter_changes, read_params
 
     data = read_toml(args.config) if args.config else {}
     changes = parameter_changes(read_params(args.params)) if args.params else []
@@ -64,19 +71,11 @@ def add_parser(commands) -> None:
 
 
 def run(args) -> int:
-    from rich.console import Console
-
-    from structsearch.pipeline import apply_sequence_defaults, load_configured_task, run_training
-    from structsearch.runs import new_run_dir, write_curves, write_json
-    from structsearch.train_callbacks import ProgressBar
-
     config, given = train_config(args)
     task = load_configured_task(config, args.data_dir)
     if task.sequence:
         apply_sequence_defaults(config, given)
     if config.model.genotype is not None and "rewiring.rule" not in given:
-        from structsearch.families import family_of, load_genotype
-
         if not family_of(load_genotype(config.model.genotype), task).rewiring:
             config.rewiring.rule = "none"  # e.g. convolutional networks train without rewiring
     config.task.options = dict(task.options)
@@ -84,21 +83,16 @@ def run(args) -> int:
     progress = None if args.no_progress else ProgressBar(f"{task.name} · {config.rewiring.rule}")
     run_dir = new_run_dir(args.name, args.runs, prefix="train-", overwrite=args.overwrite)
     write_json(run_dir / "config.json", config.to_dict())
-    from structsearch.nn.importance import ImportanceTrace
 
     trace = ImportanceTrace(k=min(20, task.n_inputs))  # an MLP's top inputs after every epoch's rewiring
     model, result = run_training(config, task, [progress, trace])
     write_json(run_dir / "result.json", result.to_dict())
     if trace.tops:
-        from structsearch.nn.importance import input_importance
-
         write_json(run_dir / "input_importance.json", {**trace.to_dict(),
                                                        "strength": input_importance(model).tolist(),
                                                        "degree": input_importance(model, "degree").tolist()})
     write_curves(run_dir / "curves.csv", result.curves)
     if args.save_model:
-        import torch
-
         torch.save(model.state_dict(), run_dir / "model.pt")
     summary = (
         f"{result.status}: test accuracy {result.test_accuracy:.4f} at epoch {result.selected_epoch} "

@@ -29,8 +29,11 @@ from structsearch.graphs import barabasi_albert, watts_strogatz
 from structsearch.graphs.features import compute_features, feature_names
 from structsearch.nn.recurrent import check_cell
 from structsearch.pipeline import ModelSpec, build_candidate, load_configured_task
+from structsearch.predictors.evaluation import cross_validate, single_split
+from structsearch.predictors.model import MODELS, make_pipeline
 from structsearch.runs import new_run_dir, write_rows
 from structsearch.store import RunStore
+from structsearch.tasks import load_task
 from structsearch.train import TrainConfig, train
 
 STUDY_PRIORS = ("watts-strogatz", "barabasi-albert")
@@ -167,8 +170,6 @@ def correlations(store: RunStore) -> list[dict]:
 
 def predictor_comparison(store: RunStore, seed: int = 0) -> list[dict]:
     """R² of each regressor: single 10 % split (the source's protocol) beside 5-fold CV."""
-    from structsearch.predictors.evaluation import cross_validate, single_split
-    from structsearch.predictors.model import MODELS, make_pipeline
 
     rows = [c for c in store.candidates() if c.status == "ok" and c.features]
     if len(rows) < 10:
@@ -223,7 +224,6 @@ def run_reber_priors(config: ReberPriorsConfig) -> Path:
 
     One run store per cell: ``<run>/<cell>/run.db``.  ``--resume <run>`` continues every cell.
     """
-    from structsearch.tasks import load_task
 
     cells = [check_cell(c.strip()) for c in config.cells.split(",") if c.strip()]
     if config.resume:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -98,8 +99,6 @@ def run_set_vs_motif(config: SetVsMotifConfig) -> list[dict]:
 
 
 def summarise(rows: list[dict]) -> None:
-    import numpy as np
-
     table = Table(title="SET vs SET-motif (mean ± std over repeats)")
     for column in ("ε", "rule", "connections", "val acc", "test acc", "train s", "evolution s"):
         table.add_column(column)

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from structsearch.errors import ConfigError, DataError
+from structsearch.graphs.genotype_file import parse_genotype, read_bytes
 from structsearch.registry import Registry
 
 
@@ -341,9 +343,6 @@ def genotype_from_bytes(blob: bytes, source: str = "genotype"):
 
 def load_genotype(path, validate: bool = True):
     """A genotype file of any registered family."""
-    from pathlib import Path
-
-    from structsearch.graphs.genotype_file import parse_genotype, read_bytes
 
     path = Path(path)
     return parse_genotype(read_bytes(path), path, lambda data: reader_of(data).genotype_type, validate)

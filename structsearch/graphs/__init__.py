@@ -1,5 +1,6 @@
 """Layered sparse-graph genotypes: the graph, priors, repair, operators and features."""
 
+from structsearch.graphs import priors
 from structsearch.graphs.cnn import ConvGenotype
 from structsearch.graphs.layered import InvalidGraph, LayeredGraph
 from structsearch.graphs.priors import (
@@ -15,8 +16,6 @@ from structsearch.graphs.repair import repair
 
 def __getattr__(name: str):
     if name in ("PRIORS", "prior"):  # 0.2 names: the priors are the families' now (deprecated, until 0.3)
-        from structsearch.graphs import priors
-
         return getattr(priors, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -36,6 +36,8 @@ whose channel count differs from the vertex's is first projected by a 1×1 convo
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -256,7 +258,6 @@ class ConvGenotype(GenotypeFile):
 
     def to_bytes(self) -> bytes:
         """Compressed npz arrays (never pickle); operations as a unicode array, so any ``conv<k>`` fits."""
-        import io
 
         arrays = {"meta": np.array([self.in_channels, self.n_classes, len(self.stages)])}
         for i, stage in enumerate(self.stages):
@@ -270,9 +271,6 @@ class ConvGenotype(GenotypeFile):
 
     @classmethod
     def from_bytes(cls, blob: bytes, source: str = "genotype") -> ConvGenotype:
-        import io
-        import zipfile
-
         try:
             with np.load(io.BytesIO(blob), allow_pickle=False) as data:
                 in_channels, n_classes, n_stages = (int(v) for v in data["meta"])

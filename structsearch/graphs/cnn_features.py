@@ -17,6 +17,7 @@ A 40-vertex genotype takes a few milliseconds (``tests/test_cnn.py`` holds it un
 
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 
 from structsearch.graphs.cnn import OPERATIONS, ConvGenotype, parameter_count
@@ -51,8 +52,6 @@ def _chained(genotype: ConvGenotype) -> tuple[list[str], np.ndarray, list[tuple[
 
 
 def cnn_features(genotype: ConvGenotype) -> dict[str, float]:
-    import networkx as nx
-
     ops, channels, edges = _chained(genotype)
     n = len(ops)
     preds: list[list[int]] = [[] for _ in range(n)]

@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+import warnings
+
+import networkx as nx
 import numpy as np
 
 from structsearch.errors import ConfigError
@@ -24,8 +27,6 @@ RANDWIRE_GRAPHS = {"randwire-ws": "watts-strogatz", "randwire-ba": "barabasi-alb
 
 
 def _undirected(graph: str, n: int, rng: np.random.Generator, k: int, p: float, m: int) -> np.ndarray:
-    import networkx as nx
-
     if graph == "watts-strogatz":
         if not 1 <= k < n:
             raise ConfigError(f"randwire watts-strogatz needs 1 ≤ k < nodes, got k={k}, nodes={n}")
@@ -142,7 +143,6 @@ def __getattr__(name: str):
     (``structsearch.families.FAMILIES["cnn"].priors``). It works until structsearch 0.3."""
     if name != "CONV_PRIORS":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import warnings
 
     warnings.warn("structsearch.graphs.cnn_priors.CONV_PRIORS is deprecated; use "
                   "structsearch.families.FAMILIES['cnn'].priors; it works until structsearch 0.3",

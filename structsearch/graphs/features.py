@@ -28,7 +28,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from structsearch.graphs.cnn_features import cnn_features
 from structsearch.graphs.layered import LayeredGraph
+from structsearch.graphs.motif_catalogue import count_motifs
 
 _CENTRALITIES = ("eccentricity", "degree_centrality", "closeness", "betweenness", "edge_betweenness")
 
@@ -81,8 +83,6 @@ def compute_features(graph: LayeredGraph, max_exact_nodes: int = 500, samples: i
     """(features, metadata); metadata says whether distance features are exact and the samples.
     A convolutional genotype's are :func:`~structsearch.graphs.cnn_features.cnn_features` (exact)."""
     if not isinstance(graph, LayeredGraph):
-        from structsearch.graphs.cnn_features import cnn_features
-
         return cnn_features(graph), {"family": "cnn", "exact": True}
     n = graph.n_nodes
     values: dict[str, float] = {}
@@ -97,7 +97,6 @@ def compute_features(graph: LayeredGraph, max_exact_nodes: int = 500, samples: i
     values.update(_distance_features(graph, sources, exact))
     values.update(_layer_features(graph))
     values.update(_path_features(graph))
-    from structsearch.graphs.motif_catalogue import count_motifs
 
     for name, count in count_motifs(graph).items():
         values[f"motif_{name.replace('-', '_')}"] = float(count)

@@ -10,11 +10,15 @@ arrays), so a graph with a million edges stays cheap to copy, hash and serialise
 from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from dataclasses import dataclass
 
+import networkx as nx
 import numpy as np
 
 from structsearch.errors import DataError, StructsearchError
+from structsearch.graphs.blocks import Block, BlockDescription
 from structsearch.graphs.genotype_file import GenotypeFile
 
 
@@ -230,7 +234,6 @@ class LayeredGraph(GenotypeFile):
 
     def to_networkx(self):
         """A ``networkx.DiGraph`` with node attributes ``layer`` and ``kind``."""
-        import networkx as nx
 
         graph = nx.DiGraph(n_inputs=self.n_inputs, n_outputs=self.n_outputs, recurrent=self.recurrent)
         kinds = self.node_kinds()
@@ -286,7 +289,6 @@ class LayeredGraph(GenotypeFile):
 
     def to_bytes(self) -> bytes:
         """Compact serialisation: compressed npz arrays (never pickle)."""
-        import io
 
         buffer = io.BytesIO()
         np.savez_compressed(buffer, meta=np.array([self.n_inputs, self.n_outputs, int(self.recurrent)]),
@@ -296,9 +298,6 @@ class LayeredGraph(GenotypeFile):
 
     @classmethod
     def from_bytes(cls, blob: bytes, source: str = "genotype") -> LayeredGraph:
-        import io
-        import zipfile
-
         try:
             with np.load(io.BytesIO(blob), allow_pickle=False) as data:
                 meta = _ids(data["meta"], "meta", source)
@@ -356,7 +355,6 @@ class LayeredGraph(GenotypeFile):
         Layer ``t``'s block reads the layers its incoming edges come from, in ascending order;
         a connection's column is the source node's position in the concatenation of those layers.
         """
-        from structsearch.graphs.blocks import Block, BlockDescription
 
         widths = self.layer_widths()
         position = self.position_in_layer()

@@ -30,6 +30,7 @@ import scipy.sparse as sp
 
 from structsearch.errors import DataError
 from structsearch.graphs.layered import LayeredGraph
+from structsearch.limits import parse_json, read_bounded
 from structsearch.registry import Registry
 
 
@@ -114,7 +115,6 @@ CENSUS_FORMAT = "structsearch.MotifCensus/1"
 def load_census(path: str | Path) -> dict:
     """A census file; one that does not match this catalogue is a one-line error."""
     path = Path(path)
-    from structsearch.limits import parse_json, read_bounded
 
     data = parse_json(read_bounded(path, "json"), path)
     if not isinstance(data, dict) or data.get("format") != CENSUS_FORMAT or not isinstance(data.get("motifs"), dict):

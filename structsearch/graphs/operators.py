@@ -18,6 +18,7 @@ Two scales of mutation:
 
 from __future__ import annotations
 
+import networkx as nx
 import numpy as np
 
 from structsearch.errors import ConfigError
@@ -30,6 +31,7 @@ from structsearch.graphs.edit import (
     shift_layers,
 )
 from structsearch.graphs.layered import LayeredGraph
+from structsearch.graphs.motif_catalogue import MOTIFS, place_motif
 from structsearch.graphs.repair import repair
 from structsearch.registry import Registry
 
@@ -131,7 +133,6 @@ def insert_subgraph(graph: LayeredGraph, rng: np.random.Generator, max_width: in
 
 def insert_motif(graph: LayeredGraph, rng: np.random.Generator, names: tuple[str, ...] | None = None) -> LayeredGraph:
     """Place one catalogue motif on existing nodes at a random depth."""
-    from structsearch.graphs.motif_catalogue import MOTIFS, place_motif
 
     names = names or tuple(MOTIFS)
     pattern = MOTIFS[names[int(rng.integers(len(names)))]]
@@ -540,7 +541,6 @@ def _bridge_layer(graph: LayeredGraph, rng: np.random.Generator) -> int:
     """A cut: the last hidden layer kept before the swap.  Cuts just before the deeper end of a
     bridge (an edge whose removal disconnects the undirected graph) are preferred; without
     bridges any hidden layer may be the cut."""
-    import networkx as nx
 
     hidden_layers = set(range(1, graph.output_layer))
     undirected = nx.Graph(list(zip(graph.src.tolist(), graph.dst.tolist(), strict=True)))

@@ -7,6 +7,9 @@ it and embed it between the inputs and outputs (:mod:`structsearch.graphs.dag`).
 
 from __future__ import annotations
 
+import warnings
+
+import networkx as nx
 import numpy as np
 
 from structsearch.errors import ConfigError
@@ -14,6 +17,7 @@ from structsearch.graphs.dag import embed, orient
 from structsearch.graphs.density import connections_for, erdos_renyi_density, sample_positions
 from structsearch.graphs.edit import add_edges
 from structsearch.graphs.layered import LayeredGraph
+from structsearch.graphs.motif_catalogue import load_census, motif, motif_mix, place_motif
 from structsearch.graphs.repair import repair
 from structsearch.limits import check_memory, genotype_bytes, model_bytes
 from structsearch.registry import Registry
@@ -127,7 +131,6 @@ def watts_strogatz(n: int, k: int, p: float, rng: np.random.Generator, n_inputs:
     if not 0.0 <= p <= 1.0:
         raise ConfigError(f"watts_strogatz needs 0 ≤ p ≤ 1, got p={p}")
     _check_memory("watts-strogatz", n + n_inputs + n_outputs, n * k // 2 + n + n_inputs + n_outputs)
-    import networkx as nx
 
     return _from_undirected(nx.watts_strogatz_graph(n, k, p, seed=_seed(rng)), n_inputs, n_outputs,
                             rng, orientation, input_density, recurrent)
@@ -173,7 +176,6 @@ def barabasi_albert(n: int, m: int, rng: np.random.Generator, n_inputs: int = 1,
     if n < 2 or not 1 <= m < n:
         raise ConfigError(f"barabasi_albert needs n ≥ 2 and 1 ≤ m < n, got n={n}, m={m}")
     _check_memory("barabasi-albert", n + n_inputs + n_outputs, m * (n - m) + n + n_inputs + n_outputs)
-    import networkx as nx
 
     return _from_undirected(nx.barabasi_albert_graph(n, m, seed=_seed(rng)), n_inputs, n_outputs,
                             rng, orientation, input_density, recurrent)
@@ -221,7 +223,6 @@ def configuration_model(in_degrees, out_degrees, rng: np.random.Generator, n_inp
         raise ConfigError(f"in-degrees sum to {in_degrees.sum()} but out-degrees to {out_degrees.sum()}")
     _check_memory("configuration-model", in_degrees.size + n_inputs + n_outputs,
                 int(in_degrees.sum()) + in_degrees.size + n_inputs + n_outputs)
-    import networkx as nx
 
     multigraph = nx.directed_configuration_model(in_degrees.tolist(), out_degrees.tolist(), seed=_seed(rng))
     edges = np.array([(u, v) for u, v in multigraph.edges()], dtype=np.int64).reshape(-1, 2)
@@ -257,7 +258,6 @@ def motif_composed(layer_sizes: list[int], motif_mix: dict[str, float], n_motifs
     ----------
     Milo et al. (2002), "Network motifs: simple building blocks of complex networks", Science 298.
     """
-    from structsearch.graphs.motif_catalogue import motif, place_motif
 
     if len(layer_sizes) < 2 or any(int(s) <= 0 for s in layer_sizes):
         raise ConfigError(f"layer_sizes must be at least two positive sizes, got {layer_sizes}")
@@ -290,7 +290,6 @@ def motif_informed(layer_sizes: list[int], census, n_motifs: int, rng: np.random
                    recurrent: bool = False) -> LayeredGraph:
     """:func:`motif_composed` with its motif mix taken from a census (a file of
     ``structsearch motifs --out`` or its loaded dict): the over-represented motifs, weighted by z."""
-    from structsearch.graphs.motif_catalogue import load_census, motif_mix
 
     data = census if isinstance(census, dict) else load_census(census)
     return motif_composed(layer_sizes, motif_mix(data, str(census) if not isinstance(census, dict) else "census"),
@@ -303,7 +302,6 @@ def _deprecated(name: str):
     schema). They work until structsearch 0.3, with a DeprecationWarning."""
     if name not in ("PRIORS", "prior"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import warnings
 
     warnings.warn(f"structsearch.graphs.priors.{name} is deprecated; the priors are the families' "
                   "(structsearch.families.FAMILIES[kind].priors); it works until structsearch 0.3",

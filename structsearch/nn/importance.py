@@ -27,13 +27,13 @@ import numpy as np
 import torch
 
 from structsearch.errors import ConfigError
+from structsearch.nn.mlp import SparseMLP
 
 MEASURES = ("strength", "degree")  # of a trained model; "accumulated" needs the training (ImportanceTrace)
 
 
 def input_importance(model, measure: str = "strength") -> np.ndarray:
     """One value per input of a :class:`~structsearch.nn.mlp.SparseMLP` (see the module docstring)."""
-    from structsearch.nn.mlp import SparseMLP
 
     if measure not in MEASURES:
         raise ConfigError(f"importance measure {measure!r}: known: {', '.join(MEASURES)}")
@@ -77,8 +77,6 @@ class ImportanceTrace:
         self.accumulated: np.ndarray | None = None  # WAST's importance with λ = 0 (see the module docstring)
 
     def on_train_begin(self, trainer) -> None:
-        from structsearch.nn.mlp import SparseMLP
-
         self.tops, self.accumulated = [], None
         if isinstance(trainer.model, SparseMLP):
             strength = input_importance(trainer.model)

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from structsearch.errors import ConfigError
+from structsearch.graphs import LayeredGraph
 from structsearch.graphs.blocks import BlockDescription
 from structsearch.nn.sparse_linear import SparseLinear
 from structsearch.registry import Registry
@@ -193,7 +194,6 @@ class SparseRecurrentNet(nn.Module):
 
 def dense_equivalent(embedding: int, hidden: list[int], n_classes: int = 2):
     """A fully connected layered genotype (each layer reads the previous one completely)."""
-    from structsearch.graphs import LayeredGraph
 
     sizes = [embedding, *hidden, n_classes]
     starts = np.concatenate([[0], np.cumsum(sizes)])

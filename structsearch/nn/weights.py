@@ -28,15 +28,20 @@ one parent) and the embedding are inherited the same way.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from safetensors.numpy import load, save
 
 from structsearch.errors import DataError
 from structsearch.graphs.layered import LayeredGraph
 from structsearch.graphs.lineage import origins
+from structsearch.graphs.repair import repair
+from structsearch.nn.mlp import SparseMLP
+from structsearch.nn.recurrent import SparseRecurrentNet
 
 FORMAT = "structsearch.weights/1"
 KEY_COLUMNS = {"edge": ("gate", "src", "dst"), "bias": ("gate", "node"), "hh_bias": ("gate", "node")}
@@ -64,8 +69,6 @@ class NodeWeights:
     # ------------------------------------------------------------------ files
 
     def to_bytes(self) -> bytes:
-        from safetensors.numpy import save
-
         arrays = {"layers": self.layers.astype(np.int32)}
         for kind, table in self.tables.items():
             for name, column in table.index.items():  # gates fit a byte, node ids 32 bits
@@ -78,8 +81,6 @@ class NodeWeights:
 
     @classmethod
     def from_bytes(cls, blob: bytes, source: str) -> NodeWeights:
-        from safetensors.numpy import load
-
         try:
             header = json.loads(blob[8 : 8 + int.from_bytes(blob[:8], "little")])
             meta = json.loads(header["__metadata__"]["structsearch"])
@@ -125,7 +126,6 @@ class NodeWeights:
 
 def checksum(arrays: dict[str, np.ndarray]) -> str:
     """SHA-256 of a weights file's tensors: names, dtypes, shapes and bytes, in name order."""
-    import hashlib
 
     digest = hashlib.sha256()
     for name in sorted(arrays):
@@ -143,8 +143,6 @@ def _layer_nodes(graph: LayeredGraph) -> list[np.ndarray]:
 
 def _parts(model) -> list[tuple]:
     """Every parameter of a decoded model with what its entries are: (kind, parameter, locator)."""
-    from structsearch.nn.mlp import SparseMLP
-    from structsearch.nn.recurrent import SparseRecurrentNet
 
     parts = []
     if isinstance(model, SparseMLP):
@@ -317,7 +315,6 @@ def learned_graph(weights: NodeWeights, graph: LayeredGraph) -> tuple[LayeredGra
     gates (ties: the larger summed |weight|).  Neurons the training left without a path from an
     input or to an output are removed (they no longer shape the output; the count is returned).
     The result's tags are ``graph``'s node ids, for :func:`renumber`."""
-    from structsearch.graphs.repair import repair
 
     table = weights.tables["edge"]
     src, dst, value = table.index["src"], table.index["dst"], np.abs(table.channels["value"])

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 from sklearn.base import clone
 from sklearn.inspection import permutation_importance
+from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import mean_absolute_error, r2_score
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, RepeatedKFold, train_test_split
 
@@ -80,8 +81,6 @@ class SizeBaseline:
         return self
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> SizeBaseline:
-        from sklearn.isotonic import IsotonicRegression
-
         size = np.asarray(x, dtype=float).reshape(len(y), -1)[:, 0]
         rho = _rank_correlation(stats.spearmanr, size, np.asarray(y, dtype=float))
         self.increasing_ = bool(rho >= 0)

@@ -15,35 +15,37 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy
+import sklearn
+from sklearn.ensemble import AdaBoostRegressor, GradientBoostingRegressor, RandomForestRegressor
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import BayesianRidge
+from sklearn.metrics import r2_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeRegressor
 
 from structsearch import __version__
 from structsearch.errors import ConfigError, DataError
+from structsearch.graphs.features import feature_names, graph_features
+from structsearch.limits import check_file, parse_json, read_bounded
 from structsearch.registry import Registry
 
 
 def _random_forest(seed):
-    from sklearn.ensemble import RandomForestRegressor
-
     return RandomForestRegressor(n_estimators=300, min_samples_leaf=1, random_state=seed, n_jobs=1)
 
 
 def _adaboost(seed):
-    from sklearn.ensemble import AdaBoostRegressor
-    from sklearn.tree import DecisionTreeRegressor
-
     return AdaBoostRegressor(DecisionTreeRegressor(max_depth=4, random_state=seed), n_estimators=200,
                              random_state=seed)
 
 
 def _bayesian_ridge(seed):
-    from sklearn.linear_model import BayesianRidge
-
     return BayesianRidge()
 
 
 def _gradient_boosting(seed):
-    from sklearn.ensemble import GradientBoostingRegressor
-
     return GradientBoostingRegressor(n_estimators=300, max_depth=3, learning_rate=0.05, subsample=0.8,
                                      random_state=seed)
 
@@ -58,10 +60,6 @@ MODELS = Registry("predictor model", {
 
 
 def make_pipeline(model: str, seed: int = 0):
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
-
     factory, scale = MODELS.lookup(model)
     steps = [("impute", SimpleImputer(strategy="median"))]
     if scale:
@@ -79,8 +77,6 @@ def data_hash(x: np.ndarray, y: np.ndarray, names: list[str]) -> str:
 
 
 def library_versions() -> dict[str, str]:
-    import scipy
-    import sklearn
     import skops
 
     return {"structsearch": __version__, "scikit-learn": sklearn.__version__, "skops": skops.__version__,
@@ -113,7 +109,6 @@ class PerformancePredictor:
     def feature_list(self) -> list[str]:
         if self.features is not None:
             return list(self.features)
-        from structsearch.graphs.features import feature_names
 
         return feature_names()
 
@@ -160,13 +155,10 @@ class PerformancePredictor:
         return self.pipeline_.predict(self._matrix(features))
 
     def score(self, features, y) -> float:
-        from sklearn.metrics import r2_score
-
         return float(r2_score(np.asarray(y, dtype=float), self.predict(features)))
 
     def rank(self, genotypes: list) -> list[tuple[object, float]]:
         """The genotypes with their predictions, best (highest) predicted first."""
-        from structsearch.graphs.features import graph_features
 
         if not genotypes:
             return []
@@ -236,7 +228,6 @@ def load_predictor(path: str | Path) -> PerformancePredictor:
         raise DataError(f"{path}: no such predictor file")
     if not card_path.is_file():
         raise DataError(f"{path}: its model card {card_path.name} is missing")
-    from structsearch.limits import check_file, parse_json, read_bounded
 
     card = parse_json(read_bounded(card_path, "json"), card_path)
     check_file(path, "model")
@@ -256,7 +247,6 @@ def load_predictor(path: str | Path) -> PerformancePredictor:
         pipeline = sio.load(path, trusted=untrusted)
     except Exception:  # skops raises several types for a damaged file
         raise DataError(f"{path}: cannot load the predictor (the file is damaged)") from None
-    from sklearn.pipeline import Pipeline
 
     if not isinstance(pipeline, Pipeline):
         raise DataError(f"{path}: holds a {type(pipeline).__name__}, not a predictor pipeline")

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from structsearch.errors import ConfigError, DataError
+from structsearch.graphs.features import feature_names
 from structsearch.meta import CURVE_COLUMNS, METADATA_COLUMNS, TARGET_COLUMNS, read_table
 from structsearch.predictors.evaluation import SizeBaseline, beats, difference, evaluate, scores
 from structsearch.predictors.model import PerformancePredictor, make_pipeline
@@ -142,8 +143,6 @@ def select_features(table: dict[str, np.ndarray], path, target: str, features: s
     ``features``, this tool's graph features, all of which the table must hold."""
     columns = list(table)
     if features is None:
-        from structsearch.graphs.features import feature_names
-
         names = feature_names()
         missing = [name for name in names if name not in table]
         if missing:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import copy
 import math
 
+from rich.table import Table
+
 from structsearch.search.space import SearchSpace
 from structsearch.store import Candidate, RunStore
 
@@ -69,7 +71,6 @@ def random_baseline(space: SearchSpace, epochs: int) -> SearchSpace:
 def comparison_table(runs: dict[str, RunStore]):
     """A rich table: per run, the best validation accuracy within each share of the first run's
     epochs, and the test accuracy of each run's final pick."""
-    from rich.table import Table
 
     curves = {name: trajectory(store.candidates()) for name, store in runs.items()}
     first = next(iter(curves.values()))

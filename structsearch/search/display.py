@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
@@ -13,8 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from structsearch.runs import write_json, write_rows
-from structsearch.search.engine import GenerationStats, NullView
+from structsearch.search.dispatch import GenerationStats
+from structsearch.search.engine import NullView
 from structsearch.search.genome import Individual
+from structsearch.tables import Column, fitted_table
 
 
 def _accuracy(value) -> str:
@@ -60,7 +63,7 @@ class LiveView(NullView):
         search = self.search
         best = search.best
         status = Table.grid(padding=(0, 2))
-        status.add_row("in flight", f"{search.in_flight} (workers: {search.executor.workers})")
+        status.add_row("in flight", f"{search.ledger.in_flight} (workers: {search.executor.workers})")
         status.add_row("trained", f"{search.trained} of {search.store.count()} candidates")
         if best is not None:
             status.add_row("best so far", f"#{best.id} val {_accuracy(best.accuracy)} test "
@@ -131,7 +134,6 @@ def summary_rows(search, top: int = 5) -> list[list[str]]:
 def summary_table(search, top: int = 5, width: int | None = None) -> Table:
     """The best candidates; the id, structure and origin wrap and are never cut (the other columns go
     first when the terminal is narrow)."""
-    from structsearch.tables import Column, fitted_table
 
     columns = [Column("id", identifies=True, justify="right"), Column("gen", priority=2, justify="right"),
                Column("structure", identifies=True), Column("connections", priority=3, justify="right"),
@@ -142,7 +144,6 @@ def summary_table(search, top: int = 5, width: int | None = None) -> Table:
 
 def summary_json(search, top: int = 5) -> str:
     """The best candidates as JSON (``evolve --json``)."""
-    import json
 
     return json.dumps({"run": str(search.run_dir), "best": summary_records(search, top)})
 

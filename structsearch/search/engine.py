@@ -35,49 +35,29 @@ uninterrupted run reaches.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from structsearch import seeds
 from structsearch.errors import ConfigError, DataError
-from structsearch.limits import available_cores
-from structsearch.search import genes as training_genes
-from structsearch.search import worker
-from structsearch.search.admission import Admission, duplicate_result, replay
+from structsearch.search.admission import Admission, replay
+from structsearch.search.dispatch import GenerationStats, Ledger, candidate_seed, train_generation
 from structsearch.search.gate import (
     PredictorGate,
     audit_summary,
     candidate_features,
     refit_curve_gate,
-    score_generation,
 )
 from structsearch.search.genome import Individual, make_offspring, random_individual
 from structsearch.search.inheritance import WeightsKeeper
 from structsearch.search.selection import DeapRandom, assign_crowding, select_parents, select_survivors
-from structsearch.search.shared import cached_task, stopping_medians
+from structsearch.search.shared import cached_task
 from structsearch.search.space import SearchSpace, space_from_dict
 from structsearch.store import RunStore
 
 TRAINED = ("ok", "failed", "diverged", "stopped-early")
 RESUME_CHANGES = ("evolution.generations", "budget.max_candidates", "budget.max_hours", "budget.max_epochs")
 STATE_KEY = "search_state"
-
-
-@dataclass
-class GenerationStats:
-    generation: int
-    children: int = 0
-    duplicates: int = 0
-    scored: int = 0
-    kept: int = 0
-    dropped: int = 0
-    trained: int = 0
-    failed: int = 0
-    gate_kendall_tau: float | None = None  # on the children it kept only (range-restricted)
-    audited: int = 0  # dropped children trained anyway, drawn at random ([gate] audit)
-    gate_tau_weighted: float | None = None  # over every scored child, audited ones weighted up
-    gate_regret: float | None = None  # estimated dropped children that would have made the top quarter
-    seconds: float = 0.0
 
 
 @dataclass
@@ -121,10 +101,6 @@ class NullView:
     def stop(self) -> None: ...
 
 
-def candidate_seed(seed: int, generation: int, index: int) -> int:
-    return seeds.derive(seed, "candidate", generation, index)
-
-
 class Search:
     """A search in ``run_dir``: new (:meth:`start`) or continued (:meth:`resume`); :meth:`run`
     runs it to its end.
@@ -135,8 +111,9 @@ class Search:
     rest on the executor and selects the next population. Every candidate is a row of the run's
     store, written as it finishes, so a search killed at any moment resumes to exactly the
     population the uninterrupted run reaches. The parts: :class:`~.admission.Admission`,
-    :func:`~.admission.replay`, :class:`~.inheritance.WeightsKeeper`, :mod:`.selection` and the
-    :mod:`.gate` package.
+    :func:`~.admission.replay`, :mod:`.dispatch` (jobs sent under the budget's
+    :class:`~.dispatch.Ledger`, results stored), :class:`~.inheritance.WeightsKeeper`, :mod:`.selection`
+    and the :mod:`.gate` package.
 
     Parameters
     ----------
@@ -178,11 +155,7 @@ class Search:
         self.session_start = time.monotonic()
         self.history: list[GenerationStats] = []
         self.known: dict[str, Individual] = {}  # key → the trained individual it was first seen as
-        self.trained = 0
-        self.in_flight = 0
-        self.spent_epochs = 0  # training epochs of every trained candidate (the budget's unit)
-        self.reserved_epochs = 0  # epochs the running candidates may still spend
-        self.budget_stop: str | None = None  # why the budget stopped a generation part-way
+        self.ledger = Ledger(space.budget, lambda: self.elapsed)
         self.best: Individual | None = None
         self.admission = Admission(space, store, self.gate, self.known, self._features)
         self.weights = WeightsKeeper(self.run_dir, store, space.evolution)
@@ -232,6 +205,10 @@ class Search:
     def elapsed(self) -> float:
         return self.elapsed_before + time.monotonic() - self.session_start
 
+    @property
+    def trained(self) -> int:
+        return self.ledger.trained
+
     def run(self) -> SearchOutcome:
         """Run generations until ``evolution.generations`` or a budget ends the search.
 
@@ -245,7 +222,7 @@ class Search:
         stopped_by = "generations"
         try:
             while self.generation < evolution.generations:
-                spent = self.budget_spent()
+                spent = self.ledger.exhausted()
                 if spent:
                     stopped_by = spent
                     break
@@ -259,20 +236,20 @@ class Search:
                 self.run_generation(generation, children, gated=generation > 0)
                 pool = self.population + [c for c in children if c.fitness.valid and not c.audit_weight]
                 self.population = select_survivors(evolution.selection, pool, evolution, self.random)
-                if self.budget_stop:  # stopped part-way: not checkpointed, so --resume finishes it
+                if self.ledger.stop:  # stopped part-way: not checkpointed, so --resume finishes it
                     # said again now that the candidates that were running have finished
-                    stopped_by = self.budget_spent() or self.budget_stop
+                    stopped_by = self.ledger.exhausted() or self.ledger.stop
                     break
                 self.checkpoint(generation)
                 self.weights.retain(generation, self.population)
         finally:
             self.view.stop()
-        finished = {"stopped_by": stopped_by, "generation": self.generation, "trained": self.trained,
+        finished = {"stopped_by": stopped_by, "generation": self.generation, "trained": self.ledger.trained,
                     **audit_summary(self.history)}
         if self.store.meta("search_finished", {}).get("generation") != self.generation:
             self.store.set_meta("search_finished", {**finished, "elapsed": self.elapsed})
             self.store.log_event("finished", **finished)
-        return SearchOutcome(self.run_dir, self.population, self.generation, self.trained, self.store.count(),
+        return SearchOutcome(self.run_dir, self.population, self.generation, self.ledger.trained, self.store.count(),
                              stopped_by, self.history)
 
     def draw(self, count: int) -> list[Individual]:
@@ -282,18 +259,6 @@ class Search:
     def select_parents(self) -> list[Individual]:
         evolution = self.space.evolution
         return select_parents(evolution.selection, self.population, evolution.n_offspring, evolution, self.random)
-
-    def budget_spent(self, running: int = 0, reserved: int = 0) -> str | None:
-        """Why no further candidate may start (with ``running`` candidates that may still spend
-        ``reserved`` epochs), or None."""
-        budget = self.space.budget
-        if budget.max_candidates and self.trained + running >= budget.max_candidates:
-            return f"budget: {self.trained} candidates trained (max {budget.max_candidates})"
-        if budget.max_hours and self.elapsed >= budget.max_hours * 3600:
-            return f"budget: {self.elapsed / 3600:.2f} h elapsed (max {budget.max_hours} h)"
-        if budget.max_epochs and self.spent_epochs + reserved >= budget.max_epochs:
-            return f"budget: {self.spent_epochs} training epochs spent (max {budget.max_epochs})"
-        return None
 
     def run_generation(self, generation: int, children: list[Individual], gated: bool) -> GenerationStats:
         """Admit (or, after a crash, replay) and train one generation's children."""
@@ -306,7 +271,7 @@ class Search:
             pending = self.admission.admit(generation, children, gated, stats,
                                            lambda index: candidate_seed(self.space.seed, generation, index))
         self.view.generation_started(self, stats, len(pending))
-        self._train(generation, pending, children, stats)
+        train_generation(self, generation, pending, children, stats)
         stats.seconds = time.monotonic() - started
         self.history.append(stats)
         self.store.log_event("generation", **stats.__dict__, best=self.best.id if self.best else None)
@@ -316,81 +281,6 @@ class Search:
     def _features(self, individual: Individual, seed: int | None = None) -> tuple[dict, dict]:
         seed = candidate_seed(self.space.seed, individual.generation, 0) if seed is None else seed
         return candidate_features(self.space, self.task, individual, seed)
-
-    def _job(self, generation: int, child: Individual, index: int, medians) -> worker.Job:
-        space = self.space
-        model, rewiring, training = training_genes.apply(space.model.model_config(child.cell), space.rewiring,
-                                                         space.training, child.genes)
-        inherit = self.weights.inherit(child, self.population, self.known)
-        if inherit is not None:
-            training = replace(training, epochs=space.inherited_epochs)
-        keep = ({"optimizer": space.evolution.keep_optimizer, "lamarckian": space.evolution.inheritance == "lamarckian"}
-                if space.keeps_weights else None)
-        curve_gate = (self.curve_gate.for_candidate(child.features)
-                      if self.curve_gate is not None and generation and inherit is None else None)
-        return worker.Job(id=child.id, genotype=child.graph, task=space.task, data_dir=self.data_dir, model=model,
-                          rewiring=rewiring, training=training, seed=candidate_seed(space.seed, generation, index),
-                          medians=medians, curve_gate=curve_gate, median_warmup=space.stopping.warmup_epochs,
-                          threads=max(1, available_cores() // max(1, self.executor.workers)), inherit=inherit,
-                          keep=keep, family=space.model.kind)
-
-    def _train(self, generation: int, pending: list[Individual], children: list[Individual],
-               stats: GenerationStats) -> None:
-        """Send the pending children to the executor while the budget allows, and store each result
-        the moment it arrives; then copy the results that this generation's repeats reuse."""
-        medians = stopping_medians(self.store, self.space.stopping, generation)
-        index = {id(child): i for i, child in enumerate(children)}
-        by_id = {child.id: child for child in pending}
-        trained_now: dict[str, Individual] = {}  # birth key → the child trained for it
-        planned: dict[int, int] = {}
-        self.budget_stop = None
-
-        def jobs():
-            """The pending children's jobs, each sent only while the budget allows it."""
-            for child in pending:
-                while self.budget_spent(self.in_flight, self.reserved_epochs) is not None:
-                    spent = self.budget_spent(self.in_flight)  # even if the running ones stop early
-                    if spent is not None:  # (with nothing running, the two are the same)
-                        self.budget_stop = spent
-                        return
-                    yield None  # the running candidates may spend the rest: wait for one to finish
-                job = self._job(generation, child, index[id(child)], medians)
-                planned[child.id] = job.training.epochs
-                self.reserved_epochs += job.training.epochs
-                self.in_flight += 1
-                yield job.to_json()
-
-        for text in self.executor.run(jobs()):
-            result = worker.JobResult.from_json(text)
-            child = by_id[result.id]
-            cost = int(result.metrics.get("epochs_run", 0) or 0)
-            metrics = {**result.metrics, "worker": result.worker, "cost_epochs": cost,
-                       "cost_seconds": round(float(result.seconds.get("total", 0.0)), 3),
-                       "budget_spent": self.spent_epochs + cost,  # the search's epochs when it finished
-                       "search_elapsed": round(self.elapsed, 1)}  # and its seconds: a resume counts them
-            birth_key = child.key
-            learned, learned_key = self.weights.keep(child, result, metrics, self.population)
-            self.store.record_result(child.id, result.status, metrics, result.curves, result.seconds,
-                                     child.prediction, result.reason, learned, learned_key)
-            child.set_fitness(result.status, metrics)
-            if not child.audit_weight:  # an audited child stays out of the search, deduplication included
-                self.known.setdefault(child.key, child)
-            trained_now[birth_key] = child
-            self.trained += 1
-            self.in_flight -= 1
-            self.spent_epochs += cost
-            self.reserved_epochs -= planned.pop(child.id, 0)
-            stats.trained += 1
-            stats.failed += result.status in ("failed", "diverged")
-            self.note_best(child)
-            self.view.candidate_done(self, child, result.status)
-        for child in children:  # duplicates within this generation: copy the result they repeat
-            original = trained_now.get(child.key) or self.known.get(child.key)
-            if child.status is None and original is not None:
-                result = duplicate_result(original, child)
-                self.store.record_result(child.id, result["status"], result["metrics"], reason=result["reason"])
-                child.set_fitness(result["status"], result["metrics"])
-        score_generation(stats, pending)
 
     def note_best(self, individual: Individual) -> None:
         if individual.fitness.valid and (self.best is None or (individual.accuracy, -individual.id)
@@ -402,7 +292,7 @@ class Search:
         self.store.set_meta(STATE_KEY, {
             "generation": generation, "population": [ind.id for ind in self.population],
             "python_random": self.random.to_json(), "numpy_random": self.rng.bit_generator.state,
-            "elapsed": self.elapsed, "trained": self.trained,
+            "elapsed": self.elapsed, "trained": self.ledger.trained,
         })
 
     def refit_gate(self) -> None:
@@ -448,8 +338,8 @@ def restore(search: Search) -> None:
             individual.set_fitness(candidate.status, candidate.metrics)
             by_id[candidate.id] = individual
             if not candidate.metrics.get("duplicate_of"):
-                search.trained += 1
-                search.spent_epochs += int(candidate.metrics.get("cost_epochs", 0))
+                search.ledger.trained += 1
+                search.ledger.spent_epochs += int(candidate.metrics.get("cost_epochs", 0))
                 if not (candidate.feature_meta.get("gate") or {}).get("audit"):
                     search.known.setdefault(individual.key, individual)
             search.note_best(individual)

@@ -13,9 +13,14 @@ the search never does so while nothing is running.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 import sys
+import threading
+import time
+import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -24,6 +29,7 @@ from typing import Protocol
 from structsearch.errors import ConfigError
 from structsearch.limits import available_cores
 from structsearch.registry import Registry
+from structsearch.search.fake import StructureScoreExecutor
 from structsearch.search.worker import JobResult, evaluate
 
 
@@ -80,8 +86,6 @@ class JobFeed:
 
 
 def _quiet_worker() -> None:
-    import warnings
-
     warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
 
 
@@ -91,9 +95,6 @@ def exit_with_parent() -> None:
     parent = multiprocessing.parent_process()
     parent_pid = parent.pid if parent is not None else os.getppid()
     if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
         try:
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
@@ -101,9 +102,6 @@ def exit_with_parent() -> None:
     if os.getppid() != parent_pid:  # the parent died before the line above took effect
         os._exit(1)
     if not sys.platform.startswith("linux"):
-        import threading
-        import time
-
         def watch() -> None:
             while os.getppid() == parent_pid:
                 time.sleep(1.0)
@@ -282,4 +280,5 @@ class DaskExecutor:
 
 EXECUTORS: Registry[type] = Registry("executor", {
     "in-process": InProcessExecutor, "local": LocalExecutor, "dask": DaskExecutor,
+    "structure-score": StructureScoreExecutor,  # the fake evaluator: nothing trains
 })

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from structsearch.errors import ConfigError
+from structsearch.nn.recurrent import CELLS
 from structsearch.overrides import PARAMETERS, rename_parameters
 
 DISTRIBUTIONS = ("float", "log-float", "int", "log-int", "categorical")
@@ -110,8 +111,6 @@ def check_genes(genes: Any, family) -> dict[str, dict]:
                               f"a {name} gene")
         check_distribution(spec, where, PARAMETERS[name][1] if name in PARAMETERS else str)
         if name == "cell":
-            from structsearch.nn.recurrent import CELLS
-
             if spec["type"] != "categorical" or not set(spec["choices"]) <= set(CELLS):
                 raise ConfigError(f"{where} must be categorical with choices among {', '.join(CELLS)}")
     return genes

@@ -83,6 +83,7 @@ impossible ranges are a :class:`ConfigError` naming the key, the value and what 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -125,6 +126,7 @@ from structsearch.nn.activations import ACTIVATIONS
 from structsearch.nn.proxies import PROXIES
 from structsearch.nn.recurrent import CELLS
 from structsearch.overrides import PARAMETERS, apply_changes, rename_parameters
+from structsearch.predictors.model import MODELS
 from structsearch.registry import names_registry, renamed
 from structsearch.search import genes
 from structsearch.search.genes import check_distribution
@@ -138,8 +140,6 @@ DEFAULT_SPACE = "digits-small"
 
 
 def _model_names():
-    from structsearch.predictors.model import MODELS  # the predictors import scikit-learn's estimators
-
     return MODELS
 
 
@@ -536,8 +536,6 @@ class SearchSpace:
             raise ConfigError(f"evolution.inherited_epochs = {evolution.inherited_epochs} must lie between 1 and "
                               f"training.epochs ({epochs})")
         if evolution.inheritance == "lamarckian" and self.rewiring.rule == "none":
-            import warnings
-
             warnings.warn("evolution.inheritance = 'lamarckian' with rewiring.rule = 'none': training does not "
                           "change the topology, so this is the same as 'weights'", UserWarning, stacklevel=2)
 

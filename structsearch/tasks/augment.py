@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from structsearch.errors import ConfigError
+from structsearch.tasks.base import image_shape, make_task, stratified_subsample
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,6 @@ class ImageAugment:
 
 def image_augment(input_shape: tuple[int, ...], crop: int, flip: bool) -> ImageAugment | None:
     """The augmentation of a task with images of ``input_shape`` ((H, W) or (C, H, W)), or None."""
-    from structsearch.tasks.base import image_shape
 
     augment = ImageAugment(image_shape(input_shape), crop, bool(flip))
     return augment if augment.active else None
@@ -63,7 +63,6 @@ def image_task(name: str, images: tuple[np.ndarray, np.ndarray, np.ndarray, np.n
                seed: int, augment_crop: int, augment_flip: bool):
     """The shared tail of the image loaders: uint8 ``images`` (train x, y, test x, y) subsampled
     (stratified, seeded), scaled to [0, 1] (or standardised), split and given their augmentation."""
-    from structsearch.tasks.base import make_task, stratified_subsample
 
     if scaling not in ("unit", "standardize"):
         raise ConfigError(f"scaling must be 'unit' or 'standardize', got {scaling!r}")

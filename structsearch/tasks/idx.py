@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
+from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
 from structsearch.errors import DataError
 from structsearch.tasks.augment import image_task
@@ -112,7 +113,6 @@ def _read_bytes(path: Path) -> bytes:
 
 def _download(url: str, target: Path, sha256: str) -> None:
     """Fetch ``url`` into ``target`` with a progress bar, keeping it only if its sha256 matches."""
-    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
     part = target.with_suffix(target.suffix + ".part")
     digest = hashlib.sha256()

@@ -6,6 +6,7 @@ made the generation's top quarter)."""
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import kendalltau
 
 from structsearch import seeds
 
@@ -56,8 +57,6 @@ def score_generation(stats, trained: list) -> None:
     with an audit the weighted τ over every scored child and the regret."""
     pairs = [(c.prediction, c.accuracy) for c in trained if c.prediction is not None and not c.audit_weight]
     if len(pairs) >= 3:
-        from scipy.stats import kendalltau  # scipy.stats loads slowly
-
         tau = kendalltau(*zip(*pairs, strict=True)).statistic
         stats.gate_kendall_tau = None if np.isnan(tau) else float(tau)
     if stats.audited:

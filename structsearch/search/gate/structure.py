@@ -13,9 +13,11 @@ import math
 
 import numpy as np
 
-from structsearch.errors import ConfigError
+from structsearch.errors import ConfigError, DataError
 from structsearch.families import FAMILIES
 from structsearch.pipeline import ModelSpec, build_candidate
+from structsearch.predictors.model import PerformancePredictor, load_predictor
+from structsearch.predictors.workflow import load_xy
 from structsearch.search import genes as training_genes
 from structsearch.search.shared import candidate_proxies
 from structsearch.search.space import GateConfig
@@ -62,17 +64,12 @@ class PredictorGate:
         self.predictor = None
         self.pretrain = None  # (x, y) rows of earlier runs that the online predictor is fitted on too
         if gate.enabled and gate.pretrain:
-            from structsearch.errors import DataError
-            from structsearch.predictors.workflow import load_xy
-
             try:
                 x, y, _ = load_xy(gate.pretrain, "val_accuracy", self.names, minimum=1)
             except DataError as error:
                 raise ConfigError(f"gate.pretrain: {error}") from None
             self.pretrain = (x, y)
         if gate.enabled and gate.predictor != "online":
-            from structsearch.predictors.model import load_predictor
-
             predictor = load_predictor(gate.predictor)
             missing = [name for name in predictor.feature_list() if name not in self.names]
             if missing:
@@ -97,7 +94,6 @@ class PredictorGate:
     def refit(self, features: list[dict], targets: list[float]) -> None:
         """Fit the online predictor on every row so far and the pretrain rows (the search calls it
         once there are ``warmup`` of them together)."""
-        from structsearch.predictors.model import PerformancePredictor
 
         predictor = PerformancePredictor(self.config.model, "val_accuracy", self.names, self.seed)
         x = np.array([[row.get(name, np.nan) for name in self.names] for row in features], dtype=float)

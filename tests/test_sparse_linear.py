@@ -255,7 +255,18 @@ def test_cuda_matches_cpu():
     torch.testing.assert_close(layer.cuda()(x.cuda()).cpu(), expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.slow
+# a Python extension module named as torch's builder names it, and nothing else
+TINY_EXTENSION = """
+#include <Python.h>
+#define STRUCTSEARCH_CAT(a, b) a##b
+#define STRUCTSEARCH_INIT(name) STRUCTSEARCH_CAT(PyInit_, name)
+#define STRUCTSEARCH_TEXT(name) #name
+#define STRUCTSEARCH_NAME(name) STRUCTSEARCH_TEXT(name)
+static struct PyModuleDef definition = {PyModuleDef_HEAD_INIT, STRUCTSEARCH_NAME(TORCH_EXTENSION_NAME), NULL, -1, NULL};
+PyMODINIT_FUNC STRUCTSEARCH_INIT(TORCH_EXTENSION_NAME)(void) { return PyModule_Create(&definition); }
+"""
+
+
 def test_two_processes_building_at_once_get_one_build_and_a_stale_lock_does_not_hang(tmp_path):
     """A killed build leaves torch's lock file behind; two new processes must still get the kernels,
     built once, without waiting on it forever."""
@@ -264,10 +275,14 @@ def test_two_processes_building_at_once_get_one_build_and_a_stale_lock_does_not_
 
     if not sys.platform.startswith("linux"):
         pytest.skip("the build lock is an flock")
-    probe = ("from structsearch.nn import kernels; module = kernels.compiled(); "
-             "print(module.__file__ if module is not None else 'none')")
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "STRUCTSEARCH_KERNELS": "compiled"}
-    name = kernels.compiled().__name__  # this machine's build name (from its own cache)
+    # the lock and the build are the kernels' own (kernels.build); the source is a minimal extension, so
+    # that the test costs a second, not the kernels' 20 s compile
+    source = tmp_path / "tiny.cpp"
+    source.write_text(TINY_EXTENSION)
+    name = "structsearch_lock_probe"
+    probe = (f"from pathlib import Path; from structsearch.nn import kernels; "
+             f"module = kernels.build({name!r}, Path({str(source)!r}), []); print(module.__file__)")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
     stale = tmp_path / "structsearch" / "kernels" / name
     stale.mkdir(parents=True)
     (stale / "lock").write_text("")  # what a build killed mid-way leaves

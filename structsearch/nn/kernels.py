@@ -2,7 +2,7 @@
 
 ``torch.sparse`` (MKL on the CPU, cuSPARSE on CUDA) is always there; on the CPU a small C++
 extension (``csrc/sparse_kernels.cpp``) is about twice as fast for the products a sparse layer
-needs.  It is compiled on first use for this machine (``-march=native``, about 25 s, cached under
+needs.  It is compiled on first use for this machine (``-march=native``, about 20 s, cached under
 ``~/.cache/structsearch/kernels``).  Where it cannot be built the torch kernels are used, with one
 warning.  ``STRUCTSEARCH_KERNELS=torch`` selects the torch kernels without trying.
 
@@ -44,8 +44,6 @@ def compiled():
         return None
     if choice not in ("auto", "compiled"):
         warnings.warn(f"{ENV}={choice!r} is not one of auto, compiled, torch; using auto", stacklevel=2)
-    from torch.utils.cpp_extension import load
-
     # one build per source, torch version and processor: -march=native code is not portable
     key = hashlib.sha256(
         SOURCE.read_bytes() + torch.__version__.encode() + platform.machine().encode()
@@ -53,25 +51,29 @@ def compiled():
     ).hexdigest()[:12]
     debug = os.environ.get(DEBUG_ENV) == "1"  # bounds checks inside the kernels (slow; for tests)
     name = f"structsearch_kernels_{key}" + ("_debug" if debug else "")
-    directory = build_directory() / name
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with _build_lock(directory):
-            (directory / "lock").unlink(missing_ok=True)  # torch's baton, left by a killed build
-            if not any(directory.glob("*.so")):
-                print("structsearch: compiling the sparse CPU kernels (once, about 25 s)…", file=sys.stderr)
-            return load(
-                name=name, sources=[str(SOURCE)], build_directory=str(directory),
-                extra_cflags=["-O3", "-march=native", "-fopenmp"] + (["-DSTRUCTSEARCH_DEBUG"] if debug else []),
-                extra_ldflags=["-fopenmp"],
-                verbose=False,
-            )
+        return build(name, SOURCE, ["-O3", "-march=native", "-fopenmp"] + (["-DSTRUCTSEARCH_DEBUG"] if debug else []))
     except Exception as error:  # no compiler, no ninja, unsupported platform: fall back
         if choice == "compiled":
             raise
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         warnings.warn(f"structsearch: using torch.sparse kernels ({first_line})", stacklevel=2)
         return None
+
+
+def build(name: str, source: Path, cflags: list[str]):
+    """The torch extension ``name`` compiled from ``source`` into ``build_directory() / name``, or its
+    earlier build: one process builds while the others wait on the directory's lock, then load it."""
+    from torch.utils.cpp_extension import load  # the builder: only where a build may happen
+
+    directory = build_directory() / name
+    directory.mkdir(parents=True, exist_ok=True)
+    with _build_lock(directory):
+        (directory / "lock").unlink(missing_ok=True)  # torch's baton, left by a killed build
+        if not any(directory.glob("*.so")):
+            print("structsearch: compiling the sparse CPU kernels (once, about 20 s)…", file=sys.stderr)
+        return load(name=name, sources=[str(source)], build_directory=str(directory), extra_cflags=cflags,
+                    extra_ldflags=["-fopenmp"], verbose=False)
 
 
 @contextmanager

@@ -15,7 +15,10 @@
 // Cost is O(connections × batch).  Rows are split over ATen's thread pool.  With AVX-512 the float32
 // kernels keep up to 128 batch columns in 512-bit registers (the last one masked), with AVX2 and FMA
 // up to 64 in 256-bit registers; elsewhere the compiler vectorises the generic loops.
-#include <torch/extension.h>
+// the narrow headers, not <torch/extension.h>: a third less to compile on first use
+#include <torch/types.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/csrc/utils/pybind.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>

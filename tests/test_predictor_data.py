@@ -188,6 +188,23 @@ def test_where_a_non_size_feature_decides_the_model_beats_the_baseline(tmp_path,
     assert code == 0 and out.startswith("target: val_accuracy") and "ranks better than connections alone" in out
 
 
+@pytest.mark.parametrize("rows, columns", [(20, 6), (300, 70)])  # one prediction call, and two
+def test_permutation_drops_are_scikit_learns_permutation_importance(rows, columns):
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.inspection import permutation_importance
+
+    from structsearch.predictors.evaluation import permutation_drops
+
+    rng = np.random.default_rng(1)
+    x = rng.random((rows, columns))
+    y = 2 * x[:, 0] + x[:, 1] + rng.normal(0, 0.1, rows)
+    model = RandomForestRegressor(n_estimators=20, random_state=0).fit(x, y)
+    drops = permutation_drops(model, x, y, n_repeats=7, seed=3)
+    expected = permutation_importance(model, x, y, n_repeats=7, random_state=3, scoring="r2").importances
+    np.testing.assert_allclose(drops, expected, rtol=0, atol=1e-12)
+    assert drops[0].mean() > drops[2:].mean(axis=1).max()  # the column y depends on most matters most
+
+
 def test_the_size_baseline_ranks_exactly_as_the_size_column():
     from structsearch.predictors.evaluation import SizeBaseline, scores
 

@@ -45,7 +45,13 @@ from scipy import stats
 
 from structsearch.errors import ConfigError, DataError
 from structsearch.motifs.census import census
-from structsearch.predictors.evaluation import beats, cross_validate_with_baseline, difference, verdict
+from structsearch.predictors.evaluation import (
+    beats,
+    cross_validate_with_baseline,
+    difference,
+    permutation_drops,
+    verdict,
+)
 from structsearch.predictors.model import make_pipeline
 from structsearch.search.baseline import trained
 from structsearch.store import STORE_NAME, Candidate, RunStore
@@ -463,29 +469,9 @@ def importances(run: SearchRun, seed: int = 0) -> list[tuple[str, float]] | None
     model, names, x, y = _gate_model(run, rows, seed)
     model.fit(x, y)
     sample = np.random.default_rng(seed).permutation(len(y))[:250]  # scored on at most 250 rows
-    mean = permutation_importances(model, x[sample], y[sample], repeats=2, seed=seed)
+    mean = permutation_drops(model, x[sample], y[sample], n_repeats=2, seed=seed).mean(axis=1)
     order = np.argsort(-mean)[:12]
     return [(names[i], float(mean[i])) for i in order]
-
-
-def permutation_importances(model, x: np.ndarray, y: np.ndarray, repeats: int = 3, seed: int = 0) -> np.ndarray:
-    """Mean drop in R² when one feature's column is shuffled (Breiman 2001), every shuffled copy
-    predicted in one call: per-call overhead (a forest's hundreds of trees) is paid once, not
-    features × repeats times."""
-    rng = np.random.default_rng(seed)
-    n, d = x.shape
-    copies = np.repeat(x[None], d * repeats, axis=0)  # (d·repeats, n, d)
-    for k in range(d * repeats):
-        copies[k, :, k // repeats] = x[rng.permutation(n), k // repeats]
-    predicted = model.predict(np.vstack([x, copies.reshape(-1, d)]))
-    total = float(((y - y.mean()) ** 2).sum()) or 1.0
-
-    def r2(p: np.ndarray) -> float:
-        return 1.0 - float(((y - p) ** 2).sum()) / total
-
-    base = r2(predicted[:n])
-    drops = np.array([base - r2(predicted[n * (k + 1) : n * (k + 2)]) for k in range(d * repeats)])
-    return drops.reshape(d, repeats).mean(axis=1)
 
 
 # ---------------------------------------------------------------------- the document

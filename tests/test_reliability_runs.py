@@ -21,6 +21,8 @@ from structsearch.store import RunStore
 TINY = ["--population", "4", "--generations", "1", "--epochs", "1", "--workers", "1", "--quiet", "--no-report",
         "--set", "genotype.nodes=[10, 16]", "--set", "genotype.erdos-renyi.width=[8, 16]",
         "--set", "evolution.offspring=4"]
+# the same, scored by the fake evaluator: for what needs a run but no training
+DRY = TINY[:TINY.index("--workers")] + TINY[TINY.index("--workers") + 2:] + ["--dry-run"]
 
 
 def run_cli(capsys, *argv):
@@ -44,8 +46,16 @@ def stored_results(run: Path) -> int:
 
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
-    """A finished tiny search with its random baseline, made once."""
+    """A finished tiny dry-run search with its random baseline, made once."""
     runs = tmp_path_factory.mktemp("baseline")
+    assert main(["evolve", "--runs", str(runs), "--name", "x", "--baseline", "random", *DRY]) == 0
+    return runs
+
+
+@pytest.fixture
+def trained_search(tmp_path):
+    """A finished tiny search with its random baseline, trained."""
+    runs = tmp_path / "uninterrupted"
     assert main(["evolve", "--runs", str(runs), "--name", "x", "--baseline", "random", *TINY]) == 0
     return runs
 
@@ -59,28 +69,28 @@ def test_the_store_records_the_baseline_and_resume_reports_a_finished_one_again(
     before = results(searched / "x-random")
     assert before
     code, _, err = run_cli(capsys, "evolve", "--resume", searched / "x", "--baseline", "random", "--quiet",
-                           "--no-report")
+                           "--no-report", "--dry-run")
     assert code == 0, err
     assert results(searched / "x-random") == before  # kept, not deleted and trained again
-    code, _, err = run_cli(capsys, "evolve", "--resume", searched / "x", "--quiet", "--no-report")
+    code, _, err = run_cli(capsys, "evolve", "--resume", searched / "x", "--quiet", "--no-report", "--dry-run")
     assert code == 0 and results(searched / "x-random") == before
 
 
 def test_a_foreign_folder_in_the_baselines_place_is_refused_and_kept(tmp_path, capsys):
-    assert main(["evolve", "--runs", str(tmp_path), "--name", "y", *TINY]) == 0
+    assert main(["evolve", "--runs", str(tmp_path), "--name", "y", *DRY]) == 0
     (tmp_path / "y-random").mkdir()
     (tmp_path / "y-random" / "notes.txt").write_text("notes")
-    code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "y", "--baseline", "random", "--quiet")
+    code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "y", "--baseline", "random", "--quiet", "--dry-run")
     assert code == 2 and "y-random already exists and is not this search's random baseline" in err
     assert (tmp_path / "y-random" / "notes.txt").read_text() == "notes"
     code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "y", "--baseline", "random", "--quiet",
-                           "--overwrite")
+                           "--overwrite", "--dry-run")
     assert code == 2 and "not a run of structsearch" in err  # --overwrite replaces only a run
     assert (tmp_path / "y-random" / "notes.txt").read_text() == "notes"
 
 
 @pytest.mark.slow
-def test_an_interrupted_baseline_is_finished_by_resume(searched, tmp_path, capsys):
+def test_an_interrupted_baseline_is_finished_by_resume(trained_search, tmp_path, capsys):
     process = subprocess.Popen([sys.executable, "-m", "structsearch", "evolve", "--runs", str(tmp_path), "--name",
                                 "x", "--baseline", "random", *TINY], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -90,7 +100,7 @@ def test_an_interrupted_baseline_is_finished_by_resume(searched, tmp_path, capsy
     process.send_signal(signal.SIGKILL)
     process.wait()
     interrupted = stored_results(tmp_path / "x-random")
-    complete = results(searched / "x-random")
+    complete = results(trained_search / "x-random")
     assert 2 <= interrupted < len(complete), "the baseline was not interrupted part-way"
     code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "x", "--quiet", "--no-report")
     assert code == 0, err
@@ -173,10 +183,10 @@ def test_overwrite_replaces_only_a_run_and_never_through_a_link(tmp_path, capsys
 
 
 def test_a_symlinked_run_folder_is_refused_on_resume(tmp_path, capsys):
-    assert main(["evolve", "--runs", str(tmp_path), "--name", "x", *TINY]) == 0
+    assert main(["evolve", "--runs", str(tmp_path), "--name", "x", *DRY]) == 0
     (tmp_path / "x").rename(tmp_path / "real")
     (tmp_path / "x").symlink_to(tmp_path / "real")
-    code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "x", "--quiet", "--no-report")
+    code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "x", "--quiet", "--no-report", "--dry-run")
     assert code == 1 and "the run folder is a symbolic link" in err
 
 
@@ -257,15 +267,17 @@ def test_an_edited_stored_configuration_is_refused_naming_the_key(searched, tmp_
         config = json.loads(connection.execute("SELECT value FROM meta WHERE key = 'config'").fetchone()[0])
         config["training"]["lr"] = 0.5
         connection.execute("UPDATE meta SET value = ? WHERE key = 'config'", (json.dumps(config),))
-    code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "x", "--quiet", "--no-report")
+    code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "x", "--quiet", "--no-report",
+                           "--dry-run")
     assert code == 1 and "stored configuration was changed after structsearch wrote it (training.lr)" in err
     # where --resume may change a setting on purpose, the digest follows it
     shutil.rmtree(tmp_path / "x")
     shutil.copytree(searched / "x", tmp_path / "x")
     code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "x", "--generations", "2", "--quiet",
-                           "--no-report")
+                           "--no-report", "--dry-run")
     assert code == 0, err
-    code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "x", "--quiet", "--no-report")
+    code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "x", "--quiet", "--no-report",
+                           "--dry-run")
     assert code == 0, err
 
 
@@ -283,7 +295,8 @@ def test_damaged_stores_and_weights_are_one_line_naming_what(searched, tmp_path,
         state = json.loads(connection.execute("SELECT value FROM meta WHERE key = 'search_state'").fetchone()[0])
         state["population"][0] = 1_000_000_000
         connection.execute("UPDATE meta SET value = ? WHERE key = 'search_state'", (json.dumps(state),))
-    code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "a", "--quiet", "--no-report")
+    code, _, err = run_cli(capsys, "evolve", "--resume", tmp_path / "a", "--quiet", "--no-report",
+                           "--dry-run")
     assert code == 1 and "population names candidate 1000000000, which has no stored result" in err
     shutil.copytree(searched / "x", tmp_path / "b")
     with sqlite3.connect(tmp_path / "b" / "run.db") as connection:

@@ -157,7 +157,7 @@ def test_a_rnn_space_refuses_a_rewiring_gene():
 
 
 def test_resume_refuses_another_selection(tmp_path, capsys):
-    tiny = ["--population", "2", "--generations", "0", "--epochs", "1", "--quiet", "--workers", "1",
+    tiny = ["--population", "2", "--generations", "0", "--epochs", "1", "--quiet", "--dry-run",
             "--set", "genotype.nodes=[10, 24]", "--set", "genotype.erdos-renyi.width=[8, 24]"]
     assert main(["evolve", "--runs", str(tmp_path), "--name", "t", *tiny]) == 0
     capsys.readouterr()
@@ -305,7 +305,7 @@ def test_genes_set_the_candidates_training():
 
 
 def test_evolve_with_a_random_baseline_spends_the_same_epochs_and_compares(tmp_path, capsys):
-    tiny = ["--population", "3", "--generations", "1", "--epochs", "2", "--quiet", "--workers", "1",
+    tiny = ["--population", "3", "--generations", "1", "--epochs", "2", "--quiet", "--dry-run",
             "--set", "genotype.nodes=[10, 24]", "--set", "genotype.erdos-renyi.width=[8, 24]"]
     assert main(["evolve", "--runs", str(tmp_path), "--name", "b", "--baseline", "random", *tiny]) == 0
     out = capsys.readouterr().out

@@ -186,6 +186,8 @@ def run(args) -> int:
                 console.print(f"the random baseline: {spent:,} training epochs into {baseline_dir}")
                 baseline = Search.start(random_baseline(search.space, spent), baseline_dir, executor,
                                         search.data_dir, view)
+                if args.dry_run:
+                    baseline.store.set_meta(DRY_RUN_KEY, True)
             baseline.run()
     except KeyboardInterrupt:
         if search is not None:

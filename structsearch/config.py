@@ -257,7 +257,6 @@ def config_from_dict(data: dict[str, Any], source: str = "configuration") -> Run
 
 def read_toml(path: str | Path, required: tuple[str, ...] = ()) -> dict[str, Any]:
     """The tables of a TOML file; an empty file, or one without a ``required`` table, is an error."""
-
     path = Path(path)
     try:
         data = tomllib.loads(read_bounded(path, "toml").decode())

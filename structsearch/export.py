@@ -95,7 +95,6 @@ class FixedLengthRecurrent(nn.Module):
 
 def plain_model(model: nn.Module) -> nn.Module:
     """A copy of ``model`` in standard operations (see the module docstring), in evaluation mode."""
-
     plain = copy.deepcopy(model).cpu().eval()
     for module in list(plain.modules()):
         for name, child in list(module.named_children()):

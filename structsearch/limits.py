@@ -137,7 +137,6 @@ def check_file(path, kind: str) -> int:
     """The size of ``path`` if it is a regular file within the limit of its ``kind``; otherwise a
     one-line :class:`~structsearch.errors.DataError` naming it (a FIFO, a device or a folder is
     refused at once, before anything is read)."""
-
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -158,7 +157,6 @@ def check_file(path, kind: str) -> int:
 
 def read_bounded(path, kind: str) -> bytes:
     """The bytes of ``path``, checked by :func:`check_file` first and never read past its limit."""
-
     check_file(path, kind)
     limit, _ = file_limit(kind)
     try:
@@ -189,7 +187,6 @@ def nesting(value, limit: int = MAX_NESTING) -> int:
 def parse_json(raw: bytes | str, path) -> object:
     """JSON text as Python, or a one-line DataError naming ``path``: not JSON, or nested deeper than
     :data:`MAX_NESTING`."""
-
     try:
         data = json.loads(raw)
     except RecursionError:

@@ -124,7 +124,6 @@ def write_table(table: dict[str, list], out: Path) -> None:
 
 def read_table(path: str | Path) -> dict[str, np.ndarray]:
     """A meta-dataset as columns: numeric columns as float arrays, the rest as object arrays."""
-
     path = Path(path)
     check_file(path, "table")
     if path.suffix == ".parquet":

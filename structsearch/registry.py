@@ -17,6 +17,7 @@ the code accepts.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Generic, TypeVar
@@ -113,4 +114,21 @@ def renamed(namespace: dict, renames: Mapping[str, str], module: str):
     return __getattr__
 
 
-__all__ = ["Registry", "names_registry", "renamed"]
+def moved(moves: Mapping[str, str], module: str):
+    """A module ``__getattr__`` under which each name of ``moves`` (name → the module it moved to)
+    still imports from ``module``, with a :class:`DeprecationWarning`, for one release::
+
+        __getattr__ = moved({"Search": "structsearch.search.engine"}, __name__)
+    """
+
+    def __getattr__(name: str):
+        if name not in moves:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        warnings.warn(f"{module}.{name} is now imported from {moves[name]} (or structsearch.api); the old path "
+                      "works until structsearch 0.3", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(moves[name]), name)
+
+    return __getattr__
+
+
+__all__ = ["Registry", "moved", "names_registry", "renamed"]

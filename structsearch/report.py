@@ -377,7 +377,6 @@ def _gate_rows(run: SearchRun) -> list[Candidate]:
 def _gate_model(run: SearchRun, rows: list[Candidate], seed: int):
     """The gate's kind of model (unfitted; ensembles with at most 50 members, which rank as well and
     faster), the feature names every row has, and the rows' features and validation accuracies."""
-
     names = sorted(set.intersection(*(set(c.features) for c in rows)))
     x = np.array([[c.features[n] for n in names] for c in rows], dtype=float)
     x = np.where(np.isfinite(x), x, 0.0)
@@ -729,7 +728,6 @@ PUBLISHED = {
 def experiment_sections(source: ExperimentDir, max_rows: int = 40) -> list[Section]:
     """An experiment's plots (inline) and its CSV tables (the first ``max_rows`` rows), with the
     published figures a table reproduces beside this run's."""
-
     sections = [Section(f"Experiment {source.name}",
                         f"<p>The plots and tables of {html.escape(str(source.path))}.</p>")]
     for path in sorted(source.path.glob("*.png")):

@@ -146,7 +146,6 @@ def check_out(path: str | os.PathLike, overwrite: bool, option: str = "--out") -
 
 def disk_full(folder: str | os.PathLike) -> str:
     """The one line for a full disk: the folder, the bytes free and how to go on."""
-
     try:
         free = format_size(shutil.disk_usage(folder).free)
     except OSError:

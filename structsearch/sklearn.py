@@ -149,7 +149,6 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the network's outputs), columns in ``classes_`` order."""
-
         check_is_fitted(self, "model_state_")
         X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], dtype=np.float32, reset=False)
         model = self.network()
@@ -167,7 +166,6 @@ class SparseMLPClassifier(ClassifierMixin, BaseEstimator):
     def _config(self, n_features: int):
         """The train configuration of these hyperparameters; a ConfigError (a ValueError) names
         what cannot be used, with the command line's message."""
-
         check_range("validation_fraction", self.validation_fraction, 0.0, 1.0, high_open=True)
         seed = self.random_state
         if seed is None:
@@ -276,7 +274,6 @@ class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X, y):
         """Search structures for ``X``, ``y``, then refit the pick on all of them."""
-
         X, codes = _fit_data(self, X, y)
         if not isinstance(self.max_epochs, int | np.integer) or isinstance(self.max_epochs, bool) \
                 or self.max_epochs < 1:
@@ -334,7 +331,6 @@ class StructureSearchClassifier(ClassifierMixin, BaseEstimator):
 
     def _refit(self, space, best, run_dir, X, y) -> SparseMLPClassifier:
         """The pick as a SparseMLPClassifier: its genotype, its genes' training settings, all of X."""
-
         _, rewiring, training = genes.apply(space.model.model_config(), space.rewiring, space.training,
                                             dict(best.genes or {}))
         genotype = run_dir / f"genotype-{best.id}.json"

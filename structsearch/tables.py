@@ -32,7 +32,6 @@ def _words(text: str) -> list[str]:
 def fitted_table(title: str | None, columns: list[Column], rows: list[list[str]], width: int | None = None):
     """A rich Table of ``rows`` that fits ``width`` (the console's by default); the columns kept are
     returned in the table's ``columns``."""
-
     width = width or Console().width
     cells = [[str(row[i]) for row in rows] for i in range(len(columns))]
 

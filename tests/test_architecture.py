@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 import json
 import pathlib
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -231,7 +233,7 @@ def test_only_the_command_layer_knows_argparse():
 
 # the heavy optional dependencies a function may import for itself (docs/architecture.md)
 LAZY_IMPORTS = {"matplotlib", "distributed", "dask", "optuna", "sqlalchemy", "selenium", "pyarrow", "onnx",
-                "onnxruntime", "skops", "torch.utils.cpp_extension", "fcntl"}
+                "onnxruntime", "skops", "torch.utils.cpp_extension", "fcntl", "sklearn", "scipy"}
 
 
 def test_imports_are_at_the_top_of_modules_but_heavy_optional_ones():
@@ -301,6 +303,29 @@ def test_an_old_name_keeps_working_with_a_deprecation_warning(module, old, new):
     with pytest.warns(DeprecationWarning, match=f"{old} is now {new}"):
         value = getattr(found, old)
     assert value is getattr(found, new)
+
+
+@pytest.mark.parametrize(("package", "name", "home"), [
+    ("structsearch.search", "Search", "structsearch.search.engine"),
+    ("structsearch.search.gate", "PredictorGate", "structsearch.search.gate.structure"),
+    ("structsearch.search.gate", "CurveStop", "structsearch.search.gate.curve"),
+    ("structsearch.search.gate", "audit_summary", "structsearch.search.gate.audit"),
+])
+def test_a_moved_name_still_imports_from_its_package_with_a_deprecation_warning(package, name, home):
+    import importlib
+
+    with pytest.warns(DeprecationWarning, match=f"{package}.{name} is now imported from {home}"):
+        value = getattr(importlib.import_module(package), name)
+    assert value is getattr(importlib.import_module(home), name)
+    assert not hasattr(importlib.import_module(package), "no_such_name")
+
+
+def test_a_training_worker_does_not_import_scikit_learn():
+    probe = ("import sys, structsearch.search.worker; "
+             "print(sorted(m for m in ('sklearn', 'structsearch.search.gate.structure') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_old_rewiring_module_still_imports_with_a_deprecation_warning():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from structsearch.commands import main
-from structsearch.search.gate import audit_regret, weighted_kendall_tau
+from structsearch.search.gate.audit import audit_regret, weighted_kendall_tau
 from structsearch.store import RunStore
 
 TINY = ["--population", "4", "--generations", "2", "--epochs", "1", "--workers", "1", "--quiet",

@@ -4,7 +4,7 @@ quantile stop, with the prediction stored."""
 import pytest
 
 from structsearch.commands import main
-from structsearch.search.gate import CurveGate, CurveStop
+from structsearch.search.gate.curve import CurveGate, CurveStop
 from structsearch.store import RunStore
 
 TINY = ["--population", "4", "--generations", "2", "--epochs", "3", "--workers", "1", "--quiet",

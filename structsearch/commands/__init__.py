@@ -58,7 +58,6 @@ def _note(message, category, filename, lineno, file=None, line=None) -> None:
 
 def _folder_of(filename) -> str:
     """The folder a failed write was in (the current one when the error names no file)."""
-
     if not filename:
         return "."
     path = Path(filename)

@@ -73,7 +73,6 @@ def positive_number(text: str) -> float:
 
 def memory_size(text: str) -> int:
     """Bytes from ``8G``, ``512M``, ``1.5GB`` or a plain number of bytes."""
-
     try:
         return parse_size(text)
     except ValueError as error:

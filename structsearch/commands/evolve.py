@@ -22,9 +22,9 @@ from structsearch.report import write_report
 from structsearch.runs import new_run_dir
 from structsearch.search.baseline import comparison_table, random_baseline
 from structsearch.search.display import LiveView, summary_json, summary_table, write_outputs
-from structsearch.search.engine import RESUME_CHANGES, Search
+from structsearch.search.engine import DRY_RUN_KEY, RESUME_CHANGES, Search
 from structsearch.search.executors import EXECUTORS
-from structsearch.search.gate import audit_summary
+from structsearch.search.gate.audit import audit_summary
 from structsearch.search.space import DEFAULT_SPACE, SPACE_TABLES, load_space_with_changes
 from structsearch.store import STORE_NAME, RunStore
 from structsearch.tasks.tabular import TABULAR_TASKS
@@ -54,7 +54,6 @@ def add_space_options(parser) -> None:
 
 def space_changes(args, options: dict[str, str]) -> list[tuple[str, object]]:
     """The file < ``--params`` < ``--set`` and the dedicated options."""
-
     changes = parameter_changes(read_params(args.params), space=True) if getattr(args, "params", None) else []
     return changes + list(args.set or []) + option_changes(args, options)
 
@@ -90,9 +89,6 @@ def add_parser(commands) -> None:
     add_memory_option(parser)
 
 
-DRY_RUN_KEY = "dry_run"
-
-
 def make_executor(args):
     if args.dry_run:
         given = [option for option, value in (("--workers", args.workers), ("--scheduler", args.scheduler),
@@ -111,7 +107,6 @@ def make_executor(args):
 
 def _resume_extension(args) -> dict[str, object]:
     """The changes ``--resume`` accepts (where the search stops), or a one-line refusal."""
-
     given = [option for option in SPACE_OPTIONS if getattr(args, option) is not None]
     if args.selection is not None:
         with RunStore.open(args.resume, kind="evolve") as store:
@@ -166,8 +161,7 @@ def run(args) -> int:
             baseline_dir = _baseline_dir(args, args.runs, run_dir.name, overwrite=args.overwrite)
             baseline_store = False
             search = Search.start(space, run_dir, executor, args.data_dir, view)
-            if args.dry_run:  # stand-in accuracies: the run says so, and only a dry run resumes it
-                search.store.set_meta(DRY_RUN_KEY, True)
+            if args.dry_run:  # stand-in accuracies: the store says so (Search.start), and only a dry run resumes it
                 console.print(f"{run_dir}: a dry run; candidates are scored by structure, nothing trains")
             if baseline_dir is not None:  # part of the run: --resume finishes it
                 search.store.set_meta(BASELINE_KEY, {"selection": "random", "dir": baseline_dir.name,
@@ -186,8 +180,6 @@ def run(args) -> int:
                 console.print(f"the random baseline: {spent:,} training epochs into {baseline_dir}")
                 baseline = Search.start(random_baseline(search.space, spent), baseline_dir, executor,
                                         search.data_dir, view)
-                if args.dry_run:
-                    baseline.store.set_meta(DRY_RUN_KEY, True)
             baseline.run()
     except KeyboardInterrupt:
         if search is not None:
@@ -224,7 +216,6 @@ def run(args) -> int:
 
 def _report(console, runs) -> None:
     """Write report.html into the first run; a report that fails is a note, never a lost search."""
-
     try:
         path = write_report(runs)
     except (StructsearchError, OSError, ValueError) as error:
@@ -241,7 +232,6 @@ def _resumed_baseline(args, run_dir: Path) -> tuple[Path | None, bool]:
     baseline (finished or not: a finished one is reported again, never deleted), made when it is
     missing or empty, and otherwise refused unless ``--overwrite`` (which replaces only a run of
     structsearch)."""
-
     with RunStore.open(run_dir, kind="evolve") as store:
         recorded = store.meta(BASELINE_KEY)
     if not recorded and not args.baseline:
@@ -262,5 +252,4 @@ def _resumed_baseline(args, run_dir: Path) -> tuple[Path | None, bool]:
 
 def _baseline_dir(args, runs, name: str, overwrite: bool):
     """The folder of ``--baseline``'s run, made before any training (so a clash costs nothing)."""
-
     return new_run_dir(f"{name}-random", runs, overwrite=overwrite) if args.baseline else None

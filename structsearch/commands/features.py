@@ -70,7 +70,6 @@ def run(args) -> int:
 
 def _load(source, data_dir):
     """(model, input names or None, image shape or None, stability or None, folder for the plot)."""
-
     if source.is_file() and source.suffix == ".skops":
         estimator = load(source)
         if not isinstance(estimator, SparseMLPClassifier):
@@ -92,7 +91,6 @@ def _load(source, data_dir):
 
 def _accumulated(source, model):
     """WAST's accumulated strength, as `structsearch train` recorded it."""
-
     trace = source / "input_importance.json" if source.is_dir() else None
     data = parse_json(read_bounded(trace, "json"), trace) if trace is not None and trace.is_file() else {}
     values = data.get("accumulated") if isinstance(data, dict) else None

@@ -40,7 +40,6 @@ def add_parser(commands) -> None:
 
 def run(args) -> int:
     """Run the trials, print the best parameters, write them as TOML."""
-
     from optuna.trial import TrialState
 
     if args.out:  # refused before any trial runs

@@ -38,7 +38,6 @@ TRAIN_OPTIONS = {
 def add_train_options(parser) -> None:
     """The options of a train file's keys (``structsearch train`` and ``structsearch prune``): each
     option's type, help, allowed values and default come from the key's declaration."""
-
     parser.add_argument("--params", help="a [params] file written by `structsearch study` (options override it)")
     parser.add_argument("--task-option", action="append", type=key_value, metavar="KEY=VALUE",
                         help="a task option, e.g. train_size=5000 (repeatable)")
@@ -49,7 +48,6 @@ def add_train_options(parser) -> None:
 
 def train_config(args):
     """The run configuration of the TOML file, ``--params`` and the options; and the dotted keys given."""
-
     data = read_toml(args.config) if args.config else {}
     changes = parameter_changes(read_params(args.params)) if args.params else []
     changes += [(f"task.{key}", value) for key, value in args.task_option or []]

@@ -170,7 +170,6 @@ def correlations(store: RunStore) -> list[dict]:
 
 def predictor_comparison(store: RunStore, seed: int = 0) -> list[dict]:
     """R² of each regressor: single 10 % split (the source's protocol) beside 5-fold CV."""
-
     rows = [c for c in store.candidates() if c.status == "ok" and c.features]
     if len(rows) < 10:
         return []
@@ -224,7 +223,6 @@ def run_reber_priors(config: ReberPriorsConfig) -> Path:
 
     One run store per cell: ``<run>/<cell>/run.db``.  ``--resume <run>`` continues every cell.
     """
-
     cells = [check_cell(c.strip()) for c in config.cells.split(",") if c.strip()]
     if config.resume:
         base = Path(config.resume)

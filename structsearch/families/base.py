@@ -343,7 +343,6 @@ def genotype_from_bytes(blob: bytes, source: str = "genotype"):
 
 def load_genotype(path, validate: bool = True):
     """A genotype file of any registered family."""
-
     path = Path(path)
     return parse_genotype(read_bytes(path), path, lambda data: reader_of(data).genotype_type, validate)
 

@@ -258,7 +258,6 @@ class ConvGenotype(GenotypeFile):
 
     def to_bytes(self) -> bytes:
         """Compressed npz arrays (never pickle); operations as a unicode array, so any ``conv<k>`` fits."""
-
         arrays = {"meta": np.array([self.in_channels, self.n_classes, len(self.stages)])}
         for i, stage in enumerate(self.stages):
             arrays[f"ops{i}"] = np.array(stage.ops, dtype=str)

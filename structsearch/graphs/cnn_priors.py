@@ -136,8 +136,6 @@ def randwire_er(nodes: list[int], widths: list[int], rng: np.random.Generator, p
     return randwire(nodes, widths, rng, "erdos-renyi", p=p, in_channels=in_channels, n_classes=n_classes)
 
 
-
-
 def __getattr__(name: str):
     """``CONV_PRIORS`` of 0.2 (the builders by name); the convolutional priors now live with their family
     (``structsearch.families.FAMILIES["cnn"].priors``). It works until structsearch 0.3."""

@@ -234,7 +234,6 @@ class LayeredGraph(GenotypeFile):
 
     def to_networkx(self):
         """A ``networkx.DiGraph`` with node attributes ``layer`` and ``kind``."""
-
         graph = nx.DiGraph(n_inputs=self.n_inputs, n_outputs=self.n_outputs, recurrent=self.recurrent)
         kinds = self.node_kinds()
         graph.add_nodes_from((i, {"layer": int(layer), "kind": kinds[i]}) for i, layer in enumerate(self.layers))
@@ -289,7 +288,6 @@ class LayeredGraph(GenotypeFile):
 
     def to_bytes(self) -> bytes:
         """Compact serialisation: compressed npz arrays (never pickle)."""
-
         buffer = io.BytesIO()
         np.savez_compressed(buffer, meta=np.array([self.n_inputs, self.n_outputs, int(self.recurrent)]),
                             layers=self.layers.astype(np.int32), src=self.src.astype(np.int32),
@@ -355,7 +353,6 @@ class LayeredGraph(GenotypeFile):
         Layer ``t``'s block reads the layers its incoming edges come from, in ascending order;
         a connection's column is the source node's position in the concatenation of those layers.
         """
-
         widths = self.layer_widths()
         position = self.position_in_layer()
         src_layer, dst_layer = self.layers[self.src], self.layers[self.dst]

@@ -133,7 +133,6 @@ def insert_subgraph(graph: LayeredGraph, rng: np.random.Generator, max_width: in
 
 def insert_motif(graph: LayeredGraph, rng: np.random.Generator, names: tuple[str, ...] | None = None) -> LayeredGraph:
     """Place one catalogue motif on existing nodes at a random depth."""
-
     names = names or tuple(MOTIFS)
     pattern = MOTIFS[names[int(rng.integers(len(names)))]]
     depth = graph.output_layer
@@ -541,7 +540,6 @@ def _bridge_layer(graph: LayeredGraph, rng: np.random.Generator) -> int:
     """A cut: the last hidden layer kept before the swap.  Cuts just before the deeper end of a
     bridge (an edge whose removal disconnects the undirected graph) are preferred; without
     bridges any hidden layer may be the cut."""
-
     hidden_layers = set(range(1, graph.output_layer))
     undirected = nx.Graph(list(zip(graph.src.tolist(), graph.dst.tolist(), strict=True)))
     cuts = {int(max(graph.layers[u], graph.layers[v])) - 1 for u, v in nx.bridges(undirected)}

@@ -258,7 +258,6 @@ def motif_composed(layer_sizes: list[int], motif_mix: dict[str, float], n_motifs
     ----------
     Milo et al. (2002), "Network motifs: simple building blocks of complex networks", Science 298.
     """
-
     if len(layer_sizes) < 2 or any(int(s) <= 0 for s in layer_sizes):
         raise ConfigError(f"layer_sizes must be at least two positive sizes, got {layer_sizes}")
     if n_motifs < 1:
@@ -290,7 +289,6 @@ def motif_informed(layer_sizes: list[int], census, n_motifs: int, rng: np.random
                    recurrent: bool = False) -> LayeredGraph:
     """:func:`motif_composed` with its motif mix taken from a census (a file of
     ``structsearch motifs --out`` or its loaded dict): the over-represented motifs, weighted by z."""
-
     data = census if isinstance(census, dict) else load_census(census)
     return motif_composed(layer_sizes, motif_mix(data, str(census) if not isinstance(census, dict) else "census"),
                           n_motifs, rng, recurrent)

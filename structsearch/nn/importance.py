@@ -34,7 +34,6 @@ MEASURES = ("strength", "degree")  # of a trained model; "accumulated" needs the
 
 def input_importance(model, measure: str = "strength") -> np.ndarray:
     """One value per input of a :class:`~structsearch.nn.mlp.SparseMLP` (see the module docstring)."""
-
     if measure not in MEASURES:
         raise ConfigError(f"importance measure {measure!r}: known: {', '.join(MEASURES)}")
     if not isinstance(model, SparseMLP):

@@ -194,7 +194,6 @@ class SparseRecurrentNet(nn.Module):
 
 def dense_equivalent(embedding: int, hidden: list[int], n_classes: int = 2):
     """A fully connected layered genotype (each layer reads the previous one completely)."""
-
     sizes = [embedding, *hidden, n_classes]
     starts = np.concatenate([[0], np.cumsum(sizes)])
     src, dst = [], []

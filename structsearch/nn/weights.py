@@ -126,7 +126,6 @@ class NodeWeights:
 
 def checksum(arrays: dict[str, np.ndarray]) -> str:
     """SHA-256 of a weights file's tensors: names, dtypes, shapes and bytes, in name order."""
-
     digest = hashlib.sha256()
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
@@ -143,7 +142,6 @@ def _layer_nodes(graph: LayeredGraph) -> list[np.ndarray]:
 
 def _parts(model) -> list[tuple]:
     """Every parameter of a decoded model with what its entries are: (kind, parameter, locator)."""
-
     parts = []
     if isinstance(model, SparseMLP):
         for target, (layer, sources) in enumerate(zip(model.layers, model.sources, strict=True), start=1):
@@ -315,7 +313,6 @@ def learned_graph(weights: NodeWeights, graph: LayeredGraph) -> tuple[LayeredGra
     gates (ties: the larger summed |weight|).  Neurons the training left without a path from an
     input or to an output are removed (they no longer shape the output; the count is returned).
     The result's tags are ``graph``'s node ids, for :func:`renumber`."""
-
     table = weights.tables["edge"]
     src, dst, value = table.index["src"], table.index["dst"], np.abs(table.channels["value"])
     radix = graph.n_nodes

@@ -159,7 +159,6 @@ class PerformancePredictor:
 
     def rank(self, genotypes: list) -> list[tuple[object, float]]:
         """The genotypes with their predictions, best (highest) predicted first."""
-
         if not genotypes:
             return []
         predictions = self.predict([graph_features(g) for g in genotypes])

@@ -6,18 +6,9 @@ The package itself exports nothing, so a worker process that only trains candida
 :mod:`structsearch.api`. The names this package exported in 0.2 still work until 0.3, each with a
 :class:`DeprecationWarning`.
 """
-import importlib
-import warnings
 
-_MOVED = {"Search": "structsearch.search.engine", "SearchOutcome": "structsearch.search.engine",
-          "SearchSpace": "structsearch.search.space", "builtin_spaces": "structsearch.search.space",
-          "load_space": "structsearch.search.space"}
+from structsearch.registry import moved
 
-
-def __getattr__(name: str):
-    if name not in _MOVED:
-        raise AttributeError(f"module 'structsearch.search' has no attribute {name!r}")
-
-    warnings.warn(f"structsearch.search.{name} is now imported from structsearch.api (or {_MOVED[name]}); "
-                  "the old path works until structsearch 0.3", DeprecationWarning, stacklevel=2)
-    return getattr(importlib.import_module(_MOVED[name]), name)
+__getattr__ = moved({"Search": "structsearch.search.engine", "SearchOutcome": "structsearch.search.engine",
+                     "SearchSpace": "structsearch.search.space", "builtin_spaces": "structsearch.search.space",
+                     "load_space": "structsearch.search.space"}, __name__)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from structsearch.errors import DataError
-from structsearch.search.gate import draw_audit
+from structsearch.search.gate.audit import draw_audit
 
 
 @dataclass

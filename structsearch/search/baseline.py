@@ -71,7 +71,6 @@ def random_baseline(space: SearchSpace, epochs: int) -> SearchSpace:
 def comparison_table(runs: dict[str, RunStore]):
     """A rich table: per run, the best validation accuracy within each share of the first run's
     epochs, and the test accuracy of each run's final pick."""
-
     curves = {name: trajectory(store.candidates()) for name, store in runs.items()}
     first = next(iter(curves.values()))
     budget = first[-1][0] if first else 0

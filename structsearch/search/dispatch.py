@@ -19,7 +19,7 @@ from structsearch.limits import available_cores
 from structsearch.search import genes as training_genes
 from structsearch.search import worker
 from structsearch.search.admission import duplicate_result
-from structsearch.search.gate import score_generation
+from structsearch.search.gate.audit import score_generation
 from structsearch.search.genome import Individual
 from structsearch.search.shared import stopping_medians
 from structsearch.search.space import BudgetConfig
@@ -55,10 +55,17 @@ class Ledger:
     clock: Callable[[], float]
     trained: int = 0
     spent_epochs: int = 0  # training epochs of every trained candidate (the budget's unit)
-    reserved_epochs: int = 0  # epochs the running candidates may still spend
-    in_flight: int = 0
     stop: str | None = None  # why the budget stopped a generation part-way
-    planned: dict[int, int] = field(default_factory=dict)  # running candidate id → its epochs
+    running: dict[int, int] = field(default_factory=dict)  # running candidate id → the epochs it may spend
+
+    @property
+    def in_flight(self) -> int:
+        return len(self.running)
+
+    @property
+    def reserved_epochs(self) -> int:
+        """Epochs the running candidates may still spend."""
+        return sum(self.running.values())
 
     def exhausted(self, running: int = 0, reserved: int = 0) -> str | None:
         """Why no further candidate may start (with ``running`` candidates that may still spend
@@ -85,16 +92,13 @@ class Ledger:
                     return
                 yield None  # the running candidates may spend the rest: wait for one to finish
             made = job(child)
-            self.planned[child.id] = made.training.epochs
-            self.reserved_epochs += made.training.epochs
-            self.in_flight += 1
+            self.running[child.id] = made.training.epochs
             yield made.to_json()
 
     def finished(self, child: Individual, cost: int) -> None:
         self.trained += 1
-        self.in_flight -= 1
         self.spent_epochs += cost
-        self.reserved_epochs -= self.planned.pop(child.id, 0)
+        self.running.pop(child.id, None)
 
 
 def make_job(search, generation: int, child: Individual, index: int, medians) -> worker.Job:

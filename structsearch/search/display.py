@@ -134,7 +134,6 @@ def summary_rows(search, top: int = 5) -> list[list[str]]:
 def summary_table(search, top: int = 5, width: int | None = None) -> Table:
     """The best candidates; the id, structure and origin wrap and are never cut (the other columns go
     first when the terminal is narrow)."""
-
     columns = [Column("id", identifies=True, justify="right"), Column("gen", priority=2, justify="right"),
                Column("structure", identifies=True), Column("connections", priority=3, justify="right"),
                Column("val acc", priority=5, justify="right"), Column("test acc", priority=4, justify="right"),
@@ -144,7 +143,6 @@ def summary_table(search, top: int = 5, width: int | None = None) -> Table:
 
 def summary_json(search, top: int = 5) -> str:
     """The best candidates as JSON (``evolve --json``)."""
-
     return json.dumps({"run": str(search.run_dir), "best": summary_records(search, top)})
 
 

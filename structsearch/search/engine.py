@@ -7,7 +7,7 @@ One generation:
    (:func:`~structsearch.search.genome.make_offspring`).  Generation 0 is drawn from the priors.
 2. **Deduplicate** — a child whose graph hash (and cell) was trained before reuses that result.
 3. **Gate** — the predictor scores the new children and only the top (1 − f) train
-   (:class:`~structsearch.search.gate.PredictorGate`).  Every child is stored at once, with its
+   (:class:`~structsearch.search.gate.structure.PredictorGate`).  Every child is stored at once, with its
    features and gate decision, in one transaction.
 4. **Train** — the kept children go to the executor; each result is stored the moment it arrives.
 5. **Select** survivors — tournament with elitism, regularized (aging) evolution (the youngest
@@ -42,12 +42,9 @@ from structsearch import seeds
 from structsearch.errors import ConfigError, DataError
 from structsearch.search.admission import Admission, replay
 from structsearch.search.dispatch import GenerationStats, Ledger, candidate_seed, train_generation
-from structsearch.search.gate import (
-    PredictorGate,
-    audit_summary,
-    candidate_features,
-    refit_curve_gate,
-)
+from structsearch.search.gate.audit import audit_summary
+from structsearch.search.gate.curve import refit_curve_gate
+from structsearch.search.gate.structure import PredictorGate, candidate_features
 from structsearch.search.genome import Individual, make_offspring, random_individual
 from structsearch.search.inheritance import WeightsKeeper
 from structsearch.search.selection import DeapRandom, assign_crowding, select_parents, select_survivors
@@ -58,6 +55,7 @@ from structsearch.store import RunStore
 TRAINED = ("ok", "failed", "diverged", "stopped-early")
 RESUME_CHANGES = ("evolution.generations", "budget.max_candidates", "budget.max_hours", "budget.max_epochs")
 STATE_KEY = "search_state"
+DRY_RUN_KEY = "dry_run"  # set in the store of a search whose executor does not train (stand-in accuracies)
 
 
 @dataclass
@@ -168,6 +166,8 @@ class Search:
         store = RunStore.create(run_dir, config, kind="evolve")
         search = cls(space, store, executor, data_dir, view)
         store.set_meta("input_shape", list(search.task.input_shape))  # for the report's input-importance image
+        if not getattr(executor, "trains", True):
+            store.set_meta(DRY_RUN_KEY, True)
         return search
 
     @classmethod

@@ -32,6 +32,7 @@ class StructureScoreExecutor:
     """Scores each job with :func:`structure_score`, in this process, one after another."""
 
     workers = 1
+    trains = False  # a search started on it is stored as a dry run (Search.start)
 
     def run(self, jobs: Iterable[str | None]) -> Iterator[str]:
         for text in jobs:

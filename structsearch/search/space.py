@@ -393,8 +393,6 @@ class BudgetConfig:
         return self
 
 
-
-
 @document_settings
 @dataclass
 class StudySpace:

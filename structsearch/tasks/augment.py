@@ -53,7 +53,6 @@ class ImageAugment:
 
 def image_augment(input_shape: tuple[int, ...], crop: int, flip: bool) -> ImageAugment | None:
     """The augmentation of a task with images of ``input_shape`` ((H, W) or (C, H, W)), or None."""
-
     augment = ImageAugment(image_shape(input_shape), crop, bool(flip))
     return augment if augment.active else None
 
@@ -63,7 +62,6 @@ def image_task(name: str, images: tuple[np.ndarray, np.ndarray, np.ndarray, np.n
                seed: int, augment_crop: int, augment_flip: bool):
     """The shared tail of the image loaders: uint8 ``images`` (train x, y, test x, y) subsampled
     (stratified, seeded), scaled to [0, 1] (or standardised), split and given their augmentation."""
-
     if scaling not in ("unit", "standardize"):
         raise ConfigError(f"scaling must be 'unit' or 'standardize', got {scaling!r}")
     x_train, y_train, x_test, y_test = images

@@ -113,7 +113,6 @@ def _read_bytes(path: Path) -> bytes:
 
 def _download(url: str, target: Path, sha256: str) -> None:
     """Fetch ``url`` into ``target`` with a progress bar, keeping it only if its sha256 matches."""
-
     part = target.with_suffix(target.suffix + ".part")
     digest = hashlib.sha256()
     with urllib.request.urlopen(url, timeout=20) as response, open(part, "wb") as out:

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.io import loadmat
-from sklearn.datasets import load_digits as sklearn_digits
 
 from structsearch.errors import ConfigError, DataError
 from structsearch.limits import check_file
@@ -53,7 +51,7 @@ def load_digits(
     seed: int = 0,
 ) -> Task:
     """UCI optical digits as shipped with scikit-learn; pixels 0–16 scaled to [0, 1] or standardised."""
-
+    from sklearn.datasets import load_digits as sklearn_digits  # a worker imports scikit-learn only for it
     if scaling not in ("unit", "standardize"):
         raise ConfigError(f"scaling must be 'unit' or 'standardize', got {scaling!r}")
     bunch = sklearn_digits()
@@ -87,6 +85,7 @@ def _madelon_uci(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
 
 def _madelon_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.io import loadmat  # as scikit-learn above: not in every worker
     try:
         mat = loadmat(path)
     except Exception as error:  # scipy raises several types for a damaged file
@@ -132,7 +131,6 @@ def read_higgs_csv(path: Path, label: str = "auto") -> tuple[np.ndarray, np.ndar
     ``label`` is ``first``, ``last`` or ``auto`` (the column whose values are all 0 or 1, checking
     the first column before the last).
     """
-
     check_file(path, "table")
     try:
         first_line = path.open().readline()
@@ -211,7 +209,6 @@ def load_arrays(path: str = "", validation_fraction: float = 0.2, seed: int = 0)
     """The table in ``path`` (``x``, ``y`` and ``n_classes``, no pickle): a stratified validation
     share of its rows, the rest to train; its test split is the validation split (the table's own
     test rows stay with whoever holds them)."""
-
     if not path:
         raise DataError("arrays: needs path = an .npz file of x, y and n_classes (StructureSearchClassifier "
                         "writes one)")
@@ -231,7 +228,6 @@ def arrays_task(x: np.ndarray, y: np.ndarray, n_classes: int, validation_fractio
     """A Task over arrays: a stratified ``validation_fraction`` of the rows held out (none with
     ``validation_fraction`` 0, or where holding rows out would leave a class without training rows:
     then it selects on the training rows); the test split is the validation split."""
-
     kept = held = np.arange(y.size)
     if validation_fraction > 0:
         train_rows, val_rows = stratified_split(y, validation_fraction, np.random.default_rng(seed))
@@ -252,7 +248,6 @@ def load_csv(path: str = "", label: str = "label", test_fraction: float = 0.2, v
     """A CSV with a header row: ``label`` names the label column (numbers or strings; classes are
     its distinct values in sorted order), every other column must be numeric.  Stratified test
     and validation splits; standardisation fitted on the training rows only."""
-
     if not path:
         raise DataError("csv: needs path = a CSV file with a header row (and label = its label column)")
     check_file(path, "table")

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
-from sklearn.linear_model import BayesianRidge
-from sklearn.preprocessing import StandardScaler
 
 from structsearch.train_callbacks import Callback, StopTraining
 
@@ -74,6 +72,8 @@ def fit_curve_gate(names: list[str], features: list[dict], curves: list[list[flo
                    epochs: int, threshold: float) -> CurveGate:
     """The curve model from each trained row's ``features`` (by ``names``), the first ``epochs`` of
     its validation curve, and its final validation accuracy."""
+    from sklearn.linear_model import BayesianRidge  # only where it is fitted: the workers load this module
+    from sklearn.preprocessing import StandardScaler
 
     x = np.array([[row.get(name, np.nan) for name in names] + curve[:epochs]
                   for row, curve in zip(features, curves, strict=True)], dtype=float)

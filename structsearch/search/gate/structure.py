@@ -94,7 +94,6 @@ class PredictorGate:
     def refit(self, features: list[dict], targets: list[float]) -> None:
         """Fit the online predictor on every row so far and the pretrain rows (the search calls it
         once there are ``warmup`` of them together)."""
-
         predictor = PerformancePredictor(self.config.model, "val_accuracy", self.names, self.seed)
         x = np.array([[row.get(name, np.nan) for name in self.names] for row in features], dtype=float)
         y = np.asarray(targets, dtype=float)

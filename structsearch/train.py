@@ -95,6 +95,7 @@ class TrainResult:
     peak_memory_mb: float = 0.0
     curves: dict[str, list] = field(default_factory=dict)
     proxies: dict[str, float | None] = field(default_factory=dict)  # zero-cost proxies at initialisation
+    cost_macs: int = 0  # the training's compute (structsearch.compute.candidate_cost), set by its caller
     # parameter → its optimizer state at the selected epoch (Trainer(keep_optimizer=True)); not serialised
     optimizer_state: dict | None = field(default=None, repr=False, compare=False)
 

@@ -16,12 +16,14 @@ from structsearch.commands._options import (
     option_changes,
     positive_int,
 )
+from structsearch.compute import format_macs
 from structsearch.errors import ConfigError, StructsearchError
 from structsearch.overrides import parameter_changes, read_params
 from structsearch.report import write_report
 from structsearch.runs import new_run_dir
-from structsearch.search.baseline import comparison_table, random_baseline
+from structsearch.search.baseline import budget_unit, comparison_table, random_baseline
 from structsearch.search.display import LiveView, summary_json, summary_table, write_outputs
+from structsearch.search.display import spent as spent_line
 from structsearch.search.engine import DRY_RUN_KEY, RESUME_CHANGES, Search
 from structsearch.search.executors import EXECUTORS
 from structsearch.search.gate.audit import audit_summary
@@ -30,6 +32,7 @@ from structsearch.store import STORE_NAME, RunStore
 from structsearch.tasks.tabular import TABULAR_TASKS
 
 BASELINE_KEY = "baseline"  # the run store's record that a baseline was asked for
+BUDGET_WORDS = {"macs": "training compute", "epochs": "training epochs"}
 
 # option → the dotted key of the search space it overrides
 SPACE_OPTIONS = {
@@ -165,21 +168,25 @@ def run(args) -> int:
                 console.print(f"{run_dir}: a dry run; candidates are scored by structure, nothing trains")
             if baseline_dir is not None:  # part of the run: --resume finishes it
                 search.store.set_meta(BASELINE_KEY, {"selection": "random", "dir": baseline_dir.name,
-                                                     "budget": "the training epochs the search spent"})
+                                                     "budget": f"the {BUDGET_WORDS[budget_unit(space)]} the "
+                                                               "search spent"})
         outcome = search.run()
         if baseline_dir is not None:
-            spent = search.ledger.spent_epochs
+            unit = budget_unit(search.space)
+            spent = search.ledger.spent_macs if unit == "macs" else search.ledger.spent_epochs
+            said = f"{format_macs(spent)} of training compute" if unit == "macs" else f"{spent:,} training epochs"
+            key = "max_macs" if unit == "macs" else "max_epochs"
             search.store.set_meta(BASELINE_KEY, {"selection": "random", "dir": baseline_dir.name,
-                                                 "budget": "the training epochs the search spent",
-                                                 "max_epochs": max(1, spent)})
+                                                 "budget": f"the {BUDGET_WORDS[unit]} the search spent",
+                                                 key: max(1, spent)})
             if baseline_store:
-                console.print(f"the random baseline: continuing {baseline_dir} to {spent:,} training epochs")
+                console.print(f"the random baseline: continuing {baseline_dir} to {said}")
                 baseline = Search.resume(baseline_dir, executor, search.data_dir, view,
-                                         {"budget.max_epochs": max(1, spent)})
+                                         {f"budget.{key}": max(1, spent)})
             else:
-                console.print(f"the random baseline: {spent:,} training epochs into {baseline_dir}")
-                baseline = Search.start(random_baseline(search.space, spent), baseline_dir, executor,
-                                        search.data_dir, view)
+                console.print(f"the random baseline: {said} into {baseline_dir}")
+                baseline = Search.start(random_baseline(search.space, spent, spent if unit == "macs" else None),
+                                        baseline_dir, executor, search.data_dir, view)
             baseline.run()
     except KeyboardInterrupt:
         if search is not None:
@@ -192,7 +199,8 @@ def run(args) -> int:
     if not args.json:
         Console().print(summary_table(search))
     console.print(f"{outcome.stopped_by}: {outcome.trained} trained of {outcome.candidates} candidates over "
-                  f"{outcome.generations + 1} generations; {', '.join(str(f) for f in files)}")
+                  f"{outcome.generations + 1} generations ({spent_line(search)}); "
+                  f"{', '.join(str(f) for f in files)}")
     audit = audit_summary(search.history)
     if audit:
         tau = "n/a" if audit["gate_tau_weighted"] is None else f"{audit['gate_tau_weighted']:+.3f}"
@@ -202,7 +210,7 @@ def run(args) -> int:
     if baseline is not None:
         write_outputs(baseline)
         Console().print(comparison_table({search.space.evolution.selection: search.store,
-                                          "random (baseline)": baseline.store}))
+                                          "random (baseline)": baseline.store}, budget_unit(search.space)))
         baseline.store.close()
     summary = summary_json(search) if args.json else None
     search.store.close()

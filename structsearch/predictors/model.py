@@ -51,6 +51,7 @@ def _gradient_boosting(seed):
 
 
 # name → (factory, needs scaling)
+SPREAD_MODELS = ("rf", "bayesian-ridge")  # the models whose predict_spread gives a spread
 MODELS = Registry("predictor model", {
     "rf": (_random_forest, False),
     "adaboost": (_adaboost, False),
@@ -153,6 +154,21 @@ class PerformancePredictor:
         if not hasattr(self, "pipeline_"):
             raise ConfigError("this predictor is not fitted yet; call fit first")
         return self.pipeline_.predict(self._matrix(features))
+
+    def predict_spread(self, features) -> tuple[np.ndarray, np.ndarray] | None:
+        """(mean, standard deviation) of the prediction where the model gives a spread: a random
+        forest's over its trees, Bayesian ridge's posterior; None for the other models."""
+        if not hasattr(self, "pipeline_"):
+            raise ConfigError("this predictor is not fitted yet; call fit first")
+        model = self.pipeline_[-1]
+        x = self.pipeline_[:-1].transform(self._matrix(features))
+        if isinstance(model, RandomForestRegressor):
+            trees = np.stack([tree.predict(x) for tree in model.estimators_])
+            return trees.mean(axis=0), trees.std(axis=0)
+        if isinstance(model, BayesianRidge):
+            mean, std = model.predict(x, return_std=True)
+            return np.asarray(mean), np.asarray(std)
+        return None
 
     def score(self, features, y) -> float:
         return float(r2_score(np.asarray(y, dtype=float), self.predict(features)))

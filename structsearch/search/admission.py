@@ -1,8 +1,8 @@
 """Admission: which children of a generation train. A child whose genotype was trained before reuses
-that result; the gate scores the new ones and drops the weakest (a random sample of the dropped
-trains anyway, for the gate's audit); every child is stored at once with its features and the
-gate's decision. After a crash, :func:`replay` checks that the replayed children are the stored ones
-and picks up where they were."""
+that result; the gate scores the new ones (a pool of them, with ``[gate] pool``) and drops the
+weakest (a random sample of the dropped trains anyway, for the gate's audit); every child is stored
+at once with its features and the gate's decision. After a crash, :func:`replay` checks that the
+replayed children are the stored ones and picks up where they were."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ class Decision:
     prediction: float | None
     kept: bool
     audit_weight: float | None = None  # dropped, but trained for the gate's audit: its sampling weight
+    spread: float | None = None  # the predictor's standard deviation (ucb, thompson)
+    acquisition: float | None = None  # the value the pool was ranked by (ucb, thompson)
 
 
 def duplicate_result(original, candidate) -> dict:
@@ -58,16 +60,23 @@ class Admission:
         features = [self.features(child, seed_of(index)) for index, child in enumerate(children)]
         gated = gated and self.space.gate.stage != "curve"  # the curve stage acts during training
         novel = list(first)
-        predictions, keep = (self.gate.decide([features[first[key]][0] for key in novel]) if gated
-                             else ([None] * len(novel), [True] * len(novel)))
+        sizes = [self.space.family.size(children[first[key]].graph)[0] for key in novel]
+        predictions, keep, scored = (self.gate.decide([features[first[key]][0] for key in novel], sizes, generation)
+                                     if gated else ([None] * len(novel), [True] * len(novel), None))
         decisions = {key: Decision(p, k) for key, p, k in zip(novel, predictions, keep, strict=True)}
+        if scored is not None and self.space.gate.acquisition != "mean":
+            for k, key in enumerate(novel):
+                decisions[key].spread = float(scored.std[k])
+                decisions[key].acquisition = float(scored.value[k])
         stats.scored = len(novel) if gated and self.gate.active else 0
+        if stats.scored:
+            stats.gate_model = self.gate.choice
         dropped = [key for key in novel if not decisions[key].kept]
         for index, weight in draw_audit(self.space.seed, generation, dropped, self.space.gate.audit).items():
             decisions[dropped[index]].audit_weight = weight
         rows, pending = [], []
         for index, (child, (values, meta)) in enumerate(zip(children, features, strict=True)):
-            child.features = values
+            child.features, child.generation = values, generation
             row = {"genotype": child.graph, "parents": child.parents, "generation": generation,
                    "origin": child.origin, "features": values, "feature_meta": meta,
                    "attributes": child.attributes, "content_hash": child.key}
@@ -83,6 +92,8 @@ class Admission:
             child.prediction = decision.prediction
             meta["gate"] = {"prediction": decision.prediction, "kept": decision.kept,
                             "active": decision.prediction is not None}
+            if decision.acquisition is not None:
+                meta["gate"].update(spread=decision.spread, acquisition=decision.acquisition)
             if sibling:
                 meta["gate"]["sibling"] = True  # its result is copied after training
             if decision.audit_weight:
@@ -114,7 +125,7 @@ def replay(run_dir, generation: int, children: list, stored: list, stats, known:
                         "from the saved random state; the store was changed or written by another version")
     pending = []
     for child, candidate in zip(children, stored, strict=True):
-        child.id = candidate.id
+        child.id, child.generation = candidate.id, generation
         child.features = candidate.features
         gate = candidate.feature_meta.get("gate")
         child.prediction = gate["prediction"] if gate else None

@@ -3,8 +3,10 @@
 A structure search earns its keep only if it finds better candidates per unit of training than
 drawing them from the priors (Li & Talwalkar 2019; Yang et al. 2020).  ``structsearch evolve
 --baseline random`` runs random search (``selection = "random"``, no gate) with the same seed and
-exactly the training epochs the search spent, and prints both best-so-far curves side by side.
-The benchmark ``benchmarks/search_efficiency.py`` uses the same trajectories.
+exactly the budget the search spent, in the search's own unit: its training compute (MACs) when
+its budget is ``max_macs``, else its training epochs. It prints both best-so-far curves side by
+side, the compute each spent and the test accuracy of each one's pick. The benchmark
+``benchmarks/search_efficiency.py`` uses the same trajectories.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import math
 
 from rich.table import Table
 
+from structsearch.compute import format_macs
 from structsearch.search.space import SearchSpace
 from structsearch.store import Candidate, RunStore
 
@@ -27,12 +30,21 @@ def trained(candidates: list[Candidate]) -> list[Candidate]:
     return sorted(rows, key=lambda c: (c.metrics.get("budget_spent", math.inf), c.id))
 
 
-def trajectory(candidates: list[Candidate]) -> list[tuple[int, float, Candidate | None]]:
-    """``(epochs spent, best validation accuracy so far, that best candidate)`` after each trained
-    candidate, in the order they finished."""
+UNITS = {"epochs": ("budget_spent", "cost_epochs"), "macs": ("macs_spent", "cost_macs")}  # spent, cost
+
+
+def budget_unit(space: SearchSpace) -> str:
+    """The unit a search's budget counts: ``macs`` with ``max_macs``, else ``epochs``."""
+    return "macs" if space.budget.max_macs else "epochs"
+
+
+def trajectory(candidates: list[Candidate], unit: str = "epochs") -> list[tuple[int, float, Candidate | None]]:
+    """``(budget spent, best validation accuracy so far, that best candidate)`` after each trained
+    candidate, in the order they finished; the budget in training ``epochs`` or compute (``macs``)."""
     points, spent, best, pick = [], 0, -math.inf, None
+    total, cost = UNITS[unit]
     for candidate in trained(candidates):
-        spent = candidate.metrics.get("budget_spent", spent + candidate.metrics.get("cost_epochs", 0))
+        spent = candidate.metrics.get(total, spent + candidate.metrics.get(cost, 0))
         accuracy = candidate.metrics.get("val_accuracy")
         if candidate.status in ("ok", "stopped-early") and accuracy is not None and accuracy > best:
             best, pick = accuracy, candidate
@@ -58,27 +70,34 @@ def budget_to_reach(points: list[tuple[int, float, Candidate | None]], target: f
     return math.inf
 
 
-def random_baseline(space: SearchSpace, epochs: int) -> SearchSpace:
-    """``space`` as random search (no gate) with a budget of exactly ``epochs`` training epochs."""
+def random_baseline(space: SearchSpace, epochs: int, macs: int | None = None) -> SearchSpace:
+    """``space`` as random search (no gate, no pool) with a budget of exactly ``epochs`` training
+    epochs, or with ``macs`` exactly that training compute."""
     baseline = copy.deepcopy(space)
     baseline.evolution.selection = "random"
     baseline.evolution.generations = max(baseline.evolution.generations, 10_000)
-    baseline.gate.predictor = "none"
-    baseline.budget.max_candidates, baseline.budget.max_hours, baseline.budget.max_epochs = 0, 0.0, max(1, epochs)
+    baseline.gate.predictor, baseline.gate.pool = "none", 1
+    budget = baseline.budget
+    budget.max_candidates, budget.max_hours = 0, 0.0
+    budget.max_epochs, budget.max_macs = (0, max(1, macs)) if macs is not None else (max(1, epochs), None)
     return baseline.validate()
 
 
-def comparison_table(runs: dict[str, RunStore]):
+def comparison_table(runs: dict[str, RunStore], unit: str = "epochs"):
     """A rich table: per run, the best validation accuracy within each share of the first run's
-    epochs, and the test accuracy of each run's final pick."""
-    curves = {name: trajectory(store.candidates()) for name, store in runs.items()}
+    budget (``epochs`` or ``macs``), the compute it spent, and the test accuracy of its final pick
+    (chosen on validation)."""
+    curves = {name: trajectory(store.candidates(), unit) for name, store in runs.items()}
     first = next(iter(curves.values()))
     budget = first[-1][0] if first else 0
-    table = Table(title=f"best validation accuracy against training epochs spent (of {budget:,})")
+    what = f"training compute spent (of {format_macs(budget)})" if unit == "macs" else \
+        f"training epochs spent (of {budget:,})"
+    table = Table(title=f"best validation accuracy against {what}")
     table.add_column("search", no_wrap=True)
     table.add_column("trained", justify="right")
     for fraction in FRACTIONS:
         table.add_column(f"{fraction:.0%}", justify="right")
+    table.add_column("compute", justify="right")
     table.add_column("test acc of pick", justify="right")
     for name, points in curves.items():
         cells = []
@@ -87,5 +106,6 @@ def comparison_table(runs: dict[str, RunStore]):
             cells.append("–" if math.isinf(best) else f"{best:.4f}")
         _, pick = best_within(points, math.inf)
         test = pick.metrics.get("test_accuracy") if pick is not None else None
-        table.add_row(name, str(len(points)), *cells, "–" if test is None else f"{test:.4f}")
+        compute = sum(int(c.metrics.get("cost_macs", 0) or 0) for c in trained(runs[name].candidates()))
+        table.add_row(name, str(len(points)), *cells, format_macs(compute), "–" if test is None else f"{test:.4f}")
     return table

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from structsearch import seeds
+from structsearch.compute import format_macs
 from structsearch.limits import available_cores
 from structsearch.search import genes as training_genes
 from structsearch.search import worker
 from structsearch.search.admission import duplicate_result
 from structsearch.search.gate.audit import score_generation
 from structsearch.search.genome import Individual
-from structsearch.search.shared import stopping_medians
+from structsearch.search.shared import planned_macs, stopping_medians
 from structsearch.search.space import BudgetConfig
 
 
@@ -39,6 +40,13 @@ class GenerationStats:
     audited: int = 0  # dropped children trained anyway, drawn at random ([gate] audit)
     gate_tau_weighted: float | None = None  # over every scored child, audited ones weighted up
     gate_regret: float | None = None  # estimated dropped children that would have made the top quarter
+    size_kendall_tau: float | None = None  # τ of the connections alone, on the same kept children
+    size_tau_weighted: float | None = None  # and over every scored child, as gate_tau_weighted
+    gate_model: str | None = None  # the model that ranked the pool (the configured one, or "size")
+    spent_macs: int = 0  # the search's training compute when the generation ended
+    unique: int | None = None  # the population after selection: distinct structures,
+    spread: float | None = None  # its feature spread and its mean pairwise distance
+    distance: float | None = None  # (structsearch.diversity.population_spread)
     seconds: float = 0.0
 
 
@@ -49,14 +57,19 @@ def candidate_seed(seed: int, generation: int, index: int) -> int:
 @dataclass
 class Ledger:
     """What a search has spent against its ``budget``; ``clock`` gives the search's elapsed seconds
-    (a resumed search's included). A reused duplicate costs nothing."""
+    (a resumed search's included). A reused duplicate costs nothing. A running candidate reserves the
+    epochs and the compute (MACs) of its full training, so that no candidate starts that could take
+    the search past ``max_epochs`` or ``max_macs``: a search ends within one candidate's cost of its
+    budget, whatever the number of workers."""
 
     budget: BudgetConfig
     clock: Callable[[], float]
     trained: int = 0
-    spent_epochs: int = 0  # training epochs of every trained candidate (the budget's unit)
+    spent_epochs: int = 0  # training epochs of every trained candidate
+    spent_macs: int = 0  # training compute of every trained candidate (cost_macs)
     stop: str | None = None  # why the budget stopped a generation part-way
-    running: dict[int, int] = field(default_factory=dict)  # running candidate id → the epochs it may spend
+    # running candidate id → (epochs, MACs) it may spend
+    running: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def in_flight(self) -> int:
@@ -65,11 +78,16 @@ class Ledger:
     @property
     def reserved_epochs(self) -> int:
         """Epochs the running candidates may still spend."""
-        return sum(self.running.values())
+        return sum(epochs for epochs, _ in self.running.values())
 
-    def exhausted(self, running: int = 0, reserved: int = 0) -> str | None:
+    @property
+    def reserved_macs(self) -> int:
+        """Compute the running candidates may still spend."""
+        return sum(macs for _, macs in self.running.values())
+
+    def exhausted(self, running: int = 0, reserved: int = 0, reserved_macs: int = 0) -> str | None:
         """Why no further candidate may start (with ``running`` candidates that may still spend
-        ``reserved`` epochs), or None."""
+        ``reserved`` epochs and ``reserved_macs``), or None."""
         budget, elapsed = self.budget, self.clock()
         if budget.max_candidates and self.trained + running >= budget.max_candidates:
             return f"budget: {self.trained} candidates trained (max {budget.max_candidates})"
@@ -77,27 +95,33 @@ class Ledger:
             return f"budget: {elapsed / 3600:.2f} h elapsed (max {budget.max_hours} h)"
         if budget.max_epochs and self.spent_epochs + reserved >= budget.max_epochs:
             return f"budget: {self.spent_epochs} training epochs spent (max {budget.max_epochs})"
+        if budget.max_macs and self.spent_macs + reserved_macs >= budget.max_macs:
+            return (f"budget: {format_macs(self.spent_macs)} of training compute spent "
+                    f"(max {format_macs(budget.max_macs)})")
         return None
 
     def admitted(self, pending: list[Individual], job: Callable[[Individual], worker.Job]):
         """The pending children's jobs as JSON, each yielded only while the budget allows it; a
         ``None`` asks the executor to wait for a running candidate to finish first. Sets :attr:`stop`
-        when the budget runs out before every child was sent."""
+        when the budget runs out before every child was sent. A child is admitted while the budget
+        left exceeds what the running candidates may spend: the one sent last may take the search past
+        its budget by at most its own cost."""
         self.stop = None
         for child in pending:
-            while self.exhausted(self.in_flight, self.reserved_epochs) is not None:
+            while self.exhausted(self.in_flight, self.reserved_epochs, self.reserved_macs) is not None:
                 spent = self.exhausted(self.in_flight)  # even if the running ones stop early
                 if spent is not None:  # (with nothing running, the two are the same)
                     self.stop = spent
                     return
                 yield None  # the running candidates may spend the rest: wait for one to finish
             made = job(child)
-            self.running[child.id] = made.training.epochs
+            self.running[child.id] = (made.training.epochs, made.planned_macs)
             yield made.to_json()
 
-    def finished(self, child: Individual, cost: int) -> None:
+    def finished(self, child: Individual, cost: int, macs: int = 0) -> None:
         self.trained += 1
         self.spent_epochs += cost
+        self.spent_macs += macs
         self.running.pop(child.id, None)
 
 
@@ -118,7 +142,9 @@ def make_job(search, generation: int, child: Individual, index: int, medians) ->
                       rewiring=rewiring, training=training, seed=candidate_seed(space.seed, generation, index),
                       medians=medians, curve_gate=curve_gate, median_warmup=space.stopping.warmup_epochs,
                       threads=max(1, available_cores() // max(1, search.executor.workers)), inherit=inherit,
-                      keep=keep, family=space.model.kind)
+                      keep=keep, family=space.model.kind,
+                      planned_macs=planned_macs(child.graph, model, rewiring, training, search.task,
+                                                space.model.kind))
 
 
 def train_generation(search, generation: int, pending: list[Individual], children: list[Individual],
@@ -135,9 +161,11 @@ def train_generation(search, generation: int, pending: list[Individual], childre
         result = worker.JobResult.from_json(text)
         child = by_id[result.id]
         cost = int(result.metrics.get("epochs_run", 0) or 0)
-        metrics = {**result.metrics, "worker": result.worker, "cost_epochs": cost,
+        macs = int(result.metrics.get("cost_macs", 0) or 0)
+        metrics = {**result.metrics, "worker": result.worker, "cost_epochs": cost, "cost_macs": macs,
                    "cost_seconds": round(float(result.seconds.get("total", 0.0)), 3),
                    "budget_spent": ledger.spent_epochs + cost,  # the search's epochs when it finished
+                   "macs_spent": ledger.spent_macs + macs,  # and its compute
                    "search_elapsed": round(search.elapsed, 1)}  # and its seconds: a resume counts them
         birth_key = child.key
         learned, learned_key = search.weights.keep(child, result, metrics, search.population)
@@ -147,7 +175,7 @@ def train_generation(search, generation: int, pending: list[Individual], childre
         if not child.audit_weight:  # an audited child stays out of the search, deduplication included
             search.known.setdefault(child.key, child)
         trained_now[birth_key] = child
-        ledger.finished(child, cost)
+        ledger.finished(child, cost, macs)
         stats.trained += 1
         stats.failed += result.status in ("failed", "diverged")
         search.note_best(child)
@@ -158,7 +186,8 @@ def train_generation(search, generation: int, pending: list[Individual], childre
             result = duplicate_result(original, child)
             search.store.record_result(child.id, result["status"], result["metrics"], reason=result["reason"])
             child.set_fitness(result["status"], result["metrics"])
-    score_generation(stats, pending)
+    stats.spent_macs = ledger.spent_macs
+    score_generation(stats, pending, lambda c: search.space.family.size(c.graph)[0])
 
 
 __all__ = ["GenerationStats", "Ledger", "candidate_seed", "make_job", "train_generation"]

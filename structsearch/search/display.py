@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from structsearch.compute import format_macs
 from structsearch.runs import write_json, write_rows
 from structsearch.search.dispatch import GenerationStats
 from structsearch.search.engine import NullView
@@ -22,6 +23,18 @@ from structsearch.tables import Column, fitted_table
 
 def _accuracy(value) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+
+def _tau(value) -> str:
+    return "n/a" if value is None else f"{value:+.2f}"
+
+
+def spent(search) -> str:
+    """The compute and epochs a search has spent, against its budget where it has one."""
+    budget, ledger = search.space.budget, search.ledger
+    macs = format_macs(ledger.spent_macs) + (f" of {format_macs(budget.max_macs)}" if budget.max_macs else "")
+    epochs = f"{ledger.spent_epochs}" + (f" of {budget.max_epochs}" if budget.max_epochs else "")
+    return f"{macs} trained, {epochs} epochs"
 
 
 def structure(individual: Individual) -> str:
@@ -52,9 +65,11 @@ class LiveView(NullView):
         self.generations = self.progress.add_task("generations", total=evolution.generations + 1,
                                                   completed=search.generation + 1)
         self.candidates = self.progress.add_task("generation –", total=1, completed=0)
-        if search.space.gate.enabled:
-            self.gate_line = f"gate: {search.space.gate.predictor}, estimation fraction " \
-                             f"{search.space.gate.estimation_fraction}"
+        gate = search.space.gate
+        if gate.enabled:
+            self.gate_line = (f"gate: {gate.predictor}, a pool of {gate.pool} × offspring, {gate.acquisition}"
+                              if gate.pool > 1 else f"gate: {gate.predictor}, estimation fraction "
+                                                    f"{gate.estimation_fraction}")
         self.search = search
         self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)
         self.live.start()
@@ -65,6 +80,7 @@ class LiveView(NullView):
         status = Table.grid(padding=(0, 2))
         status.add_row("in flight", f"{search.ledger.in_flight} (workers: {search.executor.workers})")
         status.add_row("trained", f"{search.trained} of {search.store.count()} candidates")
+        status.add_row("compute", spent(search))
         if best is not None:
             status.add_row("best so far", f"#{best.id} val {_accuracy(best.accuracy)} test "
                            f"{_accuracy(best.metrics.get('test_accuracy'))} · {best.graph.connections} connections · "
@@ -87,18 +103,21 @@ class LiveView(NullView):
 
     def generation_done(self, search, stats: GenerationStats) -> None:
         self.progress.update(self.generations, completed=stats.generation + 1)
-        tau = "" if stats.gate_kendall_tau is None else f", gate τ on kept {stats.gate_kendall_tau:+.2f}"
+        tau = "" if stats.gate_kendall_tau is None else (f", gate τ on kept {stats.gate_kendall_tau:+.2f} "
+                                                         f"(connections alone {_tau(stats.size_kendall_tau)})")
         if stats.audited:
-            weighted = "n/a" if stats.gate_tau_weighted is None else f"{stats.gate_tau_weighted:+.2f}"
-            tau += f", audit of {stats.audited}: τ {weighted} (weighted, all scored), regret {stats.gate_regret:.1f}"
+            tau += (f", audit of {stats.audited}: τ {_tau(stats.gate_tau_weighted)} (weighted, all scored; "
+                    f"connections alone {_tau(stats.size_tau_weighted)}), regret {stats.gate_regret:.1f}")
         if search.gate.active:
-            self.gate_line = (f"{search.space.gate.predictor}: generation {stats.generation} kept {stats.kept}, "
-                              f"dropped {stats.dropped}{tau}")
+            self.gate_line = (f"{search.space.gate.predictor} ({stats.gate_model or search.gate.choice}): generation "
+                              f"{stats.generation} kept {stats.kept}, dropped {stats.dropped}{tau}")
         best = search.best
+        spread = "" if stats.spread is None else (f"; population: {stats.unique} unique, spread {stats.spread:.2f}, "
+                                                  f"distance {stats.distance:.2f}")
         self.console.print(
             f"generation {stats.generation}: {stats.children} children, {stats.duplicates} duplicates, "
             f"{stats.dropped} dropped by the gate, {stats.trained} trained ({stats.failed} failed){tau}; "
-            f"best val {_accuracy(best.accuracy if best else None)} ({stats.seconds:.1f} s)")
+            f"best val {_accuracy(best.accuracy if best else None)}; {spent(search)}{spread} ({stats.seconds:.1f} s)")
         self._refresh()
 
     def stop(self) -> None:

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from structsearch import seeds
+from structsearch.diversity import population_spread
 from structsearch.errors import ConfigError, DataError
 from structsearch.search.admission import Admission, replay
 from structsearch.search.dispatch import GenerationStats, Ledger, candidate_seed, train_generation
@@ -53,7 +54,8 @@ from structsearch.search.space import SearchSpace, space_from_dict
 from structsearch.store import RunStore
 
 TRAINED = ("ok", "failed", "diverged", "stopped-early")
-RESUME_CHANGES = ("evolution.generations", "budget.max_candidates", "budget.max_hours", "budget.max_epochs")
+RESUME_CHANGES = ("evolution.generations", "budget.max_candidates", "budget.max_hours", "budget.max_epochs",
+                  "budget.max_macs")
 STATE_KEY = "search_state"
 DRY_RUN_KEY = "dry_run"  # set in the store of a search whose executor does not train (stand-in accuracies)
 
@@ -143,7 +145,7 @@ class Search:
         self.n_inputs = space.n_inputs(self.task)
         space.family.check_task(self.task, space)
         self.gate = PredictorGate(space.gate, space.cells, seeds.derive(space.seed, "gate"), space.genes,
-                                  space.family)
+                                  space.family, space.evolution.n_offspring, space.evolution.selection == "nsga2")
         self.curve_gate = None  # the gate's curve stage, once fitted (refit_gate)
         self.rng = seeds.generator(space.seed, "search")
         self.random = DeapRandom(seeds.derive(space.seed, "selection"))
@@ -231,11 +233,13 @@ class Search:
                     children = self.draw(evolution.population)
                 else:
                     self.refit_gate()
-                    children = (self.draw(evolution.n_offspring) if evolution.selection == "random" else
-                                make_offspring(self.space, self.select_parents(), self.rng))
-                self.run_generation(generation, children, gated=generation > 0)
+                    n = self.gate.pool_size(evolution.n_offspring)  # a pool for the gate to choose from
+                    children = (self.draw(n) if evolution.selection == "random" else
+                                make_offspring(self.space, self.select_parents(n), self.rng))
+                stats = self.run_generation(generation, children, gated=generation > 0)
                 pool = self.population + [c for c in children if c.fitness.valid and not c.audit_weight]
                 self.population = select_survivors(evolution.selection, pool, evolution, self.random)
+                self.generation_done(stats)
                 if self.ledger.stop:  # stopped part-way: not checkpointed, so --resume finishes it
                     # said again now that the candidates that were running have finished
                     stopped_by = self.ledger.exhausted() or self.ledger.stop
@@ -256,9 +260,9 @@ class Search:
         """``count`` candidates drawn from the priors."""
         return [random_individual(self.space, self.n_inputs, self.task.n_classes, self.rng) for _ in range(count)]
 
-    def select_parents(self) -> list[Individual]:
+    def select_parents(self, n: int) -> list[Individual]:
         evolution = self.space.evolution
-        return select_parents(evolution.selection, self.population, evolution.n_offspring, evolution, self.random)
+        return select_parents(evolution.selection, self.population, n, evolution, self.random)
 
     def run_generation(self, generation: int, children: list[Individual], gated: bool) -> GenerationStats:
         """Admit (or, after a crash, replay) and train one generation's children."""
@@ -273,10 +277,17 @@ class Search:
         self.view.generation_started(self, stats, len(pending))
         train_generation(self, generation, pending, children, stats)
         stats.seconds = time.monotonic() - started
+        return stats
+
+    def generation_done(self, stats: GenerationStats) -> None:
+        """Record a generation once its survivors are selected: the population's spread, the event,
+        the live view."""
+        reference = [self.stored_features(c) for c in self.known.values()]
+        stats.__dict__.update(population_spread([self.stored_features(c) for c in self.population], reference,
+                                                [c.key for c in self.population]))
         self.history.append(stats)
         self.store.log_event("generation", **stats.__dict__, best=self.best.id if self.best else None)
         self.view.generation_done(self, stats)
-        return stats
 
     def _features(self, individual: Individual, seed: int | None = None) -> tuple[dict, dict]:
         seed = candidate_seed(self.space.seed, individual.generation, 0) if seed is None else seed
@@ -305,7 +316,10 @@ class Search:
         # in id order: results arrive in whatever order the workers finish, the fit must not depend on it
         rows = sorted((c for c in self.known.values() if c.status == "ok"), key=lambda c: c.id)
         if len(rows) + self.gate.pretrain_rows >= config.warmup and config.stage != "curve":
-            self.gate.refit([self.stored_features(c) for c in rows], [c.accuracy for c in rows])
+            self.gate.refit([self.stored_features(c) for c in rows], [c.accuracy for c in rows],
+                            [self.space.family.size(c.graph)[0] for c in rows], [c.generation for c in rows])
+            if self.gate.comparison:
+                self.store.log_event("gate_model", choice=self.gate.choice, **self.gate.comparison)
         if config.stage != "structure":
             curves = {c.id: c.curves.get("val_accuracy", []) for c in self.store.candidates()}
             self.curve_gate = refit_curve_gate(config, self.gate.names, rows, curves, self.stored_features,
@@ -333,13 +347,14 @@ def restore(search: Search) -> None:
             individual = Individual(candidate.genotype, candidate.attributes.get("cell"), origin=candidate.origin,
                                     parents=tuple(candidate.parents), pareto=pareto,
                                     genes=candidate.attributes.get("genes"))
-            individual.id = candidate.id
+            individual.id, individual.generation = candidate.id, candidate.generation
             individual.regraph(candidate.genotype, candidate.hash)
             individual.set_fitness(candidate.status, candidate.metrics)
             by_id[candidate.id] = individual
             if not candidate.metrics.get("duplicate_of"):
                 search.ledger.trained += 1
                 search.ledger.spent_epochs += int(candidate.metrics.get("cost_epochs", 0))
+                search.ledger.spent_macs += int(candidate.metrics.get("cost_macs", 0) or 0)
                 if not (candidate.feature_meta.get("gate") or {}).get("audit"):
                     search.known.setdefault(individual.key, individual)
             search.note_best(individual)

@@ -8,7 +8,8 @@ genotype) and falls a little with depth, with a small jitter fixed by the genoty
 candidates are ranked, the gate has something to learn, and a seed gives the same search twice.
 
 It does not train, so it measures nothing about the structures: no weights (weight inheritance
-needs a real executor), no proxies, no rewiring, no stopping rules.
+needs a real executor), no proxies, no rewiring, no stopping rules. A result's ``cost_macs`` is the compute its training
+would have cost (the job's ``planned_macs``), so that a ``max_macs`` budget acts as for real.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class StructureScoreExecutor:
         metrics = {"val_accuracy": curve[-1], "test_accuracy": round(curve[-1] - 0.01, 6), "test_loss": 1 - curve[-1],
                    "selected_epoch": epochs - 1, "epochs_run": epochs, "connections": job.genotype.connections,
                    "trained_connections": job.genotype.connections, "nodes": job.genotype.n_nodes,
-                   "peak_memory_mb": 0.0, "proxies": {}}
+                   "peak_memory_mb": 0.0, "proxies": {}, "cost_macs": job.planned_macs}
         seconds = {"train": 0.0, "evaluation": 0.0, "evolution": 0.0, "total": 0.0, "proxies": 0.0}
         return JobResult(job.id, "ok", "", metrics, {"val_accuracy": curve, "train_loss": [1 - c for c in curve]},
                          seconds, worker={"fake": "structure-score"}).to_json()

@@ -42,6 +42,7 @@ class Individual:
         self.origin = origin
         self.parents = tuple(parents)
         self.id: int | None = None
+        self.generation: int | None = None  # the generation it was made in, once stored
         self.status: str | None = None  # the stored result's status, once there is one
         self.prediction: float | None = None  # the gate's prediction, when it scored this one
         self.audit_weight: float | None = None  # dropped by the gate but trained for its audit: its weight

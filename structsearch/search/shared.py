@@ -1,5 +1,6 @@
 """Helpers the search process and the training workers both use: the per-process task cache, the
-median curve of the stopping rule, and base64 text for bytes that cross as JSON."""
+median curve of the stopping rule, base64 text for bytes that cross as JSON, a candidate's zero-cost
+proxies and its planned training compute."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import json
 import math
 import statistics
 
+from structsearch.compute import planned_cost
 from structsearch.config import RunConfig, TaskConfig, task_table
 from structsearch.nn.proxies import score
-from structsearch.pipeline import load_configured_task
+from structsearch.pipeline import ModelSpec, build_candidate, load_configured_task
 from structsearch.train import batch_inputs
 
 _TASKS: dict[str, object] = {}
@@ -56,3 +58,10 @@ def candidate_proxies(network, task, batch_size: int, names=None) -> tuple[dict,
     inputs, y = batch_inputs(task.train, slice(0, batch_size), device)
     values, seconds = score(network, inputs, y, task.loss_fn, *([names] if names else []))
     return {name: value if math.isfinite(value) else None for name, value in values.items()}, seconds
+
+
+def planned_macs(genotype, model, rewiring, training, task, family: str | None = None) -> int:
+    """The MACs of training ``genotype``'s network for all ``training.epochs``
+    (:func:`structsearch.compute.planned_cost`): what the budget reserves for it while it trains."""
+    network, rule = build_candidate(genotype, ModelSpec(model, rewiring), task, 0, family)
+    return planned_cost(network, task, rule, training.epochs)

@@ -126,9 +126,10 @@ from structsearch.nn.activations import ACTIVATIONS
 from structsearch.nn.proxies import PROXIES
 from structsearch.nn.recurrent import CELLS
 from structsearch.overrides import PARAMETERS, apply_changes, rename_parameters
-from structsearch.predictors.model import MODELS
+from structsearch.predictors.model import MODELS, SPREAD_MODELS
 from structsearch.registry import names_registry, renamed
 from structsearch.search import genes
+from structsearch.search.gate.acquisition import ACQUISITIONS
 from structsearch.search.genes import check_distribution
 from structsearch.search.selection import SELECTIONS
 from structsearch.tasks import task_entry
@@ -360,13 +361,31 @@ class GateConfig:
                                       "curve_epochs; both", Options(("structure", "curve", "both")))
     curve_epochs: int = setting(1, "epochs a child trains before the curve stage predicts its final accuracy",
                                 Interval(1, None, integer=True))
+    pool: int = setting(1, "children made per offspring slot: the gate scores pool × offspring children and trains "
+                           "offspring of them (1: it drops estimation_fraction of offspring children)",
+                        Interval(1, None, integer=True))
+    acquisition: str = setting("mean", "how the pool is ranked: mean (the prediction), ucb (mean + beta × spread), "
+                                       "thompson (a draw from the prediction's spread)",
+                               Options(lambda: ACQUISITIONS))
+    beta: float = setting(1.0, "ucb's weight on the predictor's spread", Interval(0, None))
+    ensemble: int = setting(0, "bootstrap models that give a spread to a model without one (adaboost, gbr) for "
+                               "ucb and thompson", Interval(0, None, integer=True))
 
     @property
     def enabled(self) -> bool:
-        return self.predictor != "none" and self.estimation_fraction > 0
+        return self.predictor != "none" and (self.estimation_fraction > 0 or self.pool > 1)
 
     def validate(self) -> GateConfig:
         check_settings(self, "gate")
+        if self.pool > 1 and self.predictor == "none":
+            raise ConfigError(f"gate.pool = {self.pool} ranks a pool with a predictor; gate.predictor is 'none'")
+        if self.pool > 1 and self.stage == "curve":
+            raise ConfigError(f"gate.pool = {self.pool} needs the structure stage; gate.stage is 'curve'")
+        if (self.predictor == "online" and ACQUISITIONS.lookup(self.acquisition).spread
+                and self.model not in SPREAD_MODELS and not self.ensemble):
+            raise ConfigError(f"gate.acquisition = {self.acquisition!r} needs the predictor's spread, and "
+                              f"gate.model = {self.model!r} gives none: set gate.ensemble (bootstrap models), "
+                              f"or use rf or bayesian-ridge")
         if self.stage != "structure" and self.predictor not in ("online", "none"):
             raise ConfigError(f"gate.stage = {self.stage!r} fits its curve model online; gate.predictor is "
                               f"{self.predictor!r}")
@@ -378,15 +397,19 @@ class GateConfig:
 @document_settings
 @dataclass
 class BudgetConfig:
-    """``[budget]``: where a search stops (0: no limit).  ``max_epochs`` counts the training epochs
-    of every candidate, the fair unit for comparing searches (random search, evolution, gated
-    evolution) whose candidates may stop early."""
+    """``[budget]``: where a search stops (0 or unset: no limit).  ``max_epochs`` counts the training
+    epochs of every candidate and ``max_macs`` their training compute (:mod:`structsearch.compute`):
+    the fair units for comparing searches (random search, evolution, gated evolution) whose
+    candidates may stop early; ``max_macs`` also charges a large candidate more than a small one."""
 
     max_candidates: int = setting(0, "stop after this many trained candidates (0: no limit)",
                                   Interval(0, None, integer=True))
     max_hours: float = setting(0.0, "stop after this many hours of wall time (0: no limit)", Interval(0, None))
     max_epochs: int = setting(0, "stop after this many training epochs, summed over every candidate (0: no limit)",
                               Interval(0, None, integer=True))
+    max_macs: float | None = setting(None, "stop after this much training compute, in multiply-accumulates summed "
+                                           "over every candidate (cost_macs; e.g. 2.5e12; unset: no limit)",
+                                     Either((None, Interval(0, None, low_open=True))))
 
     def validate(self) -> BudgetConfig:
         check_settings(self, "budget")

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import numpy as np
 import torch
 
+from structsearch.compute import candidate_cost
 from structsearch.config import ModelConfig, RewiringConfig, TaskConfig, task_from_table, task_table
 from structsearch.families import genotype_from_bytes
 from structsearch.graphs import Genotype
@@ -70,6 +71,7 @@ class Job:
     # what a trained candidate keeps: {"optimizer": bool, "lamarckian": bool} (None: nothing)
     keep: dict | None = None
     family: str | None = None  # the genotype family that decodes it (None: the one its type and task call for)
+    planned_macs: int = 0  # the compute of its full training, which the budget reserves (structsearch.compute)
 
     def to_json(self) -> str:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -143,7 +145,10 @@ def train_candidate(graph, task, model: ModelConfig, rewiring: RewiringConfig, t
     network, rule = build_candidate(graph, ModelSpec(model, rewiring), task, seed, family)
     proxies, seconds = candidate_proxies(network, task, training.batch_size)
     prepared = prepare(network, rule) if prepare is not None else None
+    initial = [layer.nnz for layer in network.sparse_layers()] if hasattr(network, "sparse_layers") else None
     result = train(network, task, replace(training, seed=seed), [rule, *callbacks], keep_optimizer=keep_optimizer)
+    result.cost_macs = candidate_cost(network, task, rule, training.epochs, result.epochs_run,
+                                      result.curves.get("connections"), initial)
     result.proxies, result.seconds["proxies"] = proxies, round(seconds, 6)
     result.network, result.prepared = network, prepared
     return result
@@ -193,7 +198,8 @@ def result_metrics(graph, result) -> dict:
             "test_loss": result.test_loss, "selected_epoch": result.selected_epoch,
             "epochs_run": result.epochs_run, "connections": graph.connections,
             "trained_connections": int(sum(result.connections)), "nodes": graph.n_nodes,
-            "peak_memory_mb": result.peak_memory_mb, "proxies": result.proxies}
+            "peak_memory_mb": result.peak_memory_mb, "proxies": result.proxies,
+            "cost_macs": result.cost_macs}
 
 
 def _train(job: Job) -> JobResult:

@@ -52,17 +52,27 @@ def audit_regret(rows: list[tuple[float, float, float, bool]]) -> float:
     return float(sum(row[2] for row, top in zip(rows, in_top, strict=True) if top and row[3]))
 
 
-def score_generation(stats, trained: list) -> None:
+def _tau(pairs: list[tuple[float, float]]) -> float | None:
+    if len(pairs) < 3:
+        return None
+    tau = kendalltau(*zip(*pairs, strict=True)).statistic
+    return None if np.isnan(tau) else float(tau)
+
+
+def score_generation(stats, trained: list, size=lambda child: child.graph.connections) -> None:
     """The gate's τ of one generation into ``stats``: over the kept children (range-restricted), and
-    with an audit the weighted τ over every scored child and the regret."""
-    pairs = [(c.prediction, c.accuracy) for c in trained if c.prediction is not None and not c.audit_weight]
-    if len(pairs) >= 3:
-        tau = kendalltau(*zip(*pairs, strict=True)).statistic
-        stats.gate_kendall_tau = None if np.isnan(tau) else float(tau)
+    with an audit the weighted τ over every scored child and the regret. Beside each, the τ of the
+    connections alone (``size(child)``) on the same children: the baseline a ranking must beat."""
+    kept = [c for c in trained if c.prediction is not None and not c.audit_weight]
+    stats.gate_kendall_tau = _tau([(c.prediction, c.accuracy) for c in kept])
+    stats.size_kendall_tau = _tau([(size(c), c.accuracy) for c in kept])
     if stats.audited:
         scored = [(c.prediction, c.accuracy, c.audit_weight or 1.0, bool(c.audit_weight)) for c in trained
                   if c.prediction is not None and c.fitness.valid]
         stats.gate_tau_weighted = weighted_kendall_tau([row[:3] for row in scored])
+        stats.size_tau_weighted = weighted_kendall_tau(
+            [(size(c), c.accuracy, c.audit_weight or 1.0) for c in trained if c.prediction is not None
+             and c.fitness.valid])
         stats.gate_regret = audit_regret(scored)
 
 
@@ -73,6 +83,8 @@ def audit_summary(history: list) -> dict:
     if not audited:
         return {}
     taus = [stats.gate_tau_weighted for stats in audited if stats.gate_tau_weighted is not None]
+    sizes = [stats.size_tau_weighted for stats in audited if stats.size_tau_weighted is not None]
     return {"audited": sum(stats.audited for stats in audited),
             "gate_tau_weighted": float(np.mean(taus)) if taus else None,
+            "size_tau_weighted": float(np.mean(sizes)) if sizes else None,
             "gate_regret": float(sum(stats.gate_regret or 0.0 for stats in audited))}

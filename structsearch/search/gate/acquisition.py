@@ -1,0 +1,96 @@
+"""The gate's acquisition: which children of a scored pool train.
+
+With ``[gate] pool = K`` a generation makes K × ``offspring`` children (operators are cheap: nothing
+trains), the predictor scores every new one, and the best ``offspring`` by the acquisition train
+(BANANAS, White et al. 2021: mutate the best into many candidates, train the top few):
+
+- ``mean``: the predicted accuracy;
+- ``ucb``: the mean plus ``beta`` times the predictor's spread (its ensemble's standard deviation);
+- ``thompson``: BANANAS's independent Thompson sampling, one draw per child from a normal with the
+  predictor's mean and spread, from a random stream of the generation's own (a replay draws the
+  same).
+
+The spread comes from the random forest's trees, Bayesian ridge's posterior, or a bootstrap
+ensemble of any model (``[gate] ensemble``). On an NSGA-II space the pool is ranked on
+(acquisition ↑, connections ↓) by non-dominated sorting, then by crowding distance within a front
+(Deb et al. 2002), so the pool's trade-off between accuracy and size is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from deap import base, tools
+
+from structsearch.registry import Registry
+
+
+@dataclass(frozen=True)
+class Acquisition:
+    """``value(mean, std, beta, rng)``: the score a child is ranked by; ``spread``: whether it needs
+    the predictor's standard deviation."""
+
+    value: Callable[..., np.ndarray]
+    spread: bool
+    meaning: str
+
+
+def _mean(mean, std, beta, rng):
+    return np.asarray(mean, dtype=float)
+
+
+def _ucb(mean, std, beta, rng):
+    return np.asarray(mean, dtype=float) + beta * np.asarray(std, dtype=float)
+
+
+def _thompson(mean, std, beta, rng):
+    mean = np.asarray(mean, dtype=float)
+    return mean + np.asarray(std, dtype=float) * rng.standard_normal(mean.shape[0])
+
+
+ACQUISITIONS: Registry[Acquisition] = Registry("acquisition", {
+    "mean": Acquisition(_mean, False, "the predicted accuracy"),
+    "ucb": Acquisition(_ucb, True, "the predicted accuracy plus beta × the predictor's spread"),
+    "thompson": Acquisition(_thompson, True, "a draw from the predictor's normal (independent Thompson sampling)"),
+})
+
+
+def acquire(name: str, mean, std=None, beta: float = 1.0, rng: np.random.Generator | None = None) -> np.ndarray:
+    """Each child's acquisition value; ``std`` is needed by ``ucb`` and ``thompson``, ``rng`` by
+    ``thompson``."""
+    acquisition = ACQUISITIONS.lookup(name)
+    if acquisition.spread and std is None:
+        raise ValueError(f"the {name} acquisition needs the predictor's spread")
+    return acquisition.value(mean, std, beta, rng)
+
+
+class _TwoObjectives(base.Fitness):
+    weights = (1.0, -1.0)  # acquisition ↑, connections ↓
+
+
+class _Scored:
+    def __init__(self, index: int, value: float, connections: float):
+        self.index = index
+        self.fitness = _TwoObjectives((value, connections))
+
+
+def pareto_order(values, connections) -> np.ndarray:
+    """The pool's indices best first on (``values`` ↑, ``connections`` ↓): the non-dominated front
+    first, then the next; within a front the less crowded first (larger crowding distance, the
+    extremes infinite), ties by index."""
+    scored = [_Scored(i, float(v), float(c)) for i, (v, c) in enumerate(zip(values, connections, strict=True))]
+    order = []
+    for front in tools.sortNondominated(scored, len(scored)):
+        tools.emo.assignCrowdingDist(front)
+        order += [s.index for s in sorted(front, key=lambda s: (-s.fitness.crowding_dist, s.index))]
+    return np.asarray(order, dtype=int)
+
+
+def rank_pool(values, connections=None) -> np.ndarray:
+    """The pool's indices best first: by ``values`` (ties by index), or, with ``connections``, by
+    :func:`pareto_order`."""
+    if connections is not None:
+        return pareto_order(values, connections)
+    return np.argsort(-np.asarray(values, dtype=float), kind="stable")

@@ -1,0 +1,206 @@
+"""The pooled gate: a pool of K × offspring children, scored by the predictor, the best `offspring`
+by an acquisition trained; the size-only baseline beside the predictor; the population's spread."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from helpers import tiny_space
+
+from structsearch.diversity import plateau_generation, population_spread
+from structsearch.errors import ConfigError
+from structsearch.search.engine import Search
+from structsearch.search.fake import StructureScoreExecutor
+from structsearch.search.gate.acquisition import acquire, pareto_order, rank_pool
+from structsearch.search.gate.size import SizeBaseline
+from structsearch.search.gate.structure import PredictorGate
+from structsearch.store import RunStore
+
+
+def pooled_space(**changes):
+    base = {"gate__predictor": "online", "gate__pool": 5, "gate__warmup": 4, "evolution__offspring": 4,
+            "evolution__generations": 3, "budget__max_epochs": 0}
+    return tiny_space(**{**base, **changes})
+
+
+def run_pooled(path, **changes):
+    search = Search.start(pooled_space(**changes), path, StructureScoreExecutor())
+    outcome = search.run()
+    search.store.close()
+    return search, outcome
+
+
+def test_the_pool_makes_k_times_offspring_children_and_trains_offspring_of_them(tmp_path):
+    search, outcome = run_pooled(tmp_path / "run")
+    with RunStore.open(tmp_path / "run") as store:
+        for generation in range(1, outcome.generations + 1):
+            rows = store.candidates(generation=generation)
+            assert len(rows) == 5 * 4  # pool × offspring children, every one stored
+            trained = [c for c in rows if c.status not in (None, "dropped-by-predictor")
+                       and not c.metrics.get("duplicate_of")]
+            dropped = [c for c in rows if c.status == "dropped-by-predictor"]
+            assert len(trained) == 4  # exactly offspring of them trained
+            assert all(c.prediction is not None for c in dropped)  # scored, stored with the prediction
+            kept = [c for c in rows if c.feature_meta.get("gate", {}).get("kept")]
+            assert min(c.prediction for c in kept) >= max(c.prediction for c in dropped)  # the best by the mean
+    stats = search.history[1]
+    assert stats.children == 20 and stats.kept == 4 and stats.trained == 4
+    assert stats.gate_model in ("rf", "size")
+    assert stats.size_kendall_tau is not None or stats.gate_kendall_tau is None
+
+
+def test_a_pooled_search_is_repeatable_and_random_search_pools_too(tmp_path):
+    first, _ = run_pooled(tmp_path / "a", gate__acquisition="thompson")
+    second, _ = run_pooled(tmp_path / "b", gate__acquisition="thompson")
+    assert [c.key for c in first.population] == [c.key for c in second.population]
+    drawn, _ = run_pooled(tmp_path / "random", evolution__selection="random")
+    assert drawn.history[1].children == 20 and drawn.history[1].trained == 4
+
+
+def test_mean_ucb_and_thompson_order_a_pool_as_a_hand_computation_does():
+    mean = np.array([0.80, 0.82, 0.78, 0.81])
+    std = np.array([0.01, 0.00, 0.06, 0.03])
+    assert rank_pool(acquire("mean", mean)).tolist() == [1, 3, 0, 2]
+    # ucb with β = 1: 0.81, 0.82, 0.84, 0.84 → ties by index
+    assert rank_pool(acquire("ucb", mean, std, beta=1.0)).tolist() == [2, 3, 1, 0]
+    assert rank_pool(acquire("ucb", mean, std, beta=0.0)).tolist() == [1, 3, 0, 2]
+    draws = np.random.default_rng(7).standard_normal(4)
+    by_hand = mean + std * draws
+    values = acquire("thompson", mean, std, rng=np.random.default_rng(7))
+    assert values == pytest.approx(by_hand)
+    assert rank_pool(values).tolist() == np.argsort(-by_hand, kind="stable").tolist()
+    with pytest.raises(ValueError, match="spread"):
+        acquire("ucb", mean)
+
+
+def test_the_nsga2_pool_ranking_matches_hand_computed_fronts():
+    # (predicted accuracy ↑, connections ↓)
+    values = [0.90, 0.85, 0.80, 0.88, 0.70, 0.84]
+    connections = [500, 300, 100, 500, 100, 320]
+    # front 1: 0 (best accuracy), 1 (0.85 at 300), 2 (0.80 at 100); 3 is dominated by 0, 4 by 2, 5 by 1
+    # front 2: 3 (0.88, 500), 5 (0.84, 320), 4 (0.70, 100)
+    order = pareto_order(values, connections).tolist()
+    assert set(order[:3]) == {0, 1, 2} and set(order[3:]) == {3, 4, 5}
+    # crowding: the extremes of each front first (infinite distance), then the middle
+    assert order[2] == 1 and order[5] == 5
+    assert rank_pool(values, connections).tolist() == order
+
+
+def test_the_size_baseline_ranks_by_connections_in_the_fitted_direction():
+    sizes = np.array([100, 200, 400, 800, 1600])
+    rising = SizeBaseline().fit(sizes, [0.5, 0.6, 0.6, 0.7, 0.8])
+    assert np.argsort(rising.predict([50, 3000, 300, 301])).tolist() == [0, 2, 3, 1]
+    falling = SizeBaseline().fit(sizes, [0.9, 0.8, 0.7, 0.7, 0.6])
+    assert np.argsort(falling.predict([50, 3000, 300])).tolist() == [1, 2, 0]
+    mean, std = rising.predict_spread([150, 900])
+    assert mean == pytest.approx(rising.predict([150, 900])) and (std >= 0).all()
+
+
+def test_the_online_gate_ranks_with_the_size_baseline_where_it_predicts_held_out_generations_better():
+    space = pooled_space()
+    gate = PredictorGate(space.gate, space.cells, 0, space.genes, space.family, offspring=4)
+    rng = np.random.default_rng(0)
+    rows, sizes, generations, targets = [], [], [], []
+    for generation in range(5):
+        for _ in range(8):
+            size = float(rng.integers(50, 2000))
+            rows.append({name: float(rng.normal()) for name in gate.names})  # features that say nothing
+            sizes.append(size)
+            generations.append(generation)
+            targets.append(0.5 + 0.05 * math.log(size) + rng.normal(0, 0.002))  # accuracy rises with size
+    gate.refit(rows, targets, sizes, generations)
+    assert gate.choice == "size" and gate.predictor is gate.size
+    assert gate.comparison["held_out"] == [2, 3, 4]
+    assert gate.comparison["tau"]["size"] > gate.comparison["tau"]["rf"]
+    predictions, keep, _ = gate.decide(rows[:10], sizes[:10], 5)
+    assert sum(keep) == 4  # offspring of a pool
+    kept_sizes = sorted(s for s, k in zip(sizes[:10], keep, strict=True) if k)
+    assert kept_sizes == sorted(sizes[:10])[-4:]  # the largest, as the size baseline ranks them
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"gate__pool": 0}, "gate.pool"),
+    ({"gate__beta": -0.5}, "gate.beta"),
+    ({"gate__acquisition": "greedy"}, "gate.acquisition"),
+    ({"budget__max_macs": 0}, "budget.max_macs"),
+    ({"budget__max_macs": -1e9}, "budget.max_macs"),
+    ({"gate__acquisition": "thompson", "gate__model": "gbr"}, "gives none: set gate.ensemble"),
+    ({"gate__acquisition": "ucb", "gate__model": "adaboost"}, "gives none: set gate.ensemble"),
+    ({"gate__predictor": "none"}, "ranks a pool with a predictor"),
+])
+def test_bad_pool_settings_are_one_line_errors(changes, message):
+    with pytest.raises(ConfigError, match=message) as error:
+        pooled_space(**changes)
+    assert "\n" not in str(error.value)
+
+
+def test_a_bootstrap_ensemble_gives_a_model_without_a_spread_one(tmp_path):
+    search, _ = run_pooled(tmp_path / "run", gate__acquisition="ucb", gate__model="gbr", gate__ensemble=3)
+    assert len(search.gate.ensemble) == 3
+    with RunStore.open(tmp_path / "run") as store:
+        gated = [c.feature_meta["gate"] for c in store.candidates(generation=2) if "gate" in c.feature_meta]
+    assert gated and all(g["acquisition"] == pytest.approx(g["prediction"] + g["spread"]) for g in gated)
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {tests!r})
+    from helpers import tiny_space
+    from structsearch.search.engine import Search
+    from structsearch.search.fake import StructureScoreExecutor
+
+    class Killed(StructureScoreExecutor):
+        seen = 0
+        def run(self, jobs):
+            for result in super().run(jobs):
+                Killed.seen += 1
+                if Killed.seen == {after}:
+                    os.kill(os.getpid(), signal.SIGKILL)  # kill -9, in the middle of a pooled generation
+                yield result
+
+    space = tiny_space(gate__predictor="online", gate__pool=5, gate__warmup=4, evolution__offspring=4,
+                       evolution__generations=3, budget__max_epochs=0, gate__acquisition="thompson")
+    Search.start(space, {run!r}, Killed()).run()
+""")
+
+
+def test_kill_9_during_a_pooled_generation_then_resume_gives_the_same_final_population(tmp_path):
+    whole, _ = run_pooled(tmp_path / "whole", gate__acquisition="thompson")
+    script = KILLER.format(tests=os.path.dirname(__file__), after=4 + 4 + 2, run=str(tmp_path / "killed"))
+    process = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert process.returncode == -signal.SIGKILL, process.stderr.decode()
+    with RunStore.open(tmp_path / "killed") as store:
+        assert store.meta("search_finished") is None
+        assert len(store.candidates(generation=2)) == 20  # the pooled generation was stored, then killed
+    resumed = Search.resume(tmp_path / "killed", StructureScoreExecutor())
+    resumed.run()
+    resumed.store.close()
+    assert [c.key for c in resumed.population] == [c.key for c in whole.population]
+    with RunStore.open(tmp_path / "killed") as a, RunStore.open(tmp_path / "whole") as b:
+        assert [(c.hash, c.status) for c in a.candidates()] == [(c.hash, c.status) for c in b.candidates()]
+
+
+def test_the_population_spread_is_measured_in_units_of_everything_trained():
+    reference = [{"edges": float(e), "layers": float(e % 3)} for e in range(20)]
+    same = population_spread([reference[4]] * 5, reference, ["k"] * 5)
+    assert same == {"unique": 1, "spread": 0.0, "distance": 0.0}
+    spread = population_spread(reference, reference, [str(i) for i in range(20)])
+    assert spread["unique"] == 20 and spread["spread"] == pytest.approx(1.0)
+    x = np.array([[r["edges"], r["layers"]] for r in reference]) / np.array([[r["edges"], r["layers"]]
+                                                                              for r in reference]).std(axis=0)
+    direct = np.mean([np.linalg.norm(x[i] - x[j]) for i in range(20) for j in range(i + 1, 20)]) / math.sqrt(2)
+    assert spread["distance"] == pytest.approx(direct, abs=1e-4)
+    assert plateau_generation([0.5, 0.6, 0.6, 0.7, 0.65]) == 3 and plateau_generation([None]) is None
+
+
+def test_a_search_records_its_population_spread_each_generation(tmp_path):
+    search, _ = run_pooled(tmp_path / "run")
+    with RunStore.open(tmp_path / "run") as store:
+        events = store.events("generation")
+    assert [e["unique"] for e in events] == [s.unique for s in search.history]
+    assert all(e["spread"] is not None and e["distance"] is not None for e in events)

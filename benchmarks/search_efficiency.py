@@ -1,55 +1,53 @@
-"""Does `structsearch evolve` search?  Random search, evolution and gated evolution at equal budgets.
+"""Does the predictor pay for itself?  Searches at equal training compute, judged on test accuracy.
 
-For every space and seed, three searches spend the same budget of training epochs
-(``[budget] max_epochs``; a search ends within one candidate's epochs of it):
+For every space and seed, each method spends the same training compute (``[budget] max_macs``,
+multiply-accumulates of forward and backward over the candidates' connections, evaluation and
+rewiring included; a search ends within one candidate's cost of it):
 
 * ``random`` — ``selection = "random"``: every generation drawn from the priors, no gate;
-* ``evolve`` — the space's selection (tournament or NSGA-II), no gate;
-* ``gated`` — the same with the online predictor gate (``estimation_fraction`` 0.5);
-* ``gated-proxies`` (on request: ``--methods``) — the gate with the five zero-cost proxies among its
-  features (issue 18);
-* ``gated-curve`` (on request: ``--methods``) — the gate's structure stage, then its curve stage after
-  one epoch (issue 18).  Each gated method reports the share of children trained to the end and its
-  best minus ``evolve``'s; issue 18's target: ≤ 55 % trained, within 0.5 points, on every space.
+* ``evolve`` — the space's selection, no gate;
+* ``gated`` — the 2 : 1 gate of earlier releases: the online predictor drops half of each
+  generation's children (``estimation_fraction`` 0.5);
+* ``pooled`` — the pooled gate: ``pool`` × offspring children per generation, the best
+  ``offspring`` by ``--acquisition`` trained (``--pool``, default 10);
+* ``pooled-aging`` — the same with regularized (aging) evolution;
+* on request (``--methods``): ``evolve-aging``, ``weights`` and ``lamarckian`` (weight inheritance).
 
-Evolution with and without the gate share the seed (their generation 0 is the same draw);
-random search draws with a seed of its own (seed + 1000), and inheritance too (seed + 2000), so
-that reaching a baseline's best is never a matter of having drawn the same first candidates.
-Per space and method it prints the best validation accuracy, the test accuracy of that pick,
-the budget fraction at which the method first reaches random search's final best (of the same
-seed number), and, on NSGA-II spaces, the hypervolume of (validation accuracy ↑, connections ↓)
-over every trained candidate, against the reference point (accuracy 0, the space's reference
-connection count).
+Protocol. Methods are paired by seed number (seeds 0–4 by default); random search draws with a
+seed of its own (seed + 1000) so that its generation 0 is never the others'. Each search picks
+its candidate on validation accuracy; the headline is that pick's **test accuracy**. Beside it the
+pick is **retrained from 3 new initialisations** (mean test accuracy: the structure, not a lucky
+initialisation), and the best validation accuracy stays as a secondary figure. The splits are large
+enough to rank on: ≥ 1,000 validation samples everywhere and 5,000 test images on Fashion-MNIST.
+Per space and method the figures are the mean over seeds and the percentile-bootstrap 95 %
+interval of the paired difference against random search and against evolution
+(:func:`structsearch.bootstrap.paired_ci`).
 
-The last line is JSON with, beside the per-space figures:
+Also per space: the gate's ranking (``predictor_tau_minus_params_tau``: over the pooled runs'
+generations, the mean Kendall τ of the gate's predictions on the children it trained minus the τ
+of their connections alone, the baseline every ranking must beat, and the share of generations in
+which the gate chose the size-only baseline); ``compute_to_match_random`` (the median over seeds of
+the compute fraction at which pooled first picks a candidate whose test accuracy reaches random
+search's final pick; ∞ when never); the generation after which the best stopped improving, and the
+final population's spread (:mod:`structsearch.diversity`).
 
-* ``evolve_minus_random_points``, ``gated_minus_random_points`` — best validation accuracy minus
-  random search's, in points, mean over spaces and seeds;
-* ``budget_to_match_random`` — the median over spaces and seeds of the budget fraction at which
-  gated evolution reaches random search's final best (a search that never does counts as ∞);
-* ``hypervolume_ratio_vs_random`` — gated NSGA-II's hypervolume over random search's, mean over
-  seeds of the NSGA-II spaces.
+The last line is JSON: per space ``pooled_minus_random_test_points`` and
+``pooled_minus_evolution_test_points`` (each with ``_ci_low``/``_ci_high``),
+``predictor_tau_minus_params_tau``, ``compute_to_match_random``; overall ``targets_met``,
+``spaces_pooled_beats_random`` (CI low > 0), ``spaces_pooled_beats_evolution`` and
+``spaces_pooled_worse_than_evolution`` (CI high < 0). Targets (issue 35): pooled beats random on
+every space; never significantly worse than evolution and better on at least one space; the gate's τ
+above the connections' (or the gate uses the size baseline there); ``compute_to_match_random``
+≤ 0.5.
 
-Targets (issue 17): on every space, gated evolution beats random search by ≥ 0.5 points or
-reaches its final best within ≤ 50 % of the budget; NSGA-II hypervolume ≥ 1.05 × random.
+Searches run in ``--jobs`` processes at once, each pinned to a core and training in-process with
+one thread, so the figures are about search quality per unit of compute, not speed; the wall
+minutes of each method are printed too (the pool's feature computation is not training compute).
 
-``--inheritance`` compares weight inheritance with training from scratch instead (issue 19):
-``evolve`` (no inheritance), ``weights`` and ``lamarckian`` (``[evolution] inheritance``, children
-training ``inherited_epochs``), at the same ``max_epochs`` — only the epochs actually trained count.
-Its JSON adds ``inheritance_budget_to_match`` (per mode, the median over spaces and seeds of the
-budget fraction at which the mode first reaches ``evolve``'s final best of the same seed) and
-``inheritance_minus_none_points`` (per mode, best validation accuracy minus ``evolve``'s, in points,
-mean over spaces and seeds).  Target: ≤ 0.5 of the budget on every space.
-
-Searches run in ``--jobs`` processes at once, each pinned to a core of its own and training
-in-process with one thread, so the figures are about search quality per training epoch, not
-about speed.
-
-    python benchmarks/search_efficiency.py --quick          # ≤ 10 minutes on 2 cores
-    python benchmarks/search_efficiency.py                  # the full run, ≤ 90 minutes
-    python benchmarks/search_efficiency.py --spaces digits-small --seeds 0 1 2 3 4
-    python benchmarks/search_efficiency.py --spaces fashion-mnist-small --set evolution.selection=tournament
-    python benchmarks/search_efficiency.py --inheritance --spaces reber-gru-small fashion-mnist-small
+    python benchmarks/search_efficiency.py --quick          # ≤ 10 minutes on 2 cores: 3 seeds, 4 methods
+    python benchmarks/search_efficiency.py                  # the full run, ≤ 2 hours on 2 cores
+    python benchmarks/search_efficiency.py --spaces reber-gru-small --seeds 0 1 2 3 4 5 6 7
+    python benchmarks/search_efficiency.py --methods random evolve pooled --acquisition ucb
 """
 
 from __future__ import annotations
@@ -68,49 +66,54 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import emit, parser  # noqa: E402
 
-from structsearch.nn.proxies import PROXIES  # noqa: E402
+from structsearch import seeds as seed_streams  # noqa: E402
+from structsearch.bootstrap import paired_ci  # noqa: E402
+from structsearch.compute import format_macs  # noqa: E402
+from structsearch.diversity import plateau_generation  # noqa: E402
 from structsearch.overrides import parse_assignment  # noqa: E402
-from structsearch.search.baseline import budget_to_reach, trained, trajectory  # noqa: E402
+from structsearch.search.baseline import trained, trajectory  # noqa: E402
 
+POOL = [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5)]
 METHODS = {
     "random": [("evolution.selection", "random"), ("gate.predictor", "none")],
     "evolve": [("gate.predictor", "none")],
-    "gated": [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5)],
-    # the gate of issue 18 with the zero-cost proxies at initialisation among its features
-    "gated-proxies": [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5),
-                      ("gate.proxies", list(PROXIES))],
-    # the gate of issue 18: the structure stage, then the curve stage after one epoch (graph features
-    # and the first validation accuracy predict the last)
-    "gated-curve": [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5), ("gate.stage", "both"),
-                    ("gate.curve_epochs", 1)],
-    # weight inheritance (issue 19): evolution without the gate, children starting from their parents
+    "gated": [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5), ("gate.pool", 1)],
+    "pooled": POOL,  # the pool size and acquisition are added from the command line
+    "pooled-aging": [*POOL, ("evolution.selection", "aging")],
+    "evolve-aging": [("gate.predictor", "none"), ("evolution.selection", "aging")],
     "weights": [("gate.predictor", "none"), ("evolution.inheritance", "weights")],
     "lamarckian": [("gate.predictor", "none"), ("evolution.inheritance", "lamarckian")],
 }
-DEFAULT_METHODS = ["random", "evolve", "gated"]
-GATED = ("gated", "gated-proxies", "gated-curve")  # each gate's share of children trained, against evolve
-INHERITING = ("weights", "lamarckian")
-# each benchmark space: a built-in space, its changes, the budget (full, quick) in training epochs,
-# and for NSGA-II spaces the reference connection count of the hypervolume
+POOLED = ("pooled", "pooled-aging")
+DEFAULT_METHODS = ["random", "evolve", "gated", "pooled", "pooled-aging"]
+QUICK_METHODS = ["random", "evolve", "gated", "pooled"]
+RETRAINS = 3
+# each benchmark space: a built-in space, its changes and its budget (full, quick) in MACs
 SPACES = {
-    "digits-small": {"space": "digits-small", "changes": [], "max_epochs": (720, 400), "reference_connections": None},
     "reber-gru-small": {
         "space": "reber-gru",
-        "changes": [("task.n_strings", 2000), ("training.epochs", 6), ("stopping.median", False),
-                    ("genotype.nodes", [4, 40]), ("genotype.watts-strogatz.k", [2, 3]),
-                    ("genotype.barabasi-albert.m", [1, 3]), ("evolution.population", 12),
-                    ("evolution.offspring", 6), ("gate.warmup", 12)],
-        "max_epochs": (360, 90), "reference_connections": None,
+        # 4,000 strings: 1,000 test, then 35 % of the rest validation (1,050) and 1,950 to train
+        "changes": [("task.n_strings", 4000), ("task.test_size", 1000), ("task.validation_fraction", 0.35),
+                    ("training.epochs", 6), ("stopping.median", False), ("genotype.nodes", [4, 40]),
+                    ("genotype.watts-strogatz.k", [2, 3]), ("genotype.barabasi-albert.m", [1, 3]),
+                    ("evolution.population", 12), ("evolution.offspring", 6), ("gate.warmup", 12)],
+        "max_macs": (15e9, 5e9),
     },
     "fashion-mnist-small": {
         "space": "fashion-mnist-set-mlp",
-        "changes": [("task.train_size", 5000), ("task.test_size", 1000), ("genotype.erdos-renyi.layers", [1, 3]),
-                    ("genotype.erdos-renyi.width", [64, 1024]), ("genotype.erdos-renyi.epsilon", [1.0, 31.0]),
-                    ("training.epochs", 5), ("stopping.median", False), ("evolution.population", 12),
-                    ("evolution.offspring", 6), ("gate.warmup", 12)],
-        "max_epochs": (300, 50), "reference_connections": 300_000,
+        # 4,000 training images, a quarter of them validation (1,000); 5,000 test images
+        "changes": [("task.train_size", 4000), ("task.validation_fraction", 0.25), ("task.test_size", 5000),
+                    ("genotype.erdos-renyi.layers", [1, 3]), ("genotype.erdos-renyi.width", [64, 1024]),
+                    ("genotype.erdos-renyi.epsilon", [1.0, 31.0]), ("training.epochs", 5),
+                    ("stopping.median", False), ("evolution.population", 12), ("evolution.offspring", 6),
+                    ("gate.warmup", 12)],
+        "max_macs": (150e9, 35e9),
     },
+    # on request: scikit-learn's 1,797 digits cannot give 1,000 validation and 5,000 test images
+    "digits-small": {"space": "digits-small", "changes": [("task.validation_fraction", 0.3)],
+                     "max_macs": (2.5e9, 0.8e9)},
 }
+DEFAULT_SPACES = ["reber-gru-small", "fashion-mnist-small"]
 
 
 def pin_to_one_core(counter) -> None:
@@ -122,9 +125,26 @@ def pin_to_one_core(counter) -> None:
     os.sched_setaffinity(0, {cores[index % len(cores)]})
 
 
+def retrain(space, search, candidate, repeats: int) -> list[float | None]:
+    """The test accuracy of ``candidate`` retrained from ``repeats`` new initialisations."""
+    from structsearch.search import genes as training_genes
+    from structsearch.search.worker import train_candidate
+
+    cell, genes = candidate.attributes.get("cell"), candidate.attributes.get("genes") or {}
+    model, rewiring, training = training_genes.apply(space.model.model_config(cell), space.rewiring,
+                                                     space.training, genes)
+    tests = []
+    for repeat in range(repeats):
+        seed = seed_streams.derive(space.seed, "retrain", candidate.id, repeat)
+        result = train_candidate(candidate.genotype, search.task, model, rewiring, training, seed,
+                                 family=space.model.kind)
+        tests.append(result.test_accuracy if result.status in ("ok", "stopped-early") else None)
+    return tests
+
+
 def search_once(task: tuple) -> dict:
-    """One search; its trajectory of (cumulative epochs, best validation so far) and its picks."""
-    space_name, method, seed, max_epochs, data_dir, extra = task
+    """One search, its pick retrained; the figures the protocol needs."""
+    space_name, method, seed, max_macs, data_dir, extra = task
     import torch
 
     from structsearch.search.engine import Search
@@ -133,12 +153,9 @@ def search_once(task: tuple) -> dict:
 
     torch.set_num_threads(1)
     spec = SPACES[space_name]
-    # random search draws with a seed of its own: a shared generation 0 would make "evolution
-    # reaches random search's best" true by construction whenever random's best came early
-    # likewise inheritance against evolution from scratch (seed + 2000): their generation 0 would be
-    # the same draw, and "inheritance reaches evolution's best" true whenever that best came from it
-    search_seed = seed + 1000 if method == "random" else seed + 2000 if method in INHERITING else seed
-    changes = [*spec["changes"], *extra, *METHODS[method], ("seed", search_seed), ("budget.max_epochs", max_epochs),
+    search_seed = seed + 1000 if method == "random" else seed + 2000 if method in ("weights", "lamarckian") else seed
+    changes = [*spec["changes"], *METHODS[method], *(extra if method in POOLED else []),
+               ("seed", search_seed), ("budget.max_macs", max_macs), ("budget.max_epochs", 0),
                ("evolution.generations", 10_000)]
     space = load_space_with_changes(spec["space"], changes)
     started = time.perf_counter()
@@ -146,59 +163,82 @@ def search_once(task: tuple) -> dict:
         search = Search.start(space, Path(folder) / "run", InProcessExecutor(), data_dir)
         outcome = search.run()
         candidates = search.store.candidates()
+        events = search.store.events("generation")
         search.store.close()
-    points = trajectory(candidates)
+    seconds = time.perf_counter() - started
+    points = trajectory(candidates, "macs")
     pick = points[-1][2] if points else None
-    children = [c for c in candidates if c.generation > 0 and not c.metrics.get("duplicate_of")]
-    return {"space": space_name, "method": method, "seed": seed, "spent_epochs": search.ledger.spent_epochs,
-            "trained": len(points), "best_val": points[-1][1] if points else math.nan,
+    retrained = retrain(space, search, pick, RETRAINS) if pick is not None else []
+    # per generation: the best validation so far (for the plateau) and the gate's τ against the size's
+    best, best_by_generation = -math.inf, []
+    for event in events:
+        rows = [c for c in candidates if c.generation == event["generation"] and c.status in ("ok", "stopped-early")]
+        best = max([best] + [c.metrics["val_accuracy"] for c in rows])
+        best_by_generation.append(best)
+    taus = [(e["gate_kendall_tau"], e["size_kendall_tau"], e.get("gate_model")) for e in events
+            if e.get("gate_kendall_tau") is not None and e.get("size_kendall_tau") is not None]
+    return {"space": space_name, "method": method, "seed": seed, "spent_macs": search.ledger.spent_macs,
+            "spent_epochs": search.ledger.spent_epochs, "trained": len(points),
+            "best_val": points[-1][1] if points else math.nan,
             "pick_test": pick.metrics.get("test_accuracy") if pick else None,
-            "trajectory": [(spent, best, None) for spent, best, _ in points],
-            "points": [(c.metrics["val_accuracy"], c.metrics.get("connections", c.genotype.n_edges))
-                       for c in trained(candidates) if c.status in ("ok", "stopped-early")],
-            "seconds": time.perf_counter() - started, "stopped_by": outcome.stopped_by,
-            "children_trained_share": (sum(c.status == "ok" for c in children) / len(children)) if children else None,
-            "generations": outcome.generations + 1,
-            "inherited": sum("inheritance" in c.metrics and "from_scratch" not in c.metrics["inheritance"]
-                             for c in trained(candidates)),
-            "weights_bytes": [c.metrics["weights_bytes"] for c in trained(candidates) if "weights_bytes" in c.metrics]}
+            "retrained_test": retrained,
+            # (compute spent, the pick's test accuracy then) after each trained candidate
+            "pick_trajectory": [(spent, c.metrics.get("test_accuracy") if c else None) for spent, _, c in points],
+            "plateau_generation": plateau_generation(best_by_generation),
+            "generations": outcome.generations + 1, "stopped_by": outcome.stopped_by,
+            "final_spread": {k: events[-1].get(k) for k in ("unique", "spread", "distance")} if events else {},
+            "gate_taus": taus, "seconds": seconds}
 
 
-def hypervolume(points: list[tuple[float, int]], reference_connections: int) -> float:
-    """The area dominated by (accuracy ↑, connections ↓) points above the reference (0, reference)."""
-    front, best = [], -1.0
-    for accuracy, connections in sorted(points, key=lambda p: (p[1], -p[0])):
-        if connections < reference_connections and accuracy > best:
-            front.append((accuracy, connections))
-            best = accuracy
-    area = 0.0
-    for i, (accuracy, connections) in enumerate(front):
-        right = front[i + 1][1] if i + 1 < len(front) else reference_connections
-        area += accuracy * (right - connections) / reference_connections
-    return area
+def compute_to_reach(trajectory_points, target: float, budget: float) -> float:
+    """The compute fraction at which a search's pick first has a test accuracy ≥ ``target``."""
+    for spent, test in trajectory_points:
+        if test is not None and test >= target - 1e-12:
+            return spent / budget
+    return math.inf
+
+
+def mean_or_none(values):
+    values = [v for v in values if v is not None]
+    return statistics.mean(values) if values else None
+
+
+def rounded(value, digits=3):
+    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else round(value, digits)
+
+
+def paired(rows_a: list[dict], rows_b: list[dict], key) -> dict:
+    """The mean and bootstrap CI of ``key(a) − key(b)`` over seeds, in points."""
+    differences = [100 * (key(a) - key(b)) for a, b in zip(rows_a, rows_b, strict=True)
+                   if key(a) is not None and key(b) is not None]
+    mean, low, high = paired_ci(differences)
+    return {"mean": rounded(mean, 2), "ci_low": rounded(low, 2), "ci_high": rounded(high, 2), "n": len(differences)}
 
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="the small budgets (≤ 10 minutes on 2 cores)")
-    p.add_argument("--spaces", nargs="+", default=list(SPACES), choices=list(SPACES))
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--spaces", nargs="+", default=DEFAULT_SPACES, choices=list(SPACES))
+    p.add_argument("--seeds", type=int, nargs="+", help="default: 0 1 2 3 4 (--quick: 0 1 2)")
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="searches at once (default: the cores)")
     p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
                    help="change every benchmark space, e.g. task.validation_fraction=0.2 (repeatable)")
     p.add_argument("--methods", nargs="+", choices=list(METHODS), help=f"default: {' '.join(DEFAULT_METHODS)}")
-    p.add_argument("--inheritance", action="store_true",
-                   help="compare weight inheritance with none: the methods evolve, weights and lamarckian")
-    p.add_argument("--budget", type=int, help="max_epochs of every space (default: the space's own)")
+    p.add_argument("--pool", type=int, default=10, help="the pooled methods' pool (default 10)")
+    p.add_argument("--acquisition", default="mean", help="the pooled methods' acquisition (default mean)")
+    p.add_argument("--budget", type=float, help="max_macs of every space (default: the space's own)")
     args = p.parse_args()
-    methods = args.methods or (["evolve", *INHERITING] if args.inheritance else DEFAULT_METHODS)
+    methods = args.methods or (QUICK_METHODS if args.quick else DEFAULT_METHODS)
+    args.seeds = args.seeds or ([0, 1, 2] if args.quick else [0, 1, 2, 3, 4])
     extra = [parse_assignment(text) for text in args.set]
+    pooled_extra = [*extra, ("gate.pool", args.pool), ("gate.acquisition", args.acquisition)]
 
-    def budget_of(space: str) -> int:
-        return args.budget or SPACES[space]["max_epochs"][1 if args.quick else 0]
+    def budget_of(space: str) -> float:
+        return args.budget or SPACES[space]["max_macs"][1 if args.quick else 0]
 
-    tasks = [(space, method, seed, budget_of(space), args.data_dir, extra)
+    tasks = [(space, method, seed, budget_of(space), args.data_dir, pooled_extra if method in POOLED else extra)
              for space in args.spaces for seed in args.seeds for method in methods]
+    tasks.sort(key=lambda t: t[1] not in POOLED)  # the longest first, so the cores end together
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"  # one thread per search: --jobs searches share the cores
     load = os.getloadavg()
@@ -211,118 +251,104 @@ def main() -> None:
         for future in as_completed(futures):
             run = future.result()
             runs.append(run)
-            print(f"[{len(runs)}/{len(tasks)}] {run['space']} {run['method']} seed {run['seed']}: best val "
-                  f"{run['best_val']:.4f} after {run['trained']} candidates, {run['spent_epochs']} epochs, "
+            print(f"[{len(runs)}/{len(tasks)}] {run['space']} {run['method']} seed {run['seed']}: pick test "
+                  f"{run['pick_test']:.4f} (retrained {mean_or_none(run['retrained_test']):.4f}), best val "
+                  f"{run['best_val']:.4f}, {run['trained']} trained, {format_macs(run['spent_macs'])}, "
                   f"{run['seconds'] / 60:.1f} min", file=sys.stderr, flush=True)
     wall = time.perf_counter() - started
     by = {(r["space"], r["method"], r["seed"]): r for r in runs}
 
     figures: dict = {"spaces": {}}
-    differences = {"evolve": [], "gated": []}
-    fractions, ratios = [], []
-    inheritance = {mode: {"reach": [], "points": []} for mode in INHERITING if mode in methods}
-    baseline = "random" if "random" in methods else "evolve"
+    verdicts = {"beats_random": [], "beats_evolution": [], "worse_than_evolution": []}
+    targets = []
     for space in args.spaces:
         budget = budget_of(space)
-        reference = SPACES[space]["reference_connections"]
-        table = {}
-        gated_points = gated_reach = None
+        table: dict = {"max_macs": budget}
         for method in methods:
             rows = [by[(space, method, seed)] for seed in args.seeds]
-            reach = [budget_to_reach(r["trajectory"], by[(space, baseline, r["seed"])]["best_val"], budget)
-                     for r in rows]
             entry = {
-                "best_val": [round(r["best_val"], 4) for r in rows],
-                "pick_test": [None if r["pick_test"] is None else round(r["pick_test"], 4) for r in rows],
-                "mean_best_val": round(statistics.mean(r["best_val"] for r in rows), 4),
-                f"budget_to_match_{baseline}": [None if math.isinf(f) else round(f, 3) for f in reach],
-                "spent_epochs": [r["spent_epochs"] for r in rows], "trained": [r["trained"] for r in rows],
-                "generations": [r["generations"] for r in rows],
-                "children_trained_share": [None if r["children_trained_share"] is None
-                                           else round(r["children_trained_share"], 3) for r in rows],
+                "pick_test": [rounded(r["pick_test"], 4) for r in rows],
+                "mean_pick_test": rounded(mean_or_none([r["pick_test"] for r in rows]), 4),
+                "retrained_test": [rounded(mean_or_none(r["retrained_test"]), 4) for r in rows],
+                "mean_retrained_test": rounded(mean_or_none([mean_or_none(r["retrained_test"]) for r in rows]), 4),
+                "best_val": [rounded(r["best_val"], 4) for r in rows],
+                "trained": [r["trained"] for r in rows], "generations": [r["generations"] for r in rows],
+                "spent_macs": [r["spent_macs"] for r in rows],
+                "plateau_generation": [r["plateau_generation"] for r in rows],
+                "final_spread": [r["final_spread"] for r in rows],
                 "minutes": round(sum(r["seconds"] for r in rows) / 60, 2),
             }
-            if reference:
-                entry["hypervolume"] = [round(hypervolume(r["points"], reference), 4) for r in rows]
+            for baseline in ("random", "evolve"):
+                if baseline in methods and method != baseline:
+                    against = [by[(space, baseline, seed)] for seed in args.seeds]
+                    entry[f"minus_{baseline}_test_points"] = paired(rows, against, lambda r: r["pick_test"])
+                    entry[f"minus_{baseline}_retrained_points"] = paired(
+                        rows, against, lambda r: mean_or_none(r["retrained_test"]))
+            if method in POOLED:
+                taus = [t for r in rows for t in r["gate_taus"]]
+                entry["gate_tau"] = rounded(mean_or_none([t[0] for t in taus]))
+                entry["params_tau"] = rounded(mean_or_none([t[1] for t in taus]))
+                entry["size_baseline_share"] = rounded(sum(t[2] == "size" for t in taus) / len(taus)) if taus else None
+                if "random" in methods:
+                    reach = [compute_to_reach(r["pick_trajectory"], by[(space, "random", r["seed"])]["pick_test"],
+                                              budget) for r in rows]
+                    entry["compute_to_match_random"] = [rounded(f) for f in reach]
+                    entry["median_compute_to_match_random"] = rounded(statistics.median(reach))
             table[method] = entry
-            points = [100 * (r["best_val"] - by[(space, baseline, r["seed"])]["best_val"]) for r in rows]
-            if method in inheritance:  # against evolution from scratch of the same seed number
-                pairs = [(r, by[(space, "evolve", r["seed"])]) for r in rows]
-                entry["budget_to_match_none"] = [
-                    None if math.isinf(f) else round(f, 3)
-                    for f in (budget_to_reach(r["trajectory"], n["best_val"], budget) for r, n in pairs)]
-                entry["minus_none_points"] = [round(100 * (r["best_val"] - n["best_val"]), 2) for r, n in pairs]
-                entry["inherited_candidates"] = [r["inherited"] for r in rows]
-                sizes = [size for r in rows for size in r["weights_bytes"]]
-                entry["weights_bytes_per_candidate"] = round(statistics.mean(sizes)) if sizes else None
-                inheritance[method]["reach"] += [math.inf if f is None else f for f in entry["budget_to_match_none"]]
-                inheritance[method]["points"] += entry["minus_none_points"]
-                table.setdefault("target_met_inheritance", {})[method] = (
-                    statistics.median(math.inf if f is None else f for f in entry["budget_to_match_none"]) <= 0.5)
-            if method in differences and baseline == "random":
-                differences[method] += points
-            if method == "gated" and baseline == "random":
-                fractions += reach
-                gated_points, gated_reach = statistics.mean(points), statistics.median(reach)
-                if reference:
-                    ratios += [e / max(r, 1e-12) for e, r in
-                               zip(entry["hypervolume"], table["random"]["hypervolume"], strict=True)]
-        if gated_points is not None:
-            table["target_met"] = gated_points >= 0.5 or gated_reach <= 0.5
-        if "evolve" in methods:  # issue 18: a gate trains ≤ 55 % of the children, within 0.5 points of evolve
-            for method in GATED:
-                if method in methods:
-                    shares = [x for x in table[method]["children_trained_share"] if x is not None]
-                    gap = 100 * (table[method]["mean_best_val"] - table["evolve"]["mean_best_val"])
-                    table[method]["minus_evolve_points"] = round(gap, 2)
-                    table[method]["gate_target_met"] = bool(shares) and max(shares) <= 0.55 and gap >= -0.5
-        table["max_epochs"] = budget
+        if "pooled" in methods:
+            pooled = table["pooled"]
+            for baseline, key in (("random", "pooled_minus_random_test_points"),
+                                  ("evolve", "pooled_minus_evolution_test_points")):
+                if f"minus_{baseline}_test_points" in pooled:
+                    difference = pooled[f"minus_{baseline}_test_points"]
+                    table[key] = difference["mean"]
+                    table[f"{key}_ci_low"], table[f"{key}_ci_high"] = difference["ci_low"], difference["ci_high"]
+            tau_gap = (None if pooled["gate_tau"] is None or pooled["params_tau"] is None
+                       else rounded(pooled["gate_tau"] - pooled["params_tau"]))
+            table["predictor_tau_minus_params_tau"] = tau_gap
+            table["compute_to_match_random"] = pooled.get("median_compute_to_match_random")
+            beats_random = (table.get("pooled_minus_random_test_points_ci_low") or -1) > 0
+            beats_evolution = (table.get("pooled_minus_evolution_test_points_ci_low") or -1) > 0
+            worse = (table.get("pooled_minus_evolution_test_points_ci_high") or 0) < 0
+            verdicts["beats_random"] += [space] if beats_random else []
+            verdicts["beats_evolution"] += [space] if beats_evolution else []
+            verdicts["worse_than_evolution"] += [space] if worse else []
+            ranking_ok = (tau_gap is not None and tau_gap > 0) or (pooled["size_baseline_share"] or 0) > 0.5
+            match = table["compute_to_match_random"]
+            targets.append(beats_random and not worse and ranking_ok and match is not None and match <= 0.5)
         figures["spaces"][space] = table
-        print(f"{space} (budget {budget} epochs; seeds {args.seeds})")
+        print(f"{space} (budget {format_macs(budget)}; seeds {args.seeds})")
         for method in methods:
             entry = table[method]
-            hv = f"  hypervolume {entry['hypervolume']}" if "hypervolume" in entry else ""
-            versus = (f"  reaches evolve's best at {entry['budget_to_match_none']}, {entry['minus_none_points']} points"
-                      if method in inheritance and baseline != "evolve" else "")
-            print(f"  {method:10s} best val {entry['best_val']}  pick test {entry['pick_test']}  "
-                  f"reaches {baseline}'s best at {entry[f'budget_to_match_{baseline}']}{hv}{versus}  "
-                  f"children trained {entry['children_trained_share']}")
-        if gated_points is not None:
-            print(f"  gated − random: {gated_points:+.2f} points; median budget to match random "
-                  f"{gated_reach:.2f}; target met: {table['target_met']}")
-
-    def finite_median(values):
-        value = statistics.median(values) if values else math.nan
-        return None if math.isinf(value) or math.isnan(value) else round(value, 3)
-
-    if differences["gated"]:
-        figures.update({
-            "evolve_minus_random_points": round(statistics.mean(differences["evolve"]), 3),
-            "gated_minus_random_points": round(statistics.mean(differences["gated"]), 3),
-            "budget_to_match_random": finite_median(fractions),
-            "hypervolume_ratio_vs_random": round(statistics.mean(ratios), 4) if ratios else None,
-            "targets_met": all(figures["spaces"][s]["target_met"] for s in args.spaces),
-        })
-    for method in GATED:
-        if method in methods and "evolve" in methods:
-            figures[f"{method}_gate_targets_met"] = all(figures["spaces"][s][method]["gate_target_met"]
-                                                        for s in args.spaces)
-    if inheritance:
-        figures.update({
-            "inheritance_budget_to_match": {m: finite_median(v["reach"]) for m, v in inheritance.items()},
-            "inheritance_minus_none_points": {m: round(statistics.mean(v["points"]), 3)
-                                              for m, v in inheritance.items()},
-            "inheritance_targets_met": all(all(figures["spaces"][s]["target_met_inheritance"].values())
-                                           for s in args.spaces),
-        })
+            versus = "  ".join(f"− {b}: {entry[f'minus_{b}_test_points']['mean']:+.2f} "
+                               f"[{entry[f'minus_{b}_test_points']['ci_low']:+.2f}, "
+                               f"{entry[f'minus_{b}_test_points']['ci_high']:+.2f}]"
+                               for b in ("random", "evolve") if f"minus_{b}_test_points" in entry)
+            print(f"  {method:13s} pick test {entry['mean_pick_test']}  retrained {entry['mean_retrained_test']}  "
+                  f"{versus}  plateau {entry['plateau_generation']}  {entry['minutes']} min")
     figures.update({
-        "conditions": {"quick": args.quick, "seeds": args.seeds, "set": args.set, "jobs": args.jobs, "torch_threads": 1,
-                       "methods": methods, "budget": args.budget,
-                       "cores": os.cpu_count(), "load_average_before": [round(x, 2) for x in load],
+        "targets_met": bool(targets) and all(targets),
+        "spaces_pooled_beats_random": verdicts["beats_random"],
+        "spaces_pooled_beats_evolution": verdicts["beats_evolution"],
+        "spaces_pooled_worse_than_evolution": verdicts["worse_than_evolution"],
+        "conditions": {"quick": args.quick, "seeds": args.seeds, "set": args.set, "jobs": args.jobs,
+                       "torch_threads": 1, "methods": methods, "pool": args.pool, "acquisition": args.acquisition,
+                       "budget": args.budget, "retrains": RETRAINS, "cores": os.cpu_count(),
+                       "cpu": _cpu(), "load_average_before": [round(x, 2) for x in load],
                        "load_average_after": [round(x, 2) for x in os.getloadavg()],
                        "wall_minutes": round(wall / 60, 2)},
     })
     emit(figures)
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ from structsearch.bootstrap import paired_ci  # noqa: E402
 from structsearch.compute import format_macs  # noqa: E402
 from structsearch.diversity import plateau_generation  # noqa: E402
 from structsearch.overrides import parse_assignment  # noqa: E402
-from structsearch.search.baseline import trained, trajectory  # noqa: E402
+from structsearch.search.baseline import trajectory  # noqa: E402
 
 POOL = [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5)]
 METHODS = {

@@ -43,6 +43,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from structsearch.compute import format_macs
+from structsearch.diversity import plateau_generation
 from structsearch.errors import ConfigError, DataError
 from structsearch.motifs.census import census
 from structsearch.predictors.evaluation import (
@@ -264,6 +266,28 @@ def gate_figure(run: SearchRun) -> bytes | None:
     return _png(figure)
 
 
+def diversity_text(run: SearchRun) -> str:
+    """The population's spread after the last generation and when the best stopped improving."""
+    text = ("<p>Per generation: genotypes and the spread of a few graph features over its candidates.</p>")
+    last = run.generations[-1] if run.generations else {}
+    if last.get("spread") is not None:
+        text += (f"<p>The final population: {last['unique']} unique structures, feature spread "
+                 f"{last['spread']:.2f} and mean pairwise distance {last['distance']:.2f} (in units of everything "
+                 "trained; about 1 and 1.41 for a population as spread as the search's history, 0 for one "
+                 "structure).</p>")
+    best, by_generation = -math.inf, []
+    for generation in sorted({c.generation for c in run.trained()}):
+        values = [c.metrics["val_accuracy"] for c in run.trained() if c.generation == generation
+                  and c.metrics.get("val_accuracy") is not None]
+        best = max([best, *values])
+        by_generation.append(best if math.isfinite(best) else None)
+    plateau = plateau_generation(by_generation)
+    if plateau is not None:
+        text += (f"<p>The best validation accuracy last improved in generation {plateau} of "
+                 f"{len(by_generation) - 1}.</p>")
+    return text
+
+
 def diversity_figure(run: SearchRun) -> bytes:
     generations = sorted({c.generation for c in run.candidates})
     figure, axes = _figure(12.0, 3.0, 1 + len(DIVERSITY_FEATURES))
@@ -452,11 +476,18 @@ def gate_comparison_section(run: SearchRun) -> Section | None:
                         f"grouped by generation; a monotone fit of connections alone, on the same folds, at "
                         f"τ {size['mean']:.3f} ± {size['std']:.3f}: "
                         f"{html.escape(verdict('connections', cv['difference'].get('kendall_tau'), tau['std']))}.")
+    ranked_by = {g["generation"]: g.get("gate_model") for g in run.generations}
+    if any(model == "size" for model in ranked_by.values()):
+        sized = sum(model == "size" for model in ranked_by.values())
+        text.append(f"In {sized} of {sum(m is not None for m in ranked_by.values())} gated generations the gate "
+                    "ranked with its size-only model, which predicted the latest held-out generations better "
+                    "than its own model.")
     rows = [[g["generation"], g["children"], g["gate"], g["connections"],
-             None if g["gate"] is None or g["connections"] is None else g["gate"] - g["connections"]]
-            for g in comparison["online"]]
+             None if g["gate"] is None or g["connections"] is None else g["gate"] - g["connections"],
+             ranked_by.get(g["generation"])] for g in comparison["online"]]
     return Section(f"Gate against the parameter count — {run.name}", "".join(f"<p>{t}</p>" for t in text),
-                   table=(["generation", "children", "τ gate", "τ connections", "difference"], rows) if rows else None)
+                   table=(["generation", "children", "τ gate", "τ connections", "difference", "ranked by"], rows)
+                   if rows else None)
 
 
 def importances(run: SearchRun, seed: int = 0) -> list[tuple[str, float]] | None:
@@ -500,12 +531,14 @@ def search_sections(runs: list[SearchRun]) -> list[Section]:
         best = run.best()
         summary_rows.append([run.name, run.method, run.seed, len(run.trained()), len(run.candidates),
                              sum(int(c.metrics.get("cost_epochs", 0)) for c in run.trained()),
+                             format_macs(sum(int(c.metrics.get("cost_macs", 0) or 0) for c in run.trained())),
                              None if best is None else best.metrics["val_accuracy"],
                              None if best is None else best.metrics.get("test_accuracy"),
                              None if best is None else best.id,
                              (run.finished or {}).get("stopped_by", "not finished")])
     sections.append(Section("Runs", table=(["run", "method", "seed", "trained", "candidates", "epochs trained",
-                                            "best validation", "its test accuracy", "best id", "stopped by"],
+                                            "compute trained", "best validation", "its test accuracy", "best id",
+                                            "stopped by"],
                                            summary_rows)))
     if not any(run.trained() for run in runs):
         sections.append(Section("No trained candidates", "<p>No candidate of these runs has finished training "
@@ -514,7 +547,8 @@ def search_sections(runs: list[SearchRun]) -> list[Section]:
     sections.append(Section("Progress", images=[("best-so-far validation accuracy", progress_figure(runs))]))
     for run in runs:
         columns = ["generation", "children", "duplicates", "scored", "kept", "dropped", "audited", "trained",
-                   "failed", "gate_kendall_tau", "gate_tau_weighted", "seconds"]
+                   "failed", "gate_kendall_tau", "size_kendall_tau", "gate_tau_weighted", "size_tau_weighted",
+                   "gate_model", "unique", "spread", "distance", "seconds"]
         rows = [[g.get(c) for c in columns] for g in run.generations]
         sections.append(Section(f"Generations — {run.name}", table=(columns, rows)))
     sections.append(Section("Pareto front", images=[("validation accuracy against connections", pareto_figure(runs))]))
@@ -527,9 +561,8 @@ def search_sections(runs: list[SearchRun]) -> list[Section]:
         comparison = gate_comparison_section(run)
         if comparison is not None:
             sections.append(comparison)
-        sections.append(Section(f"Diversity — {run.name}",
-                                "<p>Per generation: genotypes and the spread of a few graph features over its "
-                                "candidates.</p>", images=[("diversity", diversity_figure(run))]))
+        sections.append(Section(f"Diversity — {run.name}", diversity_text(run),
+                                images=[("diversity", diversity_figure(run))]))
         best = run.best()
         if best is not None:
             sections.append(best_section(run, best))
@@ -926,6 +959,7 @@ def figures_json(runs: list[SearchRun]) -> str:
     for run in runs:
         best = run.best()
         rows.append({"run": str(run.path), "method": run.method, "seed": run.seed, "trained": len(run.trained()),
+                     "compute_macs": sum(int(c.metrics.get("cost_macs", 0) or 0) for c in run.trained()),
                      "best_val": None if best is None else best.metrics["val_accuracy"],
                      "best_test": None if best is None else best.metrics.get("test_accuracy")})
     return json.dumps(rows)

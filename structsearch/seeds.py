@@ -48,7 +48,7 @@ SEED_VERSION = 2  # 1: the ad-hoc formulas of structsearch 0.1.0 (seed + 1, seed
 STREAMS: Registry[int] = Registry("seed stream", {name: number for number, name in enumerate((
     "model", "rewiring", "rule-draws", "candidate", "search", "selection", "gate", "trial-genotype",
     "trial-init", "sampler", "network", "network-init", "retrain", "repeat", "census", "prior", "split",
-    "audit", "size", "size-bootstrap", "ensemble", "acquisition",
+    "audit", "size-bootstrap", "ensemble", "acquisition",
 ), start=1)})
 
 

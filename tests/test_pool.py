@@ -17,7 +17,7 @@ from structsearch.errors import ConfigError
 from structsearch.search.engine import Search
 from structsearch.search.fake import StructureScoreExecutor
 from structsearch.search.gate.acquisition import acquire, pareto_order, rank_pool
-from structsearch.search.gate.size import SizeBaseline
+from structsearch.search.gate.size import SizeModel
 from structsearch.search.gate.structure import PredictorGate
 from structsearch.store import RunStore
 
@@ -91,11 +91,11 @@ def test_the_nsga2_pool_ranking_matches_hand_computed_fronts():
     assert rank_pool(values, connections).tolist() == order
 
 
-def test_the_size_baseline_ranks_by_connections_in_the_fitted_direction():
+def test_the_size_model_ranks_by_connections_in_the_fitted_direction():
     sizes = np.array([100, 200, 400, 800, 1600])
-    rising = SizeBaseline().fit(sizes, [0.5, 0.6, 0.6, 0.7, 0.8])
+    rising = SizeModel().fit(sizes, [0.5, 0.6, 0.6, 0.7, 0.8])
     assert np.argsort(rising.predict([50, 3000, 300, 301])).tolist() == [0, 2, 3, 1]
-    falling = SizeBaseline().fit(sizes, [0.9, 0.8, 0.7, 0.7, 0.6])
+    falling = SizeModel().fit(sizes, [0.9, 0.8, 0.7, 0.7, 0.6])
     assert np.argsort(falling.predict([50, 3000, 300])).tolist() == [1, 2, 0]
     mean, std = rising.predict_spread([150, 900])
     assert mean == pytest.approx(rising.predict([150, 900])) and (std >= 0).all()
@@ -131,12 +131,18 @@ def test_the_online_gate_ranks_with_the_size_baseline_where_it_predicts_held_out
     ({"budget__max_macs": -1e9}, "budget.max_macs"),
     ({"gate__acquisition": "thompson", "gate__model": "gbr"}, "gives none: set gate.ensemble"),
     ({"gate__acquisition": "ucb", "gate__model": "adaboost"}, "gives none: set gate.ensemble"),
-    ({"gate__predictor": "none"}, "ranks a pool with a predictor"),
 ])
 def test_bad_pool_settings_are_one_line_errors(changes, message):
     with pytest.raises(ConfigError, match=message) as error:
         pooled_space(**changes)
     assert "\n" not in str(error.value)
+
+
+def test_without_a_predictor_or_with_the_curve_stage_alone_there_is_no_pool(tmp_path):
+    assert not pooled_space(gate__predictor="none").gate.pooled
+    assert not pooled_space(gate__stage="curve").gate.pooled and pooled_space(gate__stage="both").gate.pooled
+    search, _ = run_pooled(tmp_path / "run", gate__predictor="none")
+    assert [stats.children for stats in search.history] == [4, 4, 4, 4]
 
 
 def test_a_bootstrap_ensemble_gives_a_model_without_a_spread_one(tmp_path):

@@ -29,7 +29,7 @@ from structsearch.store import RunStore
 TINY = [
     "--population", "4", "--generations", "2", "--epochs", "2",
     "--set", "genotype.nodes=[10, 24]", "--set", "genotype.erdos-renyi.width=[8, 24]",
-    "--set", "gate.warmup=4", "--set", "evolution.offspring=4",
+    "--set", "gate.warmup=4", "--set", "evolution.offspring=4", "--pool", "1",
 ]
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from importlib.resources import files
+
 import numpy as np
 import pytest
 from helpers import tiny_space
@@ -304,12 +307,21 @@ def test_genes_set_the_candidates_training():
         assert 0.001 <= values["lr"] <= 0.05 and values["batch_size"] % 16 == 0
 
 
+def epochs_space(tmp_path) -> str:
+    """The default space with an epoch budget instead of its compute budget."""
+    text = (files("structsearch.search_spaces") / "digits-small.toml").read_text()
+    path = tmp_path / "epochs.toml"
+    path.write_text(re.sub(r"(?m)^max_macs = .*$", "max_epochs = 720", text))
+    return str(path)
+
+
 def test_evolve_with_a_random_baseline_spends_the_same_epochs_and_compares(tmp_path, capsys):
     tiny = ["--population", "3", "--generations", "1", "--epochs", "2", "--quiet", "--dry-run",
             "--set", "genotype.nodes=[10, 24]", "--set", "genotype.erdos-renyi.width=[8, 24]"]
-    assert main(["evolve", "--runs", str(tmp_path), "--name", "b", "--baseline", "random", *tiny]) == 0
+    assert main(["evolve", epochs_space(tmp_path), "--runs", str(tmp_path), "--name", "b", "--baseline", "random",
+                 *tiny]) == 0
     out = capsys.readouterr().out
-    assert "random (baseline)" in out and "best validation accuracy against training epochs spent" in out
+    assert "random" in out and "best validation accuracy within half and all of the training epochs" in out
     evolved, _ = spent(tmp_path / "b")
     random_epochs, rows = spent(tmp_path / "b-random")
     assert evolved <= random_epochs < evolved + 2
@@ -321,3 +333,20 @@ def test_evolve_with_a_random_baseline_spends_the_same_epochs_and_compares(tmp_p
     (tmp_path / "c-random" / "x").write_text("x")
     assert main(["evolve", "--runs", str(tmp_path), "--name", "c", "--baseline", "random", *tiny]) == 2
     assert not (tmp_path / "c").exists()
+
+
+def test_with_a_compute_budget_the_random_baseline_spends_the_same_compute(tmp_path, capsys):
+    tiny = ["--population", "4", "--generations", "3", "--epochs", "2", "--quiet", "--dry-run", "--max-macs", "3e7",
+            "--set", "genotype.nodes=[10, 24]", "--set", "genotype.erdos-renyi.width=[8, 24]"]
+    assert main(["evolve", "--runs", str(tmp_path), "--name", "m", "--baseline", "random", *tiny]) == 0
+    out = capsys.readouterr().out
+    assert "of the training compute" in out and "pick test" in out and "MAC" in out
+
+    def compute(run):
+        rows = spent(tmp_path / run)[1]
+        return sum(c.metrics["cost_macs"] for c in rows), max(c.metrics["cost_macs"] for c in rows)
+
+    (searched, _), (drawn, largest) = compute("m"), compute("m-random")
+    assert searched <= drawn < searched + largest  # within one candidate's compute of the search's
+    with RunStore.open(tmp_path / "m") as store:
+        assert store.meta("baseline")["max_macs"] == searched

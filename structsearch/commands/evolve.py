@@ -43,9 +43,12 @@ SPACE_OPTIONS = {
     "epochs": "training.epochs",
     "predictor": "gate.predictor",
     "estimation_fraction": "gate.estimation_fraction",
+    "pool": "gate.pool",
+    "acquisition": "gate.acquisition",
     "max_candidates": "budget.max_candidates",
     "max_hours": "budget.max_hours",
     "max_epochs": "budget.max_epochs",
+    "max_macs": "budget.max_macs",
 }
 
 
@@ -81,8 +84,8 @@ def add_parser(commands) -> None:
     add_declared_options(parser, SPACE_OPTIONS, SPACE_TABLES, default_from="the space's value")
     add_output_options(parser)
     parser.add_argument("--baseline", choices=["random"],
-                        help="then run random search (same seed, no gate) with exactly the epochs the search "
-                             "spent, into RUN-random, and compare the two")
+                        help="then run random search (same seed, no gate) with exactly the training compute "
+                             "(max_macs) or epochs the search spent, into RUN-random, and compare the two")
     parser.add_argument("--quiet", action="store_true", help="no live view")
     parser.add_argument("--json", action="store_true",
                         help="print the best candidates as JSON on the last line instead of the table")
@@ -210,7 +213,7 @@ def run(args) -> int:
     if baseline is not None:
         write_outputs(baseline)
         Console().print(comparison_table({search.space.evolution.selection: search.store,
-                                          "random (baseline)": baseline.store}, budget_unit(search.space)))
+                                          "random": baseline.store}, budget_unit(search.space)))
         baseline.store.close()
     summary = summary_json(search) if args.json else None
     search.store.close()

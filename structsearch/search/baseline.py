@@ -21,6 +21,7 @@ from structsearch.search.space import SearchSpace
 from structsearch.store import Candidate, RunStore
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+TABLE_FRACTIONS = (0.5, 1.0)  # the comparison table's (it fits 80 columns)
 
 
 def trained(candidates: list[Candidate]) -> list[Candidate]:
@@ -84,28 +85,25 @@ def random_baseline(space: SearchSpace, epochs: int, macs: int | None = None) ->
 
 
 def comparison_table(runs: dict[str, RunStore], unit: str = "epochs"):
-    """A rich table: per run, the best validation accuracy within each share of the first run's
-    budget (``epochs`` or ``macs``), the compute it spent, and the test accuracy of its final pick
-    (chosen on validation)."""
+    """A rich table: per run, the candidates it trained, the compute it spent, the best validation
+    accuracy within each share of the first run's budget (``epochs`` or ``macs``), and the test
+    accuracy of its final pick (chosen on validation)."""
     curves = {name: trajectory(store.candidates(), unit) for name, store in runs.items()}
     first = next(iter(curves.values()))
     budget = first[-1][0] if first else 0
-    what = f"training compute spent (of {format_macs(budget)})" if unit == "macs" else \
-        f"training epochs spent (of {budget:,})"
-    table = Table(title=f"best validation accuracy against {what}")
+    what = f"training compute (of {format_macs(budget)})" if unit == "macs" else \
+        f"training epochs (of {budget:,})"
+    table = Table(title=f"best validation accuracy within half and all of the {what}; the pick's test accuracy")
     table.add_column("search", no_wrap=True)
-    table.add_column("trained", justify="right")
-    for fraction in FRACTIONS:
-        table.add_column(f"{fraction:.0%}", justify="right")
-    table.add_column("compute", justify="right")
-    table.add_column("test acc of pick", justify="right")
+    for header in ("trained", "compute", *(f"val {fraction:.0%}" for fraction in TABLE_FRACTIONS), "pick test"):
+        table.add_column(header, justify="right", no_wrap=True)
     for name, points in curves.items():
         cells = []
-        for fraction in FRACTIONS:
+        for fraction in TABLE_FRACTIONS:
             best, _ = best_within(points, fraction * budget)
             cells.append("–" if math.isinf(best) else f"{best:.4f}")
         _, pick = best_within(points, math.inf)
         test = pick.metrics.get("test_accuracy") if pick is not None else None
         compute = sum(int(c.metrics.get("cost_macs", 0) or 0) for c in trained(runs[name].candidates()))
-        table.add_row(name, str(len(points)), *cells, format_macs(compute), "–" if test is None else f"{test:.4f}")
+        table.add_row(name, str(len(points)), format_macs(compute), *cells, "–" if test is None else f"{test:.4f}")
     return table

@@ -68,7 +68,7 @@ class LiveView(NullView):
         gate = search.space.gate
         if gate.enabled:
             self.gate_line = (f"gate: {gate.predictor}, a pool of {gate.pool} × offspring, {gate.acquisition}"
-                              if gate.pool > 1 else f"gate: {gate.predictor}, estimation fraction "
+                              if gate.pooled else f"gate: {gate.predictor}, estimation fraction "
                                                     f"{gate.estimation_fraction}")
         self.search = search
         self.live = Live(self._render(), console=self.console, refresh_per_second=4, transient=True)

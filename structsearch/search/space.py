@@ -362,7 +362,8 @@ class GateConfig:
     curve_epochs: int = setting(1, "epochs a child trains before the curve stage predicts its final accuracy",
                                 Interval(1, None, integer=True))
     pool: int = setting(1, "children made per offspring slot: the gate scores pool × offspring children and trains "
-                           "offspring of them (1: it drops estimation_fraction of offspring children)",
+                           "offspring of them (1: it drops estimation_fraction of offspring children; with no "
+                           "predictor, or the curve stage alone, there is no pool)",
                         Interval(1, None, integer=True))
     acquisition: str = setting("mean", "how the pool is ranked: mean (the prediction), ucb (mean + beta × spread), "
                                        "thompson (a draw from the prediction's spread)",
@@ -375,12 +376,13 @@ class GateConfig:
     def enabled(self) -> bool:
         return self.predictor != "none" and (self.estimation_fraction > 0 or self.pool > 1)
 
+    @property
+    def pooled(self) -> bool:
+        """Whether the structure stage ranks a pool (``pool`` > 1, a predictor, not the curve stage alone)."""
+        return self.pool > 1 and self.predictor != "none" and self.stage != "curve"
+
     def validate(self) -> GateConfig:
         check_settings(self, "gate")
-        if self.pool > 1 and self.predictor == "none":
-            raise ConfigError(f"gate.pool = {self.pool} ranks a pool with a predictor; gate.predictor is 'none'")
-        if self.pool > 1 and self.stage == "curve":
-            raise ConfigError(f"gate.pool = {self.pool} needs the structure stage; gate.stage is 'curve'")
         if (self.predictor == "online" and ACQUISITIONS.lookup(self.acquisition).spread
                 and self.model not in SPREAD_MODELS and not self.ensemble):
             raise ConfigError(f"gate.acquisition = {self.acquisition!r} needs the predictor's spread, and "

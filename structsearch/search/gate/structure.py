@@ -26,7 +26,7 @@ from structsearch.predictors.model import SPREAD_MODELS, PerformancePredictor, l
 from structsearch.predictors.workflow import load_xy
 from structsearch.search import genes as training_genes
 from structsearch.search.gate.acquisition import ACQUISITIONS, acquire, rank_pool
-from structsearch.search.gate.size import SizeBaseline
+from structsearch.search.gate.size import SizeModel
 from structsearch.search.shared import candidate_proxies
 
 if TYPE_CHECKING:  # the space imports the gate's acquisitions; the gate reads the space's [gate] table
@@ -97,7 +97,7 @@ class PredictorGate:
     ``pareto``, on the acquisition and the connections).
 
     An online gate fits two models on every trained row: its ``model`` (on the features) and the
-    size-only :class:`~.size.SizeBaseline` (on the connections). Before each generation it compares
+    size-only :class:`~.size.SizeModel` (on the connections). Before each generation it compares
     them on the latest held-out generations (each fitted on the generations before it: grouped by
     generation, in the order the gate meets them) and ranks with the one whose mean Kendall τ there is
     higher (:attr:`choice`, recorded with the generation; the configured model until a generation
@@ -112,7 +112,7 @@ class PredictorGate:
         self.predictor = None
         self.model = None  # the online gate's fitted model (a PerformancePredictor)
         self.ensemble: list = []  # its bootstrap ensemble, when the acquisition needs a spread it lacks
-        self.size = None  # the fitted SizeBaseline
+        self.size = None  # the fitted SizeModel
         self.choice = gate.model  # which one ranks: the model's name, or "size"
         self.comparison: dict = {}  # the held-out τ of each, behind the choice
         self._held_out: dict[tuple[str, int], float | None] = {}  # (model, generation) → τ (deterministic, kept)
@@ -152,7 +152,7 @@ class PredictorGate:
     def pool_size(self, offspring: int) -> int:
         """The children a generation makes for ``offspring`` slots: ``pool`` × ``offspring`` once the
         gate is active, else ``offspring``."""
-        return offspring * (self.config.pool if self.active else 1)
+        return offspring * (self.config.pool if self.active and self.config.pooled else 1)
 
     def _matrix(self, features: list[dict]) -> np.ndarray:
         return np.array([[row.get(name, np.nan) for name in self.names] for row in features],
@@ -179,10 +179,10 @@ class PredictorGate:
         self.predictor, self.choice = self.model, self.config.model
         if sizes is None or len(y) < 2:
             return
-        self.size = SizeBaseline(seeds.derive(self.seed, "size")).fit(sizes, y)
+        self.size = SizeModel(self.seed).fit(sizes, y)
         if generations is not None:
             self.choose(x, y, np.asarray(sizes, dtype=float), np.asarray(generations))
-            if self.choice == SizeBaseline.name:
+            if self.choice == SizeModel.name:
                 self.predictor = self.size
 
     def choose(self, x: np.ndarray, y: np.ndarray, sizes: np.ndarray, generations: np.ndarray) -> None:
@@ -191,13 +191,13 @@ class PredictorGate:
         held = [g for g in sorted(set(generations.tolist()))
                 if (generations < g).sum() >= MIN_EARLIER_ROWS and (generations == g).sum() >= 3]
         held = held[-HELD_OUT_GENERATIONS:]
-        taus: dict[str, list[float]] = {self.config.model: [], SizeBaseline.name: []}
+        taus: dict[str, list[float]] = {self.config.model: [], SizeModel.name: []}
         for g in held:
             before, at = generations < g, generations == g
             for name in taus:
                 if (name, g) not in self._held_out:
-                    if name == SizeBaseline.name:
-                        predicted = SizeBaseline().fit(sizes[before], y[before]).predict(sizes[at])
+                    if name == SizeModel.name:
+                        predicted = SizeModel().fit(sizes[before], y[before]).predict(sizes[at])
                     else:
                         predicted = self._fit_model(x[before], y[before], self.seed).predict(x[at])
                     self._held_out[(name, g)] = kendall(predicted, y[at])
@@ -205,13 +205,13 @@ class PredictorGate:
                     taus[name].append(self._held_out[(name, g)])
         means = {name: float(np.mean(values)) if values else None for name, values in taus.items()}
         self.comparison = {"held_out": held, "tau": means}
-        if means[self.config.model] is not None and means[SizeBaseline.name] is not None:
+        if means[self.config.model] is not None and means[SizeModel.name] is not None:
             self.choice = max(taus, key=lambda name: (means[name], name == self.config.model))
 
     def n_keep(self, n: int) -> int:
         if not self.active:
             return n
-        if self.config.pool > 1:
+        if self.config.pooled:
             return min(n, max(1, self.offspring))
         return max(1, math.ceil((1.0 - self.config.estimation_fraction) * n - 1e-9))
 

@@ -19,16 +19,32 @@ from structsearch.errors import ConfigError
 
 Change = tuple[str, Any]
 
-# study parameter → (dotted key in a train file and in a search space, type of its value)
-PARAMETERS: dict[str, tuple[str, type]] = {
-    "lr": ("training.lr", float), "momentum": ("training.momentum", float),
-    "weight_decay": ("training.weight_decay", float), "batch_size": ("training.batch_size", int),
-    "epochs": ("training.epochs", int), "optimizer": ("training.optimizer", str),
-    "grad_clip": ("training.grad_clip", float), "rule": ("rewiring.rule", str),
-    "drop_fraction": ("rewiring.drop_fraction", float), "motif_size": ("rewiring.motif_size", int),
-    "epsilon": ("model.epsilon", float), "dropout": ("model.dropout", float),
-    "activation": ("model.activation", str), "lr_schedule": ("training.lr_schedule", str),
+
+
+def short_names(dotted_keys: Iterable[str], renames: dict[str, str] | None = None) -> dict[str, str]:
+    """Short name → dotted key: each key by its last part (``training.lr`` → ``lr``, the name of its
+    ``--lr`` option or study parameter), or by its entry in ``renames``. The one way a command or a
+    study names the keys it changes."""
+    names: dict[str, str] = {}
+    for dotted in dotted_keys:
+        name = (renames or {}).get(dotted, dotted.rsplit(".", 1)[-1])
+        if name in names:
+            raise ValueError(f"{dotted} and {names[name]} would both be {name!r}")
+        names[name] = dotted
+    return names
+
+
+# the keys a study tunes and a search's genes draw, with the type of their values (a study parameter
+# is named by its key's last part: lr, batch_size, rule, epsilon, …)
+_PARAMETER_TYPES = {
+    "training.lr": float, "training.momentum": float, "training.weight_decay": float, "training.batch_size": int,
+    "training.epochs": int, "training.optimizer": str, "training.grad_clip": float, "rewiring.rule": str,
+    "rewiring.drop_fraction": float, "rewiring.motif_size": int, "model.epsilon": float, "model.dropout": float,
+    "model.activation": str, "training.lr_schedule": str,
 }
+# study parameter → (dotted key in a train file and in a search space, type of its value)
+PARAMETERS: dict[str, tuple[str, type]] = {name: (dotted, _PARAMETER_TYPES[dotted])
+                                           for name, dotted in short_names(_PARAMETER_TYPES).items()}
 LEGACY_PARAMETERS = {"zeta": "drop_fraction"}
 # a search space draws ε per genotype from its Erdős–Rényi prior's range: a value fixes the range
 SPACE_EPSILON = "genotype.erdos-renyi.epsilon"

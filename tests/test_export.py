@@ -36,6 +36,20 @@ def trained(tmp_path_factory):
     return where
 
 
+@pytest.fixture(scope="module")
+def torch_program(trained, tmp_path_factory):
+    """``structsearch export RUN --to torch`` of a run, made once and shared by the tests that read it."""
+    where, made = tmp_path_factory.mktemp("programs"), {}
+
+    def export(name: str):
+        if name not in made:
+            assert main(["export", str(trained / name), "--to", "torch", "--out", str(where / f"{name}.pt2")]) == 0
+            made[name] = where / f"{name}.pt2"
+        return made[name]
+
+    return export
+
+
 def real_batch(task, rows: int = 21) -> tuple[torch.Tensor, ...]:
     """More rows than the export traced (8): the batch dimension is dynamic."""
     split = task.test
@@ -44,7 +58,7 @@ def real_batch(task, rows: int = 21) -> tuple[torch.Tensor, ...]:
 
 @pytest.mark.parametrize("name", list(RUNS))
 @pytest.mark.slow
-def test_both_formats_equal_structsearch_on_real_inputs(trained, tmp_path, name, capsys):
+def test_both_formats_equal_structsearch_on_real_inputs(trained, torch_program, tmp_path, name, capsys):
     import onnxruntime
 
     _, task, model = load_trained_model(trained / name)
@@ -54,8 +68,7 @@ def test_both_formats_equal_structsearch_on_real_inputs(trained, tmp_path, name,
         expected = model(*inputs).numpy()
     if name == "mlp-skip":
         assert any(s != t - 1 for t, sources in enumerate(model.sources, 1) for s in sources)  # skip edges
-    assert main(["export", str(trained / name), "--to", "torch", "--out", str(tmp_path / "m.pt2")]) == 0
-    program = torch.export.load(tmp_path / "m.pt2").module()
+    program = torch.export.load(torch_program(name)).module()
     np.testing.assert_allclose(program(*inputs).detach().numpy(), expected, atol=1e-5, rtol=0)
     assert main(["export", str(trained / name), "--to", "onnx", "--out", str(tmp_path / "m.onnx")]) == 0
     session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
@@ -76,16 +89,16 @@ numpy.save(sys.argv[2], program(*inputs).detach().numpy())
 
 
 @pytest.mark.parametrize("name", ["mlp-skip", "gru"])
-def test_the_torch_program_runs_without_structsearch(trained, tmp_path, name):
+def test_the_torch_program_runs_without_structsearch(trained, torch_program, tmp_path, name):
     _, task, model = load_trained_model(trained / name)
     model.eval()
     inputs = real_batch(task)
-    assert main(["export", str(trained / name), "--to", "torch", "--out", str(tmp_path / "m.pt2")]) == 0
+    program = torch_program(name)
     paths = []
     for i, value in enumerate(inputs):
         np.save(tmp_path / f"in{i}.npy", value.numpy())
         paths.append(str(tmp_path / f"in{i}.npy"))
-    done = subprocess.run([sys.executable, "-c", PLAIN, str(tmp_path / "m.pt2"), str(tmp_path / "out.npy"), *paths],
+    done = subprocess.run([sys.executable, "-c", PLAIN, str(program), str(tmp_path / "out.npy"), *paths],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     with torch.no_grad():

@@ -8,7 +8,7 @@ from structsearch.commands import main
 from structsearch.search.gate.audit import audit_regret, weighted_kendall_tau
 from structsearch.store import RunStore
 
-TINY = ["--population", "4", "--generations", "2", "--epochs", "1", "--workers", "1", "--quiet",
+TINY = ["--population", "4", "--generations", "2", "--epochs", "1", "--dry-run", "--quiet",
         "--set", "genotype.nodes=[10, 16]", "--set", "genotype.erdos-renyi.width=[8, 16]",
         "--set", "gate.predictor=online", "--set", "gate.warmup=3", "--set", "evolution.offspring=8"]
 
@@ -45,7 +45,7 @@ def test_the_audit_trains_n_dropped_children_and_its_weighted_tau_is_the_direct_
         rows = [c for c in candidates if c.generation == generation and not c.metrics.get("duplicate_of")]
         gate = [c.feature_meta["gate"] for c in rows]
         audited = [c for c, g in zip(rows, gate, strict=True) if g.get("audit") and not g.get("sibling")]
-        dropped = [c for c in rows if c.status == "dropped-by-predictor"]
+        dropped = [c for c in rows if c.status == "dropped-by-predictor" and not c.feature_meta["gate"].get("sibling")]
         assert len(audited) == 2 == events[generation]["audited"]
         assert all(c.status == "ok" for c in audited) and not population & {c.id for c in audited}
         weight = (len(dropped) + 2) / 2  # each audited child stands for dropped ÷ audited children
@@ -53,6 +53,9 @@ def test_the_audit_trains_n_dropped_children_and_its_weighted_tau_is_the_direct_
         scored = [(g["prediction"], c.metrics["val_accuracy"], g.get("audit", 1.0))
                   for c, g in zip(rows, gate, strict=True) if c.status == "ok" and g["prediction"] is not None]
         assert events[generation]["gate_tau_weighted"] == pytest.approx(direct_tau(scored))
+        by_size = [(c.metrics["connections"], c.metrics["val_accuracy"], g.get("audit", 1.0))
+                   for c, g in zip(rows, gate, strict=True) if c.status == "ok" and g["prediction"] is not None]
+        assert events[generation]["size_tau_weighted"] == pytest.approx(direct_tau(by_size))
 
 
 def test_an_audit_leaves_the_search_where_it_was(runs):

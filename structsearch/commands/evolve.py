@@ -18,7 +18,7 @@ from structsearch.commands._options import (
 )
 from structsearch.compute import format_macs
 from structsearch.errors import ConfigError, StructsearchError
-from structsearch.overrides import parameter_changes, read_params
+from structsearch.overrides import parameter_changes, read_params, short_names
 from structsearch.report import write_report
 from structsearch.runs import new_run_dir
 from structsearch.search.baseline import budget_unit, comparison_table, random_baseline
@@ -34,22 +34,12 @@ from structsearch.tasks.tabular import TABULAR_TASKS
 BASELINE_KEY = "baseline"  # the run store's record that a baseline was asked for
 BUDGET_WORDS = {"macs": "training compute", "epochs": "training epochs"}
 
-# option → the dotted key of the search space it overrides
-SPACE_OPTIONS = {
-    "seed": "seed",
-    "population": "evolution.population",
-    "generations": "evolution.generations",
-    "selection": "evolution.selection",
-    "epochs": "training.epochs",
-    "predictor": "gate.predictor",
-    "estimation_fraction": "gate.estimation_fraction",
-    "pool": "gate.pool",
-    "acquisition": "gate.acquisition",
-    "max_candidates": "budget.max_candidates",
-    "max_hours": "budget.max_hours",
-    "max_epochs": "budget.max_epochs",
-    "max_macs": "budget.max_macs",
-}
+# option → the dotted key of the search space it overrides (named by the key's last part)
+SPACE_OPTIONS = short_names([
+    "seed", "evolution.population", "evolution.generations", "evolution.selection", "training.epochs",
+    "gate.predictor", "gate.estimation_fraction", "gate.pool", "gate.acquisition", "budget.max_candidates",
+    "budget.max_hours", "budget.max_epochs", "budget.max_macs",
+])
 
 
 def add_space_options(parser) -> None:

@@ -17,22 +17,20 @@ from structsearch.commands._options import (
 from structsearch.config import LEGACY_TABLES, TRAIN_TABLES, config_from_dict, read_toml
 from structsearch.families import family_of, load_genotype
 from structsearch.nn.importance import ImportanceTrace, input_importance
-from structsearch.overrides import apply_changes, dotted_keys, parameter_changes, read_params
+from structsearch.overrides import apply_changes, dotted_keys, parameter_changes, read_params, short_names
 from structsearch.pipeline import apply_sequence_defaults, load_configured_task, run_training
 from structsearch.runs import new_run_dir, write_curves, write_json
 from structsearch.train_callbacks import ProgressBar
 
 # option → the dotted key of a train file it sets
-TRAIN_OPTIONS = {
-    "task": "task.name", "architecture": "model.architecture", "genotype": "model.genotype",
-    "cell": "model.cell", "epsilon": "model.epsilon", "density_scheme": "model.density_scheme",
-    "density": "model.density", "activation": "model.activation", "dropout": "model.dropout",
-    "rule": "rewiring.rule", "drop_fraction": "rewiring.drop_fraction", "motif_size": "rewiring.motif_size",
-    "evolve_every": "rewiring.every", "epochs": "training.epochs", "batch_size": "training.batch_size",
-    "optimizer": "training.optimizer", "lr": "training.lr", "momentum": "training.momentum",
-    "weight_decay": "training.weight_decay", "seed": "training.seed", "device": "training.device",
-    "lr_schedule": "training.lr_schedule",
-}
+# option → the dotted key of a train file it sets (named by the key's last part, or its rename)
+TRAIN_OPTIONS = short_names([
+    "task.name", "model.architecture", "model.genotype", "model.cell", "model.epsilon", "model.density_scheme",
+    "model.density", "model.activation", "model.dropout", "rewiring.rule", "rewiring.drop_fraction",
+    "rewiring.motif_size", "rewiring.every", "training.epochs", "training.batch_size", "training.optimizer",
+    "training.lr", "training.momentum", "training.weight_decay", "training.seed", "training.device",
+    "training.lr_schedule",
+], renames={"task.name": "task", "rewiring.every": "evolve_every"})
 
 
 def add_train_options(parser) -> None:

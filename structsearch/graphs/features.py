@@ -28,7 +28,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from structsearch.graphs.cnn_features import cnn_features
 from structsearch.graphs.layered import LayeredGraph
 from structsearch.graphs.motif_catalogue import count_motifs
 
@@ -55,12 +54,12 @@ def feature_names() -> list[str]:
 
 
 def graph_features(graph: LayeredGraph, **options) -> dict[str, float]:
-    """All graph features of a genotype: the 23 of Stier et al. (2021) plus layer, path and motif
-    statistics for a layered genotype, the 47 ``cnn_*`` features for a convolutional one.
+    """All graph features of a layered genotype: the 23 of Stier et al. (2021) plus layer, path and
+    motif statistics (a genotype of any family: ``family_of(genotype).features(genotype)``).
 
     Parameters
     ----------
-    graph : LayeredGraph or ConvGenotype
+    graph : LayeredGraph
         The genotype.
     **options
         ``max_exact_nodes`` (above it, distance features are estimated from ``samples`` BFS
@@ -80,10 +79,11 @@ def graph_features(graph: LayeredGraph, **options) -> dict[str, float]:
 
 def compute_features(graph: LayeredGraph, max_exact_nodes: int = 500, samples: int = 64,
                      seed: int = 0) -> tuple[dict[str, float], dict]:
-    """(features, metadata); metadata says whether distance features are exact and the samples.
-    A convolutional genotype's are :func:`~structsearch.graphs.cnn_features.cnn_features` (exact)."""
+    """(features, metadata) of a layered genotype; metadata says whether distance features are exact
+    and the samples. (Each genotype family computes its own: ``family.features(genotype)``.)"""
     if not isinstance(graph, LayeredGraph):
-        return cnn_features(graph), {"family": "cnn", "exact": True}
+        raise TypeError(f"compute_features takes a layered genotype, got a {type(graph).__name__}; "
+                        "use its family's features (structsearch.families.family_of(genotype).features)")
     n = graph.n_nodes
     values: dict[str, float] = {}
     values["layers"] = float(graph.output_layer + 1)

@@ -27,7 +27,8 @@ from sklearn.tree import DecisionTreeRegressor
 
 from structsearch import __version__
 from structsearch.errors import ConfigError, DataError
-from structsearch.graphs.features import feature_names, graph_features
+from structsearch.families import family_of
+from structsearch.graphs.features import feature_names
 from structsearch.limits import check_file, parse_json, read_bounded
 from structsearch.registry import Registry
 
@@ -177,7 +178,7 @@ class PerformancePredictor:
         """The genotypes with their predictions, best (highest) predicted first."""
         if not genotypes:
             return []
-        predictions = self.predict([graph_features(g) for g in genotypes])
+        predictions = self.predict([family_of(g).features(g)[0] for g in genotypes])
         order = np.argsort(-predictions, kind="stable")
         return [(genotypes[i], float(predictions[i])) for i in order]
 

@@ -338,7 +338,32 @@ def main() -> None:
                        "load_average_after": [round(x, 2) for x in os.getloadavg()],
                        "wall_minutes": round(wall / 60, 2)},
     })
+    if "pooled" in methods and "random" in methods and "evolve" in methods:
+        figures["headline"] = headline(figures)
     emit(figures)
+
+
+def headline(figures: dict) -> list[dict]:
+    """The README's lines: per space, pooled − random and pooled − evolution on the pick's test
+    accuracy with their 95 % intervals, and the gate's τ minus the connections'."""
+    def interval(space: dict, key: str) -> str:
+        if space.get(key) is None:
+            return "n/a"
+        return f"{space[key]:+.2f} [{space[f'{key}_ci_low']:+.2f}, {space[f'{key}_ci_high']:+.2f}]"
+
+    spaces = figures["spaces"]
+    seeds = len(figures["conditions"]["seeds"])
+    lines = [{"what": f"pooled gate − random search, pick's test accuracy in points at equal compute ({seeds} seeds, "
+                      f"95 % CI): {' / '.join(spaces)}",
+              "value": " / ".join(interval(space, "pooled_minus_random_test_points") for space in spaces.values())},
+             {"what": f"pooled gate − ungated evolution, the same: {' / '.join(spaces)}",
+              "value": " / ".join(interval(space, "pooled_minus_evolution_test_points")
+                                  for space in spaces.values())}]
+    taus = [space.get("predictor_tau_minus_params_tau") for space in spaces.values()]
+    if all(tau is not None for tau in taus):
+        lines.append({"what": f"the gate's τ minus the τ of connections alone, on the children it trained: "
+                              f"{' / '.join(spaces)}", "value": " / ".join(f"{tau:+.3f}" for tau in taus)})
+    return lines
 
 
 def _cpu() -> str:

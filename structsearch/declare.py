@@ -285,14 +285,16 @@ def undeclared(cls: type) -> list[str]:
 
 def check_settings(target: Any, table: str) -> None:
     """Every declared value of the dataclass ``target`` against its declaration; the first that is
-    not allowed is a :class:`ConfigError`: ``TABLE.KEY must be ALLOWED, got VALUE``."""
+    not allowed is a :class:`ConfigError`: ``TABLE.KEY must be ALLOWED, got VALUE`` (``table`` is
+    ``"--"`` for the settings of a command's options: ``--KEY must be …``)."""
     for field in dataclasses.fields(target):
         allowed = field.metadata.get("allowed")
         if allowed is None:
             continue
         value = getattr(target, field.name)
         if value not in allowed:
-            where = f"{table}.{field.name}" if table else field.name
+            where = (f"--{field.name.replace('_', '-')}" if table == "--" else
+                     f"{table}.{field.name}" if table else field.name)
             raise ConfigError(f"{where} must be {allowed.describe()}, got {value!r}")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from structsearch import seeds
 from structsearch.config import RunConfig
+from structsearch.declare import Either, Interval, Options, check_settings, document_settings, setting
 from structsearch.errors import ConfigError, DataError
 from structsearch.pipeline import load_configured_task, load_trained_model, run_training
 from structsearch.sparsity.pruning import (
@@ -76,22 +77,25 @@ def pruning_curve(model, task, method: str, schedule: str, target: float, steps:
     return rows
 
 
+@document_settings
 @dataclass
 class PruneConfig:
     """What ``structsearch prune`` removes: a method, a schedule and exactly one of ``amount`` (a
-    fraction of the live weights) and ``count``, with ``retrain_epochs`` after each of ``steps``."""
+    fraction of the live weights) and ``count``, with ``retrain_epochs`` after each of ``steps``.
+    Its options' help, types and defaults come from these declarations."""
 
-    method: str = "magnitude-blinded"
-    schedule: str = "one-shot"
-    amount: float | None = None
-    count: int | None = None
-    steps: int = 5
-    retrain_epochs: int = 1
-    seed: int = 0
+    method: str = setting("magnitude-blinded", "how the weights to remove are chosen", Options(lambda: METHODS))
+    schedule: str = setting("one-shot", "one-shot, or iterative schedules of --steps steps", Options(lambda: SCHEDULES))
+    amount: float | None = setting(None, "fraction of the live weights to remove",
+                                   Either((None, Interval(0, 1))))
+    count: int | None = setting(None, "number of weights to remove (instead of --amount)",
+                                Either((None, Interval(1, None, integer=True))))
+    steps: int = setting(5, "steps of the iterative schedules", Interval(1, None, integer=True))
+    retrain_epochs: int = setting(1, "retraining epochs after each step", Interval(0, None, integer=True))
+    seed: int = setting(0, "the seed of the retraining", Interval(0, None, integer=True))
 
     def validate(self) -> PruneConfig:
-        SCHEDULES.check(self.schedule)
-        METHODS.check(self.method)
+        check_settings(self, "--")  # a command's options
         if (self.amount is None) == (self.count is None):
             raise ConfigError("give exactly one of --amount FRACTION and --count N")
         return self

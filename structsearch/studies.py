@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from structsearch import seeds
+from structsearch.declare import Either, Interval, Options, Text, check_settings, document_settings, setting
 from structsearch.errors import ConfigError, DataError, StructsearchError
 from structsearch.families import family_of, load_genotype
 from structsearch.limits import available_cores
@@ -286,52 +287,30 @@ def optimize(spec: str) -> int:
     return len(study.trials) - before
 
 
+@document_settings
 @dataclass
 class StudyConfig:
     """How ``structsearch study`` runs: ``trials`` over ``jobs`` processes of this machine, in
-    ``storage`` (None: a journal file ``runs/studies/<study_name>.journal``; or a database URL).
+    ``storage`` (None: a journal file ``runs/studies/<study_name>.journal``; or a database URL). The
+    command's options read their help, types and defaults from these declarations."""
 
-    Parameters
-    ----------
-    trials : int
-        Trials to run, over all processes.
-    storage : str, optional
-        A database URL (``sqlite:///…``, ``postgresql://…``); default: a journal file.
-    study_name : str, optional
-        The study's name (default: the space's); an existing study of that name continues.
-    pruner : {"median", "hyperband", "none"}
-        Optuna's pruner.
-    jobs : int
-        Processes on this machine.
-    timeout : float, optional
-        Stop starting trials after this many seconds.
-    runs : str
-        The runs folder (the journal file goes to ``runs/studies/``).
-    data_dir : str, optional
-        The datasets folder of file tasks.
-    heartbeat : int
-        Database storage: seconds between heartbeats; a trial silent for 3 is failed and retried.
-    """
-
-    trials: int
-    storage: str | None = None
-    study_name: str | None = None  # default: the space's name; an existing study is continued
-    pruner: str = "median"
-    jobs: int = 1
-    timeout: float | None = None  # stop starting trials after this many seconds
-    runs: str = "runs"
-    data_dir: str | None = None
-    heartbeat: int = HEARTBEAT_SECONDS  # database storage: a trial silent for 3 beats is retried
+    trials: int = setting(doc="trials to run (over all --jobs)", allowed=Interval(1, None, integer=True))
+    storage: str | None = setting(None, "sqlite:///…, postgresql://…, or a .journal file (default "
+                                        "runs/studies/NAME.journal)", Either((None, Text("a URL or a file"))))
+    study_name: str | None = setting(None, "the study's name (default: the space's); an existing study is continued",
+                                     Either((None, Text("a name"))))
+    pruner: str = setting("median", "Optuna's pruner", Options(lambda: PRUNERS))
+    jobs: int = setting(1, "worker processes on this machine", Interval(1, None, integer=True))
+    timeout: float | None = setting(None, "stop starting trials after this many seconds",
+                                    Either((None, Interval(0, None, low_open=True))))
+    runs: str = setting("runs", "parent folder of run directories (the journal goes to RUNS/studies/)",
+                        Text("a folder"))
+    data_dir: str | None = setting(None, "folder with the datasets of file tasks", Either((None, Text("a folder"))))
+    heartbeat: int = setting(HEARTBEAT_SECONDS, "database storage: seconds between heartbeats; a trial silent for "
+                                                "3 is failed and retried", Interval(1, None, integer=True))
 
     def validate(self) -> StudyConfig:
-        for key in ("trials", "jobs"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"--{key} must be a positive integer, got {getattr(self, key)}")
-        make_pruner(self.pruner, 1)
-        if self.heartbeat < 1:
-            raise ConfigError(f"--heartbeat must be a positive number of seconds, got {self.heartbeat}")
-        if self.timeout is not None and not self.timeout > 0:
-            raise ConfigError(f"--timeout must be a positive number of seconds, got {self.timeout}")
+        check_settings(self, "--")  # a command's options
         if self.study_name is not None:
             check_name(self.study_name, "--study-name")
         return self

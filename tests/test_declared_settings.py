@@ -17,8 +17,10 @@ from structsearch.declare import Either, Interval, Options, Range, check_setting
 from structsearch.errors import ConfigError
 from structsearch.families import FAMILIES, distinct_families
 from structsearch.overrides import PARAMETERS
+from structsearch.prune_run import PruneConfig
 from structsearch.search.genes import GENE_NAMES
 from structsearch.search.space import SPACE_TABLES, builtin_spaces, space_from_dict
+from structsearch.studies import StudyConfig
 from structsearch.tasks import OPTION_DOCS, task_names, task_options
 
 # ------------------------------------------------------------------------- the constraint classes
@@ -134,6 +136,29 @@ def test_a_search_space_refuses_every_generated_bad_prior_range_naming_the_key(f
     message = str(caught.value)
     assert "\n" not in message
     assert f"genotype.{prior}.{key}" in message, message
+
+
+PRUNE_CASES = [(key, value) for _, key, value in _invalid_cases({"prune": PruneConfig})]
+
+
+@pytest.mark.parametrize(("key", "value"), PRUNE_CASES, ids=lambda v: repr(v)[:30])
+def test_a_prune_request_refuses_every_generated_bad_value_naming_the_key(key, value):
+    request = {"amount": 0.5} if key != "amount" else {}
+    with pytest.raises(ConfigError) as caught:
+        PruneConfig(**{**request, key: value}).validate()
+    assert "\n" not in str(caught.value) and f"--{key.replace('_', '-')} must be" in str(caught.value)
+    assert {k for k, _ in PRUNE_CASES} == {s.name for s in settings(PruneConfig)}
+
+
+STUDY_CASES = [(key, value) for _, key, value in _invalid_cases({"study": StudyConfig})]
+
+
+@pytest.mark.parametrize(("key", "value"), STUDY_CASES, ids=lambda v: repr(v)[:30])
+def test_a_study_refuses_every_generated_bad_value_naming_the_key(key, value):
+    with pytest.raises(ConfigError) as caught:
+        StudyConfig(**{"trials": 2, key: value}).validate()
+    assert "\n" not in str(caught.value) and f"--{key.replace('_', '-')} must be" in str(caught.value)
+    assert {k for k, _ in STUDY_CASES} == {s.name for s in settings(StudyConfig)}
 
 
 @pytest.mark.parametrize(("table", "key", "value"), TRAIN_CASES, ids=lambda v: repr(v)[:30])

@@ -173,8 +173,11 @@ def _plain_type(hint):
 
 def add_settings_options(parser: argparse.ArgumentParser, settings: type, skip: tuple[str, ...] = ()) -> None:
     """One ``--option`` per declared field of the settings dataclass: its help, type and default from
-    the declaration, as :func:`add_declared_options` does for a configuration's keys."""
+    the declaration, as :func:`add_declared_options` does for a configuration's keys (a field without
+    a default is a required option)."""
     hints = typing.get_type_hints(settings)
+    required = {f.name for f in dataclasses.fields(settings)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
     for declared in settings_of(settings):
         if declared.name in skip:
             continue
@@ -188,7 +191,10 @@ def add_settings_options(parser: argparse.ArgumentParser, settings: type, skip: 
             parser.add_argument(flag, action="store_true", help=declared.doc)
         else:
             convert = _option_type(declared) or {int: int, float: number}.get(kind, kind)
-            parser.add_argument(flag, type=convert, default=declared.default, help=setting_help(declared))
+            if declared.name in required:
+                parser.add_argument(flag, type=convert, required=True, help=declared.doc)
+            else:
+                parser.add_argument(flag, type=convert, default=declared.default, help=setting_help(declared))
 
 
 def settings_from(namespace, settings: type):

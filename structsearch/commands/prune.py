@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from rich.console import Console
 from rich.table import Table
@@ -9,27 +11,20 @@ from rich.table import Table
 from structsearch.commands._options import (
     add_data_options,
     add_output_options,
-    nonnegative_int,
-    number,
-    positive_int,
+    add_settings_options,
+    settings_from,
 )
 from structsearch.commands.train import TRAIN_OPTIONS, add_train_options, train_config
 from structsearch.errors import ConfigError
 from structsearch.prune_run import PruneConfig, run_prune
 from structsearch.runs import new_run_dir, write_json, write_rows
-from structsearch.sparsity.pruning import METHODS, SCHEDULES
 
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("prune", help="prune a trained model (or train one first), retraining between steps")
     parser.add_argument("config", nargs="?", help="a train TOML file (the model is trained first)")
     parser.add_argument("--model", metavar="RUN", help="a `structsearch train --save-model` run directory instead")
-    parser.add_argument("--method", default="magnitude-blinded", help=METHODS.help)
-    parser.add_argument("--schedule", default="one-shot", help=SCHEDULES.help)
-    parser.add_argument("--amount", type=number, help="fraction of the live weights to remove, in [0, 1]")
-    parser.add_argument("--count", type=positive_int, help="number of weights to remove (instead of --amount)")
-    parser.add_argument("--steps", type=positive_int, default=5, help="steps of the iterative schedules")
-    parser.add_argument("--retrain-epochs", type=nonnegative_int, default=1, help="retraining epochs after each step")
+    add_settings_options(parser, PruneConfig, skip=("seed",))  # --seed is the training's
     add_train_options(parser)
     add_data_options(parser)
     add_output_options(parser)
@@ -37,8 +32,7 @@ def add_parser(commands) -> None:
 
 def run(args) -> int:
     console = Console(stderr=True)
-    request = PruneConfig(args.method, args.schedule, args.amount, args.count, args.steps, args.retrain_epochs,
-                          args.seed or 0).validate()
+    request = replace(settings_from(args, PruneConfig), seed=args.seed or 0).validate()
     if args.model:
         _refuse_ignored(args)
     config = None if args.model else train_config(args)[0]

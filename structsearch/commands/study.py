@@ -3,37 +3,29 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from structsearch.commands._options import add_data_options, add_memory_option, positive_int, positive_number
+from structsearch.commands._options import add_data_options, add_memory_option, add_settings_options, settings_from
 from structsearch.commands.evolve import add_space_options, space_changes
 from structsearch.errors import DataError
 from structsearch.runs import check_out
 from structsearch.search.space import load_space_with_changes
-from structsearch.studies import PRUNERS, StudyConfig, best_params_toml, run_study
+from structsearch.studies import StudyConfig, best_params_toml, run_study
 
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("study", help="tune a search space's [study] hyperparameters with Optuna")
     parser.add_argument("space", help="a built-in space (see `structsearch spaces`) or a TOML file")
-    parser.add_argument("--trials", type=positive_int, required=True, help="trials to run (over all --jobs)")
-    parser.add_argument("--storage", metavar="URL",
-                        help="sqlite:///…, postgresql://…, or a .journal file (default runs/studies/NAME.journal)")
-    parser.add_argument("--study-name", help="default: the space's name; an existing study is continued")
-    parser.add_argument("--pruner", default="median", help=PRUNERS.help)
-    parser.add_argument("--jobs", type=positive_int, default=1, help="worker processes on this machine")
-    parser.add_argument("--timeout", type=positive_number, help="stop starting trials after this many seconds")
+    add_settings_options(parser, StudyConfig, skip=("data_dir",))  # --data-dir: add_data_options
     parser.add_argument("--genotype", help="a fixed genotype file instead of the space's priors")
-    parser.add_argument("--heartbeat", type=positive_int, default=10,
-                        help="database storage: seconds between heartbeats; a trial silent for 3 is failed and retried")
     add_space_options(parser)
     parser.add_argument("--out", help="where the best parameters go (default runs/studies/NAME-best.toml, "
                                       "rewritten as the study goes on); an existing --out file needs --overwrite")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    parser.add_argument("--runs", default="runs", help="parent folder of run directories")
     add_data_options(parser)
     add_memory_option(parser)
 
@@ -54,8 +46,7 @@ def run(args) -> int:
         console.print(f"[bold]structsearch study[/bold] {name} in {shown}: {args.trials} trial(s) of "
                       f"{space.name} over {args.jobs} process(es), pruner {args.pruner}")
 
-    config = StudyConfig(args.trials, args.storage, name, args.pruner, args.jobs, args.timeout, args.runs,
-                         args.data_dir, args.heartbeat)
+    config = replace(settings_from(args, StudyConfig), study_name=name)
     outcome = run_study(space, config, announce)
     study, shown = outcome.study, outcome.storage
     counts = {state.name.lower(): len(study.get_trials(deepcopy=False, states=(state,)))

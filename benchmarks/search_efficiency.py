@@ -5,13 +5,15 @@ multiply-accumulates of forward and backward over the candidates' connections, e
 rewiring included; a search ends within one candidate's cost of it):
 
 * ``random`` — ``selection = "random"``: every generation drawn from the priors, no gate;
-* ``evolve`` — the space's selection, no gate;
+* ``evolve`` — the space's selection (aging on Reber since the built-in spaces moved to it, NSGA-II on
+  Fashion-MNIST), no gate;
 * ``gated`` — the 2 : 1 gate of earlier releases: the online predictor drops half of each
   generation's children (``estimation_fraction`` 0.5);
 * ``pooled`` — the pooled gate: ``pool`` × offspring children per generation, the best
   ``offspring`` by ``--acquisition`` trained (``--pool``, default 10);
 * ``pooled-aging`` — the same with regularized (aging) evolution;
-* on request (``--methods``): ``evolve-aging``, ``weights`` and ``lamarckian`` (weight inheritance).
+* on request (``--methods``): ``pooled-tournament``, ``evolve-aging``, ``evolve-tournament``, ``weights``
+  and ``lamarckian`` (weight inheritance).
 
 Protocol. Methods are paired by seed number (seeds 0–4 by default); random search draws with a
 seed of its own (seed + 1000) so that its generation 0 is never the others'. Each search picks
@@ -80,11 +82,13 @@ METHODS = {
     "gated": [("gate.predictor", "online"), ("gate.estimation_fraction", 0.5), ("gate.pool", 1)],
     "pooled": POOL,  # the pool size and acquisition are added from the command line
     "pooled-aging": [*POOL, ("evolution.selection", "aging")],
+    "pooled-tournament": [*POOL, ("evolution.selection", "tournament")],
     "evolve-aging": [("gate.predictor", "none"), ("evolution.selection", "aging")],
+    "evolve-tournament": [("gate.predictor", "none"), ("evolution.selection", "tournament")],
     "weights": [("gate.predictor", "none"), ("evolution.inheritance", "weights")],
     "lamarckian": [("gate.predictor", "none"), ("evolution.inheritance", "lamarckian")],
 }
-POOLED = ("pooled", "pooled-aging")
+POOLED = ("pooled", "pooled-aging", "pooled-tournament")
 DEFAULT_METHODS = ["random", "evolve", "gated", "pooled", "pooled-aging"]
 QUICK_METHODS = ["random", "evolve", "gated", "pooled"]
 RETRAINS = 3

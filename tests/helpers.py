@@ -15,10 +15,11 @@ def tiny_space(**changes):
     space.genotype.nodes = [10, 24]
     space.genotype.parameters["erdos-renyi"]["width"] = [8, 24]
     space.gate.warmup = 4
-    # the 2 : 1 gate and the epoch budget the engine tests were written against (the default space pools
-    # its children and counts compute; tests of those set them)
+    # the 2 : 1 gate, the epoch budget and the tournaments the engine tests were written against (the
+    # default space pools its children, counts compute and ages its population; tests of those set them)
     space.gate.pool, space.gate.estimation_fraction = 1, 0.5
     space.budget.max_epochs, space.budget.max_macs = 720, None
+    space.evolution.selection = "tournament"
     for dotted, value in changes.items():
         table, key = dotted.split("__")
         setattr(getattr(space, table), key, value)

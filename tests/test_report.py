@@ -14,7 +14,7 @@ from structsearch.store import RunStore
 TINY = ["--population", "5", "--generations", "1", "--epochs", "1", "--workers", "1", "--quiet",
         "--set", "genotype.nodes=[10, 16]", "--set", "genotype.erdos-renyi.width=[8, 16]",
         "--set", "gate.predictor=online", "--set", "gate.warmup=3", "--set", "evolution.offspring=6",
-        "--set", "gate.audit=1"]
+        "--set", "gate.audit=1", "--selection", "tournament"]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 

@@ -91,9 +91,8 @@ def comparison_table(runs: dict[str, RunStore], unit: str = "epochs"):
     curves = {name: trajectory(store.candidates(), unit) for name, store in runs.items()}
     first = next(iter(curves.values()))
     budget = first[-1][0] if first else 0
-    what = f"training compute (of {format_macs(budget)})" if unit == "macs" else \
-        f"training epochs (of {budget:,})"
-    table = Table(title=f"best validation accuracy within half and all of the {what}; the pick's test accuracy")
+    what = f"training compute ({format_macs(budget)})" if unit == "macs" else f"training epochs ({budget:,})"
+    table = Table(title=f"best validation within the {what}")
     table.add_column("search", no_wrap=True)
     for header in ("trained", "compute", *(f"val {fraction:.0%}" for fraction in TABLE_FRACTIONS), "pick test"):
         table.add_column(header, justify="right", no_wrap=True)

@@ -17,8 +17,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import emit, parser  # noqa: E402
 
-from structsearch.compute import format_macs  # noqa: E402
-
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
@@ -34,6 +32,7 @@ def main() -> None:
                                  "--out", f"{folder}/report", "--json"], check=True, capture_output=True, text=True)
         rows = json.loads(report.stdout.strip().splitlines()[-1])
     runs = {row["method"]: {"trained": row["trained"], "compute_macs": row["compute_macs"],
+                            "compute_gmacs": round(row["compute_macs"] / 1e9, 2),
                             "best_val": round(row["best_val"], 4), "best_test": round(row["best_test"], 4)}
             for row in rows}
     search, random = (runs[name] for name in sorted(runs, key=lambda name: name == "random"))
@@ -41,7 +40,7 @@ def main() -> None:
           "headline": [{"what": "default search (`structsearch evolve --baseline random`, the pooled gate), pick's "
                                 "test accuracy: search vs random search at the same training compute, one seed",
                         "value": f"{search['best_test']:.4f} vs {random['best_test']:.4f} at "
-                                 f"{format_macs(search['compute_macs'])} in {seconds:.0f} s"}]})
+                                 f"{search['compute_gmacs']:.2f} GMAC in {seconds:.0f} s"}]})
 
 
 if __name__ == "__main__":

@@ -66,24 +66,28 @@ def _hooked_macs(model: nn.Module, split: Split) -> float:
     return total
 
 
+def connection_counts(model: nn.Module) -> list[int] | None:
+    """The connections of each of the model's sparse layers (``model.sparse_layers()``), or None for a
+    model without sparse layers."""
+    return [layer.nnz for layer in model.sparse_layers()] if hasattr(model, "sparse_layers") else None
+
+
 def forward_macs(model: nn.Module, split: Split, nnz: list[int] | None = None) -> float:
     """Forward MACs of one sample of ``split`` (the mean over its sequence lengths), counted as the
     module docstring says; ``nnz`` replaces the model's sparse layers' current connection counts
     (one per ``model.sparse_layers()``, as the trainer's history records them)."""
-    layers = model.sparse_layers() if hasattr(model, "sparse_layers") else []
-    counts = [layer.nnz for layer in layers] if nnz is None else list(nnz)
+    counts = (connection_counts(model) or []) if nnz is None else list(nnz)
     if isinstance(model, SparseRecurrentNet):
         steps = _mean_length(split)
         hidden = [float(layer.hh_weight.numel() if layer.hh_mask is None else layer.hh_mask.count_nonzero())
                   for layer in model.recurrent]
         return steps * (sum(counts[:-1]) + sum(hidden)) + counts[-1]
-    if layers:
+    if counts:
         return float(sum(counts))
     return _hooked_macs(model, split)
 
 
-def _rewiring_macs(model: nn.Module, rule: RewiringRule | None, task: Task, epochs: int, updates: int,
-                   forward: float) -> float:
+def _rewiring_macs(model: nn.Module, rule: RewiringRule | None, task: Task, updates: int, forward: float) -> float:
     if rule is None or updates == 0:
         return 0.0
     layers = rule.layers(model)
@@ -102,19 +106,24 @@ def candidate_cost(model: nn.Module, task: Task, rule: RewiringRule | None, epoc
     ``initial_nnz`` are the sparse layers' connection counts it started with and ``history_nnz`` the
     counts after each epoch (the trainer's ``connections`` curve); by default the model's current
     counts throughout."""
+    known: dict[tuple, float] = {}  # (split, connection counts) → forward MACs, each counted once
+
+    def forward(split: Split, nnz: list[int] | None) -> float:
+        key = (id(split), None if nnz is None else tuple(nnz))
+        if key not in known:
+            known[key] = forward_macs(model, split, nnz)
+        return known[key]
+
     n_train, n_val, n_test = len(task.train), len(task.validation), len(task.test)
-    start = forward_macs(model, task.train, initial_nnz)
     total, trained_with = 0.0, initial_nnz
     for epoch in range(epochs_run):
-        train_forward = start if trained_with is None else forward_macs(model, task.train, trained_with)
-        val_forward = forward_macs(model, task.validation, trained_with)
-        total += 3 * train_forward * n_train + val_forward * n_val
+        total += 3 * forward(task.train, trained_with) * n_train + forward(task.validation, trained_with) * n_val
         if history_nnz is not None and epoch < len(history_nnz) and history_nnz[epoch]:
             trained_with = history_nnz[epoch]
     updates = sum(rule.active(epoch, epochs) for epoch in range(epochs_run)) if rule is not None else 0
-    total += _rewiring_macs(model, rule, task, epochs, updates, start)
+    total += _rewiring_macs(model, rule, task, updates, forward(task.train, initial_nnz))
     if epochs_run:
-        total += forward_macs(model, task.test, trained_with) * n_test
+        total += forward(task.test, trained_with) * n_test
     return int(round(total))
 
 

@@ -17,6 +17,7 @@ Features that are missing, not finite or constant over the reference are left ou
 from __future__ import annotations
 
 import numpy as np
+from scipy.spatial.distance import pdist
 
 
 def _matrix(rows: list[dict], names: list[str]) -> np.ndarray:
@@ -41,10 +42,8 @@ def population_spread(population: list[dict], reference: list[dict], keys: list[
     if x.shape[1] == 0:
         return {"unique": unique, "spread": None, "distance": None}
     spread = float(np.std(x, axis=0).mean())
-    differences = x[:, None, :] - x[None, :, :]
-    distances = np.sqrt((differences ** 2).sum(axis=-1))[np.triu_indices(len(x), 1)]
     return {"unique": unique, "spread": round(spread, 4),
-            "distance": round(float(distances.mean() / np.sqrt(x.shape[1])), 4)}
+            "distance": round(float(pdist(x).mean() / np.sqrt(x.shape[1])), 4)}
 
 
 def plateau_generation(best_by_generation: list[float | None]) -> int | None:

@@ -283,8 +283,10 @@ class Search:
         """Record a generation once its survivors are selected: the population's spread, the event,
         the live view."""
         reference = [self.stored_features(c) for c in self.known.values()]
-        stats.__dict__.update(population_spread([self.stored_features(c) for c in self.population], reference,
-                                                [c.key for c in self.population]))
+        spread = population_spread([self.stored_features(c) for c in self.population], reference,
+                                   [c.key for c in self.population])
+        for key, value in spread.items():
+            setattr(stats, key, value)
         self.history.append(stats)
         self.store.log_event("generation", **stats.__dict__, best=self.best.id if self.best else None)
         self.view.generation_done(self, stats)

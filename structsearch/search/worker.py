@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 import numpy as np
 import torch
 
-from structsearch.compute import candidate_cost
+from structsearch.compute import candidate_cost, connection_counts
 from structsearch.config import ModelConfig, RewiringConfig, TaskConfig, task_from_table, task_table
 from structsearch.families import genotype_from_bytes
 from structsearch.graphs import Genotype
@@ -145,7 +145,7 @@ def train_candidate(graph, task, model: ModelConfig, rewiring: RewiringConfig, t
     network, rule = build_candidate(graph, ModelSpec(model, rewiring), task, seed, family)
     proxies, seconds = candidate_proxies(network, task, training.batch_size)
     prepared = prepare(network, rule) if prepare is not None else None
-    initial = [layer.nnz for layer in network.sparse_layers()] if hasattr(network, "sparse_layers") else None
+    initial = connection_counts(network)
     result = train(network, task, replace(training, seed=seed), [rule, *callbacks], keep_optimizer=keep_optimizer)
     result.cost_macs = candidate_cost(network, task, rule, training.epochs, result.epochs_run,
                                       result.curves.get("connections"), initial)

@@ -52,20 +52,22 @@ def audit_regret(rows: list[tuple[float, float, float, bool]]) -> float:
     return float(sum(row[2] for row, top in zip(rows, in_top, strict=True) if top and row[3]))
 
 
-def _tau(pairs: list[tuple[float, float]]) -> float | None:
-    if len(pairs) < 3:
+def kendall(x, y) -> float | None:
+    """Kendall's τ between ``x`` and ``y``, or None with fewer than 3 pairs or no variation."""
+    if len(x) < 3:
         return None
-    tau = kendalltau(*zip(*pairs, strict=True)).statistic
+    tau = kendalltau(x, y).statistic
     return None if np.isnan(tau) else float(tau)
 
 
-def score_generation(stats, trained: list, size=lambda child: child.graph.connections) -> None:
+def score_generation(stats, trained: list, size) -> None:
     """The gate's τ of one generation into ``stats``: over the kept children (range-restricted), and
     with an audit the weighted τ over every scored child and the regret. Beside each, the τ of the
     connections alone (``size(child)``) on the same children: the baseline a ranking must beat."""
     kept = [c for c in trained if c.prediction is not None and not c.audit_weight]
-    stats.gate_kendall_tau = _tau([(c.prediction, c.accuracy) for c in kept])
-    stats.size_kendall_tau = _tau([(size(c), c.accuracy) for c in kept])
+    accuracy = [c.accuracy for c in kept]
+    stats.gate_kendall_tau = kendall([c.prediction for c in kept], accuracy)
+    stats.size_kendall_tau = kendall([size(c) for c in kept], accuracy)
     if stats.audited:
         scored = [(c.prediction, c.accuracy, c.audit_weight or 1.0, bool(c.audit_weight)) for c in trained
                   if c.prediction is not None and c.fitness.valid]

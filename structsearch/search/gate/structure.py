@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.stats import kendalltau
 
 from structsearch import seeds
 from structsearch.errors import ConfigError, DataError
@@ -26,6 +25,7 @@ from structsearch.predictors.model import SPREAD_MODELS, PerformancePredictor, l
 from structsearch.predictors.workflow import load_xy
 from structsearch.search import genes as training_genes
 from structsearch.search.gate.acquisition import ACQUISITIONS, acquire, rank_pool
+from structsearch.search.gate.audit import kendall
 from structsearch.search.gate.size import SizeModel
 from structsearch.search.shared import candidate_proxies
 
@@ -70,14 +70,6 @@ HELD_OUT_GENERATIONS = 3  # the latest generations on which the online gate comp
 MIN_EARLIER_ROWS = 6  # rows of earlier generations a held-out generation's fit needs
 
 
-def kendall(x, y) -> float | None:
-    """Kendall's τ, or None with fewer than 3 pairs or no variation."""
-    if len(x) < 3:
-        return None
-    tau = kendalltau(x, y).statistic
-    return None if np.isnan(tau) else float(tau)
-
-
 @dataclass
 class GateScores:
     """The gate's scores of a pool: the mean prediction, the spread (when the acquisition uses one)
@@ -110,7 +102,6 @@ class PredictorGate:
         self.offspring, self.pareto = offspring, pareto
         self.names = search_feature_names(cells, genes, gate.proxies, family)
         self.predictor = None
-        self.model = None  # the online gate's fitted model (a PerformancePredictor)
         self.ensemble: list = []  # its bootstrap ensemble, when the acquisition needs a spread it lacks
         self.size = None  # the fitted SizeModel
         self.choice = gate.model  # which one ranks: the model's name, or "size"
@@ -168,7 +159,7 @@ class PredictorGate:
         once there are ``warmup`` of them together); with the rows' ``sizes`` (connections) the
         size baseline too, and with their ``generations`` the choice between the two."""
         x, y = self._matrix(features), np.asarray(targets, dtype=float)
-        self.model = self._fit_model(x, y, self.seed)
+        model = self._fit_model(x, y, self.seed)
         self.ensemble = []
         if (ACQUISITIONS.lookup(self.config.acquisition).spread and self.config.model not in SPREAD_MODELS
                 and self.config.ensemble):
@@ -176,7 +167,7 @@ class PredictorGate:
             for k in range(self.config.ensemble):
                 sample = rng.integers(0, len(y), len(y))
                 self.ensemble.append(self._fit_model(x[sample], y[sample], seeds.derive(self.seed, "ensemble", k)))
-        self.predictor, self.choice = self.model, self.config.model
+        self.predictor, self.choice = model, self.config.model
         if sizes is None or len(y) < 2:
             return
         self.size = SizeModel(self.seed).fit(sizes, y)
@@ -218,7 +209,7 @@ class PredictorGate:
     def scores(self, features: list[dict], sizes=None, generation: int = 0) -> GateScores:
         """The pool's mean predictions, spreads and acquisition values."""
         acquisition = ACQUISITIONS.lookup(self.config.acquisition)
-        by_size = self.predictor is self.size and self.size is not None
+        by_size = self.predictor is self.size
         inputs = sizes if by_size else features
         std = None
         if not acquisition.spread:

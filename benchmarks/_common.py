@@ -1,7 +1,8 @@
 """Helpers shared by the benchmarks: data directory option, timing, JSON output, records.
 
 Every benchmark's JSON carries its ``conditions``: the load average when it started (this module is
-imported first) and when it ended, the cores, and the thread settings in force.  Ratios of two
+imported first) and when it ended, the CPU, the cores, the thread settings in force and the
+instruction set of the compiled kernels.  Ratios of two
 timings are measured interleaved (A, B, A, B, …; :func:`interleaved`), so that a change of load
 moves both sides.
 
@@ -22,7 +23,8 @@ from pathlib import Path
 
 import torch
 
-from structsearch.provenance import make_record, write_record
+from structsearch.nn import kernels
+from structsearch.provenance import describe_machine, machine, make_record, write_record
 from structsearch.threads import ThreadGovernor, settings
 
 LOAD_AT_START = os.getloadavg()
@@ -78,9 +80,12 @@ def interleaved(functions: dict, repeats: int = 5, warmup: int = 1, reduce=stati
 
 
 def conditions() -> dict:
-    """Load averages (1, 5, 15 min) at the start and now, and the thread settings."""
+    """Load averages (1, 5, 15 min) at the start and now, the CPU, the thread settings and, where the
+    compiled kernels were loaded, the instruction set they ran."""
+    loaded = kernels.compiled.cache_info().currsize > 0  # never build them just to say so
     return {"load_start": [round(x, 2) for x in LOAD_AT_START],
-            "load_end": [round(x, 2) for x in os.getloadavg()], **settings()}
+            "load_end": [round(x, 2) for x in os.getloadavg()], "cpu": describe_machine(machine()),
+            **({"kernels": kernels.isa() or "torch"} if loaded else {}), **settings()}
 
 
 def emit(figures: dict) -> None:

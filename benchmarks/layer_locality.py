@@ -13,6 +13,14 @@ prefetch distances 0 to 48 (the best counts), timed in turn with the kernels.
 ``random_read_bandwidth_share`` = the kernels' random-row bytes per second (forward and backward
 together) ÷ that bound, at --hidden wide.  Target: ≥ 0.6.  (The copy bandwidth is printed for
 reference; it is not the bound: streaming is far faster than random reads.)
+
+``--isa`` times another instruction set of the kernels (default: the best this CPU runs).
+``--tune`` instead times the kernels' prefetch distances, interleaved, at 3000 and --hidden wide,
+batch --batch and 128: the bytes of rows prefetched ahead (the vector kernels' ``prefetch_bytes``)
+and the values prefetched ahead in the forward pass's gather (``gather_ahead``).  The defaults in
+``csrc/sparse_kernels.cpp`` come from it: 4096 bytes (24 rows at batch 40, 8 at batch 128) and 64
+values, on an Intel Xeon with AVX-512 (2 cores; see the comment there) and, for rows at batch 40,
+the 24 an AMD EPYC with AVX2 gave earlier.
 """
 
 import sys
@@ -69,6 +77,50 @@ def per_connection(sparse: SparseLinear, batch: int, repeats: int, bound: bool =
     return figures
 
 
+PREFETCH_BYTES = (1024, 2048, 4096, 8192, 16384)
+GATHER_AHEAD = (0, 16, 64, 256)
+
+
+def tune(hidden: int, batches: tuple[int, ...]) -> dict:
+    """Nanoseconds per connection of the forward pass (values in order, so rows only), the backward
+    pass and the forward pass with its gather, for each prefetch distance, interleaved."""
+    default = kernels.compiled().tuning()
+    figures = {}
+    for n, repeats in ((3000, 30), (hidden, 3)):
+        sparse = layer(n, False, np.random.default_rng(0))
+        for batch in batches:
+            row = tune_layer(sparse, batch, repeats, default)
+            figures[f"{n}x{n}_batch_{batch}"] = row
+            print(n, batch, row, flush=True)
+    return {"tuning": figures, "defaults": default}
+
+
+def tune_layer(sparse: SparseLinear, batch: int, repeats: int, default: dict) -> dict:
+    module = kernels.compiled()
+    crow, col, perm, t_crow, t_col = sparse.structure()
+    values, bias = sparse.values.detach(), sparse.bias.detach()
+    x, g = torch.randn(sparse.in_features, batch), torch.randn(sparse.out_features, batch)
+    passes = {"rows_forward": lambda: module.spmm(crow, col, values, None, bias, x),
+              "rows_backward": lambda: module.backward(t_crow, t_col, values, g, x, True, True),
+              "gather_forward": lambda: module.spmm(crow, col, values, perm, bias, x)}
+
+    def timed(name, prefetch_bytes, gather_ahead):
+        def run():
+            module.set_tuning(prefetch_bytes, gather_ahead)
+            passes[name]()
+        return run
+
+    cases = {f"{name}_{size}": timed(name, size, default["gather_ahead"])
+             for size in PREFETCH_BYTES for name in ("rows_forward", "rows_backward")}
+    cases.update({f"gather_forward_{ahead}": timed("gather_forward", default["prefetch_bytes"], ahead)
+                  for ahead in GATHER_AHEAD})
+    try:
+        times = interleaved(cases, repeats)
+    finally:
+        module.set_tuning(default["prefetch_bytes"], default["gather_ahead"])
+    return {name: round(seconds / sparse.nnz * 1e9, 2) for name, seconds in times.items()}
+
+
 def copy_bandwidth() -> float:
     a = torch.randn(1 << 27)  # 512 MB
     b = torch.empty_like(a)
@@ -79,10 +131,19 @@ def main():
     p = parser(__doc__)
     p.add_argument("--hidden", type=int, default=350_000)
     p.add_argument("--batch", type=int, default=40)
+    p.add_argument("--isa", choices=("avx512", "avx2", "generic"), help="the kernels' instruction set")
+    p.add_argument("--tune", action="store_true", help="time the prefetch distances instead")
     args = p.parse_args()
     setup_threads(args.threads)
     if kernels.compiled() is None:
         sys.exit("layer_locality.py: needs the compiled kernels")
+    if args.isa:
+        if args.isa not in kernels.isas():
+            sys.exit(f"layer_locality.py: this CPU does not run the {args.isa} kernels ({kernels.isas()})")
+        kernels.compiled().set_isa(args.isa)
+    if args.tune:
+        emit(tune(args.hidden, (args.batch, 128)))
+        return
     figures = {"threads": torch.get_num_threads(), "batch": args.batch}
     for name, n, banded, repeats in (("random_3000", 3000, False, 50), ("random_wide", args.hidden, False, 5),
                                      ("banded_wide", args.hidden, True, 5)):

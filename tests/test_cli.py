@@ -1,3 +1,4 @@
+import csv
 import json
 import subprocess
 import sys
@@ -147,6 +148,27 @@ def test_set_vs_motif_experiment_writes_a_table(capsys, tmp_path):
     rows = (tmp_path / "e" / "set_vs_motif.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 2
     assert rows[0].startswith("rule,epsilon,repeat,status,connections,selected_epoch,val_accuracy,test_accuracy")
+
+
+def test_set_mnist_experiment_logs_every_epoch_and_keeps_to_its_time_budget(capsys, tmp_path):
+    common = ["experiment", "set-mnist", "--task", "digits", "--hidden", "32-32", "--runs", str(tmp_path)]
+    code, _, err = run(capsys, *common, "--epochs", "3", "--name", "full")
+    assert code == 0, err
+    rows = list(csv.DictReader((tmp_path / "full" / "set_mnist.csv").open()))
+    assert [int(row["epoch"]) for row in rows] == [0, 1, 2]
+    assert all(float(row["train_seconds"]) > 0 and float(row["evaluation_seconds"]) > 0 for row in rows)
+    assert all(float(row["evolution_seconds"]) > 0 for row in rows[:2])  # SET rewired after epochs 0 and 1
+    summary = json.loads((tmp_path / "full" / "summary.json").read_text())
+    assert summary["epochs"] == 3 and summary["status"] == "ok" and summary["paper_test_accuracy"] == 0.9874
+    assert summary["test_accuracy_curve"] == [float(row["test_accuracy"]) for row in rows]
+    assert summary["peak_memory_mb"] > 0 and summary["evolution_seconds_per_epoch"] > 0
+    # a budget of 3.6 ms fits one epoch at most: the run stops after it, with what it measured
+    code, _, err = run(capsys, *common, "--epochs", "50", "--hours", "1e-6", "--name", "short")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "short" / "summary.json").read_text())
+    assert summary["epochs"] == 1 and summary["status"] == "stopped-early" and "time budget" in summary["reason"]
+    code, _, err = run(capsys, *common, "--hours", "0", "--name", "zero")
+    assert code == 2 and "--hours" in err and "Traceback" not in err
 
 
 def test_genotype_sample_show_and_train(capsys, tmp_path):

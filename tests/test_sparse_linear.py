@@ -16,14 +16,19 @@ from structsearch.nn.mlp import SparseMLP, parse_architecture
 from structsearch.nn.sparse_linear import MaskedLinear, SparseLinear, _layout, sparse_matmul
 
 
-@pytest.fixture(params=["compiled", "torch"])
+@pytest.fixture(params=["avx512", "avx2", "generic", "torch"])
 def backend(request, monkeypatch):
-    """Run a test with the compiled CPU kernels and again with torch.sparse."""
+    """Run a test with each instruction set of the compiled CPU kernels this processor runs, and again
+    with torch.sparse."""
     if request.param == "torch":
         monkeypatch.setattr(kernels, "usable", lambda *tensors: False)
-    else:
-        assert kernels.compiled() is not None, "the compiled kernels did not build on this machine"
-    return request.param
+        yield request.param
+        return
+    assert kernels.compiled() is not None, "the compiled kernels did not build on this machine"
+    if request.param not in kernels.isas():
+        pytest.skip(f"this processor does not run the {request.param} kernels")
+    with kernels.using_isa(request.param):
+        yield request.param
 
 
 def random_layer(n_in=9, n_out=7, k=20, seed=0, dtype=torch.float64):
@@ -44,8 +49,9 @@ def test_gradcheck_float64(backend):
     assert torch.autograd.gradcheck(lambda v, x: fn(v, None, x), (values, xt))
 
 
-@pytest.mark.parametrize("dtype,batch", [(torch.float64, 5), (torch.float32, 5), (torch.float32, 128),
-                                         (torch.float32, 300), (torch.float32, 40), (torch.float32, 67)])
+@pytest.mark.parametrize("dtype,batch", [(torch.float64, 5), (torch.float32, 1), (torch.float32, 7),
+                                         (torch.float32, 40), (torch.float32, 67), (torch.float32, 128),
+                                         (torch.float32, 300)])
 def test_matches_masked_reference_forward_and_backward(backend, dtype, batch):
     torch.manual_seed(batch)  # inputs independent of the tests that ran before (float32 sums of 300 terms)
     layer = random_layer(n_in=30, n_out=20, k=90, dtype=dtype)
@@ -101,6 +107,18 @@ def test_compiled_and_torch_kernels_agree(monkeypatch):
     monkeypatch.setattr(kernels, "usable", lambda *tensors: False)
     for a, b in zip(compiled, run(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_the_instruction_set_can_be_chosen_and_an_unknown_one_is_refused():
+    assert kernels.compiled() is not None
+    available = kernels.isas()
+    assert "generic" in available and kernels.isa() == available[-1]  # the best is the default
+    with kernels.using_isa("generic"):
+        assert kernels.isa() == "generic"
+    assert kernels.isa() == available[-1]
+    with pytest.raises(ValueError, match="cannot run 'sse9'"):
+        with kernels.using_isa("sse9"):
+            pass
 
 
 def test_float32_and_batched_shapes():

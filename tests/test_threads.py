@@ -13,13 +13,21 @@ from structsearch.threads import ThreadGovernor
 
 
 class Scripted(ThreadGovernor):
-    """A governor that sees a scripted machine: each look returns the next (busy, own) CPU seconds
-    spent since the last one, over one second of wall time."""
+    """A governor that sees a scripted machine: each look at /proc/stat returns the next (busy, own)
+    CPU seconds spent since the last one, over one second of wall time; each look at the run queue
+    the next seconds its threads waited, over 20 ms (none unless ``waits`` says)."""
 
-    def __init__(self, script, ceiling=2, cores=2):
-        super().__init__(ceiling=ceiling, interval=0.0, enabled=True)
-        self.script, self.cores = list(script), cores
+    def __init__(self, script, ceiling=2, cores=2, waits=(), interval=0.0):
+        super().__init__(ceiling=ceiling, interval=interval, enabled=True)
+        self.script, self.cores, self.waits = list(script), cores, list(waits)
         self.clock = [0.0, 0.0, 0.0]
+        self.wait_clock = [0.0, 0.0]
+
+    def _waited(self):
+        if self.wait_clock[0] > 0:  # else the governor's start: the clock starts
+            self.wait_clock[1] += self.waits.pop(0) if self.waits else 0.0
+        self.wait_clock[0] += 0.02
+        return tuple(self.wait_clock)
 
     def _sample(self):
         if self.clock[0] > 0:
@@ -66,6 +74,27 @@ def test_governor_never_exceeds_its_ceiling_and_a_new_one_starts_where_the_last_
     with Scripted([(2.0, 2.0)]) as governor:
         assert torch.get_num_threads() == 1  # what the last look saw, until its own first look
         assert governor.poll() == 2
+
+
+def test_a_crowded_run_queue_drops_a_thread_before_the_first_look_at_the_machine(two_threads, monkeypatch):
+    monkeypatch.setattr(threads, "WAIT_INTERVAL", 0.0)  # every poll looks at the run queue
+    # 20 ms windows: a blip of 2 ms waited is noise; 13 ms (two threads beside one busy process wait a
+    # third of the time each) is crowding
+    with Scripted([], waits=[0.002, 0.013], interval=60.0) as governor:
+        governor._next = float("inf")  # no /proc/stat look in this test
+        assert governor.poll() == 2
+        assert governor.poll() == 1 and governor.changes == 1
+        assert governor.poll() == 1  # one thread never waits: nothing more to drop
+
+
+def test_the_run_queue_wait_of_this_process_is_read_where_linux_has_schedstat():
+    first = threads._run_queue_wait()
+    if first is None:
+        pytest.skip("no /proc/self/task/*/schedstat on this system")
+    end = time.monotonic() + 0.05
+    while time.monotonic() < end:
+        pass
+    assert threads._run_queue_wait() >= first >= 0.0
 
 
 def test_fixed_threads_are_left_alone(two_threads, monkeypatch):

@@ -23,6 +23,7 @@ HELP = {
     "reber-pruning": "magnitude pruning of input/hidden weights of Reber models (Stier et al. §4.2)",
     "mnist-pruning": "pruning methods on MNIST 784-100-10 and 784-300-100-10 (Stier et al. §4.1)",
     "motif-emergence": "motif censuses along SET training, then the motif-informed prior against ER",
+    "set-mnist": "Mocanu et al.'s SET-MLP 784-1000-1000-1000-10 on MNIST for as many epochs as fit --hours",
 }
 
 

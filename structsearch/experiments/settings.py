@@ -130,3 +130,22 @@ class MnistPruningConfig(RunSettings):
     batch_size: int = option(64, "samples per training batch", minimum=1)
     train_size: int | None = option(None, "a stratified subset of the training images", minimum=1)
     obd_samples: int = option(10_000, "samples of OBD's Fisher estimate", minimum=1)
+
+
+@dataclass
+class SetMnistConfig(RunSettings):
+    """Mocanu et al. (2018)'s SET-MLP on MNIST for as many epochs as fit ``hours``
+    (``structsearch experiment set-mnist``)."""
+
+    task: str = option("mnist", "the task")
+    hidden: str = option("1000-1000-1000", "hidden layer sizes")
+    epsilon: float = option(20.0, "Erdős–Rényi ε")
+    drop_fraction: float = option(0.3, "ζ, the share of connections SET replaces per epoch")
+    hours: float = setting(2.0, "wall-clock budget in hours: an epoch starts only if it should end within it",
+                           Interval(0, None, low_open=True))
+    epochs: int = option(1000, "most epochs (the paper's 1,000)", minimum=1)
+    lr: float = option(0.01, "SGD learning rate (momentum 0.9)")
+    weight_decay: float = option(2e-4, "L2 weight decay")
+    batch_size: int = option(100, "samples per training batch", minimum=1)
+    dropout: float = setting(0.3, "dropout on the hidden activations", Interval(0, 1, high_open=True))
+    train_size: int | None = option(None, "a stratified subset of the training images", minimum=1)

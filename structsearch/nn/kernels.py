@@ -6,6 +6,11 @@ needs.  It is compiled on first use for this machine (``-march=native``, about 2
 ``~/.cache/structsearch/kernels``).  Where it cannot be built the torch kernels are used, with one
 warning.  ``STRUCTSEARCH_KERNELS=torch`` selects the torch kernels without trying.
 
+The float32 kernels are written once (``csrc/vector_kernels.h``, against a small vector-traits
+struct) and compiled for AVX-512, for AVX2 with FMA and as generic loops in the same module; the
+best the processor runs is used (:func:`isa`), and :func:`using_isa` picks another, so that the
+tests compare every path this processor can run with the reference.
+
 Several processes (the workers of a search, parallel studies) may ask for the kernels at once.
 One builds while the others wait on an OS file lock (``flock``, released by the kernel when its
 holder dies, even by ``kill -9``), then they load the finished module.  torch's own build lock
@@ -27,6 +32,7 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).parent / "csrc" / "sparse_kernels.cpp"
+HEADERS = (Path(__file__).parent / "csrc" / "vector_kernels.h",)  # included by SOURCE: part of its key
 ENV = "STRUCTSEARCH_KERNELS"
 DEBUG_ENV = "STRUCTSEARCH_KERNELS_DEBUG"
 
@@ -46,8 +52,8 @@ def compiled():
         warnings.warn(f"{ENV}={choice!r} is not one of auto, compiled, torch; using auto", stacklevel=2)
     # one build per source, torch version and processor: -march=native code is not portable
     key = hashlib.sha256(
-        SOURCE.read_bytes() + torch.__version__.encode() + platform.machine().encode()
-        + torch.backends.cpu.get_cpu_capability().encode()
+        SOURCE.read_bytes() + b"".join(h.read_bytes() for h in HEADERS) + torch.__version__.encode()
+        + platform.machine().encode() + torch.backends.cpu.get_cpu_capability().encode()
     ).hexdigest()[:12]
     debug = os.environ.get(DEBUG_ENV) == "1"  # bounds checks inside the kernels (slow; for tests)
     name = f"structsearch_kernels_{key}" + ("_debug" if debug else "")
@@ -90,6 +96,35 @@ def _build_lock(directory: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def isas() -> list[str]:
+    """The instruction sets of the float32 kernels this processor runs (``generic``, ``avx2``,
+    ``avx512``); empty without the compiled kernels."""
+    module = compiled()
+    return list(module.isas()) if module is not None else []
+
+
+def isa() -> str | None:
+    """The instruction set the float32 kernels use: the best in :func:`isas` unless
+    :func:`using_isa` chose another; None without the compiled kernels."""
+    module = compiled()
+    return module.isa() if module is not None else None
+
+
+@contextmanager
+def using_isa(name: str):
+    """Run the float32 kernels with the instruction set ``name`` inside the block (tests compare
+    every path the processor runs; benchmarks time them)."""
+    module = compiled()
+    if module is None or name not in module.isas():
+        raise ValueError(f"the compiled kernels cannot run {name!r} here (they run {isas()})")
+    before = module.isa()
+    module.set_isa(name)
+    try:
+        yield
+    finally:
+        module.set_isa(before)
 
 
 def usable(*tensors: torch.Tensor) -> bool:

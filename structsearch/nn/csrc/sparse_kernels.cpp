@@ -19,35 +19,119 @@
 #include <torch/types.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/csrc/utils/pybind.h>
+#include <pybind11/stl.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <map>
+#include <string>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
-#if defined(__AVX512F__) || defined(__AVX2__)
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__)
+#define STRUCTSEARCH_X86_KERNELS 1
 #include <immintrin.h>
 #endif
 
 namespace {
 
-// run(std::integral_constant<int, NV>{}) for nv = NV in 1…8 (8 for more): the vector kernels are
-// compiled for each count of registers a pass of batch columns needs.
-template <typename F>
-inline void with_registers(int nv, F&& run) {
-  switch (nv) {
-    case 1: run(std::integral_constant<int, 1>{}); break;
-    case 2: run(std::integral_constant<int, 2>{}); break;
-    case 3: run(std::integral_constant<int, 3>{}); break;
-    case 4: run(std::integral_constant<int, 4>{}); break;
-    case 5: run(std::integral_constant<int, 5>{}); break;
-    case 6: run(std::integral_constant<int, 6>{}); break;
-    case 7: run(std::integral_constant<int, 7>{}); break;
-    default: run(std::integral_constant<int, 8>{}); break;
-  }
+// The instruction set the float32 kernels use and their prefetch distances: the best the processor
+// has unless set_isa chooses another (tests run every path the processor supports), and distances a
+// benchmark may change (set_tuning) to find the best.
+enum class Isa { generic, avx2, avx512 };
+
+Isa best_isa() {
+#ifdef STRUCTSEARCH_X86_KERNELS
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#endif
+  return Isa::generic;
 }
+
+Isa current_isa = best_isa();
+
+// prefetch_bytes: how far ahead the vector kernels prefetch the rows they read at random, in bytes
+// of rows: rows_ahead(prefetch_bytes, width) connections.  gather_ahead: the same, in values, for the
+// forward pass's gather of values through the permutation.  (Tuned with benchmarks/layer_locality.py
+// --tune: see its docstring.)
+struct Tuning {
+  int prefetch_bytes = 4096;
+  int gather_ahead = 64;
+} tuning;
+
+// Connections between a row's prefetch and its use, for rows of `width` floats: enough rows to keep
+// prefetch_bytes in flight, between 4 and 48.
+inline int rows_ahead(int prefetch_bytes, int64_t width) {
+  const int64_t rows = prefetch_bytes / (4 * width);
+  return static_cast<int>(rows < 4 ? 4 : rows > 48 ? 48 : rows);
+}
+
+}  // namespace
+
+#ifdef STRUCTSEARCH_X86_KERNELS
+// One traits struct per instruction set; the kernels themselves are in vector_kernels.h, included
+// once for each under that set's target.
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+namespace {
+namespace avx512 {
+struct VT {
+  using V = __m512;
+  using Mask = __mmask16;
+  static constexpr int kLanes = 16;
+  static inline Mask tail(int last) { return static_cast<Mask>(last == 16 ? 0xFFFF : (1u << last) - 1); }
+  static inline V zero() { return _mm512_setzero_ps(); }
+  static inline V set1(float s) { return _mm512_set1_ps(s); }
+  static inline V load(const float* p) { return _mm512_loadu_ps(p); }
+  static inline V load(const float* p, Mask m) { return _mm512_maskz_loadu_ps(m, p); }
+  static inline void store(float* p, V v) { _mm512_storeu_ps(p, v); }
+  static inline void store(float* p, V v, Mask m) { _mm512_mask_storeu_ps(p, m, v); }
+  static inline V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static inline V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static inline V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static inline float reduce(V a) { return _mm512_reduce_add_ps(a); }
+};
+#include "vector_kernels.h"
+}  // namespace avx512
+}  // namespace
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace {
+namespace avx2 {
+struct VT {
+  using V = __m256;
+  using Mask = __m256i;
+  static constexpr int kLanes = 8;
+  static inline Mask tail(int last) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(last), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static inline V zero() { return _mm256_setzero_ps(); }
+  static inline V set1(float s) { return _mm256_set1_ps(s); }
+  static inline V load(const float* p) { return _mm256_loadu_ps(p); }
+  static inline V load(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static inline void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static inline void store(float* p, V v, Mask m) { _mm256_maskstore_ps(p, m, v); }
+  static inline V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static inline V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static inline V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static inline float reduce(V a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_hadd_ps(s, s);
+    return _mm_cvtss_f32(_mm_hadd_ps(s, s));
+  }
+};
+#include "vector_kernels.h"
+}  // namespace avx2
+}  // namespace
+#pragma GCC pop_options
+#endif
+
+namespace {
 
 template <typename T, int W>
 inline void spmm_block(const int* cr, const int* cl, const T* v, const T* x,
@@ -64,221 +148,20 @@ inline void spmm_block(const int* cr, const int* cl, const T* v, const T* x,
   for (int b = 0; b < W; ++b) o[b] = acc[b];
 }
 
-#ifdef __AVX512F__
-// Rows of the dense operand are read in random order: the row needed kAhead connections later is
-// prefetched while this one is computed, so several cache misses are in flight at once.  (12 was
-// the best of 0, 4, 6, 12, 20 for 3000 × 3000 at ε = 20, batch 128, on a Xeon with AVX-512.)
-constexpr int kAhead = 12;
-
-template <int NV>
-inline void prefetch_row(const float* r) {
-#pragma GCC unroll 8
-  for (int q = 0; q < NV; ++q) _mm_prefetch(reinterpret_cast<const char*>(r + 16 * q), _MM_HINT_T0);
-}
-
-// Batch columns in passes of up to 128 (eight 512-bit registers, the last one masked): calls
-// run(std::integral_constant<int, NV>, b0, tail, first) for each pass with NV registers.
-template <typename F>
-inline void over_column_passes(int64_t B, F&& run) {
-  for (int64_t b0 = 0; b0 < B; b0 += 128) {
-    const int64_t width = std::min<int64_t>(128, B - b0);
-    const int nv = static_cast<int>((width + 15) / 16);
-    const int last = static_cast<int>(width - 16 * (nv - 1));
-    const __mmask16 tail = static_cast<__mmask16>(last == 16 ? 0xFFFF : (1u << last) - 1);
-    const bool first = b0 == 0;
-    with_registers(nv, [&](auto registers) { run(registers, b0, tail, first); });
-  }
-}
-
-// Σ of NV vectors' lanes: a tree of adds keeps the dependency chain short so consecutive
-// connections overlap in the pipeline, then one horizontal sum.
-template <int NV>
-inline float sum_lanes(__m512* p) {
-#pragma GCC unroll 8
-  for (int step = 1; step < NV; step *= 2)
-    for (int q = 0; q + step < NV; q += 2 * step) p[q] = _mm512_add_ps(p[q], p[q + step]);
-  return _mm512_reduce_add_ps(p[0]);
-}
-
-// float32 with AVX-512: up to 128 batch columns per pass in NV 512-bit accumulators; the last
-// vector is masked, so any batch size runs in ceil(B / 128) passes over the row's connections.
-template <int NV>
-inline void spmm_row_f32(const int* cr, const int* cl, const float* v,
-                         const float* x, float init, float* out, int64_t i, int64_t B, int64_t b0,
-                         __mmask16 tail, int nnz) {
-  __m512 acc[NV];
-#pragma GCC unroll 8
-  for (int j = 0; j < NV; ++j) acc[j] = _mm512_set1_ps(init);
-  for (int k = cr[i]; k < cr[i + 1]; ++k) {
-    if (k + kAhead < nnz) prefetch_row<NV>(x + static_cast<int64_t>(cl[k + kAhead]) * B + b0);
-    const __m512 s = _mm512_set1_ps(v[k]);
-    const float* r = x + static_cast<int64_t>(cl[k]) * B + b0;
-#pragma GCC unroll 8
-    for (int j = 0; j < NV - 1; ++j) acc[j] = _mm512_fmadd_ps(s, _mm512_loadu_ps(r + 16 * j), acc[j]);
-    acc[NV - 1] = _mm512_fmadd_ps(s, _mm512_maskz_loadu_ps(tail, r + 16 * (NV - 1)), acc[NV - 1]);
-  }
-  float* o = out + i * B + b0;
-#pragma GCC unroll 8
-  for (int j = 0; j < NV - 1; ++j) _mm512_storeu_ps(o + 16 * j, acc[j]);
-  _mm512_mask_storeu_ps(o + 16 * (NV - 1), tail, acc[NV - 1]);
-}
-
-// One row j of Wᵀ: x[j] (and the gx[j] accumulators) stay in registers while each connection's g[i]
-// is loaded once, dotted with x[j] and, with WithGx, multiplied into gx[j].
-template <int NV, bool WithGx>
-inline void backward_row_f32(const int* tr, const int* tc, const float* v, const float* g,
-                             const float* x, float* gx, float* gv, int64_t j, int64_t B, int64_t b0,
-                             __mmask16 tail, bool first, int nnz) {
-  __m512 xr[NV], acc[NV];
-  const float* xj = x + j * B + b0;
-#pragma GCC unroll 8
-  for (int q = 0; q < NV - 1; ++q) {
-    xr[q] = _mm512_loadu_ps(xj + 16 * q);
-    acc[q] = _mm512_setzero_ps();
-  }
-  xr[NV - 1] = _mm512_maskz_loadu_ps(tail, xj + 16 * (NV - 1));
-  acc[NV - 1] = _mm512_setzero_ps();
-  for (int k = tr[j]; k < tr[j + 1]; ++k) {
-    if (k + kAhead < nnz) prefetch_row<NV>(g + static_cast<int64_t>(tc[k + kAhead]) * B + b0);
-    const __m512 s = _mm512_set1_ps(v[k]);
-    const float* r = g + static_cast<int64_t>(tc[k]) * B + b0;
-    __m512 prod[NV];
-#pragma GCC unroll 8
-    for (int q = 0; q < NV; ++q) {
-      const __m512 gr = q < NV - 1 ? _mm512_loadu_ps(r + 16 * q) : _mm512_maskz_loadu_ps(tail, r + 16 * q);
-      if constexpr (WithGx) acc[q] = _mm512_fmadd_ps(s, gr, acc[q]);
-      prod[q] = _mm512_mul_ps(gr, xr[q]);
-    }
-    const float d = sum_lanes<NV>(prod);
-    gv[k] = first ? d : gv[k] + d;
-  }
-  if constexpr (WithGx) {
-    float* o = gx + j * B + b0;
-#pragma GCC unroll 8
-    for (int q = 0; q < NV - 1; ++q) _mm512_storeu_ps(o + 16 * q, acc[q]);
-    _mm512_mask_storeu_ps(o + 16 * (NV - 1), tail, acc[NV - 1]);
-  }
-}
-
-#elif defined(__AVX2__) && defined(__FMA__)
-// float32 with AVX2 and FMA: the same scheme as the AVX-512 kernels above, in 256-bit registers: up
-// to 64 batch columns per pass in NV accumulators (the last one masked), every randomly read row
-// prefetched kAhead connections before its turn.  (24 was the best of 12, 24, 36 at 350,000 wide,
-// ε = 20, batch 40, on a 2-core AMD EPYC; see benchmarks/layer_locality.py.)
-constexpr int kAhead = 24;
-
-// A row of B floats may start anywhere in a cache line: prefetch every line it touches.
-inline void prefetch_row(const float* r, int64_t width) {
-  for (int64_t b = 0; b < width; b += 16) _mm_prefetch(reinterpret_cast<const char*>(r + b), _MM_HINT_T0);
-  _mm_prefetch(reinterpret_cast<const char*>(r + width - 1), _MM_HINT_T0);
-}
-
-// Calls run(std::integral_constant<int, NV>, b0, tail, first) for each pass of up to 64 columns,
-// tail being the lane mask of the pass's last register.
-template <typename F>
-inline void over_column_passes(int64_t B, F&& run) {
-  for (int64_t b0 = 0; b0 < B; b0 += 64) {
-    const int64_t width = std::min<int64_t>(64, B - b0);
-    const int nv = static_cast<int>((width + 7) / 8);
-    const int last = static_cast<int>(width - 8 * (nv - 1));
-    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32(last), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    const bool first = b0 == 0;
-    with_registers(nv, [&](auto registers) { run(registers, b0, tail, first); });
-  }
-}
-
-template <int NV>
-inline float sum_lanes(__m256* p) {
-#pragma GCC unroll 8
-  for (int step = 1; step < NV; step *= 2)
-    for (int q = 0; q + step < NV; q += 2 * step) p[q] = _mm256_add_ps(p[q], p[q + step]);
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(p[0]), _mm256_extractf128_ps(p[0], 1));
-  s = _mm_hadd_ps(s, s);
-  return _mm_cvtss_f32(_mm_hadd_ps(s, s));
-}
-
-template <int NV>
-inline void spmm_row_f32(const int* cr, const int* cl, const float* v, const float* x, float init,
-                         float* out, int64_t i, int64_t B, int64_t b0, __m256i tail, int nnz) {
-  const int64_t width = std::min<int64_t>(64, B - b0);
-  __m256 acc[NV];
-#pragma GCC unroll 8
-  for (int j = 0; j < NV; ++j) acc[j] = _mm256_set1_ps(init);
-  for (int k = cr[i]; k < cr[i + 1]; ++k) {
-    if (k + kAhead < nnz) prefetch_row(x + static_cast<int64_t>(cl[k + kAhead]) * B + b0, width);
-    const __m256 s = _mm256_set1_ps(v[k]);
-    const float* r = x + static_cast<int64_t>(cl[k]) * B + b0;
-#pragma GCC unroll 8
-    for (int j = 0; j < NV - 1; ++j) acc[j] = _mm256_fmadd_ps(s, _mm256_loadu_ps(r + 8 * j), acc[j]);
-    acc[NV - 1] = _mm256_fmadd_ps(s, _mm256_maskload_ps(r + 8 * (NV - 1), tail), acc[NV - 1]);
-  }
-  float* o = out + i * B + b0;
-#pragma GCC unroll 8
-  for (int j = 0; j < NV - 1; ++j) _mm256_storeu_ps(o + 8 * j, acc[j]);
-  _mm256_maskstore_ps(o + 8 * (NV - 1), tail, acc[NV - 1]);
-}
-
-template <int NV, bool WithGx>
-inline void backward_row_f32(const int* tr, const int* tc, const float* v, const float* g,
-                             const float* x, float* gx, float* gv, int64_t j, int64_t B, int64_t b0,
-                             __m256i tail, bool first, int nnz) {
-  const int64_t width = std::min<int64_t>(64, B - b0);
-  __m256 xr[NV], acc[NV];
-  const float* xj = x + j * B + b0;
-#pragma GCC unroll 8
-  for (int q = 0; q < NV - 1; ++q) {
-    xr[q] = _mm256_loadu_ps(xj + 8 * q);
-    acc[q] = _mm256_setzero_ps();
-  }
-  xr[NV - 1] = _mm256_maskload_ps(xj + 8 * (NV - 1), tail);
-  acc[NV - 1] = _mm256_setzero_ps();
-  for (int k = tr[j]; k < tr[j + 1]; ++k) {
-    if (k + kAhead < nnz) prefetch_row(g + static_cast<int64_t>(tc[k + kAhead]) * B + b0, width);
-    const __m256 s = _mm256_set1_ps(v[k]);
-    const float* r = g + static_cast<int64_t>(tc[k]) * B + b0;
-    __m256 prod[NV];
-#pragma GCC unroll 8
-    for (int q = 0; q < NV; ++q) {
-      const __m256 gr = q < NV - 1 ? _mm256_loadu_ps(r + 8 * q) : _mm256_maskload_ps(r + 8 * q, tail);
-      if constexpr (WithGx) acc[q] = _mm256_fmadd_ps(s, gr, acc[q]);
-      prod[q] = _mm256_mul_ps(gr, xr[q]);
-    }
-    const float d = sum_lanes<NV>(prod);
-    gv[k] = first ? d : gv[k] + d;
-  }
-  if constexpr (WithGx) {
-    float* o = gx + j * B + b0;
-#pragma GCC unroll 8
-    for (int q = 0; q < NV - 1; ++q) _mm256_storeu_ps(o + 8 * q, acc[q]);
-    _mm256_maskstore_ps(o + 8 * (NV - 1), tail, acc[NV - 1]);
-  }
-}
-
-#endif
-
-#if defined(__AVX512F__)
-using TailMask = __mmask16;
-#define STRUCTSEARCH_VECTOR_KERNELS 1
-#elif defined(__AVX2__) && defined(__FMA__)
-using TailMask = __m256i;
-#define STRUCTSEARCH_VECTOR_KERNELS 1
-#endif
-
 template <typename T>
 void spmm_impl(const int* cr, const int* cl, const T* v, const T* bias,
                const T* x, T* out, int64_t n, int64_t B) {
   constexpr int W = 256 / sizeof(T);  // four 512-bit registers' worth of columns
+  const int prefetch_bytes = tuning.prefetch_bytes;
   at::parallel_for(0, n, 16, [&](int64_t lo, int64_t hi) {
+#ifdef STRUCTSEARCH_X86_KERNELS
+    if constexpr (std::is_same_v<T, float>) {
+      if (current_isa == Isa::avx512) return avx512::spmm_rows(cr, cl, v, bias, x, out, B, lo, hi, cr[n], prefetch_bytes);
+      if (current_isa == Isa::avx2) return avx2::spmm_rows(cr, cl, v, bias, x, out, B, lo, hi, cr[n], prefetch_bytes);
+    }
+#endif
     for (int64_t i = lo; i < hi; ++i) {
       const T init = bias ? bias[i] : T(0);
-#ifdef STRUCTSEARCH_VECTOR_KERNELS
-      if constexpr (std::is_same_v<T, float>) {
-        over_column_passes(B, [&](auto nv, int64_t b0, TailMask tail, bool) {
-          spmm_row_f32<decltype(nv)::value>(cr, cl, v, x, init, out, i, B, b0, tail, cr[n]);
-        });
-        continue;
-      }
-#endif
       int64_t b0 = 0;
       for (; b0 + W <= B; b0 += W) spmm_block<T, W>(cr, cl, v, x, init, out, i, B, b0);
       for (; b0 + 8 <= B; b0 += 8) spmm_block<T, 8>(cr, cl, v, x, init, out, i, B, b0);
@@ -290,20 +173,16 @@ void spmm_impl(const int* cr, const int* cl, const T* v, const T* bias,
 template <typename T>
 void backward_impl(const int* tr, const int* tc, const T* v, const T* g, const T* x, T* gx, T* gv,
                    int64_t n_in, int64_t B) {
+  const int prefetch_bytes = tuning.prefetch_bytes;
   at::parallel_for(0, n_in, 16, [&](int64_t lo, int64_t hi) {
-    for (int64_t j = lo; j < hi; ++j) {
-#ifdef STRUCTSEARCH_VECTOR_KERNELS
-      if constexpr (std::is_same_v<T, float>) {
-        over_column_passes(B, [&](auto nv, int64_t b0, TailMask tail, bool first) {
-          constexpr int NV = decltype(nv)::value;
-          if (gx)
-            backward_row_f32<NV, true>(tr, tc, v, g, x, gx, gv, j, B, b0, tail, first, tr[n_in]);
-          else
-            backward_row_f32<NV, false>(tr, tc, v, g, x, gx, gv, j, B, b0, tail, first, tr[n_in]);
-        });
-        continue;
-      }
+#ifdef STRUCTSEARCH_X86_KERNELS
+    if constexpr (std::is_same_v<T, float>) {
+      if (current_isa == Isa::avx512)
+        return avx512::backward_rows(tr, tc, v, g, x, gx, gv, B, lo, hi, tr[n_in], prefetch_bytes);
+      if (current_isa == Isa::avx2) return avx2::backward_rows(tr, tc, v, g, x, gx, gv, B, lo, hi, tr[n_in], prefetch_bytes);
+    }
 #endif
+    for (int64_t j = lo; j < hi; ++j) {
       const T* xj = x + j * B;
       T* o = gx ? gx + j * B : nullptr;
       if (o)
@@ -336,10 +215,6 @@ void row_sums(const T* g, T* out, int64_t n, int64_t B) {
     }
   });
 }
-
-// The forward pass gathers the values through the permutation: a random read each, so the value
-// needed kGatherAhead connections later is prefetched.
-constexpr int64_t kGatherAhead = 64;
 
 // Python validates every structure it loads (SparseLinear.check_structure); a debug build
 // (STRUCTSEARCH_KERNELS_DEBUG=1) checks again here that no index can read out of bounds.
@@ -380,9 +255,10 @@ torch::Tensor spmm(torch::Tensor crow, torch::Tensor col, torch::Tensor values,
       gathered = torch::empty({perm->size(0)}, values.options());
       const int32_t* p = perm->data_ptr<int32_t>();
       scalar_t* g = gathered.data_ptr<scalar_t>();
+      const int64_t ahead = tuning.gather_ahead;  // a random read each: prefetched ahead of its turn
       at::parallel_for(0, perm->size(0), 4096, [&](int64_t lo, int64_t hi) {
         for (int64_t k = lo; k < hi; ++k) {
-          if (k + kGatherAhead < hi) __builtin_prefetch(v + p[k + kGatherAhead], 0, 0);
+          if (k + ahead < hi) __builtin_prefetch(v + p[k + ahead], 0, 3);
           g[k] = v[p[k]];
         }
       });
@@ -548,7 +424,60 @@ double random_read(torch::Tensor x, torch::Tensor idx, int64_t ahead) {
   return total;
 }
 
+namespace {
+
+constexpr const char* kIsaNames[] = {"generic", "avx2", "avx512"};
+
+bool supported(Isa isa) {
+  switch (isa) {
+    case Isa::generic: return true;
+#ifdef STRUCTSEARCH_X86_KERNELS
+    case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Isa::avx512: return __builtin_cpu_supports("avx512f");
+#endif
+    default: return false;
+  }
+}
+
+}  // namespace
+
+// The instruction sets this processor runs, the one in use, and a choice among them.
+std::vector<std::string> isas() {
+  std::vector<std::string> names;
+  for (int k = 0; k < 3; ++k)
+    if (supported(static_cast<Isa>(k))) names.emplace_back(kIsaNames[k]);
+  return names;
+}
+
+std::string isa() { return kIsaNames[static_cast<int>(current_isa)]; }
+
+void set_isa(const std::string& name) {
+  for (int k = 0; k < 3; ++k)
+    if (name == kIsaNames[k]) {
+      if (!supported(static_cast<Isa>(k))) throw std::invalid_argument("this processor does not run " + name);
+      current_isa = static_cast<Isa>(k);
+      return;
+    }
+  throw std::invalid_argument("unknown instruction set " + name + " (generic, avx2 or avx512)");
+}
+
+// The prefetch distances, as a dict, and a change of either (a benchmark's tuning knob).
+std::map<std::string, int> get_tuning() {
+  return {{"prefetch_bytes", tuning.prefetch_bytes}, {"gather_ahead", tuning.gather_ahead}};
+}
+
+void set_tuning(int prefetch_bytes, int gather_ahead) {
+  if (prefetch_bytes < 0 || gather_ahead < 0) throw std::invalid_argument("prefetch distances must be >= 0");
+  tuning.prefetch_bytes = prefetch_bytes;
+  tuning.gather_ahead = gather_ahead;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("isas", &isas, "the instruction sets of the float32 kernels this processor runs");
+  m.def("isa", &isa, "the instruction set the float32 kernels use");
+  m.def("set_isa", &set_isa, "use another instruction set (one of isas())");
+  m.def("tuning", &get_tuning, "the kernels' prefetch distances");
+  m.def("set_tuning", &set_tuning, "set the prefetch distances", pybind11::arg("prefetch_bytes"), pybind11::arg("gather_ahead"));
   m.def("random_read", &random_read, "Σ of randomly indexed rows (a random-read bandwidth probe)");
   m.def("sparse_matmul", &sparse_matmul, "W·xᵀ (+ b) with gradients, for SparseLinear");
   m.def("layout", &layout, "SparseLinear's structure from int64 (rows, cols), by counting sorts");

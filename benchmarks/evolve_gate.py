@@ -8,8 +8,13 @@
    count as generated, not trained); and, beside them, the per-seed figures, the test accuracy of
    each best candidate and the trained counts of both searches.
 2. **Workers.**  The initial population of the space (no gate: every candidate trains) with 1 and
-   with 2 local worker processes; ``two_worker_speedup`` is the ratio of candidates per minute,
-   wall clock of the whole search including the start of the worker processes.
+   with 2 local worker processes, --speedup-repeats times in turn (1, 2, 1, 2, …);
+   ``two_worker_speedup`` is the ratio of the median candidates per minute, wall clock of the whole
+   search including the start of the worker processes.  ``workers_profile`` says where each run's
+   wall clock went, from the times each worker reports with its results: the start of the search
+   until each worker's first job began (process start, imports), each worker's busy seconds (jobs,
+   first one apart: it loads the task and the kernels), the train seconds inside the jobs, and the
+   rest: the search process's own work between candidates and the transfer of results.
 
 Targets (issue #7): gap ≤ 0.5 points while training ≤ 55 % of the candidates; speedup ≥ 1.7.
 
@@ -34,9 +39,34 @@ from structsearch.search.executors import LocalExecutor  # noqa: E402
 from structsearch.search.space import load_space  # noqa: E402
 
 
+def profile(search: Search, started: float, seconds: float, workers: int) -> dict:
+    """Where the wall clock of a search went, from the times its workers reported (see the docstring)."""
+    reports = [c.metrics.get("worker") or {} for c in search.store.candidates()]
+    reports = [r for r in reports if "started" in r and "seconds" in r]
+    by_pid: dict = {}
+    for report in sorted(reports, key=lambda r: r["started"]):
+        by_pid.setdefault(report["pid"], []).append(report)
+    jobs = [r["seconds"] for r in reports]
+    trained = [c for c in search.store.candidates() if c.seconds]
+    first = [runs[0]["seconds"] for runs in by_pid.values()]
+    later = [r["seconds"] for runs in by_pid.values() for r in runs[1:]]
+    return {
+        "workers": workers, "wall_seconds": round(seconds, 2), "jobs": len(jobs),
+        "first_job_start_seconds": sorted(round(runs[0]["started"] - started, 2) for runs in by_pid.values()),
+        "busy_seconds_per_worker": sorted(round(sum(r["seconds"] for r in runs), 2) for runs in by_pid.values()),
+        "first_job_seconds": [round(x, 2) for x in first],
+        "later_job_seconds_median": round(statistics.median(later), 3) if later else None,
+        "train_seconds": round(sum(c.seconds.get("total", 0.0) for c in trained), 2),
+        "job_seconds": round(sum(jobs), 2),
+        "idle_worker_seconds": round(workers * seconds - sum(jobs), 2),
+        "threads_per_worker": sorted({r.get("threads", {}).get("torch_threads") for r in reports} - {None}),
+    }
+
+
 def run(space, run_dir: Path, workers: int, data_dir) -> tuple[Search, float]:
     executor = LocalExecutor(workers)
     started = time.perf_counter()
+    run.wall_started = time.time()  # the clock the workers' reports use
     try:
         search = Search.start(space, run_dir, executor, data_dir)
         search.run()
@@ -58,6 +88,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="workers of the gate comparison runs")
     p.add_argument("--skip-gate", action="store_true")
     p.add_argument("--skip-speedup", action="store_true")
+    p.add_argument("--speedup-repeats", type=int, default=3, help="runs of each worker count, in turn")
     args = p.parse_args()
     data_dir = args.data_dir if Path(args.data_dir).is_dir() else None
     figures: dict = {"space": args.space}
@@ -95,16 +126,23 @@ def main() -> None:
                 sum(r["gated_trained"] for r in per_seed) / sum(r["ungated_trained"] for r in per_seed), 4)
             figures["per_seed"] = per_seed
         if not args.skip_speedup:
-            rates = {}
+            rates: dict = {1: [], 2: []}
+            figures["workers_profile"] = []
+            for repeat in range(args.speedup_repeats):
+                for workers in (1, 2):
+                    space = load_space(args.space)
+                    space.evolution.generations = 0
+                    space.gate.predictor = "none"
+                    search, seconds = run(space.validate(), scratch / f"workers-{workers}-{repeat}", workers,
+                                          data_dir)
+                    rates[workers].append(search.trained / seconds * 60)
+                    figures["workers_profile"].append(profile(search, run.wall_started, seconds, workers))
+                    print(figures["workers_profile"][-1], file=sys.stderr, flush=True)
+                    search.store.close()
             for workers in (1, 2):
-                space = load_space(args.space)
-                space.evolution.generations = 0
-                space.gate.predictor = "none"
-                search, seconds = run(space.validate(), scratch / f"workers-{workers}", workers, data_dir)
-                rates[workers] = search.trained / seconds * 60
-                figures[f"candidates_per_minute_{workers}_worker"] = round(rates[workers], 2)
-                search.store.close()
-            figures["two_worker_speedup"] = round(rates[2] / rates[1], 3)
+                figures[f"candidates_per_minute_{workers}_worker"] = round(statistics.median(rates[workers]), 2)
+            figures["two_worker_speedup"] = round(statistics.median(rates[2]) / statistics.median(rates[1]), 3)
+            figures["two_worker_speedups"] = [round(b / a, 3) for a, b in zip(rates[1], rates[2], strict=True)]
     emit(figures)
 
 

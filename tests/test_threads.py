@@ -124,6 +124,7 @@ def test_worker_processes_report_the_wait_policy_and_threads_they_run_with(tmp_p
         workers = [c.metrics["worker"] for c in store.candidates()]
     assert len(workers) == 2
     for worker in workers:
+        assert worker["started"] > 1e9 and worker["seconds"] > 0  # when and how long, for profiles
         assert worker["threads"]["OMP_WAIT_POLICY"] == "PASSIVE"
         assert worker["threads"]["governor"] == "fixed"
         assert worker["threads"]["torch_threads"] == max(1, threads.available_cores() // 2)

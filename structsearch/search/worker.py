@@ -12,6 +12,7 @@ import base64
 import json
 import os
 import socket
+import time
 import traceback
 from dataclasses import asdict, dataclass, field, fields, replace
 
@@ -123,13 +124,18 @@ class JobResult:
 def evaluate(job_text: str) -> str:
     """Train the candidate of a JSON :class:`Job`; returns the JSON :class:`JobResult`.  Never
     raises for a bad candidate: an error becomes a ``failed`` result with the error in one line."""
+    started = time.time()
     job_id = json.loads(job_text)["id"]
-    where = {"host": socket.gethostname(), "pid": os.getpid()}
+    # where and when it ran: the wall-clock start (seconds since the epoch, comparable with the search
+    # process's clock on one machine) and the job's seconds in this process, for profiles of the workers
+    where = {"host": socket.gethostname(), "pid": os.getpid(), "started": started}
     try:
         job = Job.from_json(job_text)
         torch.set_num_threads(max(1, job.threads))
         where["threads"] = settings()  # what this worker runs with, stored with the result
-        return replace(_train(job), worker=where).to_json()
+        result = _train(job)
+        where["seconds"] = round(time.time() - started, 4)
+        return replace(result, worker=where).to_json()
     except Exception as error:  # a broken candidate must not stop the search
         last = traceback.extract_tb(error.__traceback__)[-1]
         reason = f"{type(error).__name__}: {error} ({os.path.basename(last.filename)}:{last.lineno})"

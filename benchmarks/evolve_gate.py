@@ -15,6 +15,9 @@
    until each worker's first job began (process start, imports), each worker's busy seconds (jobs,
    first one apart: it loads the task and the kernels), the train seconds inside the jobs, and the
    rest: the search process's own work between candidates and the transfer of results.
+3. **A real search** (``--real-search N``): the README's ``structsearch evolve`` on the default
+   space, whole, as a user starts it (a new process), with ``--workers 1`` and ``--workers 2``, N
+   times in turn; ``real_search_speedup`` is the ratio of the median trained candidates per minute.
 
 Targets (issue #7): gap ≤ 0.5 points while training ≤ 55 % of the candidates; speedup ≥ 1.7.
 
@@ -25,6 +28,7 @@ Targets (issue #7): gap ≤ 0.5 points while training ≤ 55 % of the candidates
 from __future__ import annotations
 
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +41,7 @@ from _common import emit, parser  # noqa: E402
 from structsearch.search.engine import Search  # noqa: E402
 from structsearch.search.executors import LocalExecutor  # noqa: E402
 from structsearch.search.space import load_space  # noqa: E402
+from structsearch.store import RunStore  # noqa: E402
 
 
 def profile(search: Search, started: float, seconds: float, workers: int) -> dict:
@@ -61,6 +66,28 @@ def profile(search: Search, started: float, seconds: float, workers: int) -> dic
         "idle_worker_seconds": round(workers * seconds - sum(jobs), 2),
         "threads_per_worker": sorted({r.get("threads", {}).get("torch_threads") for r in reports} - {None}),
     }
+
+
+def real_search(repeats: int, scratch: Path, data_dir: str) -> dict:
+    """Trained candidates per minute of whole default ``structsearch evolve`` runs, 1 and 2 workers in turn."""
+    rates: dict = {1: [], 2: []}
+    for repeat in range(repeats):
+        for workers in (1, 2):
+            name = f"real-{workers}-{repeat}"
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "structsearch", "evolve", "--quiet", "--runs", str(scratch),
+                                   "--name", name, "--workers", str(workers), "--data-dir", data_dir],
+                                  capture_output=True, text=True)
+            seconds = time.perf_counter() - started
+            if done.returncode:
+                sys.exit(f"evolve_gate.py: structsearch evolve failed: {done.stderr.strip().splitlines()[-1:]}")
+            with RunStore.open(scratch / name) as store:
+                trained = sum(1 for c in store.candidates() if c.seconds)
+            rates[workers].append(trained / seconds * 60)
+            print({"real_search": workers, "trained": trained, "seconds": round(seconds, 1)}, file=sys.stderr,
+                  flush=True)
+    return {"real_search_candidates_per_minute": {str(w): [round(r, 2) for r in rates[w]] for w in rates},
+            "real_search_speedup": round(statistics.median(rates[2]) / statistics.median(rates[1]), 3)}
 
 
 def run(space, run_dir: Path, workers: int, data_dir) -> tuple[Search, float]:
@@ -89,6 +116,8 @@ def main() -> None:
     p.add_argument("--skip-gate", action="store_true")
     p.add_argument("--skip-speedup", action="store_true")
     p.add_argument("--speedup-repeats", type=int, default=3, help="runs of each worker count, in turn")
+    p.add_argument("--real-search", type=int, default=0, metavar="N",
+                   help="also time N whole default runs with 1 and with 2 workers, in turn")
     args = p.parse_args()
     data_dir = args.data_dir if Path(args.data_dir).is_dir() else None
     figures: dict = {"space": args.space}
@@ -143,6 +172,8 @@ def main() -> None:
                 figures[f"candidates_per_minute_{workers}_worker"] = round(statistics.median(rates[workers]), 2)
             figures["two_worker_speedup"] = round(statistics.median(rates[2]) / statistics.median(rates[1]), 3)
             figures["two_worker_speedups"] = [round(b / a, 3) for a, b in zip(rates[1], rates[2], strict=True)]
+        if args.real_search:
+            figures.update(real_search(args.real_search, scratch, args.data_dir))
     emit(figures)
 
 

@@ -50,10 +50,13 @@ def compiled():
         return None
     if choice not in ("auto", "compiled"):
         warnings.warn(f"{ENV}={choice!r} is not one of auto, compiled, torch; using auto", stacklevel=2)
-    # one build per source, torch version and processor: -march=native code is not portable
+    # one build per source, torch version and processor (-march=native code is not portable) and per
+    # checkout: torch's builder rebuilds when the source's path changes, so two checkouts sharing one
+    # build would rebuild it (20 s) each time the other had used it
     key = hashlib.sha256(
         SOURCE.read_bytes() + b"".join(h.read_bytes() for h in HEADERS) + torch.__version__.encode()
         + platform.machine().encode() + torch.backends.cpu.get_cpu_capability().encode()
+        + str(SOURCE.resolve()).encode()
     ).hexdigest()[:12]
     debug = os.environ.get(DEBUG_ENV) == "1"  # bounds checks inside the kernels (slow; for tests)
     name = f"structsearch_kernels_{key}" + ("_debug" if debug else "")

@@ -101,6 +101,14 @@ class NullView:
     def stop(self) -> None: ...
 
 
+def start_workers(executor) -> None:
+    """Let an executor that can start its workers ahead of the first job do so (LocalExecutor: they
+    import torch and load the kernels while the search loads its task and samples its population)."""
+    start = getattr(executor, "start", None)
+    if start is not None:
+        start()
+
+
 class Search:
     """A search in ``run_dir``: new (:meth:`start`) or continued (:meth:`resume`); :meth:`run`
     runs it to its end.
@@ -166,6 +174,7 @@ class Search:
         :meth:`run`; ``executor``, ``data_dir`` and ``view`` as for the class."""
         config = {**space.to_dict(), "command": "evolve", "data_dir": data_dir, "seed_version": seeds.SEED_VERSION}
         store = RunStore.create(run_dir, config, kind="evolve")
+        start_workers(executor)
         search = cls(space, store, executor, data_dir, view)
         store.set_meta("input_shape", list(search.task.input_shape))  # for the report's input-importance image
         if not getattr(executor, "trains", True):
@@ -179,6 +188,7 @@ class Search:
         :meth:`run`: finished candidates are reused, not retrained. ``extend`` may change where it stops
         (the dotted keys of ``RESUME_CHANGES``), never the path it takes."""
         store = RunStore.open(run_dir, write=True, kind="evolve")
+        start_workers(executor)
         config = store.config
         try:
             seeds.check_version(config.get("seed_version", 1), run_dir)

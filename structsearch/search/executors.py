@@ -28,6 +28,7 @@ from typing import Protocol
 
 from structsearch.errors import ConfigError
 from structsearch.limits import available_cores
+from structsearch.nn import kernels
 from structsearch.registry import Registry
 from structsearch.search.fake import StructureScoreExecutor
 from structsearch.search.worker import JobResult, evaluate
@@ -113,6 +114,11 @@ def exit_with_parent() -> None:
 def _worker_start() -> None:
     exit_with_parent()
     _quiet_worker()
+    kernels.compiled()  # loaded while the search prepares its first jobs, not in the first job
+
+
+def _ready() -> bool:
+    return True
 
 
 class InProcessExecutor:
@@ -166,6 +172,14 @@ class LocalExecutor:
             self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                             initializer=_worker_start)
         return self.pool
+
+    def start(self) -> None:
+        """Start the worker processes now (they import torch and load the kernels, about 1-2 s), so
+        that they are ready by the time the search has its first jobs; otherwise the first job
+        starts them."""
+        pool = self._pool()
+        for _ in range(self.workers):  # a pool of spawned processes starts one per waiting call
+            pool.submit(_ready)
 
     def run(self, jobs: Iterable[str | None]) -> Iterator[str]:
         feed = JobFeed(jobs)

@@ -34,11 +34,13 @@ uninterrupted run reaches.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from structsearch import seeds
+from structsearch.config import TaskConfig, task_table
 from structsearch.diversity import population_spread
 from structsearch.errors import ConfigError, DataError
 from structsearch.search.admission import Admission, replay
@@ -101,12 +103,13 @@ class NullView:
     def stop(self) -> None: ...
 
 
-def start_workers(executor) -> None:
+def start_workers(executor, task: TaskConfig, data_dir: str | None) -> None:
     """Let an executor that can start its workers ahead of the first job do so (LocalExecutor: they
-    import torch and load the kernels while the search loads its task and samples its population)."""
+    import torch, load the kernels and the task while the search loads its task and samples its
+    population)."""
     start = getattr(executor, "start", None)
     if start is not None:
-        start()
+        start(json.dumps(task_table(task)), data_dir)
 
 
 class Search:
@@ -174,7 +177,7 @@ class Search:
         :meth:`run`; ``executor``, ``data_dir`` and ``view`` as for the class."""
         config = {**space.to_dict(), "command": "evolve", "data_dir": data_dir, "seed_version": seeds.SEED_VERSION}
         store = RunStore.create(run_dir, config, kind="evolve")
-        start_workers(executor)
+        start_workers(executor, space.task, data_dir)
         search = cls(space, store, executor, data_dir, view)
         store.set_meta("input_shape", list(search.task.input_shape))  # for the report's input-importance image
         if not getattr(executor, "trains", True):
@@ -188,7 +191,6 @@ class Search:
         :meth:`run`: finished candidates are reused, not retrained. ``extend`` may change where it stops
         (the dotted keys of ``RESUME_CHANGES``), never the path it takes."""
         store = RunStore.open(run_dir, write=True, kind="evolve")
-        start_workers(executor)
         config = store.config
         try:
             seeds.check_version(config.get("seed_version", 1), run_dir)
@@ -205,6 +207,7 @@ class Search:
         space = space_from_dict(config, f"{run_dir} (stored search space)")
         if extend:
             store.set_meta("config", {**store.config, **space.to_dict()})
+        start_workers(executor, space.task, data_dir or store.config.get("data_dir"))
         search = cls(space, store, executor, data_dir or store.config.get("data_dir"), view)
         restore(search)
         return search

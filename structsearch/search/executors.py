@@ -31,7 +31,7 @@ from structsearch.limits import available_cores
 from structsearch.nn import kernels
 from structsearch.registry import Registry
 from structsearch.search.fake import StructureScoreExecutor
-from structsearch.search.worker import JobResult, evaluate
+from structsearch.search.worker import JobResult, evaluate, warm_up
 
 
 class Executor(Protocol):
@@ -117,10 +117,6 @@ def _worker_start() -> None:
     kernels.compiled()  # loaded while the search prepares its first jobs, not in the first job
 
 
-def _ready() -> bool:
-    return True
-
-
 class InProcessExecutor:
     """Train in this process, one candidate after another (for tests and debugging)."""
 
@@ -173,13 +169,13 @@ class LocalExecutor:
                                             initializer=_worker_start)
         return self.pool
 
-    def start(self) -> None:
-        """Start the worker processes now (they import torch and load the kernels, about 1-2 s), so
-        that they are ready by the time the search has its first jobs; otherwise the first job
-        starts them."""
+    def start(self, task: str | None = None, data_dir: str | None = None) -> None:
+        """Start the worker processes now, so that they are ready by the time the search has its
+        first jobs (otherwise the first job starts them): they import torch, load the kernels and,
+        given ``task`` (a JSON task table), load its data, while the search prepares."""
         pool = self._pool()
         for _ in range(self.workers):  # a pool of spawned processes starts one per waiting call
-            pool.submit(_ready)
+            pool.submit(warm_up, task, data_dir)
 
     def run(self, jobs: Iterable[str | None]) -> Iterator[str]:
         feed = JobFeed(jobs)

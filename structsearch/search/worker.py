@@ -121,6 +121,13 @@ class JobResult:
         return cls(json.loads(job_text)["id"], "failed", why)
 
 
+def warm_up(task: str | None, data_dir: str | None) -> None:
+    """Load the task of a JSON task table into this process's cache ahead of its first job (a
+    worker's start; a bad table is left for the job to report)."""
+    if task is not None:
+        cached_task(task_from_table(json.loads(task), "warm-up"), data_dir)
+
+
 def evaluate(job_text: str) -> str:
     """Train the candidate of a JSON :class:`Job`; returns the JSON :class:`JobResult`.  Never
     raises for a bad candidate: an error becomes a ``failed`` result with the error in one line."""

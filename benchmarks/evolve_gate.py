@@ -90,16 +90,17 @@ def real_search(repeats: int, scratch: Path, data_dir: str) -> dict:
             "real_search_speedup": round(statistics.median(rates[2]) / statistics.median(rates[1]), 3)}
 
 
-def run(space, run_dir: Path, workers: int, data_dir) -> tuple[Search, float]:
+def run(space, run_dir: Path, workers: int, data_dir) -> tuple[Search, float, float]:
+    """The finished search, its wall seconds and when it started (the clock the workers' reports use)."""
     executor = LocalExecutor(workers)
     started = time.perf_counter()
-    run.wall_started = time.time()  # the clock the workers' reports use
+    wall_started = time.time()
     try:
         search = Search.start(space, run_dir, executor, data_dir)
         search.run()
     finally:
         executor.close()
-    return search, time.perf_counter() - started
+    return search, time.perf_counter() - started, wall_started
 
 
 def best(search: Search) -> tuple[float, float]:
@@ -134,7 +135,7 @@ def main() -> None:
                         space.evolution.generations = args.generations
                     if mode == "ungated":
                         space.gate.predictor = "none"
-                    search, seconds = run(space.validate(), scratch / f"{mode}-{seed}", args.workers, data_dir)
+                    search, seconds, _ = run(space.validate(), scratch / f"{mode}-{seed}", args.workers, data_dir)
                     val, test = best(search)
                     row.update({f"{mode}_best_val": val, f"{mode}_best_test": test,
                                 f"{mode}_trained": search.trained, f"{mode}_candidates": search.store.count(),
@@ -162,10 +163,10 @@ def main() -> None:
                     space = load_space(args.space)
                     space.evolution.generations = 0
                     space.gate.predictor = "none"
-                    search, seconds = run(space.validate(), scratch / f"workers-{workers}-{repeat}", workers,
-                                          data_dir)
+                    search, seconds, started = run(space.validate(), scratch / f"workers-{workers}-{repeat}",
+                                                   workers, data_dir)
                     rates[workers].append(search.trained / seconds * 60)
-                    figures["workers_profile"].append(profile(search, run.wall_started, seconds, workers))
+                    figures["workers_profile"].append(profile(search, started, seconds, workers))
                     print(figures["workers_profile"][-1], file=sys.stderr, flush=True)
                     search.store.close()
             for workers in (1, 2):

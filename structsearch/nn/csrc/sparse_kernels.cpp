@@ -42,12 +42,25 @@ namespace {
 // benchmark may change (set_tuning) to find the best.
 enum class Isa { generic, avx2, avx512 };
 
+constexpr const char* kIsaNames[] = {"generic", "avx2", "avx512"};  // by Isa, worst to best
+
+bool supported(Isa isa) {
+  switch (isa) {
+    case Isa::generic: return true;
+#ifdef STRUCTSEARCH_X86_KERNELS
+    case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case Isa::avx512: return __builtin_cpu_supports("avx512f");
+#endif
+    default: return false;
+  }
+}
+
 Isa best_isa() {
 #ifdef STRUCTSEARCH_X86_KERNELS
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return Isa::avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
 #endif
+  for (int k = 2; k > 0; --k)
+    if (supported(static_cast<Isa>(k))) return static_cast<Isa>(k);
   return Isa::generic;
 }
 
@@ -423,23 +436,6 @@ double random_read(torch::Tensor x, torch::Tensor idx, int64_t ahead) {
   for (double p : partial) total += p;
   return total;
 }
-
-namespace {
-
-constexpr const char* kIsaNames[] = {"generic", "avx2", "avx512"};
-
-bool supported(Isa isa) {
-  switch (isa) {
-    case Isa::generic: return true;
-#ifdef STRUCTSEARCH_X86_KERNELS
-    case Isa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case Isa::avx512: return __builtin_cpu_supports("avx512f");
-#endif
-    default: return false;
-  }
-}
-
-}  // namespace
 
 // The instruction sets this processor runs, the one in use, and a choice among them.
 std::vector<std::string> isas() {

@@ -298,29 +298,34 @@ def test_reading_a_store_never_writes_it(tmp_path):
 # ------------------------------------------------------------------ 7. workers die with their parent
 
 
-def children_of(parent: int) -> set[int]:
-    found = set()
+def descendants_of(ancestor: int) -> dict[int, int]:
+    """Every process below ``ancestor``: pid → parent pid."""
+    parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
             continue
-        if int(fields[1]) == parent:
-            found.add(int(stat.parent.name))
+    found, level = {}, {ancestor}
+    while level:
+        level = {pid for pid, parent in parents.items() if parent in level and pid not in found}
+        found.update({pid: parents[pid] for pid in level})
     return found
 
 
 def test_workers_exit_when_evolve_is_killed(tmp_path):
+    """The workers are forked from a fork server (grandchildren of evolve); after ``kill -9`` of
+    evolve every process it started is gone: workers, fork server and resource tracker."""
     process = subprocess.Popen(
         [sys.executable, "-m", "structsearch", "evolve", "--runs", str(tmp_path), "--name", "orphans",
          "--workers", "2", "--generations", "50", "--population", "4", "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    children: set[int] = set()
+    children: dict[int, int] = {}
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(children) < 2:
-        children = children_of(process.pid)
+    while time.monotonic() < deadline and sum(parent != process.pid for parent in children.values()) < 2:
+        children = descendants_of(process.pid)
         time.sleep(0.2)
-    assert len(children) >= 2, "the workers never started"
+    assert sum(parent != process.pid for parent in children.values()) >= 2, "the workers never started"
     process.kill()
     process.wait()
 

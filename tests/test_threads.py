@@ -1,6 +1,7 @@
 """Threads on a shared machine: the governor follows the cores others leave free, and the settings
 reach the worker processes."""
 
+import os
 import time
 
 import pytest
@@ -128,3 +129,42 @@ def test_worker_processes_report_the_wait_policy_and_threads_they_run_with(tmp_p
         assert worker["threads"]["OMP_WAIT_POLICY"] == "PASSIVE"
         assert worker["threads"]["governor"] == "fixed"
         assert worker["threads"]["torch_threads"] == max(1, threads.available_cores() // 2)
+
+
+FORKS = """
+import json, os
+from structsearch.search.executors import LocalExecutor
+
+def one_worker(*calls):
+    executor = LocalExecutor(1)
+    try:
+        return [executor._pool().submit(*call).result(timeout=120) for call in calls]
+    finally:
+        executor.close()
+
+if __name__ == "__main__":
+    seen = []
+    for name, value in (("STRUCTSEARCH_PROBE", "first"), ("STRUCTSEARCH_PROBE", "second"),
+                        ("GOMP_SPINCOUNT", "12345")):
+        os.environ[name] = value
+        seen.append(one_worker((os.getppid,), (os.getenv, name)))
+    print(json.dumps({"pid": os.getpid(), "seen": seen}))
+"""
+
+
+def test_workers_fork_from_one_server_and_run_with_their_pools_environment(tmp_path):
+    """Every pool of a process forks its workers from one server that loaded torch once; a worker
+    runs with the environment of its pool, not of the server; a load-time variable changed since the
+    server started (OpenMP reads it when it loads) gets spawned workers instead, which see it."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "forks.py").write_text(FORKS)
+    done = subprocess.run([sys.executable, str(tmp_path / "forks.py")], capture_output=True, text=True, timeout=300,
+                          env={name: value for name, value in os.environ.items() if name != "GOMP_SPINCOUNT"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    (server, first), (again, second), (spawner, spin) = report["seen"]
+    assert server != report["pid"] and (first, again, second) == ("first", server, "second")
+    assert (spawner, spin) == (report["pid"], "12345")

@@ -16,11 +16,11 @@ from __future__ import annotations
 import ctypes
 import importlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sys
 import threading
-import time
 import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -92,33 +92,65 @@ def _quiet_worker() -> None:
 
 
 def exit_with_parent() -> None:
-    """Make this worker process end when its parent dies, however the parent dies (``kill -9``
-    included): ``PR_SET_PDEATHSIG`` on Linux, and a thread that watches the parent elsewhere."""
-    parent = multiprocessing.parent_process()
-    parent_pid = parent.pid if parent is not None else os.getppid()
+    """Make this worker process end when the process that made its pool dies, however it dies
+    (``kill -9`` included): a thread waits on multiprocessing's sentinel of that process (a pipe
+    that closes with it), and on Linux ``PR_SET_PDEATHSIG`` also ends a worker with its direct
+    parent (the fork server of a forked worker, which outlives the pool's process only as long as
+    its workers do)."""
+    owner = multiprocessing.parent_process()
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
-    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+    if owner is None:
+        return
+    if not owner.is_alive():  # it died before this worker started
         os._exit(1)
-    if not sys.platform.startswith("linux"):
-        def watch() -> None:
-            while os.getppid() == parent_pid:
-                time.sleep(1.0)
-            os._exit(1)
 
-        threading.Thread(target=watch, daemon=True, name="structsearch-parent-watch").start()
+    def watch() -> None:
+        multiprocessing.connection.wait([owner.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="structsearch-parent-watch").start()
 
 
-def _worker_start() -> None:
+def _worker_start(environment: dict[str, str]) -> None:
     exit_with_parent()
+    if environment != os.environ:  # a forked worker has its server's environment, not its pool's
+        os.environ.clear()
+        os.environ.update(environment)
     _quiet_worker()
-    # loaded while the search prepares its first jobs, not in the first job: the kernels, and
-    # torch._dynamo, which torch.optim imports when it makes its first optimizer (1.3 s on a Xeon)
+    # loaded while the search prepares its first jobs, not in the first job (a forked worker has them
+    # from its server already): the kernels, and torch._dynamo, which torch.optim imports when it
+    # makes its first optimizer (1.3 s on a Xeon)
     kernels.compiled()
     importlib.import_module("torch._dynamo")
+
+
+# the module the fork server imports once for every worker it forks
+PRELOAD = "structsearch.search.preload"
+# variables read when a library loads (OpenMP, MKL, the loader) or when the server preloads (the
+# kernels' choice and build folder): a worker forked from the server keeps the server's reading
+_LOAD_TIME_ENV = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "LD_", "PYTHON", "STRUCTSEARCH_KERNELS",
+                  "XDG_CACHE_HOME")
+_server_environment: dict[str, str] | None = None  # those variables when this process's server started
+
+
+def worker_context():
+    """How local workers start: forked from a server that has loaded torch, the kernels and the jobs'
+    code once (``forkserver`` with :data:`PRELOAD`: a worker starts in milliseconds instead of the
+    seconds of a fresh interpreter, and a pool's second worker costs no second import), or spawned
+    where there is no fork server, or where a load-time variable changed since the server started.
+    No worker is a fork of the search process itself: its threads make a plain fork unsafe."""
+    global _server_environment
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    now = {name: value for name, value in os.environ.items() if name.startswith(_LOAD_TIME_ENV)}
+    if _server_environment is None:
+        _server_environment = now
+        multiprocessing.get_context("forkserver").set_forkserver_preload([PRELOAD])
+    return multiprocessing.get_context("forkserver" if now == _server_environment else "spawn")
 
 
 class InProcessExecutor:
@@ -151,7 +183,7 @@ def quiet_resource_tracker() -> None:
 
 
 class LocalExecutor:
-    """A pool of ``workers`` spawned processes on this machine, one torch thread each.
+    """A pool of ``workers`` processes on this machine (see :func:`worker_context`), one torch thread each.
 
     Parameters
     ----------
@@ -169,8 +201,8 @@ class LocalExecutor:
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
             quiet_resource_tracker()
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_worker_start)
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=worker_context(), initializer=_worker_start,
+                                            initargs=(dict(os.environ),))
         return self.pool
 
     def start(self, task: str | None = None, data_dir: str | None = None) -> None:
@@ -178,8 +210,16 @@ class LocalExecutor:
         first jobs (otherwise the first job starts them): they import torch, load the kernels and,
         given ``task`` (a JSON task table), load its data, while the search prepares."""
         pool = self._pool()
-        for _ in range(self.workers):  # a pool of spawned processes starts one per waiting call
-            pool.submit(warm_up, task, data_dir)
+
+        def submit() -> None:
+            try:
+                for _ in range(self.workers):  # the pool starts one process per waiting call
+                    pool.submit(warm_up, task, data_dir)
+            except RuntimeError:  # closed meanwhile
+                pass
+
+        # a forked worker's start waits for its server's first load: a thread waits, not the search
+        threading.Thread(target=submit, daemon=True, name="structsearch-worker-start").start()
 
     def run(self, jobs: Iterable[str | None]) -> Iterator[str]:
         feed = JobFeed(jobs)

@@ -30,6 +30,16 @@ def test_registry_lists_all_tasks():
     assert {"reber", "embedded-reber", "mnist", "fashion-mnist", "digits", "madelon", "higgs"} <= set(task_names())
 
 
+def test_the_digits_read_from_scikit_learns_file_are_its_load_digits():
+    from sklearn.datasets import load_digits
+
+    from structsearch.tasks.tabular import digits_table
+
+    table, bunch = digits_table(), load_digits()
+    np.testing.assert_array_equal(table[:, :-1], bunch.data)
+    np.testing.assert_array_equal(table[:, -1], bunch.target)
+
+
 def test_digits_loads_without_files_and_is_stratified():
     task = load_task("digits", validation_fraction=0.2)
     assert_well_formed(task)

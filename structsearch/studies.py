@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import socket
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,7 +36,7 @@ from structsearch.overrides import apply_changes, parameter_changes
 from structsearch.registry import Registry
 from structsearch.runs import check_name
 from structsearch.search import worker
-from structsearch.search.executors import exit_with_parent
+from structsearch.search.executors import process_pool
 from structsearch.search.genome import random_individual
 from structsearch.search.space import SearchSpace, space_from_dict
 from structsearch.search.worker import result_metrics, train_candidate
@@ -365,8 +363,7 @@ def run_study(space: SearchSpace, config: StudyConfig, announce=None) -> StudyOu
     if len(specs) == 1:
         optimize(specs[0])
     else:
-        with ProcessPoolExecutor(len(specs), mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=exit_with_parent) as pool:
+        with process_pool(len(specs)) as pool:
             list(pool.map(optimize, specs))
     return StudyOutcome(study, shown)
 

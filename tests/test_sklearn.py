@@ -20,7 +20,7 @@ from structsearch.sklearn import SparseMLPClassifier, StructureSearchClassifier,
 TINY = {"epochs": 25, "epsilon": 4.0, "random_state": 0}
 # the searches' run folders: one path for every xdist worker (the checks' ids name it)
 RUNS = os.path.join(tempfile.gettempdir(), "structsearch-sklearn-checks")
-TINY_SEARCH = {"max_epochs": 30, "population": 3, "offspring": 2, "epochs": 6, "random_state": 0,
+TINY_SEARCH = {"max_epochs": 12, "population": 2, "offspring": 1, "epochs": 4, "random_state": 0,
                "runs_dir": RUNS}
 
 

@@ -182,6 +182,14 @@ def quiet_resource_tracker() -> None:
         sys.warnoptions.append(TRACKER_FILTER)
 
 
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes that train: started as :func:`worker_context` says, with the
+    environment of this process, the kernels loaded, and ending with this process."""
+    quiet_resource_tracker()
+    return ProcessPoolExecutor(workers, mp_context=worker_context(), initializer=_worker_start,
+                               initargs=(dict(os.environ),))
+
+
 class LocalExecutor:
     """A pool of ``workers`` processes on this machine (see :func:`worker_context`), one torch thread each.
 
@@ -200,9 +208,7 @@ class LocalExecutor:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
-            quiet_resource_tracker()
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=worker_context(), initializer=_worker_start,
-                                            initargs=(dict(os.environ),))
+            self.pool = process_pool(self.workers)
         return self.pool
 
     def start(self, task: str | None = None, data_dir: str | None = None) -> None:

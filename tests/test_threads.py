@@ -135,6 +135,9 @@ FORKS = """
 import json, os
 from structsearch.search.executors import LocalExecutor
 
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "imports.txt"), "a") as log:
+    log.write(__name__ + "\\n")  # each import of this script, and as what
+
 def one_worker(*calls):
     executor = LocalExecutor(1)
     try:
@@ -153,9 +156,10 @@ if __name__ == "__main__":
 
 
 def test_workers_fork_from_one_server_and_run_with_their_pools_environment(tmp_path):
-    """Every pool of a process forks its workers from one server that loaded torch once; a worker
-    runs with the environment of its pool, not of the server; a load-time variable changed since the
-    server started (OpenMP reads it when it loads) gets spawned workers instead, which see it."""
+    """Every pool of a process forks its workers from one server that loaded torch and the main
+    script once; a worker runs with the environment of its pool, not of the server; a load-time
+    variable changed since the server started (OpenMP reads it when it loads) gets spawned workers
+    instead, which see it."""
     import json
     import subprocess
     import sys
@@ -168,3 +172,6 @@ def test_workers_fork_from_one_server_and_run_with_their_pools_environment(tmp_p
     (server, first), (again, second), (spawner, spin) = report["seen"]
     assert server != report["pid"] and (first, again, second) == ("first", server, "second")
     assert (spawner, spin) == (report["pid"], "12345")
+    # the script ran once as itself, once in the server (not in each worker forked from it), and once
+    # in the spawned worker, as multiprocessing imports the main script of a worker's parent
+    assert (tmp_path / "imports.txt").read_text().split() == ["__main__", "__mp_main__", "__mp_main__"]

@@ -17,6 +17,8 @@ import ctypes
 import importlib
 import multiprocessing
 import multiprocessing.connection
+import multiprocessing.forkserver
+import multiprocessing.spawn
 import os
 import signal
 import sys
@@ -130,6 +132,7 @@ def _worker_start(environment: dict[str, str]) -> None:
 
 # the module the fork server imports once for every worker it forks
 PRELOAD = "structsearch.search.preload"
+MAIN_ENV = "STRUCTSEARCH_WORKER_MAIN"  # the main script the server imports (Python 3.11's "__main__" preload cannot)
 # variables read when a library loads (OpenMP, MKL, the loader) or when the server preloads (the
 # kernels' choice and build folder): a worker forked from the server keeps the server's reading
 _LOAD_TIME_ENV = ("OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "LD_", "PYTHON", "STRUCTSEARCH_KERNELS",
@@ -149,7 +152,16 @@ def worker_context():
     now = {name: value for name, value in os.environ.items() if name.startswith(_LOAD_TIME_ENV)}
     if _server_environment is None:
         _server_environment = now
+        # the server imports this process's main script too (see preload), once: a worker forked from it
+        # then skips the import of the script that a spawned worker runs (1 s for a script that
+        # imports the engine)
         multiprocessing.get_context("forkserver").set_forkserver_preload([PRELOAD])
+        main_path = multiprocessing.spawn.get_preparation_data("main").get("init_main_from_path")
+        os.environ[MAIN_ENV] = main_path or ""
+        try:
+            multiprocessing.forkserver.ensure_running()  # the server reads the variable as it starts
+        finally:
+            del os.environ[MAIN_ENV]
     return multiprocessing.get_context("forkserver" if now == _server_environment else "spawn")
 
 

@@ -1,13 +1,24 @@
 """What every local worker needs, loaded once by the fork server its workers are forked from (see
 :func:`structsearch.search.executors.worker_context`): torch and the jobs' code, the compiled
-kernels, and ``torch._dynamo`` (which ``torch.optim`` imports with its first optimizer).
+kernels, ``torch._dynamo`` (which ``torch.optim`` imports with its first optimizer), and the main
+script of the process that started the server, as multiprocessing imports it in every worker it
+starts (as ``__mp_main__``: its ``if __name__ == "__main__"`` block does not run).
 
 Importing this module loads them; it starts no thread, so that a fork of it is safe."""
 
 import importlib
+import multiprocessing.spawn
+import os
 
 from structsearch.nn import kernels
 from structsearch.search import worker  # noqa: F401  (the code every job runs)
 
 kernels.compiled()
 importlib.import_module("torch._dynamo")
+
+_main = os.environ.get("STRUCTSEARCH_WORKER_MAIN")  # set only while the server starts
+if _main:
+    try:
+        multiprocessing.spawn.import_main_path(_main)
+    except Exception:  # noqa: BLE001 - each worker then imports it itself, and reports what fails
+        pass

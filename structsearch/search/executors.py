@@ -21,8 +21,10 @@ import multiprocessing.forkserver
 import multiprocessing.spawn
 import os
 import signal
+import socket
 import sys
 import threading
+import urllib.parse
 import warnings
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -281,6 +283,26 @@ class LocalExecutor:
         return f"local, {self.workers} worker{'s' if self.workers > 1 else ''}"
 
 
+def _refused(address: str) -> str | None:
+    """Why the machine at ``address`` (``tcp://host:port``) refuses a connection, asked once; None
+    where it accepts, or where one try cannot tell (another protocol, a name or network that may
+    answer later: the Dask client's timeout decides those)."""
+    parts = urllib.parse.urlsplit(address)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme != "tcp" or not parts.hostname or port is None:
+        return None
+    try:
+        socket.create_connection((parts.hostname, port), timeout=2.0).close()
+    except ConnectionRefusedError as error:
+        return (error.strerror or "connection refused").lower()
+    except OSError:
+        return None
+    return None
+
+
 class DaskExecutor:
     """Jobs on a Dask cluster: an existing scheduler (``tcp://host:port``) or a LocalCluster of
     ``local_workers`` processes with one thread each.
@@ -307,6 +329,9 @@ class DaskExecutor:
                                         dashboard_address=None)
             self.client = Client(self.cluster)
         else:
+            refused = _refused(scheduler)
+            if refused is not None:  # at once, not after the Client's timeout of retrying
+                raise ConfigError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({refused})")
             try:
                 self.client = Client(scheduler, timeout=timeout)
             except (OSError, TimeoutError, ValueError) as error:

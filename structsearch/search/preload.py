@@ -12,11 +12,12 @@ import os
 
 from structsearch.nn import kernels
 from structsearch.search import worker  # noqa: F401  (the code every job runs)
+from structsearch.search.executors import MAIN_ENV
 
 kernels.compiled()
 importlib.import_module("torch._dynamo")
 
-_main = os.environ.get("STRUCTSEARCH_WORKER_MAIN")  # set only while the server starts
+_main = os.environ.get(MAIN_ENV)  # set only while the server starts
 if _main:
     try:
         multiprocessing.spawn.import_main_path(_main)

@@ -357,10 +357,12 @@ def headline(figures: dict) -> list[dict]:
 
     spaces = figures["spaces"]
     seeds = len(figures["conditions"]["seeds"])
-    lines = [{"what": f"pooled gate − random search, pick's test accuracy in points at equal compute ({seeds} seeds, "
+    acquisition = figures["conditions"].get("acquisition", "mean")
+    gate = "pooled gate" if acquisition == "mean" else f"pooled gate ({acquisition})"
+    lines = [{"what": f"{gate} − random search, pick's test accuracy in points at equal compute ({seeds} seeds, "
                       f"95 % CI): {' / '.join(spaces)}",
               "value": " / ".join(interval(space, "pooled_minus_random_test_points") for space in spaces.values())},
-             {"what": f"pooled gate − ungated evolution, the same: {' / '.join(spaces)}",
+             {"what": f"{gate} − ungated evolution, the same: {' / '.join(spaces)}",
               "value": " / ".join(interval(space, "pooled_minus_evolution_test_points")
                                   for space in spaces.values())}]
     taus = [space.get("predictor_tau_minus_params_tau") for space in spaces.values()]

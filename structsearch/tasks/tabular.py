@@ -50,7 +50,8 @@ def digits_table() -> np.ndarray:
     file scikit-learn ships without importing scikit-learn (1.3 s in every worker that loads the
     task), or through ``sklearn.datasets`` where the file is not in its usual place."""
     spec = importlib.util.find_spec("sklearn")
-    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+    folders = (spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
         path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
         if path.is_file():
             with gzip.open(path, "rt") as handle:

@@ -4,7 +4,9 @@ kernels, ``torch._dynamo`` (which ``torch.optim`` imports with its first optimiz
 script of the process that started the server, as multiprocessing imports it in every worker it
 starts (as ``__mp_main__``: its ``if __name__ == "__main__"`` block does not run).
 
-Importing this module loads them; it starts no thread, so that a fork of it is safe."""
+Importing this module loads them and starts no Python thread (a fork copies only the thread that
+forks). Native libraries may start their own (numpy's BLAS pool; jemalloc's background thread
+when a main script loads pyarrow); they prepare for a fork with their ``pthread_atfork`` handlers."""
 
 import importlib
 import multiprocessing.spawn

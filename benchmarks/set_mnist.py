@@ -36,5 +36,6 @@ def main() -> None:
         "value": f"{figures['epochs']} epochs: test accuracy {figures['last_test_accuracy']} (the paper: "
                  f"{figures['paper_test_accuracy']}), {figures['train_seconds_per_epoch']} s training per epoch"}]})
 
+
 if __name__ == "__main__":
     main()

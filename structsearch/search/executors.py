@@ -125,9 +125,13 @@ def _worker_start(environment: dict[str, str]) -> None:
         os.environ.clear()
         os.environ.update(environment)
     _quiet_worker()
-    # loaded while the search prepares its first jobs, not in the first job (a forked worker has them
-    # from its server already): the kernels, and torch._dynamo, which torch.optim imports when it
-    # makes its first optimizer (1.3 s on a Xeon)
+    load_worker_code()  # while the search prepares its first jobs, not in the first job
+
+
+def load_worker_code() -> None:
+    """Load what a worker needs before its first job: the kernels, and ``torch._dynamo``, which
+    torch.optim imports when it makes its first optimizer (1.3 s on a Xeon). A forked worker has
+    them from its server already (see :mod:`structsearch.search.preload`)."""
     kernels.compiled()
     importlib.import_module("torch._dynamo")
 
@@ -299,7 +303,7 @@ def _refused(address: str) -> str | None:
     except ConnectionRefusedError as error:
         return (error.strerror or "connection refused").lower()
     except OSError:
-        return None
+        pass
     return None
 
 

@@ -8,16 +8,13 @@ Importing this module loads them and starts no Python thread (a fork copies only
 forks). Native libraries may start their own (numpy's BLAS pool; jemalloc's background thread
 when a main script loads pyarrow); they prepare for a fork with their ``pthread_atfork`` handlers."""
 
-import importlib
 import multiprocessing.spawn
 import os
 
-from structsearch.nn import kernels
 from structsearch.search import worker  # noqa: F401  (the code every job runs)
-from structsearch.search.executors import MAIN_ENV
+from structsearch.search.executors import MAIN_ENV, load_worker_code
 
-kernels.compiled()
-importlib.import_module("torch._dynamo")
+load_worker_code()
 
 _main = os.environ.get(MAIN_ENV)  # set only while the server starts
 if _main:

@@ -107,6 +107,16 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def threads_per_worker(workers: int) -> int:
+    """Threads for each of ``workers`` processes that share this process's cores: the cores split
+    evenly among them, and never more than ``$OMP_NUM_THREADS`` where it is set (the limit a user,
+    a job scheduler or a test runner that runs several processes side by side gives every process
+    it starts; OpenMP threads beyond the cores spin at each barrier and slow every process)."""
+    threads = max(1, available_cores() // max(1, workers))
+    first = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return min(threads, int(first)) if first.isdigit() and int(first) > 0 else threads
+
+
 # ---------------------------------------------------------------------- files: bounded before read
 
 # the largest file of each kind read by default (generous: far above what structsearch writes), and

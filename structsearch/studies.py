@@ -31,7 +31,7 @@ from structsearch import seeds
 from structsearch.declare import Either, Interval, Options, Text, check_settings, document_settings, setting
 from structsearch.errors import ConfigError, DataError, StructsearchError
 from structsearch.families import family_of, load_genotype
-from structsearch.limits import available_cores
+from structsearch.limits import threads_per_worker
 from structsearch.overrides import apply_changes, parameter_changes
 from structsearch.registry import Registry
 from structsearch.runs import check_name
@@ -353,7 +353,7 @@ def run_study(space: SearchSpace, config: StudyConfig, announce=None) -> StudyOu
     Objective(space, config.data_dir)  # checks the fixed genotype and loads the data before any process starts
     if announce is not None:
         announce(shown)
-    threads = max(1, available_cores() // config.jobs)
+    threads = threads_per_worker(config.jobs)
     shares = [config.trials // config.jobs + (i < config.trials % config.jobs) for i in range(config.jobs)]
     # each process samples with its own seed: the space's seed, its index and the trials so far
     specs = [json.dumps({**asdict(config), "space": space.to_dict(), "study_name": name, "trials": share,

@@ -1,7 +1,18 @@
-import numpy as np
-import pytest
+import os
 
-from structsearch.tasks.idx import FILES, write_idx
+from structsearch.limits import threads_per_worker
+
+# pytest-xdist runs its workers side by side on the cores: each test process, and every process its
+# tests start, takes its share of threads (OMP_NUM_THREADS, which torch reads when it loads and
+# structsearch's workers honour). Two processes of two OpenMP threads each on two cores spin at every
+# barrier while the other runs: the training and export tests took 1.5x as long (CHANGELOG).
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_worker(int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from structsearch.tasks.idx import FILES, write_idx  # noqa: E402
 
 
 @pytest.fixture

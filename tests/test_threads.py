@@ -9,6 +9,7 @@ import torch
 
 from structsearch import threads
 from structsearch.commands import main
+from structsearch.limits import threads_per_worker
 from structsearch.store import RunStore
 from structsearch.threads import ThreadGovernor
 
@@ -128,7 +129,16 @@ def test_worker_processes_report_the_wait_policy_and_threads_they_run_with(tmp_p
         assert worker["started"] > 1e9 and worker["seconds"] > 0  # when and how long, for profiles
         assert worker["threads"]["OMP_WAIT_POLICY"] == "PASSIVE"
         assert worker["threads"]["governor"] == "fixed"
-        assert worker["threads"]["torch_threads"] == max(1, threads.available_cores() // 2)
+        assert worker["threads"]["torch_threads"] == threads_per_worker(2)
+
+
+def test_workers_share_the_cores_and_never_exceed_omp_num_threads(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert [threads_per_worker(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    for value, expected in (("2", [2, 2, 2, 1]), ("3,1", [3, 3, 2, 1]), ("0", [8, 4, 2, 1]), ("many", [8, 4, 2, 1])):
+        monkeypatch.setenv("OMP_NUM_THREADS", value)
+        assert [threads_per_worker(n) for n in (1, 2, 3, 8)] == expected, value
 
 
 FORKS = """

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from structsearch import seeds
 from structsearch.compute import format_macs
-from structsearch.limits import available_cores
+from structsearch.limits import threads_per_worker
 from structsearch.search import genes as training_genes
 from structsearch.search import worker
 from structsearch.search.admission import duplicate_result
@@ -141,7 +141,7 @@ def make_job(search, generation: int, child: Individual, index: int, medians) ->
     return worker.Job(id=child.id, genotype=child.graph, task=space.task, data_dir=search.data_dir, model=model,
                       rewiring=rewiring, training=training, seed=candidate_seed(space.seed, generation, index),
                       medians=medians, curve_gate=curve_gate, median_warmup=space.stopping.warmup_epochs,
-                      threads=max(1, available_cores() // max(1, search.executor.workers)), inherit=inherit,
+                      threads=threads_per_worker(search.executor.workers), inherit=inherit,
                       keep=keep, family=space.model.kind,
                       planned_macs=planned_macs(child.graph, model, rewiring, training, search.task,
                                                 space.model.kind))

@@ -353,6 +353,7 @@ def test_recurrent_space_with_mixed_cells(tmp_path):
 
 @pytest.mark.slow
 def test_one_generation_on_a_dask_local_cluster_with_two_workers(tmp_path, capsys):
+    before = dict(os.environ)
     code = main(["evolve", "--runs", str(tmp_path), "--name", "dask", "--dask-local", "2", "--quiet",
                  *TINY, "--generations", "1"])
     assert code == 0, capsys.readouterr().err
@@ -361,6 +362,8 @@ def test_one_generation_on_a_dask_local_cluster_with_two_workers(tmp_path, capsy
     assert len(candidates) == 8 and all(c.status for c in candidates)
     workers = {c.metrics["worker"]["pid"] for c in candidates if c.metrics.get("worker")}
     assert len(workers) == 2 and os.getpid() not in workers
+    # the nanny's variables for its workers (OMP_NUM_THREADS=1, PYTHONHASHSEED…) stay theirs
+    assert dict(os.environ) == before
 
 
 def _evolve_process(tmp_path, *extra):

@@ -27,6 +27,7 @@ import threading
 import urllib.parse
 import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Protocol
@@ -307,6 +308,22 @@ def _refused(address: str) -> str | None:
     return None
 
 
+@contextmanager
+def _environment_kept():
+    """Restore this process's environment after the block: a Dask nanny sets its workers' variables
+    (``OMP_NUM_THREADS=1``, ``MKL_NUM_THREADS=1``, ``OPENBLAS_NUM_THREADS=1``, ``PYTHONHASHSEED``…)
+    in the process that starts it, before it spawns them, and leaves them there, where they would cap
+    every later pool's threads (:func:`~structsearch.limits.threads_per_worker`) and send its
+    workers to ``spawn`` (:func:`worker_context`)."""
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        for name in set(os.environ) - set(before):
+            del os.environ[name]
+        os.environ.update(before)
+
+
 class DaskExecutor:
     """Jobs on a Dask cluster: an existing scheduler (``tcp://host:port``) or a LocalCluster of
     ``local_workers`` processes with one thread each.
@@ -329,8 +346,9 @@ class DaskExecutor:
         if scheduler is None:
             if not local_workers or local_workers < 1:
                 raise ConfigError(f"--dask-local must be a positive integer, got {local_workers}")
-            self.cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
+            with _environment_kept():
+                self.cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None)
             self.client = Client(self.cluster)
         else:
             refused = _refused(scheduler)
@@ -372,7 +390,8 @@ class DaskExecutor:
     def close(self) -> None:
         self.client.close()
         if self.cluster is not None:
-            self.cluster.close()
+            with _environment_kept():  # a worker the nanny restarted set them again
+                self.cluster.close()
 
     def describe(self) -> str:
         where = "LocalCluster" if self.cluster is not None else self.client.scheduler.address

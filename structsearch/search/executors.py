@@ -27,9 +27,9 @@ import threading
 import urllib.parse
 import warnings
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import Protocol
 
 from structsearch.errors import ConfigError

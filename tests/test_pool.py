@@ -16,7 +16,7 @@ from structsearch.diversity import plateau_generation, population_spread
 from structsearch.errors import ConfigError
 from structsearch.search.engine import Search
 from structsearch.search.fake import StructureScoreExecutor
-from structsearch.search.gate.acquisition import acquire, pareto_order, rank_pool
+from structsearch.search.gate.acquisition import acquire, adaptive_beta, pareto_order, rank_pool
 from structsearch.search.gate.size import SizeModel
 from structsearch.search.gate.structure import PredictorGate
 from structsearch.store import RunStore
@@ -121,6 +121,30 @@ def test_the_online_gate_ranks_with_the_size_baseline_where_it_predicts_held_out
     assert sum(keep) == 4  # offspring of a pool
     kept_sizes = sorted(s for s, k in zip(sizes[:10], keep, strict=True) if k)
     assert kept_sizes == sorted(sizes[:10])[-4:]  # the largest, as the size baseline ranks them
+
+
+def test_the_adaptive_acquisition_explores_as_much_as_the_ranker_fails_held_out_generations(tmp_path):
+    assert [adaptive_beta(2.0, tau) for tau in (None, -0.3, 0.0, 0.25, 0.9, 1.2)] == pytest.approx(
+        [2.0, 2.0, 2.0, 1.5, 0.2, 0.0])
+    mean = np.array([0.80, 0.82, 0.78, 0.81])
+    std = np.array([0.01, 0.00, 0.06, 0.03])
+    assert rank_pool(acquire("adaptive", mean, std, beta=adaptive_beta(1.0, 0.0))).tolist() == [2, 3, 1, 0]  # ucb
+    assert rank_pool(acquire("adaptive", mean, std, beta=adaptive_beta(1.0, 1.0))).tolist() == [1, 3, 0, 2]  # mean
+    run_pooled(tmp_path / "run", gate__acquisition="adaptive", gate__beta=0.5, evolution__generations=5)
+    with RunStore.open(tmp_path / "run") as store:
+        events = [e for e in store.events() if e["kind"] == "gate_model"]
+        rows = [c for c in store.candidates() if c.feature_meta.get("gate", {}).get("spread") is not None]
+    measured = [e for e in events if e["tau"][e["choice"]] is not None]
+    assert measured, "no generation was held out"
+    for event in events:  # β = 0.5 × (1 − the chosen ranker's held-out τ), recorded with the choice
+        assert event["beta"] == pytest.approx(adaptive_beta(0.5, event["tau"][event["choice"]]))
+    assert len({round(e["beta"], 9) for e in events}) > 1  # it moves with the ranker's τ
+    betas = {round(e["beta"], 6) for e in events}
+    spread = [c for c in rows if c.feature_meta["gate"]["spread"] > 1e-6]
+    assert spread
+    for row in spread:  # each scored child's acquisition value is its mean plus a recorded β times its spread
+        gate = row.feature_meta["gate"]
+        assert round((gate["acquisition"] - row.prediction) / gate["spread"], 6) in betas
 
 
 @pytest.mark.parametrize(("changes", "message"), [

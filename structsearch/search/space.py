@@ -366,9 +366,11 @@ class GateConfig:
                            "predictor, or the curve stage alone, there is no pool)",
                         Interval(1, None, integer=True))
     acquisition: str = setting("mean", "how the pool is ranked: mean (the prediction), ucb (mean + beta × spread), "
-                                       "thompson (a draw from the prediction's spread)",
+                                       "thompson (a draw from the prediction's spread), adaptive (ucb with beta × "
+                                       "(1 − the ranker's held-out Kendall τ))",
                                Options(lambda: ACQUISITIONS))
-    beta: float = setting(1.0, "ucb's weight on the predictor's spread", Interval(0, None))
+    beta: float = setting(1.0, "ucb's weight on the predictor's spread (adaptive's before any held-out τ)",
+                          Interval(0, None))
     ensemble: int = setting(0, "bootstrap models that give a spread to a model without one (adaboost, gbr) for "
                                "ucb and thompson", Interval(0, None, integer=True))
 

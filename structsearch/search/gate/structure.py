@@ -24,7 +24,7 @@ from structsearch.pipeline import ModelSpec, build_candidate
 from structsearch.predictors.model import SPREAD_MODELS, PerformancePredictor, load_predictor
 from structsearch.predictors.workflow import load_xy
 from structsearch.search import genes as training_genes
-from structsearch.search.gate.acquisition import ACQUISITIONS, acquire, rank_pool
+from structsearch.search.gate.acquisition import ACQUISITIONS, acquire, adaptive_beta, rank_pool
 from structsearch.search.gate.audit import kendall
 from structsearch.search.gate.size import SizeModel
 from structsearch.search.shared import candidate_proxies
@@ -198,6 +198,8 @@ class PredictorGate:
         self.comparison = {"held_out": held, "tau": means}
         if means[self.config.model] is not None and means[SizeModel.name] is not None:
             self.choice = max(taus, key=lambda name: (means[name], name == self.config.model))
+        if self.config.acquisition == "adaptive":
+            self.comparison["beta"] = self.beta  # recorded with the choice (the gate_model event)
 
     def n_keep(self, n: int) -> int:
         if not self.active:
@@ -224,7 +226,15 @@ class PredictorGate:
                                   f"gate.model = {self.config.model!r} gives none: set gate.ensemble")
             mean, std = spread
         rng = seeds.generator(self.seed, "acquisition", generation)
-        return GateScores(mean, std, acquire(self.config.acquisition, mean, std, self.config.beta, rng))
+        return GateScores(mean, std, acquire(self.config.acquisition, mean, std, self.beta, rng))
+
+    @property
+    def beta(self) -> float:
+        """The weight on the spread this generation: ``beta``, or for the ``adaptive`` acquisition
+        ``beta × (1 − τ)`` with τ the ranking model's mean held-out τ (:meth:`choose`)."""
+        if self.config.acquisition != "adaptive":
+            return self.config.beta
+        return adaptive_beta(self.config.beta, (self.comparison.get("tau") or {}).get(self.choice))
 
     def decide(self, features: list[dict], sizes=None, generation: int = 0
                ) -> tuple[list[float | None], list[bool], GateScores | None]:

@@ -7,6 +7,7 @@ from helpers import synthetic_table
 
 from structsearch.commands import main
 from structsearch.errors import ConfigError, DataError
+from structsearch.experiments import random_structures
 from structsearch.graphs import erdos_renyi
 from structsearch.graphs.features import feature_names
 from structsearch.meta import export, read_table, write_table
@@ -193,7 +194,11 @@ def test_meta_file_bad_inputs(capsys, tmp_path):
 
 
 @pytest.mark.slow
-def test_random_structure_study_to_meta_to_predictor(capsys, tmp_path):
+def refuse(*args, **kwargs):
+    raise AssertionError("a model was fitted again")
+
+
+def test_random_structure_study_to_meta_to_predictor(capsys, tmp_path, monkeypatch):
     run = tmp_path / "study"
     code, _, err = run_cli(capsys, "experiment", "random-structures", "--task", "digits", "--per-prior", "6",
                            "--min-nodes", "10", "--max-nodes", "16", "--epochs", "2", "--runs", str(tmp_path),
@@ -203,12 +208,17 @@ def test_random_structure_study_to_meta_to_predictor(capsys, tmp_path):
         candidates = store.candidates()
         assert len(candidates) == 12 and all(c.features and c.status for c in candidates)
         first_hashes = [c.hash for c in candidates]
-    # resuming a finished study trains nothing new and keeps every candidate
+    # resuming a finished study trains nothing new and keeps every candidate, and reprints the
+    # predictor comparison it stored without refitting a model
+    comparison = (run / "predictors.csv").read_text()
+    monkeypatch.setattr(random_structures, "cross_validate", refuse)
+    monkeypatch.setattr(random_structures, "single_split", refuse)
     code, _, err = run_cli(capsys, "experiment", "random-structures", "--task", "digits", "--per-prior", "6",
                            "--min-nodes", "10", "--max-nodes", "16", "--epochs", "2", "--resume", str(run))
     assert code == 0, err
     with RunStore.open(run) as store:
         assert [c.hash for c in store.candidates()] == first_hashes
+    assert (run / "predictors.csv").read_text() == comparison
     assert (run / "correlations.csv").read_text().startswith("feature,pearson_r")
     for suffix in ("csv", "parquet"):
         out = tmp_path / f"meta.{suffix}"

@@ -13,6 +13,7 @@ source's single 10 % split and under 5-fold cross-validation, side by side).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import replace
@@ -168,20 +169,30 @@ def correlations(store: RunStore) -> list[dict]:
     return sorted(table, key=lambda row: -abs(row["pearson_r"]) if not math.isnan(row["pearson_r"]) else 0)
 
 
+COMPARISON_KEY = "predictor_comparison"  # the store's record of the last comparison and its digest
+
+
 def predictor_comparison(store: RunStore, seed: int = 0) -> list[dict]:
-    """R² of each regressor: single 10 % split (the source's protocol) beside 5-fold CV."""
+    """R² of each regressor: single 10 % split (the source's protocol) beside 5-fold CV.  Kept in the
+    store with a digest of its rows and seed: a resumed study that trained nothing new reprints it
+    without refitting every model."""
     rows = [c for c in store.candidates() if c.status == "ok" and c.features]
     if len(rows) < 10:
         return []
     names = feature_names()
     x = np.array([[c.features[n] for n in names] for c in rows], dtype=float)
     y = np.array([c.metrics["test_accuracy"] for c in rows], dtype=float)
+    digest = hashlib.sha256(x.tobytes() + y.tobytes() + f"{seed} {' '.join(MODELS)}".encode()).hexdigest()
+    kept = store.meta(COMPARISON_KEY)
+    if kept and kept.get("digest") == digest:
+        return kept["table"]
     table = []
     for model in MODELS:
         cv = cross_validate(make_pipeline(model, seed), x, y, folds=5, repeats=1, seed=seed)
         single = single_split(make_pipeline(model, seed), x, y, 0.1, seed)
         table.append({"model": model, "single_split_r2": single["r2"], "cv5_r2_mean": cv["r2"]["mean"],
                       "cv5_r2_std": cv["r2"]["std"], "cv5_kendall_tau": cv["kendall_tau"]["mean"]})
+    store.set_meta(COMPARISON_KEY, {"digest": digest, "table": table})
     return table
 
 

@@ -149,6 +149,11 @@ def test_infinite_values_and_empty_files_are_named(tmp_path, capsys):
     assert read_table(tmp_path / "inf.csv")["density"][3] == float("inf")
 
 
+# for the tests of the table's handling (grouping, target, baseline column), where the model is beside
+# the point: Bayesian ridge fits in milliseconds, a 300-tree forest in a second
+FAST = ("--model", "bayesian-ridge")
+
+
 def train_card(tmp_path, capsys, table, *argv):
     write_table({k: list(v) for k, v in table.items()}, tmp_path / "meta.csv")
     code, out, err = cli(capsys, "predictor", "train", str(tmp_path / "meta.csv"), "--out-dir", str(tmp_path / "p"),
@@ -224,41 +229,41 @@ def test_the_size_baseline_ranks_exactly_as_the_size_column():
 @pytest.mark.slow
 def test_run_and_generation_columns_group_the_folds_by_default(tmp_path, capsys):
     table = search_table("density", runs=3)
-    card, out = train_card(tmp_path, capsys, table, "--folds", "3")
+    card, out = train_card(tmp_path, capsys, table, "--folds", "3", *FAST)
     assert card["evaluation"]["grouping"] == {"column": "run", "folds": 3, "default": True}
     assert card["evaluation"]["cross_validation"]["grouped"] is True
     assert "grouped by run (the default" in out
     single = {k: (v if k != "run" else np.array(["only"] * v.size, dtype=object)) for k, v in table.items()}
-    card, out = train_card(tmp_path, capsys, single, "--folds", "3")
+    card, out = train_card(tmp_path, capsys, single, "--folds", "3", *FAST)
     assert card["evaluation"]["grouping"]["column"] == "generation"
-    card, out = train_card(tmp_path, capsys, table, "--folds", "3", "--group", "none")
+    card, out = train_card(tmp_path, capsys, table, "--folds", "3", "--group", "none", *FAST)
     assert card["evaluation"]["grouping"]["column"] is None
     assert card["evaluation"]["cross_validation"]["grouped"] is False and "plain (ungrouped) folds" in out
 
 
 def test_two_runs_and_five_folds_fall_back_to_two_folds_with_a_note(tmp_path, capsys):
-    card, out = train_card(tmp_path, capsys, search_table("density", runs=2))
+    card, out = train_card(tmp_path, capsys, search_table("density", runs=2), *FAST)
     assert card["evaluation"]["cross_validation"]["folds"] == 2
     assert "note: 2 distinct run values for 5 folds: 2-fold grouped cross-validation" in out
     assert card["evaluation"]["notes"] == ["2 distinct run values for 5 folds: 2-fold grouped cross-validation"]
 
 
 def test_the_target_defaults_to_validation_accuracy_and_test_accuracy_stays_available(tmp_path, capsys):
-    card, out = train_card(tmp_path, capsys, search_table("size"), "--target", "test_accuracy")
+    card, out = train_card(tmp_path, capsys, search_table("size"), "--target", "test_accuracy", *FAST)
     assert card["target"] == "test_accuracy" and out.splitlines()[0] == "target: test_accuracy"
     table = {k: v for k, v in search_table("size").items() if k != "val_accuracy"}
-    card, out = train_card(tmp_path, capsys, table)
+    card, out = train_card(tmp_path, capsys, table, *FAST)
     assert card["target"] == "test_accuracy" and out.startswith("target: test_accuracy (default)")
 
 
 def test_a_foreign_file_takes_its_largest_size_like_column_as_the_baseline(tmp_path, capsys):
     write_table(foreign_table(), tmp_path / "foreign.csv")
     code, out, err = cli(capsys, "predictor", "train", str(tmp_path / "foreign.csv"), "--features", "numeric",
-                         "--target", "score", "--repeats", "1", "--out-dir", str(tmp_path / "p"), "--name", "f")
+                         "--target", "score", "--repeats", "1", "--out-dir", str(tmp_path / "p"), "--name", "f", *FAST)
     assert code == 0, err
     card = json.loads((tmp_path / "p" / "f.json").read_text())
     assert card["evaluation"]["baseline"]["column"] == "n_edges" and "n_edges alone" in out
     code, out, err = cli(capsys, "predictor", "train", str(tmp_path / "foreign.csv"), "--features", "numeric",
                          "--target", "score", "--repeats", "1", "--out-dir", str(tmp_path / "p"), "--name", "g",
-                         "--baseline", "none")
+                         "--baseline", "none", *FAST)
     assert code == 0 and "baseline" not in json.loads((tmp_path / "p" / "g.json").read_text())["evaluation"]

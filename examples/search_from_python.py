@@ -25,7 +25,7 @@ from structsearch.api import (
 
 def main(tiny: bool = False) -> None:
     space = load_space("digits-small")
-    space.budget.max_epochs = 48 if tiny else 240          # training epochs over all candidates
+    space.budget.max_epochs = 32 if tiny else 240          # training epochs over all candidates
     if tiny:
         space.evolution.population, space.evolution.offspring = 4, 2
         space.training.epochs = 4

@@ -366,6 +366,21 @@ def test_one_generation_on_a_dask_local_cluster_with_two_workers(tmp_path, capsy
     assert dict(os.environ) == before
 
 
+def test_the_nanny_variables_are_undone_when_the_cluster_starts_and_again_when_it_closes(monkeypatch):
+    from structsearch.search.executors import _environment_kept, _restore
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    kept = {}
+    with _environment_kept(kept):  # what a nanny does as it spawns its workers
+        os.environ.update({"OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "6640"})
+    assert os.environ["OMP_NUM_THREADS"] == "4" and "PYTHONHASHSEED" not in os.environ
+    assert kept == {"OMP_NUM_THREADS": "4", "PYTHONHASHSEED": None}
+    os.environ.update({"OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "6640"})  # a worker restarted mid-run
+    _restore(kept)
+    assert os.environ["OMP_NUM_THREADS"] == "4" and "PYTHONHASHSEED" not in os.environ
+
+
 def _evolve_process(tmp_path, *extra):
     command = [sys.executable, "-m", "structsearch", "evolve", "--runs", str(tmp_path), "--workers", "1",
                "--quiet", *TINY, "--generations", "3", *extra]

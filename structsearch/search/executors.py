@@ -308,20 +308,32 @@ def _refused(address: str) -> str | None:
     return None
 
 
+def _restore(environment: dict[str, str | None]) -> None:
+    """Set each named variable back to its value (None: unset)."""
+    for name, value in environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @contextmanager
-def _environment_kept():
-    """Restore this process's environment after the block: a Dask nanny sets its workers' variables
-    (``OMP_NUM_THREADS=1``, ``MKL_NUM_THREADS=1``, ``OPENBLAS_NUM_THREADS=1``, ``PYTHONHASHSEED``…)
-    in the process that starts it, before it spawns them, and leaves them there, where they would cap
-    every later pool's threads (:func:`~structsearch.limits.threads_per_worker`) and send its
-    workers to ``spawn`` (:func:`worker_context`)."""
+def _environment_kept(kept: dict[str, str | None]):
+    """Undo what the block changes in this process's environment, and add the changed variables'
+    earlier values to ``kept``: a Dask nanny sets its workers' variables (``OMP_NUM_THREADS=1``,
+    ``MKL_NUM_THREADS=1``, ``OPENBLAS_NUM_THREADS=1``, ``PYTHONHASHSEED``…) in the process that starts
+    it, before it spawns them, and leaves them there, where they would cap every later pool's threads
+    (:func:`~structsearch.limits.threads_per_worker`) and send its workers to ``spawn``
+    (:func:`worker_context`)."""
     before = dict(os.environ)
     try:
         yield
     finally:
-        for name in set(os.environ) - set(before):
-            del os.environ[name]
-        os.environ.update(before)
+        changed = {name: before.get(name) for name in set(before) | set(os.environ)
+                   if before.get(name) != os.environ.get(name)}
+        for name, value in changed.items():
+            kept.setdefault(name, value)
+        _restore(changed)
 
 
 class DaskExecutor:
@@ -343,10 +355,11 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         self.cluster = None
+        self._environment: dict[str, str | None] = {}  # what the nanny changed here, as it was before
         if scheduler is None:
             if not local_workers or local_workers < 1:
                 raise ConfigError(f"--dask-local must be a positive integer, got {local_workers}")
-            with _environment_kept():
+            with _environment_kept(self._environment):
                 self.cluster = LocalCluster(n_workers=local_workers, threads_per_worker=1, processes=True,
                                             dashboard_address=None)
             self.client = Client(self.cluster)
@@ -390,8 +403,8 @@ class DaskExecutor:
     def close(self) -> None:
         self.client.close()
         if self.cluster is not None:
-            with _environment_kept():  # a worker the nanny restarted set them again
-                self.cluster.close()
+            self.cluster.close()
+            _restore(self._environment)  # a worker the nanny restarted during the run set them again
 
     def describe(self) -> str:
         where = "LocalCluster" if self.cluster is not None else self.client.scheduler.address

@@ -6,8 +6,9 @@ from structsearch.limits import threads_per_worker
 # tests start, takes its share of threads (OMP_NUM_THREADS, which torch reads when it loads and
 # structsearch's workers honour). Two processes of two OpenMP threads each on two cores spin at every
 # barrier while the other runs: the training and export tests took 1.5x as long (CHANGELOG).
-if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_worker(int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+_processes = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _processes > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_worker(_processes)))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

@@ -138,8 +138,8 @@ def test_the_adaptive_acquisition_explores_as_much_as_the_ranker_fails_held_out_
     assert measured, "no generation was held out"
     for event in events:  # β = 0.5 × (1 − the chosen ranker's held-out τ), recorded with the choice
         assert event["beta"] == pytest.approx(adaptive_beta(0.5, event["tau"][event["choice"]]))
-    assert len({round(e["beta"], 9) for e in events}) > 1  # it moves with the ranker's τ
     betas = {round(e["beta"], 6) for e in events}
+    assert len(betas) > 1  # it moves with the ranker's τ
     spread = [c for c in rows if c.feature_meta["gate"]["spread"] > 1e-6]
     assert spread
     for row in spread:  # each scored child's acquisition value is its mean plus a recorded β times its spread

@@ -50,6 +50,15 @@ minutes of each method are printed too (the pool's feature computation is not tr
     python benchmarks/search_efficiency.py                  # the full run, ≤ 2 hours on 2 cores
     python benchmarks/search_efficiency.py --spaces reber-gru-small --seeds 0 1 2 3 4 5 6 7
     python benchmarks/search_efficiency.py --methods random evolve pooled --acquisition ucb
+    python benchmarks/search_efficiency.py --methods pooled --acquisition ei \
+        --against docs/results/data/search_efficiency_adaptive.json   # random and evolve from that record
+
+``--against RECORD`` takes the methods it names and this run does not from an earlier record of this
+benchmark (per seed: the pick's test accuracy, the retrained mean, the best validation, the compute),
+so that a new acquisition is compared with the same random and evolution searches without running
+them again. Random search and evolution do not use the gate, and the records of stops 46–49 show
+them giving the same picks at every commit; the record must have the same seeds and budgets, and
+the new record names the one it took them from.
 """
 
 from __future__ import annotations
@@ -219,6 +228,40 @@ def paired(rows_a: list[dict], rows_b: list[dict], key) -> dict:
     return {"mean": rounded(mean, 2), "ci_low": rounded(low, 2), "ci_high": rounded(high, 2), "n": len(differences)}
 
 
+def recorded_runs(path: str, spaces: list[str], seeds: list[int], methods: list[str], budget_of) -> list[dict]:
+    """The runs of ``methods`` on ``spaces`` from an earlier record, per seed, in the form
+    :func:`search_once` returns (a record keeps each seed's retrained mean, so that mean stands for
+    the retrained list)."""
+    import json
+
+    record = json.loads(Path(path).read_text())
+    figures = record.get("figures", record)  # a record, or the benchmark's last line
+    recorded_seeds = (record.get("conditions") or figures["conditions"])["seeds"]
+    runs = []
+    for space in spaces:
+        table = figures["spaces"].get(space)
+        if table is None:
+            sys.exit(f"--against {path}: it has no {space}")
+        if table["max_macs"] != budget_of(space):
+            sys.exit(f"--against {path}: its {space} budget is {table['max_macs']:.3g} MACs, this run's "
+                     f"{budget_of(space):.3g}")
+        for method in methods:
+            if method not in table:
+                sys.exit(f"--against {path}: it has no {method} on {space}")
+            entry = table[method]
+            for seed in seeds:
+                if seed not in recorded_seeds:
+                    sys.exit(f"--against {path}: it has no seed {seed} (it has {recorded_seeds})")
+                k = recorded_seeds.index(seed)
+                runs.append({"space": space, "method": method, "seed": seed, "pick_test": entry["pick_test"][k],
+                             "retrained_test": [entry["retrained_test"][k]], "best_val": entry["best_val"][k],
+                             "trained": entry["trained"][k], "generations": entry["generations"][k],
+                             "spent_macs": entry["spent_macs"][k], "plateau_generation": entry["plateau_generation"][k],
+                             "final_spread": entry["final_spread"][k], "pick_trajectory": [], "gate_taus": [],
+                             "seconds": 60 * entry["minutes"] / len(recorded_seeds)})
+    return runs
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="the small budgets (≤ 10 minutes on 2 cores)")
@@ -231,8 +274,11 @@ def main() -> None:
     p.add_argument("--pool", type=int, default=10, help="the pooled methods' pool (default 10)")
     p.add_argument("--acquisition", default="mean", help="the pooled methods' acquisition (default mean)")
     p.add_argument("--budget", type=float, help="max_macs of every space (default: the space's own)")
+    p.add_argument("--against", metavar="RECORD",
+                   help="take random and evolve (those not in --methods) from this earlier record of the benchmark")
     args = p.parse_args()
     methods = args.methods or (QUICK_METHODS if args.quick else DEFAULT_METHODS)
+    reused = [m for m in ("random", "evolve") if m not in methods] if args.against else []
     args.seeds = args.seeds or ([0, 1, 2] if args.quick else [0, 1, 2, 3, 4])
     extra = [parse_assignment(text) for text in args.set]
     pooled_extra = [*extra, ("gate.pool", args.pool), ("gate.acquisition", args.acquisition)]
@@ -260,6 +306,9 @@ def main() -> None:
                   f"{run['best_val']:.4f}, {run['trained']} trained, {format_macs(run['spent_macs'])}, "
                   f"{run['seconds'] / 60:.1f} min", file=sys.stderr, flush=True)
     wall = time.perf_counter() - started
+    if reused:
+        runs += recorded_runs(args.against, args.spaces, args.seeds, reused, budget_of)
+        methods = [*reused, *methods]
     by = {(r["space"], r["method"], r["seed"]): r for r in runs}
 
     figures: dict = {"spaces": {}}
@@ -338,6 +387,7 @@ def main() -> None:
         "conditions": {"quick": args.quick, "seeds": args.seeds, "set": args.set, "jobs": args.jobs,
                        "torch_threads": 1, "methods": methods, "pool": args.pool, "acquisition": args.acquisition,
                        "budget": args.budget, "retrains": RETRAINS, "cores": os.cpu_count(),
+                       "reused": {"record": args.against, "methods": reused} if reused else None,
                        "cpu": _cpu(), "load_average_before": [round(x, 2) for x in load],
                        "load_average_after": [round(x, 2) for x in os.getloadavg()],
                        "wall_minutes": round(wall / 60, 2)},

@@ -16,7 +16,13 @@ from structsearch.diversity import plateau_generation, population_spread
 from structsearch.errors import ConfigError
 from structsearch.search.engine import Search
 from structsearch.search.fake import StructureScoreExecutor
-from structsearch.search.gate.acquisition import acquire, adaptive_beta, pareto_order, rank_pool
+from structsearch.search.gate.acquisition import (
+    acquire,
+    adaptive_beta,
+    expected_improvement,
+    pareto_order,
+    rank_pool,
+)
 from structsearch.search.gate.size import SizeModel
 from structsearch.search.gate.structure import PredictorGate
 from structsearch.store import RunStore
@@ -145,6 +151,65 @@ def test_the_adaptive_acquisition_explores_as_much_as_the_ranker_fails_held_out_
     for row in spread:  # each scored child's acquisition value is its mean plus a recorded β times its spread
         gate = row.feature_meta["gate"]
         assert round((gate["acquisition"] - row.prediction) / gate["spread"], 6) in betas
+
+
+def test_expected_improvement_and_its_rate_per_mac_order_a_pool_as_a_hand_computation_does():
+    mean = np.array([0.80, 0.84, 0.70, 0.83])
+    std = np.array([0.02, 0.00, 0.10, 0.01])
+    cost = np.array([1e9, 4e9, 1e9, 2e9])
+    incumbent = 0.82
+
+    def by_hand(m, s):  # E[max(Y − 0.82, 0)], Y ~ N(m, s²), by the closed form written out
+        if s == 0:
+            return max(m - incumbent, 0.0)
+        z = (m - incumbent) / s
+        return (m - incumbent) * 0.5 * (1 + math.erf(z / math.sqrt(2))) + s * math.exp(-z * z / 2) / math.sqrt(
+            2 * math.pi)
+
+    expected = [by_hand(m, s) for m, s in zip(mean, std, strict=True)]
+    # 0: 0.00167, 1: 0.02 (no spread: the gain), 2: 0.00561, 3: 0.01083
+    values = acquire("ei", mean, std, incumbent=incumbent)
+    assert values == pytest.approx(expected)
+    assert rank_pool(values).tolist() == [1, 3, 2, 0]
+    per_mac = acquire("ei-per-macs", mean, std, incumbent=incumbent, cost=cost)
+    assert per_mac == pytest.approx(np.array(expected) / cost)
+    assert rank_pool(per_mac).tolist() == [2, 3, 1, 0]  # the dear sure gain falls behind cheaper chances
+    # before anything trained, the incumbent is the pool's best mean
+    assert acquire("ei", mean, std) == pytest.approx(acquire("ei", mean, std, incumbent=0.84))
+    with pytest.raises(ValueError, match="planned training MACs"):
+        acquire("ei-per-macs", mean, std, incumbent=incumbent)
+    with pytest.raises(ValueError, match="planned training MACs"):
+        acquire("ei-per-macs", mean, std, incumbent=incumbent, cost=[1e9, 0, 1e9, 1e9])
+
+
+def test_a_pooled_search_by_ei_per_mac_ranks_on_each_childs_planned_macs(tmp_path):
+    from structsearch.search.dispatch import child_planned_macs
+
+    search, _ = run_pooled(tmp_path / "run", gate__acquisition="ei-per-macs", evolution__generations=4)
+    with RunStore.open(tmp_path / "run") as store:
+        rows = store.candidates()
+    ranked = [c for c in rows if "acquisition" in c.feature_meta.get("gate", {})]
+    assert ranked
+    by_generation: dict = {}
+    for row in ranked:
+        gate = row.feature_meta["gate"]
+        by_generation.setdefault(row.generation, []).append(row)
+        assert gate["planned_macs"] > 0 and gate["acquisition"] >= 0
+        # ranked by the expected improvement over the best trained so far, per planned MAC
+        improvement = expected_improvement([row.prediction], [gate["spread"]], gate["incumbent"])[0]
+        assert gate["acquisition"] == pytest.approx(improvement / gate["planned_macs"], rel=1e-9, abs=1e-300)
+    trained = {c.id: c for c in search.known.values()}
+    checked = [row for row in ranked if row.id in trained]
+    assert checked
+    for row in checked:  # the stored cost is the planned MACs of the child's training, as the budget reserves it
+        assert row.feature_meta["gate"]["planned_macs"] == child_planned_macs(search.space, search.task,
+                                                                              trained[row.id])
+    for scored in by_generation.values():
+        kept = [c for c in scored if c.feature_meta["gate"]["kept"]]
+        dropped = [c for c in scored if not c.feature_meta["gate"]["kept"]]
+        assert len(kept) == 4 and dropped
+        assert min(c.feature_meta["gate"]["acquisition"] for c in kept) >= max(
+            c.feature_meta["gate"]["acquisition"] for c in dropped)
 
 
 @pytest.mark.parametrize(("changes", "message"), [

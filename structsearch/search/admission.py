@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from structsearch.errors import DataError
+from structsearch.search.gate.acquisition import ACQUISITIONS
 from structsearch.search.gate.audit import draw_audit
 
 
@@ -20,7 +21,9 @@ class Decision:
     kept: bool
     audit_weight: float | None = None  # dropped, but trained for the gate's audit: its sampling weight
     spread: float | None = None  # the predictor's standard deviation (ucb, thompson)
-    acquisition: float | None = None  # the value the pool was ranked by (ucb, thompson)
+    acquisition: float | None = None  # the value the pool was ranked by (every acquisition but mean)
+    cost: int | None = None  # the planned training MACs it was ranked on (ei-per-macs)
+    incumbent: float | None = None  # the best trained so far, that ei measured against
 
 
 def duplicate_result(original, candidate) -> dict:
@@ -46,10 +49,18 @@ class Admission:
         Deduplication key → the trained individual first seen with it (the search's, shared).
     features : callable
         ``(child, seed) -> (features, metadata)`` of a child.
+    cost : callable, optional
+        ``child -> planned training MACs``, for an acquisition that ranks on cost (``ei-per-macs``).
     """
 
-    def __init__(self, space, store, gate, known: dict, features):
+    def __init__(self, space, store, gate, known: dict, features, cost=None):
         self.space, self.store, self.gate, self.known, self.features = space, store, gate, known, features
+        self.cost = cost
+
+    def incumbent(self) -> float | None:
+        """The best validation accuracy trained so far (what ``ei`` improves on); None before any."""
+        accuracies = [c.accuracy for c in self.known.values() if c.status == "ok"]
+        return max(accuracies) if accuracies else None
 
     def admit(self, generation: int, children: list, gated: bool, stats, seed_of) -> list:
         """Store the children (``seed_of(index)`` is each one's training seed); returns those to train."""
@@ -61,13 +72,20 @@ class Admission:
         gated = gated and self.space.gate.stage != "curve"  # the curve stage acts during training
         novel = list(first)
         sizes = [self.space.family.size(children[first[key]].graph)[0] for key in novel]
-        predictions, keep, scored = (self.gate.decide([features[first[key]][0] for key in novel], sizes, generation)
+        costs = ([self.cost(children[first[key]]) for key in novel]
+                 if gated and novel and self.gate.needs_costs else None)
+        incumbent = self.incumbent()
+        predictions, keep, scored = (self.gate.decide([features[first[key]][0] for key in novel], sizes, generation,
+                                                      costs, incumbent)
                                      if gated else ([None] * len(novel), [True] * len(novel), None))
         decisions = {key: Decision(p, k) for key, p, k in zip(novel, predictions, keep, strict=True)}
         if scored is not None and self.space.gate.acquisition != "mean":
             for k, key in enumerate(novel):
                 decisions[key].spread = float(scored.std[k])
                 decisions[key].acquisition = float(scored.value[k])
+                decisions[key].cost = None if costs is None else int(costs[k])
+                if ACQUISITIONS.lookup(self.space.gate.acquisition).improves:
+                    decisions[key].incumbent = incumbent
         stats.scored = len(novel) if gated and self.gate.active else 0
         if stats.scored:
             stats.gate_model = self.gate.choice
@@ -94,6 +112,10 @@ class Admission:
                             "active": decision.prediction is not None}
             if decision.acquisition is not None:
                 meta["gate"].update(spread=decision.spread, acquisition=decision.acquisition)
+            if decision.cost is not None:
+                meta["gate"]["planned_macs"] = decision.cost
+            if decision.incumbent is not None:
+                meta["gate"]["incumbent"] = decision.incumbent
             if sibling:
                 meta["gate"]["sibling"] = True  # its result is copied after training
             if decision.audit_weight:

@@ -125,12 +125,22 @@ class Ledger:
         self.running.pop(child.id, None)
 
 
+def child_training(space, child: Individual):
+    """(model, rewiring, training) of ``child``: the space's, with the child's cell and genes."""
+    return training_genes.apply(space.model.model_config(child.cell), space.rewiring, space.training, child.genes)
+
+
+def child_planned_macs(space, task, child: Individual) -> int:
+    """The MACs of training ``child`` for all its epochs (without inherited weights): what the
+    ``ei-per-macs`` acquisition divides by."""
+    return planned_macs(child.graph, *child_training(space, child), task, space.model.kind)
+
+
 def make_job(search, generation: int, child: Individual, index: int, medians) -> worker.Job:
     """The job that trains ``child``: the space's model, rewiring and training with the child's genes,
     its inherited weights, the curve stage's threshold and its share of the cores."""
     space = search.space
-    model, rewiring, training = training_genes.apply(space.model.model_config(child.cell), space.rewiring,
-                                                     space.training, child.genes)
+    model, rewiring, training = child_training(space, child)
     inherit = search.weights.inherit(child, search.population, search.known)
     if inherit is not None:
         training = replace(training, epochs=space.inherited_epochs)

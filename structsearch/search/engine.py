@@ -44,7 +44,7 @@ from structsearch.config import TaskConfig, task_table
 from structsearch.diversity import population_spread
 from structsearch.errors import ConfigError, DataError
 from structsearch.search.admission import Admission, replay
-from structsearch.search.dispatch import GenerationStats, Ledger, candidate_seed, train_generation
+from structsearch.search.dispatch import GenerationStats, Ledger, candidate_seed, child_planned_macs, train_generation
 from structsearch.search.gate.audit import audit_summary
 from structsearch.search.gate.curve import refit_curve_gate
 from structsearch.search.gate.structure import PredictorGate, candidate_features
@@ -168,7 +168,8 @@ class Search:
         self.known: dict[str, Individual] = {}  # key → the trained individual it was first seen as
         self.ledger = Ledger(space.budget, lambda: self.elapsed)
         self.best: Individual | None = None
-        self.admission = Admission(space, store, self.gate, self.known, self._features)
+        self.admission = Admission(space, store, self.gate, self.known, self._features,
+                                   lambda child: child_planned_macs(space, self.task, child))
         self.weights = WeightsKeeper(self.run_dir, store, space.evolution)
 
     @classmethod

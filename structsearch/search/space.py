@@ -367,12 +367,13 @@ class GateConfig:
                         Interval(1, None, integer=True))
     acquisition: str = setting("mean", "how the pool is ranked: mean (the prediction), ucb (mean + beta × spread), "
                                        "thompson (a draw from the prediction's spread), adaptive (ucb with beta × "
-                                       "(1 − the ranker's held-out Kendall τ))",
+                                       "(1 − the ranker's held-out Kendall τ)), ei (expected improvement over the "
+                                       "best trained), ei-per-macs (ei per planned training MAC)",
                                Options(lambda: ACQUISITIONS))
     beta: float = setting(1.0, "ucb's weight on the predictor's spread (adaptive's before any held-out τ)",
                           Interval(0, None))
     ensemble: int = setting(0, "bootstrap models that give a spread to a model without one (adaboost, gbr) for "
-                               "ucb and thompson", Interval(0, None, integer=True))
+                               "every acquisition but mean", Interval(0, None, integer=True))
 
     @property
     def enabled(self) -> bool:

@@ -208,8 +208,10 @@ class PredictorGate:
             return min(n, max(1, self.offspring))
         return max(1, math.ceil((1.0 - self.config.estimation_fraction) * n - 1e-9))
 
-    def scores(self, features: list[dict], sizes=None, generation: int = 0) -> GateScores:
-        """The pool's mean predictions, spreads and acquisition values."""
+    def scores(self, features: list[dict], sizes=None, generation: int = 0, costs=None,
+               incumbent: float | None = None) -> GateScores:
+        """The pool's mean predictions, spreads and acquisition values (``costs``: the children's
+        planned training MACs; ``incumbent``: the best validation accuracy trained so far)."""
         acquisition = ACQUISITIONS.lookup(self.config.acquisition)
         by_size = self.predictor is self.size
         inputs = sizes if by_size else features
@@ -226,7 +228,7 @@ class PredictorGate:
                                   f"gate.model = {self.config.model!r} gives none: set gate.ensemble")
             mean, std = spread
         rng = seeds.generator(self.seed, "acquisition", generation)
-        return GateScores(mean, std, acquire(self.config.acquisition, mean, std, self.beta, rng))
+        return GateScores(mean, std, acquire(self.config.acquisition, mean, std, self.beta, rng, incumbent, costs))
 
     @property
     def beta(self) -> float:
@@ -236,16 +238,21 @@ class PredictorGate:
             return self.config.beta
         return adaptive_beta(self.config.beta, (self.comparison.get("tau") or {}).get(self.choice))
 
-    def decide(self, features: list[dict], sizes=None, generation: int = 0
-               ) -> tuple[list[float | None], list[bool], GateScores | None]:
+    @property
+    def needs_costs(self) -> bool:
+        """Whether the acquisition ranks on each child's planned training MACs (``ei-per-macs``)."""
+        return self.active and ACQUISITIONS.lookup(self.config.acquisition).cost
+
+    def decide(self, features: list[dict], sizes=None, generation: int = 0, costs=None,
+               incumbent: float | None = None) -> tuple[list[float | None], list[bool], GateScores | None]:
         """(predictions, keep, scores) for the new children's ``features`` (``sizes``: their
-        connections, for the size baseline and an NSGA-II space's ranking); everything is kept when
-        the gate is inactive."""
+        connections, for the size baseline and an NSGA-II space's ranking; ``costs`` and
+        ``incumbent``: see :meth:`scores`); everything is kept when the gate is inactive."""
         if not features:
             return [], [], None
         if not self.active:
             return [None] * len(features), [True] * len(features), None
-        scored = self.scores(features, sizes, generation)
+        scored = self.scores(features, sizes, generation, costs, incumbent)
         order = rank_pool(scored.value, sizes if self.pareto and sizes is not None else None)
         keep = np.zeros(len(features), dtype=bool)
         keep[order[: self.n_keep(len(features))]] = True

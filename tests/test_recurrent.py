@@ -149,3 +149,27 @@ def test_reber_priors_study_stores_each_network(tmp_path):
             candidates = store.candidates()
             assert len(candidates) == 4 and {c.origin for c in candidates} == {"watts-strogatz", "barabasi-albert"}
             assert store.config["model"]["kind"] == cell
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_a_candidates_initial_weights_depend_on_its_seed_alone_not_on_torchs_global_stream(cell):
+    """A worker trains one candidate after another; the next one's weights must not depend on what
+    the last left in torch's global random state (the embedding once was drawn from it)."""
+    from structsearch.config import ModelConfig, RewiringConfig
+    from structsearch.pipeline import ModelSpec, build_candidate
+
+    task = load_task("reber", n_strings=60)
+    graph = barabasi_albert(12, 2, np.random.default_rng(3), n_inputs=8, n_outputs=2)
+    spec = ModelSpec(ModelConfig(cell=cell), RewiringConfig(rule="none"))
+    built = []
+    for state in (1, 2):
+        torch.manual_seed(state)  # as if another candidate had trained before
+        model, _ = build_candidate(graph, spec, task, 5)
+        built.append(model.state_dict())
+    assert built[0].keys() == built[1].keys()
+    for name in built[0]:
+        assert torch.equal(built[0][name], built[1][name]), name
+    assert built[0]["embedding.weight"][0].abs().sum() == 0  # the padding code's row stays zero
+    torch.manual_seed(1)
+    other, _ = build_candidate(graph, spec, task, 6)
+    assert not torch.equal(other.state_dict()["embedding.weight"], built[0]["embedding.weight"])

@@ -141,7 +141,10 @@ class SparseRecurrentNet(nn.Module):
         self.cell = cell
         self.layer_sizes = list(description.layer_sizes)
         self.sources = [tuple(b.sources) for b in description.blocks]
-        self.embedding = nn.Embedding(vocabulary, self.layer_sizes[0], padding_idx=0)
+        # drawn below, after the layers (from ``generator``: never from torch's global stream, whose
+        # state depends on whatever ran before in the process)
+        self.embedding = nn.Embedding(vocabulary, self.layer_sizes[0], padding_idx=0,
+                                      _weight=torch.zeros(vocabulary, self.layer_sizes[0]))
         self.recurrent = nn.ModuleList()
         for target, block in enumerate(description.blocks[:-1], start=1):
             width = sum(self.layer_sizes[s] for s in block.sources)
@@ -151,6 +154,9 @@ class SparseRecurrentNet(nn.Module):
         width = sum(self.layer_sizes[s] for s in head.sources)
         self.head = SparseLinear(width, self.layer_sizes[-1], head.rows, head.cols, init="xavier",
                                  generator=generator)
+        with torch.no_grad():  # nn.Embedding's own initialisation: N(0, 1), the padding row zero
+            self.embedding.weight.normal_(generator=generator)
+            self.embedding.weight[0].zero_()
 
     @classmethod
     def from_graph(cls, graph, cell: str = "gru", vocabulary: int = 128, seed: int = 0) -> SparseRecurrentNet:

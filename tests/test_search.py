@@ -264,7 +264,7 @@ def test_a_repeat_of_a_sibling_the_gate_drops_is_dropped_too(tmp_path):
     base = search.population[0].graph
     weak, strong = remove_edge(base, np.random.default_rng(1)), add_edge(base, np.random.default_rng(2))
     children = [Individual(weak), Individual(strong), Individual(weak)]
-    search.gate.decide = lambda features, sizes=None, generation=0: ([0.1, 0.9], [False, True], None)  # fixed
+    search.gate.decide = lambda features, *context: ([0.1, 0.9], [False, True], None)  # fixed
     stats = search.run_generation(1, children, gated=True)
     assert (stats.kept, stats.dropped, stats.trained) == (1, 2, 1)
     with RunStore.open(search.run_dir) as store:

@@ -50,6 +50,7 @@ minutes of each method are printed too (the pool's feature computation is not tr
     python benchmarks/search_efficiency.py                  # the full run, ≤ 2 hours on 2 cores
     python benchmarks/search_efficiency.py --spaces reber-gru-small --seeds 0 1 2 3 4 5 6 7
     python benchmarks/search_efficiency.py --methods random evolve pooled --acquisition ucb
+    python benchmarks/search_efficiency.py --acquisition reber-gru-small=ei-per-macs fashion-mnist-small=mean
     python benchmarks/search_efficiency.py --methods pooled --acquisition ei \
         --against docs/results/data/search_efficiency_adaptive.json   # random and evolve from that record
 
@@ -228,6 +229,17 @@ def paired(rows_a: list[dict], rows_b: list[dict], key) -> dict:
     return {"mean": rounded(mean, 2), "ci_low": rounded(low, 2), "ci_high": rounded(high, 2), "n": len(differences)}
 
 
+def acquisition_by_space(texts: list[str], spaces: list[str]) -> dict[str, str]:
+    """``--acquisition``: one name for every space, or ``SPACE=NAME`` for each space."""
+    if len(texts) == 1 and "=" not in texts[0]:
+        return dict.fromkeys(spaces, texts[0])
+    chosen = dict(text.split("=", 1) if "=" in text else ("", text) for text in texts)
+    missing = [space for space in spaces if space not in chosen]
+    if "" in chosen or missing:
+        sys.exit(f"--acquisition: give one name, or SPACE=NAME for each of {', '.join(spaces)}")
+    return {space: chosen[space] for space in spaces}
+
+
 def recorded_runs(path: str, spaces: list[str], seeds: list[int], methods: list[str], budget_of) -> list[dict]:
     """The runs of ``methods`` on ``spaces`` from an earlier record, per seed, in the form
     :func:`search_once` returns (a record keeps each seed's retrained mean, so that mean stands for
@@ -272,7 +284,8 @@ def main() -> None:
                    help="change every benchmark space, e.g. task.validation_fraction=0.2 (repeatable)")
     p.add_argument("--methods", nargs="+", choices=list(METHODS), help=f"default: {' '.join(DEFAULT_METHODS)}")
     p.add_argument("--pool", type=int, default=10, help="the pooled methods' pool (default 10)")
-    p.add_argument("--acquisition", default="mean", help="the pooled methods' acquisition (default mean)")
+    p.add_argument("--acquisition", nargs="+", default=["mean"], metavar="[SPACE=]NAME",
+                   help="the pooled methods' acquisition (default mean), or one per space as SPACE=NAME")
     p.add_argument("--budget", type=float, help="max_macs of every space (default: the space's own)")
     p.add_argument("--against", metavar="RECORD",
                    help="take random and evolve (those not in --methods) from this earlier record of the benchmark")
@@ -281,12 +294,19 @@ def main() -> None:
     reused = [m for m in ("random", "evolve") if m not in methods] if args.against else []
     args.seeds = args.seeds or ([0, 1, 2] if args.quick else [0, 1, 2, 3, 4])
     extra = [parse_assignment(text) for text in args.set]
-    pooled_extra = [*extra, ("gate.pool", args.pool), ("gate.acquisition", args.acquisition)]
+    acquisitions = acquisition_by_space(args.acquisition, args.spaces)
+    args.acquisition = (next(iter(set(acquisitions.values()))) if len(set(acquisitions.values())) == 1
+                        else acquisitions)
 
     def budget_of(space: str) -> float:
         return args.budget or SPACES[space]["max_macs"][1 if args.quick else 0]
 
-    tasks = [(space, method, seed, budget_of(space), args.data_dir, pooled_extra if method in POOLED else extra)
+    def extra_of(space: str, method: str) -> list:
+        if method not in POOLED:
+            return extra
+        return [*extra, ("gate.pool", args.pool), ("gate.acquisition", acquisitions[space])]
+
+    tasks = [(space, method, seed, budget_of(space), args.data_dir, extra_of(space, method))
              for space in args.spaces for seed in args.seeds for method in methods]
     tasks.sort(key=lambda t: t[1] not in POOLED)  # the longest first, so the cores end together
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -408,6 +428,8 @@ def headline(figures: dict) -> list[dict]:
     spaces = figures["spaces"]
     seeds = len(figures["conditions"]["seeds"])
     acquisition = figures["conditions"].get("acquisition", "mean")
+    if isinstance(acquisition, dict):  # one per space
+        acquisition = " / ".join(acquisition[space] for space in spaces)
     gate = "pooled gate" if acquisition == "mean" else f"pooled gate ({acquisition})"
     lines = [{"what": f"{gate} − random search, pick's test accuracy in points at equal compute ({seeds} seeds, "
                       f"95 % CI): {' / '.join(spaces)}",

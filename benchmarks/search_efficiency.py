@@ -426,12 +426,14 @@ def headline(figures: dict) -> list[dict]:
         return f"{space[key]:+.2f} [{space[f'{key}_ci_low']:+.2f}, {space[f'{key}_ci_high']:+.2f}]"
 
     spaces = figures["spaces"]
-    seeds = len(figures["conditions"]["seeds"])
+    numbers = figures["conditions"]["seeds"]
+    seeds = (f"{len(numbers)} seeds" if numbers == list(range(len(numbers)))
+             else f"seeds {', '.join(map(str, numbers))}")
     acquisition = figures["conditions"].get("acquisition", "mean")
     if isinstance(acquisition, dict):  # one per space
         acquisition = " / ".join(acquisition[space] for space in spaces)
     gate = "pooled gate" if acquisition == "mean" else f"pooled gate ({acquisition})"
-    lines = [{"what": f"{gate} − random search, pick's test accuracy in points at equal compute ({seeds} seeds, "
+    lines = [{"what": f"{gate} − random search, pick's test accuracy in points at equal compute ({seeds}, "
                       f"95 % CI): {' / '.join(spaces)}",
               "value": " / ".join(interval(space, "pooled_minus_random_test_points") for space in spaces.values())},
              {"what": f"{gate} − ungated evolution, the same: {' / '.join(spaces)}",

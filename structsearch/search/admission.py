@@ -20,7 +20,7 @@ class Decision:
     prediction: float | None
     kept: bool
     audit_weight: float | None = None  # dropped, but trained for the gate's audit: its sampling weight
-    spread: float | None = None  # the predictor's standard deviation (ucb, thompson)
+    spread: float | None = None  # the predictor's standard deviation (every acquisition but mean)
     acquisition: float | None = None  # the value the pool was ranked by (every acquisition but mean)
     cost: int | None = None  # the planned training MACs it was ranked on (ei-per-macs)
     incumbent: float | None = None  # the best trained so far, that ei measured against
@@ -80,12 +80,12 @@ class Admission:
                                      if gated else ([None] * len(novel), [True] * len(novel), None))
         decisions = {key: Decision(p, k) for key, p, k in zip(novel, predictions, keep, strict=True)}
         if scored is not None and self.space.gate.acquisition != "mean":
+            improves = ACQUISITIONS.lookup(self.space.gate.acquisition).improves
             for k, key in enumerate(novel):
                 decisions[key].spread = float(scored.std[k])
                 decisions[key].acquisition = float(scored.value[k])
                 decisions[key].cost = None if costs is None else int(costs[k])
-                if ACQUISITIONS.lookup(self.space.gate.acquisition).improves:
-                    decisions[key].incumbent = incumbent
+                decisions[key].incumbent = incumbent if improves else None
         stats.scored = len(novel) if gated and self.gate.active else 0
         if stats.scored:
             stats.gate_model = self.gate.choice

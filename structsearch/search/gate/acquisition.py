@@ -76,8 +76,7 @@ def expected_improvement(mean, std, incumbent: float) -> np.ndarray:
 
     mean, std = np.asarray(mean, dtype=float), np.asarray(std, dtype=float)
     gain = mean - incumbent
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(std > 0, gain / np.where(std > 0, std, 1.0), 0.0)
+    z = gain / np.where(std > 0, std, 1.0)  # where std is 0 the closed form is not used
     density = np.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
     return np.where(std > 0, gain * ndtr(z) + std * density, np.maximum(gain, 0.0))
 

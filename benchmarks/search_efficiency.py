@@ -50,6 +50,7 @@ minutes of each method are printed too (the pool's feature computation is not tr
     python benchmarks/search_efficiency.py                  # the full run, ≤ 2 hours on 2 cores
     python benchmarks/search_efficiency.py --spaces reber-gru-small --seeds 0 1 2 3 4 5 6 7
     python benchmarks/search_efficiency.py --methods random evolve pooled --acquisition ucb
+    python benchmarks/search_efficiency.py --methods pooled --reseeds 2 --against RECORD   # pooled re-initialises
     python benchmarks/search_efficiency.py --acquisition reber-gru-small=ei-per-macs fashion-mnist-small=mean
     python benchmarks/search_efficiency.py --methods pooled --acquisition ei \
         --against docs/results/data/search_efficiency_adaptive.json   # random and evolve from that record
@@ -286,6 +287,9 @@ def main() -> None:
     p.add_argument("--pool", type=int, default=10, help="the pooled methods' pool (default 10)")
     p.add_argument("--acquisition", nargs="+", default=["mean"], metavar="[SPACE=]NAME",
                    help="the pooled methods' acquisition (default mean), or one per space as SPACE=NAME")
+    p.add_argument("--reseeds", type=int, default=0,
+                   help="the pooled methods' [evolution] reseeds: the best structures retrained from new "
+                        "initialisations each generation (default 0; --set evolution.reseeds=N for every method)")
     p.add_argument("--budget", type=float, help="max_macs of every space (default: the space's own)")
     p.add_argument("--against", metavar="RECORD",
                    help="take random and evolve (those not in --methods) from this earlier record of the benchmark")
@@ -304,7 +308,8 @@ def main() -> None:
     def extra_of(space: str, method: str) -> list:
         if method not in POOLED:
             return extra
-        return [*extra, ("gate.pool", args.pool), ("gate.acquisition", acquisitions[space])]
+        return [*extra, ("gate.pool", args.pool), ("gate.acquisition", acquisitions[space]),
+                *([("evolution.reseeds", args.reseeds)] if args.reseeds else [])]
 
     tasks = [(space, method, seed, budget_of(space), args.data_dir, extra_of(space, method))
              for space in args.spaces for seed in args.seeds for method in methods]
@@ -404,7 +409,8 @@ def main() -> None:
         "spaces_pooled_beats_random": verdicts["beats_random"],
         "spaces_pooled_beats_evolution": verdicts["beats_evolution"],
         "spaces_pooled_worse_than_evolution": verdicts["worse_than_evolution"],
-        "conditions": {"quick": args.quick, "seeds": args.seeds, "set": args.set, "jobs": args.jobs,
+        "conditions": {"quick": args.quick, "seeds": args.seeds, "set": args.set, "reseeds": args.reseeds,
+                       "jobs": args.jobs,
                        "torch_threads": 1, "methods": methods, "pool": args.pool, "acquisition": args.acquisition,
                        "budget": args.budget, "retrains": RETRAINS, "cores": os.cpu_count(),
                        "reused": {"record": args.against, "methods": reused} if reused else None,

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 
 from structsearch.graphs.features import feature_names
@@ -53,3 +59,32 @@ def search_table(signal: str, rows: int = 120, runs: int = 2, seed: int = 0) -> 
     table["run"] = np.array([f"run{i % runs}" for i in range(rows)], dtype=object)
     table["generation"] = np.arange(rows, dtype=float) // (rows // 6)
     return table
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {tests!r})
+    from helpers import tiny_space
+    from structsearch.search.engine import Search
+    from structsearch.search.fake import StructureScoreExecutor
+
+    class Killed(StructureScoreExecutor):
+        seen = 0
+        def run(self, jobs):
+            for result in super().run(jobs):
+                Killed.seen += 1
+                if Killed.seen == {after}:
+                    os.kill(os.getpid(), signal.SIGKILL)  # kill -9, in the middle of a generation
+                yield result
+
+    Search.start(tiny_space(**{changes!r}), {run!r}, Killed({init_noise!r})).run()
+""")
+
+
+def kill_9_search(run_dir, after: int, changes: dict, init_noise: float = 0.0) -> None:
+    """Run a search of ``tiny_space(**changes)`` on the fake evaluator in a subprocess that kills itself
+    with SIGKILL once ``after`` results have come in."""
+    script = KILLER.format(tests=os.path.dirname(__file__), after=after, changes=changes, run=str(run_dir),
+                           init_noise=init_noise)
+    process = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert process.returncode == -signal.SIGKILL, process.stderr.decode()

@@ -2,15 +2,10 @@
 by an acquisition trained; the size-only baseline beside the predictor; the population's spread."""
 
 import math
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
-from helpers import tiny_space
+from helpers import kill_9_search, tiny_space
 
 from structsearch.diversity import plateau_generation, population_spread
 from structsearch.errors import ConfigError
@@ -242,33 +237,11 @@ def test_a_bootstrap_ensemble_gives_a_model_without_a_spread_one(tmp_path):
     assert gated and all(g["acquisition"] == pytest.approx(g["prediction"] + g["spread"]) for g in gated)
 
 
-KILLER = textwrap.dedent("""
-    import os, signal, sys
-    sys.path.insert(0, {tests!r})
-    from helpers import tiny_space
-    from structsearch.search.engine import Search
-    from structsearch.search.fake import StructureScoreExecutor
-
-    class Killed(StructureScoreExecutor):
-        seen = 0
-        def run(self, jobs):
-            for result in super().run(jobs):
-                Killed.seen += 1
-                if Killed.seen == {after}:
-                    os.kill(os.getpid(), signal.SIGKILL)  # kill -9, in the middle of a pooled generation
-                yield result
-
-    space = tiny_space(gate__predictor="online", gate__pool=5, gate__warmup=4, evolution__offspring=4,
-                       evolution__generations=3, budget__max_epochs=0, gate__acquisition="thompson")
-    Search.start(space, {run!r}, Killed()).run()
-""")
-
-
 def test_kill_9_during_a_pooled_generation_then_resume_gives_the_same_final_population(tmp_path):
     whole, _ = run_pooled(tmp_path / "whole", gate__acquisition="thompson")
-    script = KILLER.format(tests=os.path.dirname(__file__), after=4 + 4 + 2, run=str(tmp_path / "killed"))
-    process = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
-    assert process.returncode == -signal.SIGKILL, process.stderr.decode()
+    kill_9_search(tmp_path / "killed", 4 + 4 + 2, {"gate__predictor": "online", "gate__pool": 5, "gate__warmup": 4,
+                                                   "evolution__offspring": 4, "evolution__generations": 3,
+                                                   "budget__max_epochs": 0, "gate__acquisition": "thompson"})
     with RunStore.open(tmp_path / "killed") as store:
         assert store.meta("search_finished") is None
         assert len(store.candidates(generation=2)) == 20  # the pooled generation was stored, then killed

@@ -66,7 +66,7 @@ class Admission:
         """Store the children (``seed_of(index)`` is each one's training seed); returns those to train."""
         first: dict[str, int] = {}  # each new genotype's first occurrence among the children
         for index, child in enumerate(children):
-            if child.key not in self.known:
+            if child.key not in self.known and child.reseed_of is None:  # a re-initialisation is not gated
                 first.setdefault(child.key, index)
         features = [self.features(child, seed_of(index)) for index, child in enumerate(children)]
         gated = gated and self.space.gate.stage != "curve"  # the curve stage acts during training
@@ -104,6 +104,10 @@ class Admission:
                 stats.duplicates += 1
                 row["result"] = duplicate_result(earlier, child)
                 child.set_fitness(row["result"]["status"], row["result"]["metrics"])
+                continue
+            if child.reseed_of is not None:  # a new initialisation of a structure scored before
+                stats.reseeded += 1
+                pending.append(child)
                 continue
             # a new genotype, or a repeat of a sibling: the decision made for its first occurrence
             decision, sibling = decisions[child.key], first[child.key] != index
@@ -164,9 +168,15 @@ def replay(run_dir, generation: int, children: list, stored: list, stats, known:
             if candidate.metrics.get("duplicate_of"):
                 stats.duplicates += 1
             else:
-                stats.kept += 1
+                if child.reseed_of is not None:
+                    stats.reseeded += 1
+                else:
+                    stats.kept += 1
                 if not child.audit_weight:
                     known.setdefault(child.key, child)
+        elif child.reseed_of is not None:
+            stats.reseeded += 1
+            pending.append(child)
         elif gate is None or gate.get("sibling"):
             stats.duplicates += 1  # a repeat of a sibling; its result is copied after training
         else:

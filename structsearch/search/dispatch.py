@@ -38,6 +38,7 @@ class GenerationStats:
     failed: int = 0
     gate_kendall_tau: float | None = None  # on the children it kept only (range-restricted)
     audited: int = 0  # dropped children trained anyway, drawn at random ([gate] audit)
+    reseeded: int = 0  # new initialisations of the best structures ([evolution] reseeds)
     gate_tau_weighted: float | None = None  # over every scored child, audited ones weighted up
     gate_regret: float | None = None  # estimated dropped children that would have made the top quarter
     size_kendall_tau: float | None = None  # τ of the connections alone, on the same kept children

@@ -50,6 +50,7 @@ from structsearch.search.gate.curve import refit_curve_gate
 from structsearch.search.gate.structure import PredictorGate, candidate_features
 from structsearch.search.genome import Individual, make_offspring, random_individual
 from structsearch.search.inheritance import WeightsKeeper
+from structsearch.search.reseed import reseed_children
 from structsearch.search.selection import DeapRandom, assign_crowding, select_parents, select_survivors
 from structsearch.search.shared import cached_task
 from structsearch.search.space import SearchSpace, space_from_dict
@@ -250,8 +251,11 @@ class Search:
                     n = self.gate.pool_size(evolution.n_offspring)  # a pool for the gate to choose from
                     children = (self.draw(n) if evolution.selection == "random" else
                                 make_offspring(self.space, self.select_parents(n), self.rng))
+                    children += reseed_children(self.known, generation, evolution.reseeds,
+                                                evolution.selection == "nsga2")
                 stats = self.run_generation(generation, children, gated=generation > 0)
-                pool = self.population + [c for c in children if c.fitness.valid and not c.audit_weight]
+                pool = self.population + [c for c in children if c.fitness.valid and not c.audit_weight
+                                          and c.reseed_of is None]
                 self.population = select_survivors(evolution.selection, pool, evolution, self.random)
                 self.generation_done(stats)
                 if self.ledger.stop:  # stopped part-way: not checkpointed, so --resume finishes it
@@ -364,6 +368,7 @@ def restore(search: Search) -> None:
                                     parents=tuple(candidate.parents), pareto=pareto,
                                     genes=candidate.attributes.get("genes"))
             individual.id, individual.generation = candidate.id, candidate.generation
+            individual.reseed_of = candidate.attributes.get("reseed_of")
             individual.regraph(candidate.genotype, candidate.hash)
             individual.set_fitness(candidate.status, candidate.metrics)
             by_id[candidate.id] = individual

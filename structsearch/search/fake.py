@@ -5,7 +5,9 @@ result is a deterministic function of the candidate's structure instead of a tra
 the store, deduplication, the gate, the budget, selection and resume all run as they do for real, in
 milliseconds. The score rises with the logarithm of the connections (parameters of a convolutional
 genotype) and falls a little with depth, with a small jitter fixed by the genotype's graph hash, so that
-candidates are ranked, the gate has something to learn, and a seed gives the same search twice.
+candidates are ranked, the gate has something to learn, and a seed gives the same search twice. With
+``init_noise`` the score also moves by up to ± ``init_noise`` / 2 with the job's training seed, as a real
+training's accuracy moves with its initialisation (``[evolution] reseeds`` has something to find).
 
 It does not train, so it measures nothing about the structures: no weights (weight inheritance
 needs a real executor), no proxies, no rewiring, no stopping rules. A result's ``cost_macs`` is the compute its training
@@ -16,6 +18,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
+
+import numpy as np
 
 from structsearch.search.worker import Job, JobResult
 
@@ -35,15 +39,20 @@ class StructureScoreExecutor:
     workers = 1
     trains = False  # a search started on it is stored as a dry run (Search.start)
 
+    def __init__(self, init_noise: float = 0.0):
+        self.init_noise = init_noise
+
     def run(self, jobs: Iterable[str | None]) -> Iterator[str]:
         for text in jobs:
             if text is not None:
                 yield self.evaluate(text)
 
-    @staticmethod
-    def evaluate(text: str) -> str:
+    def evaluate(self, text: str) -> str:
         job = Job.from_json(text)
         score, epochs = structure_score(job.genotype), job.training.epochs
+        if self.init_noise:
+            luck = np.random.default_rng(job.seed).uniform(-0.5, 0.5)
+            score = min(0.999, max(0.001, score + self.init_noise * luck))
         curve = [round(score * (1 - 0.5 ** (e + 1)), 6) for e in range(epochs)]
         metrics = {"val_accuracy": curve[-1], "test_accuracy": round(curve[-1] - 0.01, 6), "test_loss": 1 - curve[-1],
                    "selected_epoch": epochs - 1, "epochs_run": epochs, "connections": job.genotype.connections,

@@ -46,6 +46,7 @@ class Individual:
         self.status: str | None = None  # the stored result's status, once there is one
         self.prediction: float | None = None  # the gate's prediction, when it scored this one
         self.audit_weight: float | None = None  # dropped by the gate but trained for its audit: its weight
+        self.reseed_of: int | None = None  # a new initialisation of this candidate's structure ([evolution] reseeds)
         self.features: dict | None = None
         self.metrics: dict = {}
         self.inheritance: dict | None = None  # why it trains from scratch, when it could have inherited
@@ -68,7 +69,8 @@ class Individual:
 
     @property
     def attributes(self) -> dict:
-        return {**({"cell": self.cell} if self.cell else {}), **({"genes": self.genes} if self.genes else {})}
+        return {**({"cell": self.cell} if self.cell else {}), **({"genes": self.genes} if self.genes else {}),
+                **({"reseed_of": self.reseed_of} if self.reseed_of is not None else {})}
 
     def set_fitness(self, status: str, metrics: dict) -> None:
         self.status = status

@@ -271,6 +271,9 @@ class EvolutionConfig:
     mutation_probability: float = setting(0.9, "chance that a child is mutated", Interval(0, 1))
     elitism: int = setting(1, "best individuals carried over unchanged (at most the population)",
                            Interval(0, None, integer=True))
+    reseeds: int = setting(0, "each generation after 0 also retrains the N structures with the best mean "
+                              "validation over their trainings from new initialisations (for spaces where the "
+                              "initialisation matters as much as the structure)", Interval(0, None, integer=True))
     mutations: dict[str, float] = setting(
         doc="[evolution.mutations]: each mutation operator's sampling weight (the operators are listed below)",
         factory=lambda: dict(FAMILIES["mlp"].default_mutations))

@@ -438,7 +438,10 @@ def headline(figures: dict) -> list[dict]:
     acquisition = figures["conditions"].get("acquisition", "mean")
     if isinstance(acquisition, dict):  # one per space
         acquisition = " / ".join(acquisition[space] for space in spaces)
-    gate = "pooled gate" if acquisition == "mean" else f"pooled gate ({acquisition})"
+    reseeds = figures["conditions"].get("reseeds") or 0
+    details = [*([acquisition] if acquisition != "mean" or reseeds else []),
+               *([f"{reseeds} reseeds per generation"] if reseeds else [])]
+    gate = f"pooled gate ({', '.join(details)})" if details else "pooled gate"
     lines = [{"what": f"{gate} − random search, pick's test accuracy in points at equal compute ({seeds}, "
                       f"95 % CI): {' / '.join(spaces)}",
               "value": " / ".join(interval(space, "pooled_minus_random_test_points") for space in spaces.values())},

@@ -140,21 +140,28 @@ def pin_to_one_core(counter) -> None:
     os.sched_setaffinity(0, {cores[index % len(cores)]})
 
 
-def retrain(space, search, candidate, repeats: int) -> list[float | None]:
-    """The test accuracy of ``candidate`` retrained from ``repeats`` new initialisations."""
+def retrain_results(space, search, candidate, repeats: int) -> list[tuple[float | None, float | None]]:
+    """``(validation, test)`` accuracy of ``candidate`` retrained from ``repeats`` new initialisations
+    (``None`` for a training that failed)."""
     from structsearch.search import genes as training_genes
     from structsearch.search.worker import train_candidate
 
     cell, genes = candidate.attributes.get("cell"), candidate.attributes.get("genes") or {}
     model, rewiring, training = training_genes.apply(space.model.model_config(cell), space.rewiring,
                                                      space.training, genes)
-    tests = []
+    results = []
     for repeat in range(repeats):
         seed = seed_streams.derive(space.seed, "retrain", candidate.id, repeat)
         result = train_candidate(candidate.genotype, search.task, model, rewiring, training, seed,
                                  family=space.model.kind)
-        tests.append(result.test_accuracy if result.status in ("ok", "stopped-early") else None)
-    return tests
+        results.append((result.val_accuracy, result.test_accuracy) if result.status in ("ok", "stopped-early")
+                       else (None, None))
+    return results
+
+
+def retrain(space, search, candidate, repeats: int) -> list[float | None]:
+    """The test accuracy of ``candidate`` retrained from ``repeats`` new initialisations."""
+    return [test for _, test in retrain_results(space, search, candidate, repeats)]
 
 
 def search_once(task: tuple) -> dict:

@@ -70,6 +70,26 @@ def test_each_generation_retrains_the_structures_with_the_best_mean_over_their_t
     assert pick.metrics["val_accuracy"] == max(c.metrics["val_accuracy"] for c in rows if c.status == "ok")
 
 
+def test_the_summary_lists_each_structure_once_by_its_best_training(tmp_path):
+    from structsearch.search.display import summary_records
+
+    search = Search.start(tiny_space(**POOLED), tmp_path / "run", StructureScoreExecutor(0.2))
+    search.run()
+    records = summary_records(search, top=50)
+    search.store.close()
+    roots = [ind.reseed_of if ind.reseed_of is not None else ind.id for ind in search.known.values()]
+    assert len(records) == len(set(roots))  # one row per structure, not per training
+    best_of = {}
+    for ind in search.known.values():
+        root = ind.reseed_of if ind.reseed_of is not None else ind.id
+        best_of[root] = max(best_of.get(root, 0.0), ind.accuracy)
+    assert sorted((r["val_accuracy"] for r in records), reverse=True) == sorted(best_of.values(), reverse=True)
+    reseeded = [r for r in records if r["origin"].startswith("reseed of ")]
+    assert reseeded  # with init_noise some structure's best training is a re-initialisation
+    for record in reseeded:
+        assert int(record["origin"].removeprefix("reseed of ")) in {ind.id for ind in search.known.values()}
+
+
 def test_without_reseeds_nothing_is_retrained(tmp_path):
     _, rows = run(tmp_path / "run", evolution__reseeds=0)
     assert not [c for c in rows if "reseed_of" in c.attributes]

@@ -127,8 +127,17 @@ class LiveView(NullView):
 
 
 def ranked(search) -> list[Individual]:
-    """Every trained, distinct candidate, best validation accuracy first (fewer connections break ties)."""
-    return sorted(search.known.values(), key=lambda ind: (-ind.accuracy, ind.graph.connections, ind.id))
+    """Every trained, distinct structure, best validation accuracy first (fewer connections break ties):
+    of a structure retrained from new initialisations (``[evolution] reseeds``), its best training."""
+    order = sorted(search.known.values(), key=lambda ind: (-ind.accuracy, ind.graph.connections, ind.id))
+    seen: set[int] = set()
+    distinct = []
+    for individual in order:
+        root = individual.id if individual.reseed_of is None else individual.reseed_of
+        if root not in seen:
+            seen.add(root)
+            distinct.append(individual)
+    return distinct
 
 
 def summary_records(search, top: int = 5) -> list[dict]:
@@ -139,7 +148,9 @@ def summary_records(search, top: int = 5) -> list[dict]:
         records.append({"id": individual.id, "generation": candidate.generation, "structure": structure(individual),
                         "connections": individual.graph.connections, "val_accuracy": individual.accuracy,
                         "test_accuracy": individual.metrics.get("test_accuracy"),
-                        "train_seconds": candidate.seconds.get("total"), "origin": individual.origin})
+                        "train_seconds": candidate.seconds.get("total"),
+                        "origin": (individual.origin if individual.reseed_of is None
+                                   else f"reseed of {individual.reseed_of}")})
     return records
 
 
@@ -175,6 +186,7 @@ def write_outputs(search, top: int = 10) -> list[Path]:
         candidate = search.store.candidate(individual.id)
         entries.append({"id": individual.id, "hash": individual.key, "generation": candidate.generation,
                         "origin": individual.origin, "cell": individual.cell, "status": individual.status,
+                        **({"reseed_of": individual.reseed_of} if individual.reseed_of is not None else {}),
                         "val_accuracy": individual.accuracy,
                         "test_accuracy": individual.metrics.get("test_accuracy"),
                         "connections": individual.graph.connections, "structure": individual.graph.describe(),

@@ -105,9 +105,11 @@ def test_a_reseed_is_a_real_training_from_a_new_initialisation(tmp_path):
     assert search.ledger.trained == len([c for c in rows if c.status == "ok" and not c.metrics.get("duplicate_of")])
 
 
-def test_a_negative_count_of_reseeds_is_a_one_line_error():
+@pytest.mark.parametrize("changes", [{"evolution__reseeds": -1},
+                                     {"evolution__reseeds": 1, "evolution__inheritance": "lamarckian"}])
+def test_bad_reseeds_are_one_line_errors(changes):
     with pytest.raises(ConfigError, match="evolution.reseeds") as error:
-        tiny_space(evolution__reseeds=-1)
+        tiny_space(**changes)
     assert "\n" not in str(error.value)
 
 

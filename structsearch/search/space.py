@@ -331,6 +331,9 @@ class EvolutionConfig:
             check_weights(weights, f"evolution.{table}")
             if sum(weights.values()) <= 0 and (table == "mutations" or self.crossover_probability > 0):
                 raise ConfigError(f"evolution.{table} needs at least one operator with a positive weight")
+        if self.reseeds and self.inheritance == "lamarckian":
+            raise ConfigError("evolution.reseeds retrains a stored structure from new initialisations; with "
+                              "inheritance = \"lamarckian\" a structure changes as it trains: use one or the other")
         return self
 
 

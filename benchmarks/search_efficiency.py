@@ -55,12 +55,21 @@ minutes of each method are printed too (the pool's feature computation is not tr
     python benchmarks/search_efficiency.py --methods pooled --acquisition ei \
         --against docs/results/data/search_efficiency_adaptive.json   # random and evolve from that record
 
-``--against RECORD`` takes the methods it names and this run does not from an earlier record of this
-benchmark (per seed: the pick's test accuracy, the retrained mean, the best validation, the compute),
-so that a new acquisition is compared with the same random and evolution searches without running
-them again. Random search and evolution do not use the gate, and the records of stops 46–49 show
-them giving the same picks at every commit; the record must have the same seeds and budgets, and
-the new record names the one it took them from.
+``--against RECORD …`` takes the methods it names and this run does not from earlier records of this
+benchmark, each seed from the first record that has it (per seed: the pick's test accuracy, the
+retrained mean, the best validation, the compute), so that a new acquisition is compared with the
+same random and evolution searches without running them again. Random search and evolution do not
+use the gate, and the records of stops 46–49 show them giving the same picks at every commit; the
+records must have the same seeds and budgets, and the new record names the ones it took them from.
+``--combine`` takes every method from the records
+and runs nothing: the paired figures over the seeds of several records (the pooled runs must have the
+``--acquisition``, ``--pool`` and ``--reseeds`` asked for; the gate's τ is not recombined, and
+``compute_to_match_random`` is each run's own against the random search of its record):
+
+    python benchmarks/search_efficiency.py --combine --seeds 5 6 7 8 9 10 11 12 13 14 \
+        --against docs/results/data/search_efficiency_confirm.json \
+                  docs/results/data/search_efficiency_confirm_10_14.json \
+        --acquisition reber-gru-small=ei-per-macs fashion-mnist-small=mean
 """
 
 from __future__ import annotations
@@ -248,37 +257,54 @@ def acquisition_by_space(texts: list[str], spaces: list[str]) -> dict[str, str]:
     return {space: chosen[space] for space in spaces}
 
 
-def recorded_runs(path: str, spaces: list[str], seeds: list[int], methods: list[str], budget_of) -> list[dict]:
-    """The runs of ``methods`` on ``spaces`` from an earlier record, per seed, in the form
-    :func:`search_once` returns (a record keeps each seed's retrained mean, so that mean stands for
-    the retrained list)."""
+def recorded_runs(paths: list[str], spaces: list[str], seeds: list[int], methods: list[str], budget_of,
+                  pooled: dict | None = None) -> list[dict]:
+    """The runs of ``methods`` on ``spaces`` from earlier records, per seed from the first record that
+    has it, in the form :func:`search_once` returns (a record keeps each seed's retrained mean, so that
+    mean stands for the retrained list). ``pooled`` (space → the pooled methods' ``acquisition``,
+    ``pool`` and ``reseeds``) must match a record whose pooled runs are taken."""
     import json
 
-    record = json.loads(Path(path).read_text())
-    figures = record.get("figures", record)  # a record, or the benchmark's last line
-    recorded_seeds = (record.get("conditions") or figures["conditions"])["seeds"]
+    records = []
+    for path in paths:
+        record = json.loads(Path(path).read_text())
+        figures = record.get("figures", record)  # a record, or the benchmark's last line
+        records.append((path, figures, record.get("conditions") or figures["conditions"]))
     runs = []
     for space in spaces:
-        table = figures["spaces"].get(space)
-        if table is None:
-            sys.exit(f"--against {path}: it has no {space}")
-        if table["max_macs"] != budget_of(space):
-            sys.exit(f"--against {path}: its {space} budget is {table['max_macs']:.3g} MACs, this run's "
-                     f"{budget_of(space):.3g}")
         for method in methods:
-            if method not in table:
-                sys.exit(f"--against {path}: it has no {method} on {space}")
-            entry = table[method]
             for seed in seeds:
-                if seed not in recorded_seeds:
-                    sys.exit(f"--against {path}: it has no seed {seed} (it has {recorded_seeds})")
-                k = recorded_seeds.index(seed)
-                runs.append({"space": space, "method": method, "seed": seed, "pick_test": entry["pick_test"][k],
+                found = [(path, figures, conditions) for path, figures, conditions in records
+                         if seed in conditions["seeds"]]
+                if not found:
+                    sys.exit(f"--against: no record has seed {seed} (they have "
+                             f"{sorted({s for _, _, c in records for s in c['seeds']})})")
+                path, figures, conditions = found[0]
+                table = figures["spaces"].get(space)
+                if table is None:
+                    sys.exit(f"--against {path}: it has no {space}")
+                if table["max_macs"] != budget_of(space):
+                    sys.exit(f"--against {path}: its {space} budget is {table['max_macs']:.3g} MACs, this run's "
+                             f"{budget_of(space):.3g}")
+                if method not in table:
+                    sys.exit(f"--against {path}: it has no {method} on {space}")
+                if method in POOLED and pooled is not None:
+                    acquisition = conditions.get("acquisition", "mean")
+                    recorded = {"acquisition": acquisition.get(space) if isinstance(acquisition, dict) else acquisition,
+                                "pool": conditions.get("pool"), "reseeds": conditions.get("reseeds") or 0}
+                    if recorded != pooled[space]:
+                        sys.exit(f"--against {path}: its {method} on {space} ran with {recorded}, this run asks "
+                                 f"for {pooled[space]}")
+                entry, k = table[method], conditions["seeds"].index(seed)
+                reach = (entry.get("compute_to_match_random") or [None] * len(conditions["seeds"]))[k]
+                runs.append({"compute_to_match": math.inf if reach is None else reach,  # None: never
+                             "space": space, "method": method, "seed": seed, "pick_test": entry["pick_test"][k],
                              "retrained_test": [entry["retrained_test"][k]], "best_val": entry["best_val"][k],
                              "trained": entry["trained"][k], "generations": entry["generations"][k],
-                             "spent_macs": entry["spent_macs"][k], "plateau_generation": entry["plateau_generation"][k],
+                             "spent_macs": entry["spent_macs"][k],
+                             "plateau_generation": entry["plateau_generation"][k],
                              "final_spread": entry["final_spread"][k], "pick_trajectory": [], "gate_taus": [],
-                             "seconds": 60 * entry["minutes"] / len(recorded_seeds)})
+                             "seconds": 60 * entry["minutes"] / len(conditions["seeds"])})
     return runs
 
 
@@ -298,11 +324,21 @@ def main() -> None:
                    help="the pooled methods' [evolution] reseeds: the best structures retrained from new "
                         "initialisations each generation (default 0; --set evolution.reseeds=N for every method)")
     p.add_argument("--budget", type=float, help="max_macs of every space (default: the space's own)")
-    p.add_argument("--against", metavar="RECORD",
-                   help="take random and evolve (those not in --methods) from this earlier record of the benchmark")
+    p.add_argument("--against", metavar="RECORD", nargs="+",
+                   help="take random and evolve (those not in --methods) from earlier records of the benchmark, "
+                        "each seed from the first record that has it")
+    p.add_argument("--combine", action="store_true",
+                   help="with --against: take every method of --methods (default random evolve pooled) from the "
+                        "records and run no search: paired figures over the seeds of several records")
     args = p.parse_args()
-    methods = args.methods or (QUICK_METHODS if args.quick else DEFAULT_METHODS)
-    reused = [m for m in ("random", "evolve") if m not in methods] if args.against else []
+    if args.combine and not args.against:
+        p.error("--combine takes the runs from --against RECORD ...")
+    methods = args.methods or (["random", "evolve", "pooled"] if args.combine else
+                               QUICK_METHODS if args.quick else DEFAULT_METHODS)
+    reused = ([*methods] if args.combine else
+              [m for m in ("random", "evolve") if m not in methods] if args.against else [])
+    if args.combine:
+        methods = []
     args.seeds = args.seeds or ([0, 1, 2] if args.quick else [0, 1, 2, 3, 4])
     extra = [parse_assignment(text) for text in args.set]
     acquisitions = acquisition_by_space(args.acquisition, args.spaces)
@@ -339,7 +375,9 @@ def main() -> None:
                   f"{run['seconds'] / 60:.1f} min", file=sys.stderr, flush=True)
     wall = time.perf_counter() - started
     if reused:
-        runs += recorded_runs(args.against, args.spaces, args.seeds, reused, budget_of)
+        pooled = {space: {"acquisition": acquisitions[space], "pool": args.pool, "reseeds": args.reseeds}
+                  for space in args.spaces}
+        runs += recorded_runs(args.against, args.spaces, args.seeds, reused, budget_of, pooled)
         methods = [*reused, *methods]
     by = {(r["space"], r["method"], r["seed"]): r for r in runs}
 
@@ -375,7 +413,9 @@ def main() -> None:
                 entry["params_tau"] = rounded(mean_or_none([t[1] for t in taus]))
                 entry["size_baseline_share"] = rounded(sum(t[2] == "size" for t in taus) / len(taus)) if taus else None
                 if "random" in methods:
-                    reach = [compute_to_reach(r["pick_trajectory"], by[(space, "random", r["seed"])]["pick_test"],
+                    # a recorded run keeps its own, against the random search of the same record
+                    reach = [r["compute_to_match"] if "compute_to_match" in r else
+                             compute_to_reach(r["pick_trajectory"], by[(space, "random", r["seed"])]["pick_test"],
                                               budget) for r in rows]
                     entry["compute_to_match_random"] = [rounded(f) for f in reach]
                     entry["median_compute_to_match_random"] = rounded(statistics.median(reach))

@@ -23,6 +23,7 @@ Searches run in ``--jobs`` processes, each pinned to a core with one thread.
 
     python benchmarks/init_variance.py --spaces reber-gru-small                # ≈ 3 minutes on 2 cores
     python benchmarks/init_variance.py --spaces fashion-mnist-small --seeds 0 1 --repeats 5
+    python benchmarks/init_variance.py --set training.epochs=18   # does longer training leave less to luck?
 """
 
 from __future__ import annotations
@@ -44,11 +45,12 @@ from _common import emit, parser  # noqa: E402
 from search_efficiency import METHODS, SPACES, pin_to_one_core, retrain_results  # noqa: E402
 
 from structsearch.bootstrap import structure_share  # noqa: E402
+from structsearch.overrides import parse_assignment  # noqa: E402
 
 
 def measure(task: tuple) -> list[dict]:
     """One random search and its chosen structures retrained: per structure its trainings."""
-    space_name, seed, fraction, top, others, repeats, data_dir = task
+    space_name, seed, fraction, top, others, repeats, data_dir, extra = task
     import torch
 
     from structsearch.search.engine import Search
@@ -57,7 +59,7 @@ def measure(task: tuple) -> list[dict]:
 
     torch.set_num_threads(1)
     spec = SPACES[space_name]
-    changes = [*spec["changes"], *METHODS["random"], ("seed", seed + 1000),
+    changes = [*spec["changes"], *extra, *METHODS["random"], ("seed", seed + 1000),
                ("budget.max_macs", spec["max_macs"][0] * fraction), ("budget.max_epochs", 0),
                ("evolution.generations", 10_000)]
     space = load_space_with_changes(spec["space"], changes)
@@ -104,7 +106,10 @@ def main() -> None:
     p.add_argument("--others", type=int, default=2, help="more structures drawn at random from the rest")
     p.add_argument("--repeats", type=int, default=7, help="new initialisations of each structure")
     p.add_argument("--jobs", type=int, default=os.cpu_count(), help="searches at once (default: the cores)")
+    p.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                   help="change every space, e.g. training.epochs=18 (repeatable)")
     args = p.parse_args()
+    extra = [parse_assignment(text) for text in args.set]
     for name, value in (("--repeats", args.repeats), ("--top", args.top), ("--jobs", args.jobs)):
         if value < 1:
             p.error(f"{name} must be at least 1, got {value}")
@@ -113,7 +118,7 @@ def main() -> None:
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[variable] = "1"
     started = time.perf_counter()
-    tasks = [(space, seed, args.budget, args.top, args.others, args.repeats, args.data_dir)
+    tasks = [(space, seed, args.budget, args.top, args.others, args.repeats, args.data_dir, extra)
              for space in args.spaces for seed in args.seeds]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(args.jobs, mp_context=context, initializer=pin_to_one_core,
@@ -133,7 +138,7 @@ def main() -> None:
               f"{summary['between_sd_points']} pts, ICC {summary['icc']}; val–test r within a structure "
               f"{summary['val_test_r_within']}; the best training lies {summary['top_mean_gap_points']} pts above "
               f"its structure's mean", file=sys.stderr)
-    figures["conditions"] = {"seeds": args.seeds, "budget_fraction": args.budget, "top": args.top,
+    figures["conditions"] = {"seeds": args.seeds, "set": args.set, "budget_fraction": args.budget, "top": args.top,
                              "others": args.others, "repeats": args.repeats, "jobs": args.jobs, "torch_threads": 1,
                              "wall_minutes": round((time.perf_counter() - started) / 60, 2)}
     emit(figures)

@@ -141,7 +141,19 @@ def main() -> None:
     figures["conditions"] = {"seeds": args.seeds, "set": args.set, "budget_fraction": args.budget, "top": args.top,
                              "others": args.others, "repeats": args.repeats, "jobs": args.jobs, "torch_threads": 1,
                              "wall_minutes": round((time.perf_counter() - started) / 60, 2)}
+    figures["headline"] = headline(figures)
     emit(figures)
+
+
+def headline(figures: dict) -> list[dict]:
+    """The README's lines: per space the structure's share of a training's variance, and the two spreads."""
+    spaces = figures["spaces"]
+    names = " / ".join(spaces)
+    return [{"what": f"share of one training's test-accuracy variance that its structure explains (ICC(1)): {names}",
+             "value": " / ".join(f"{t['icc']:.2f}" for t in spaces.values())},
+            {"what": f"test accuracy sd between trainings of one structure vs between structures, points: {names}",
+             "value": " / ".join(f"{t['within_sd_points']:.1f} vs {t['between_sd_points']:.1f}"
+                                 for t in spaces.values())}]
 
 
 if __name__ == "__main__":

@@ -148,7 +148,8 @@ def main() -> None:
 def headline(figures: dict) -> list[dict]:
     """The README's lines: per space the structure's share of a training's variance, and the two spreads."""
     spaces = figures["spaces"]
-    names = " / ".join(spaces)
+    changed = figures["conditions"].get("set") or []
+    names = " / ".join(spaces) + (f" (with {', '.join(changed)})" if changed else "")
     return [{"what": f"share of one training's test-accuracy variance that its structure explains (ICC(1)): {names}",
              "value": " / ".join(f"{t['icc']:.2f}" for t in spaces.values())},
             {"what": f"test accuracy sd between trainings of one structure vs between structures, points: {names}",

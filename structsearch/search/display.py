@@ -116,7 +116,8 @@ class LiveView(NullView):
                                                   f"distance {stats.distance:.2f}")
         self.console.print(
             f"generation {stats.generation}: {stats.children} children, {stats.duplicates} duplicates, "
-            f"{stats.dropped} dropped by the gate, {stats.trained} trained ({stats.failed} failed){tau}; "
+            f"{stats.dropped} dropped by the gate, {stats.trained} trained ({stats.failed} failed"
+            f"{f', {stats.reseeded} re-initialised' if stats.reseeded else ''}){tau}; "
             f"best val {_accuracy(best.accuracy if best else None)}; {spent(search)}{spread} ({stats.seconds:.1f} s)")
         self._refresh()
 

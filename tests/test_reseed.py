@@ -115,8 +115,9 @@ def test_bad_reseeds_are_one_line_errors(changes):
 
 def test_kill_9_while_reseeds_train_then_resume_gives_the_same_run(tmp_path):
     _, whole = run(tmp_path / "whole")
-    # generation 0 trains 4, generation 1 trains 4 children and then its 2 reseeds: killed at the first
-    kill_9_search(tmp_path / "killed", 4 + 4 + 1, POOLED, init_noise=0.2)
+    # generation 0 trains 4, generation 1 trains 4 children and then its 2 reseeds: killed after the first
+    # reseed's result is stored, so that the replay knows it and must still make the same children
+    kill_9_search(tmp_path / "killed", 4 + 4 + 2, POOLED, init_noise=0.2)
     resumed = Search.resume(tmp_path / "killed", StructureScoreExecutor(0.2))
     resumed.run()
     resumed.store.close()

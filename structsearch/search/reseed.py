@@ -50,9 +50,10 @@ def reseed_children(known: dict, generation: int, count: int, pareto: bool = Fal
     if count <= 0:
         return []
     structures = structure_trainings(known, generation)
-    attempts: dict[int, int] = {}  # every re-initialisation made so far, whatever its status
-    for individual in known.values():
-        if individual.reseed_of is not None:
+    attempts: dict[int, int] = {}  # every earlier generation's re-initialisations, whatever their status
+    for individual in known.values():  # (not this generation's: a replay after a crash may know some)
+        if individual.reseed_of is not None and individual.generation is not None \
+                and individual.generation < generation:
             attempts[individual.reseed_of] = attempts.get(individual.reseed_of, 0) + 1
     ranked = sorted(structures, key=lambda i: (-statistics.fmean(structures[i][1]), i))
     children = []

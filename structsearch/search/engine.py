@@ -124,8 +124,9 @@ class Search:
     store, written as it finishes, so a search killed at any moment resumes to exactly the
     population the uninterrupted run reaches. The parts: :class:`~.admission.Admission`,
     :func:`~.admission.replay`, :mod:`.dispatch` (jobs sent under the budget's
-    :class:`~.dispatch.Ledger`, results stored), :class:`~.inheritance.WeightsKeeper`, :mod:`.selection`
-    and the :mod:`.gate` package.
+    :class:`~.dispatch.Ledger`, results stored), :class:`~.inheritance.WeightsKeeper`, :mod:`.selection`,
+    :mod:`.reseed` (``[evolution] reseeds``: new initialisations of the best structures, beside the
+    children) and the :mod:`.gate` package.
 
     Parameters
     ----------

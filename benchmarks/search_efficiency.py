@@ -494,16 +494,18 @@ def headline(figures: dict) -> list[dict]:
     details = [*([acquisition] if acquisition != "mean" or reseeds else []),
                *([f"{reseeds} reseeds per generation"] if reseeds else [])]
     gate = f"pooled gate ({', '.join(details)})" if details else "pooled gate"
+    changed = figures["conditions"].get("set") or []
+    names = " / ".join(spaces) + (f" (with {', '.join(changed)})" if changed else "")
     lines = [{"what": f"{gate} − random search, pick's test accuracy in points at equal compute ({seeds}, "
-                      f"95 % CI): {' / '.join(spaces)}",
+                      f"95 % CI): {names}",
               "value": " / ".join(interval(space, "pooled_minus_random_test_points") for space in spaces.values())},
-             {"what": f"{gate} − ungated evolution, the same: {' / '.join(spaces)}",
+             {"what": f"{gate} − ungated evolution, the same: {names}",
               "value": " / ".join(interval(space, "pooled_minus_evolution_test_points")
                                   for space in spaces.values())}]
     taus = [space.get("predictor_tau_minus_params_tau") for space in spaces.values()]
     if all(tau is not None for tau in taus):
         lines.append({"what": f"the gate's τ minus the τ of connections alone, on the children it trained: "
-                              f"{' / '.join(spaces)}", "value": " / ".join(f"{tau:+.3f}" for tau in taus)})
+                              f"{names}", "value": " / ".join(f"{tau:+.3f}" for tau in taus)})
     return lines
 
 

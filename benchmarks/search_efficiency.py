@@ -190,7 +190,7 @@ def search_once(task: tuple) -> dict:
     torch.set_num_threads(1)
     spec = SPACES[space_name]
     search_seed = seed + 1000 if method == "random" else seed + 2000 if method in ("weights", "lamarckian") else seed
-    changes = [*spec["changes"], *METHODS[method], *(extra if method in POOLED else []),
+    changes = [*spec["changes"], *METHODS[method], *extra,
                ("seed", search_seed), ("budget.max_macs", max_macs), ("budget.max_epochs", 0),
                ("evolution.generations", 10_000)]
     space = load_space_with_changes(spec["space"], changes)

@@ -67,6 +67,26 @@ def test_the_readme_results_table_is_rendered_from_the_records():
     assert block == readme_table(load_records(ROOT / "docs" / "results" / "data"))
 
 
+def test_a_record_paired_into_a_combination_shows_through_it_in_the_readme():
+    def record(command, reused=None, value="+1.0"):
+        return {"command": command, "date": "2026-12-07", "conditions": {"reused": reused},
+                "headline": [{"what": "pooled − random", "value": value}]}
+
+    records = {"first": record("python benchmarks/search_efficiency.py --seeds 0 1", value="+4.0"),
+               "second": record("python benchmarks/search_efficiency.py --seeds 2 3", value="+0.5"),
+               "against": record("python benchmarks/search_efficiency.py --against d/first.json",
+                                 {"record": "d/first.json", "methods": ["random"]}, value="+3.0"),
+               "both": record("python benchmarks/search_efficiency.py --combine --against d/first.json d/second.json",
+                              {"record": ["d/first.json", "d/second.json"], "methods": ["random", "pooled"]},
+                              value="+2.2")}
+    table = readme_table(records)
+    assert "[both, 2026-12-07]" in table and "[against, 2026-12-07]" in table
+    assert "first" not in table and "second" not in table and "+4.0" not in table
+    # --against alone reuses methods and folds nothing
+    del records["both"]
+    assert "[first, 2026-12-07]" in readme_table(records) and "[second, 2026-12-07]" in readme_table(records)
+
+
 def test_the_readme_and_docs_name_no_missing_file():
     """Every relative link of the README and of the hand-written pages points at a file in the checkout
     (the generated pages are checked by mkdocs build --strict)."""

@@ -391,11 +391,25 @@ def results_index(records: dict[str, dict]) -> str:
     return "\n".join(out)
 
 
+def combined_records(records: dict[str, dict]) -> set[str]:
+    """The records that a ``--combine`` record pairs into one (``conditions.reused.record``): their
+    runs show through the combination."""
+    folded = set()
+    for record in records.values():
+        if "--combine" in record.get("command", "").split():
+            sources = (record.get("conditions", {}).get("reused") or {}).get("record") or []
+            folded.update(Path(source).stem for source in ([sources] if isinstance(sources, str) else sources))
+    return folded
+
+
 def readme_table(records: dict[str, dict], link: str = "docs/results/data") -> str:
-    """The README's headline results: one row per ``headline`` of each record, linking the record."""
+    """The README's headline results: one row per ``headline`` of each record, linking the record;
+    a record that a ``--combine`` record pairs with others shows through that one (the results
+    pages keep every record)."""
+    folded = combined_records(records)
     return _table(["result", "figure", "record"],
                   ([h["what"], h["value"], _Markdown(f"[{n}, {r['date']}]({link}/{n}.json)")]
-                   for n, r in records.items() for h in r.get("headline", [])))
+                   for n, r in records.items() if n not in folded for h in r.get("headline", [])))
 
 
 def update_readme(readme: str | Path, records_folder: str | Path) -> bool:

@@ -13,7 +13,9 @@ rewiring included; a search ends within one candidate's cost of it):
   ``offspring`` by ``--acquisition`` trained (``--pool``, default 10);
 * ``pooled-aging`` — the same with regularized (aging) evolution;
 * on request (``--methods``): ``pooled-tournament``, ``evolve-aging``, ``evolve-tournament``, ``weights``
-  and ``lamarckian`` (weight inheritance).
+  and ``lamarckian`` (weight inheritance), and ``pooled-size``: the pool ranked by the size-only model
+  alone (``gate.model = "size"``), the ablation that asks whether the predictor beats the connections
+  at choosing among the pool (a pooled variant is paired against ``pooled`` too).
 
 Protocol. Methods are paired by seed number (seeds 0–4 by default); random search draws with a
 seed of its own (seed + 1000) so that its generation 0 is never the others'. Each search picks
@@ -104,12 +106,13 @@ METHODS = {
     "pooled": POOL,  # the pool size and acquisition are added from the command line
     "pooled-aging": [*POOL, ("evolution.selection", "aging")],
     "pooled-tournament": [*POOL, ("evolution.selection", "tournament")],
+    "pooled-size": [*POOL, ("gate.model", "size")],  # the pool ranked by the connections alone
     "evolve-aging": [("gate.predictor", "none"), ("evolution.selection", "aging")],
     "evolve-tournament": [("gate.predictor", "none"), ("evolution.selection", "tournament")],
     "weights": [("gate.predictor", "none"), ("evolution.inheritance", "weights")],
     "lamarckian": [("gate.predictor", "none"), ("evolution.inheritance", "lamarckian")],
 }
-POOLED = ("pooled", "pooled-aging", "pooled-tournament")
+POOLED = ("pooled", "pooled-aging", "pooled-tournament", "pooled-size")
 DEFAULT_METHODS = ["random", "evolve", "gated", "pooled", "pooled-aging"]
 QUICK_METHODS = ["random", "evolve", "gated", "pooled"]
 RETRAINS = 3
@@ -416,8 +419,8 @@ def main() -> None:
                 "final_spread": [r["final_spread"] for r in rows],
                 "minutes": round(sum(r["seconds"] for r in rows) / 60, 2),
             }
-            for baseline in ("random", "evolve"):
-                if baseline in methods and method != baseline:
+            for baseline in ("random", "evolve", "pooled"):  # a pooled variant against the pooled gate too
+                if baseline in methods and method != baseline and (baseline != "pooled" or method in POOLED):
                     against = [by[(space, baseline, seed)] for seed in args.seeds]
                     entry[f"minus_{baseline}_test_points"] = paired(rows, against, lambda r: r["pick_test"])
                     entry[f"minus_{baseline}_retrained_points"] = paired(
@@ -467,7 +470,7 @@ def main() -> None:
             versus = "  ".join(f"− {b}: {entry[f'minus_{b}_test_points']['mean']:+.2f} "
                                f"[{entry[f'minus_{b}_test_points']['ci_low']:+.2f}, "
                                f"{entry[f'minus_{b}_test_points']['ci_high']:+.2f}]"
-                               for b in ("random", "evolve") if f"minus_{b}_test_points" in entry)
+                               for b in ("random", "evolve", "pooled") if f"minus_{b}_test_points" in entry)
             print(f"  {method:13s} pick test {entry['mean_pick_test']}  retrained {entry['mean_retrained_test']}  "
                   f"{versus}  plateau {entry['plateau_generation']}  {entry['minutes']} min")
     figures.update({

@@ -124,6 +124,49 @@ def test_the_online_gate_ranks_with_the_size_baseline_where_it_predicts_held_out
     assert kept_sizes == sorted(sizes[:10])[-4:]  # the largest, as the size baseline ranks them
 
 
+def test_the_size_only_gate_ranks_by_the_connections_even_where_the_features_predict_better():
+    space = pooled_space(gate__model="size", gate__acquisition="ucb")
+    gate = PredictorGate(space.gate, space.cells, 0, space.genes, space.family, offspring=4)
+    rng = np.random.default_rng(1)
+    rows, sizes, targets = [], [], []
+    for _ in range(4 * 8):  # four generations of eight
+        signal = float(rng.normal())
+        rows.append({name: signal for name in gate.names})  # every feature carries the accuracy
+        sizes.append(float(rng.integers(50, 2000)))
+        targets.append(0.7 + 0.05 * signal + 0.00001 * sizes[-1])
+    gate.refit(rows, targets, sizes, [i // 8 for i in range(len(rows))])
+    assert gate.choice == "size" and gate.predictor is gate.size and gate.comparison == {}
+    assert gate.needs_costs is False
+    pool, pool_sizes = rows[:12], sizes[:12]
+    scores = gate.scores(pool, pool_sizes, 4)
+    mean, spread = SizeModel(0).fit(sizes, targets).predict_spread(pool_sizes)
+    assert scores.mean == pytest.approx(mean) and scores.value == pytest.approx(mean + spread)  # ucb, beta 1
+    _, keep, _ = gate.decide(pool, pool_sizes, 4)
+    assert sum(keep) == 4
+    kept = sorted(np.argsort(-(mean + spread))[:4].tolist())
+    assert [i for i, k in enumerate(keep) if k] == kept
+
+
+def test_a_search_gated_by_the_size_alone_records_it_and_its_report_says_so(tmp_path):
+    from structsearch.report import gate_comparison_section, importances, load_search
+
+    search, outcome = run_pooled(tmp_path / "run", gate__model="size")
+    gated = [stats for stats in search.history if stats.kept is not None and stats.children == 20]
+    assert gated and all(stats.gate_model == "size" for stats in gated)
+    with RunStore.open(tmp_path / "run") as store:
+        for generation in range(1, outcome.generations + 1):
+            rows = [c for c in store.candidates(generation=generation) if c.prediction is not None]
+            by_size = sorted(rows, key=lambda c: c.genotype.connections)
+            predictions = [c.prediction for c in by_size]
+            # a monotone fit of the connections: the predictions are sorted one way or the other
+            assert predictions == sorted(predictions) or predictions == sorted(predictions, reverse=True)
+    run = load_search(tmp_path / "run")
+    assert importances(run) is None  # no feature model to explain
+    section = gate_comparison_section(run)
+    assert section is not None and '<code>gate.model = "size"</code>' in section.text
+    assert "size-only model alone" in section.text
+
+
 def test_the_adaptive_acquisition_explores_as_much_as_the_ranker_fails_held_out_generations(tmp_path):
     assert [adaptive_beta(2.0, tau) for tau in (None, -0.3, 0.0, 0.25, 0.9, 1.2)] == pytest.approx(
         [2.0, 2.0, 2.0, 1.5, 0.2, 0.0])
@@ -215,6 +258,9 @@ def test_a_pooled_search_by_ei_per_mac_ranks_on_each_childs_planned_macs(tmp_pat
     ({"budget__max_macs": -1e9}, "budget.max_macs"),
     ({"gate__acquisition": "thompson", "gate__model": "gbr"}, "gives none: set gate.ensemble"),
     ({"gate__acquisition": "ucb", "gate__model": "adaboost"}, "gives none: set gate.ensemble"),
+    ({"gate__model": "size", "gate__stage": "curve"}, "gate.model = \"size\" ranks the online structure stage"),
+    ({"gate__model": "size", "gate__pretrain": "rows.csv"}, "no gate.pretrain"),
+    ({"gate__model": "boosted"}, "gate.model"),
 ])
 def test_bad_pool_settings_are_one_line_errors(changes, message):
     with pytest.raises(ConfigError, match=message) as error:

@@ -141,7 +141,7 @@ DEFAULT_SPACE = "digits-small"
 
 
 def _model_names():
-    return MODELS
+    return [*MODELS, "size"]  # size: the gate's size-only model alone (structsearch.search.gate.size)
 
 
 @document_settings
@@ -354,7 +354,9 @@ class GateConfig:
                                          Interval(0, 1, high_open=True))
     warmup: int = setting(16, "trained rows the online predictor needs before it gates",
                           Interval(2, None, integer=True))
-    model: str = setting("rf", "the online predictor's regressor", Options(_model_names))
+    model: str = setting("rf", "the online predictor's regressor; size: rank by a monotone fit of the "
+                               "connections alone (a baseline gate: does the predictor beat the size?)",
+                         Options(_model_names))
     proxies: list[str] = setting(doc="zero-cost proxies added to the gate's features",
                                  allowed=Options(lambda: PROXIES, many=True), factory=list)
     pretrain: str = setting("", "a meta-dataset (.csv or .parquet) of earlier runs of this space that the "
@@ -392,8 +394,12 @@ class GateConfig:
 
     def validate(self) -> GateConfig:
         check_settings(self, "gate")
+        if self.model == "size" and (self.predictor != "online" or self.stage != "structure" or self.pretrain):
+            raise ConfigError("gate.model = \"size\" ranks the online structure stage by the connections alone; "
+                              "it needs gate.predictor = \"online\", gate.stage = \"structure\" and no "
+                              "gate.pretrain")
         if (self.predictor == "online" and ACQUISITIONS.lookup(self.acquisition).spread
-                and self.model not in SPREAD_MODELS and not self.ensemble):
+                and self.model not in (*SPREAD_MODELS, "size") and not self.ensemble):
             raise ConfigError(f"gate.acquisition = {self.acquisition!r} needs the predictor's spread, and "
                               f"gate.model = {self.model!r} gives none: set gate.ensemble (bootstrap models), "
                               f"or use rf or bayesian-ridge")

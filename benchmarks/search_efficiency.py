@@ -58,7 +58,7 @@ minutes of each method are printed too (the pool's feature computation is not tr
         --against docs/results/data/search_efficiency_adaptive.json   # random and evolve from that record
 
 ``--against RECORD …`` takes the methods it names and this run does not from earlier records of this
-benchmark, each seed from the first record that has it (per seed: the pick's test accuracy, the
+benchmark, each seed and method from the first record that has them (per seed: the pick's test accuracy, the
 retrained mean, the best validation, the compute), so that a new acquisition is compared with the
 same random and evolution searches without running them again. Random search and evolution do not
 use the gate, and the records of stops 46–49 show them giving the same picks at every commit; the
@@ -274,8 +274,8 @@ def acquisition_by_space(texts: list[str], spaces: list[str]) -> dict[str, str]:
 
 def recorded_runs(paths: list[str], spaces: list[str], seeds: list[int], methods: list[str], budget_of,
                   pooled: dict | None = None) -> list[dict]:
-    """The runs of ``methods`` on ``spaces`` from earlier records, per seed from the first record that
-    has it, in the form :func:`search_once` returns (a record keeps each seed's retrained mean, so that
+    """The runs of ``methods`` on ``spaces`` from earlier records, per seed and method from the first
+    record that has them, in the form :func:`search_once` returns (a record keeps each seed's retrained mean, so that
     mean stands for the retrained list). ``pooled`` (space → the pooled methods' ``acquisition``,
     ``pool`` and ``reseeds``) must match a record whose pooled runs are taken."""
     import json
@@ -290,19 +290,15 @@ def recorded_runs(paths: list[str], spaces: list[str], seeds: list[int], methods
         for method in methods:
             for seed in seeds:
                 found = [(path, figures, conditions) for path, figures, conditions in records
-                         if seed in conditions["seeds"]]
+                         if seed in conditions["seeds"] and method in figures["spaces"].get(space, {})]
                 if not found:
-                    sys.exit(f"--against: no record has seed {seed} (they have "
+                    sys.exit(f"--against: no record has {method} on {space} for seed {seed} (they have seeds "
                              f"{sorted({s for _, _, c in records for s in c['seeds']})})")
                 path, figures, conditions = found[0]
-                table = figures["spaces"].get(space)
-                if table is None:
-                    sys.exit(f"--against {path}: it has no {space}")
+                table = figures["spaces"][space]
                 if table["max_macs"] != budget_of(space):
                     sys.exit(f"--against {path}: its {space} budget is {table['max_macs']:.3g} MACs, this run's "
                              f"{budget_of(space):.3g}")
-                if method not in table:
-                    sys.exit(f"--against {path}: it has no {method} on {space}")
                 if method in POOLED and pooled is not None:
                     acquisition = conditions.get("acquisition", "mean")
                     recorded = {"acquisition": acquisition.get(space) if isinstance(acquisition, dict) else acquisition,
@@ -519,6 +515,12 @@ def headline(figures: dict) -> list[dict]:
              {"what": f"{gate} − ungated evolution, the same: {names}",
               "value": " / ".join(interval(space, "pooled_minus_evolution_test_points")
                                   for space in spaces.values())}]
+    for variant in POOLED[1:]:  # a pooled variant (an ablation) against the pooled gate
+        if all("minus_pooled_test_points" in space.get(variant, {}) for space in spaces.values()):
+            label = {"pooled-size": "the pool ranked by the connections alone (pooled-size)"}.get(variant, variant)
+            lines.append({"what": f"{label} − pooled gate, the same: {names}", "value": " / ".join(
+                "{mean:+.2f} [{ci_low:+.2f}, {ci_high:+.2f}]".format(**space[variant]["minus_pooled_test_points"])
+                for space in spaces.values())})
     taus = [space.get("predictor_tau_minus_params_tau") for space in spaces.values()]
     if all(tau is not None for tau in taus):
         lines.append({"what": f"the gate's τ minus the τ of connections alone, on the children it trained: "

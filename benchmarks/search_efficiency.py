@@ -273,7 +273,7 @@ def acquisition_by_space(texts: list[str], spaces: list[str]) -> dict[str, str]:
 
 
 def recorded_runs(paths: list[str], spaces: list[str], seeds: list[int], methods: list[str], budget_of,
-                  pooled: dict | None = None) -> list[dict]:
+                  pooled: dict) -> list[dict]:
     """The runs of ``methods`` on ``spaces`` from earlier records, per seed and method from the first
     record that has them, in the form :func:`search_once` returns (a record keeps each seed's retrained mean, so that
     mean stands for the retrained list). ``pooled`` (space → the pooled methods' ``acquisition``,
@@ -299,7 +299,7 @@ def recorded_runs(paths: list[str], spaces: list[str], seeds: list[int], methods
                 if table["max_macs"] != budget_of(space):
                     sys.exit(f"--against {path}: its {space} budget is {table['max_macs']:.3g} MACs, this run's "
                              f"{budget_of(space):.3g}")
-                if method in POOLED and pooled is not None:
+                if method in POOLED:
                     acquisition = conditions.get("acquisition", "mean")
                     recorded = {"acquisition": acquisition.get(space) if isinstance(acquisition, dict) else acquisition,
                                 "pool": conditions.get("pool"), "reseeds": conditions.get("reseeds") or 0}

@@ -412,6 +412,12 @@ def _gate_model(run: SearchRun, rows: list[Candidate], seed: int):
     return model, names, x, y
 
 
+def _size_only(run: SearchRun) -> bool:
+    """Whether the run's gate ranked by its size-only model alone (``gate.model = "size"``): it has no
+    feature model to refit or explain."""
+    return run.config.get("gate", {}).get("model") == "size"
+
+
 def _size(candidate: Candidate) -> float:
     return float(candidate.metrics.get("connections", candidate.genotype.connections))
 
@@ -444,7 +450,7 @@ def gate_against_size(run: SearchRun, seed: int = 0) -> dict | None:
     result = {"online": online if scored else [], "cv": None}
     rows = _gate_rows(run)
     generations = {c.generation for c in rows}
-    if len(rows) >= 10 and len(generations) >= 2 and gate.get("model", "rf") != "size":  # size: nothing to refit
+    if len(rows) >= 10 and len(generations) >= 2 and not _size_only(run):
         model, _, x, y = _gate_model(run, rows, seed)
         groups = np.array([str(c.generation) for c in rows], dtype=object)
         folds = min(5, len(generations))
@@ -477,7 +483,7 @@ def gate_comparison_section(run: SearchRun) -> Section | None:
                         f"τ {size['mean']:.3f} ± {size['std']:.3f}: "
                         f"{html.escape(verdict('connections', cv['difference'].get('kendall_tau'), tau['std']))}.")
     ranked_by = {g["generation"]: g.get("gate_model") for g in run.generations}
-    if run.config.get("gate", {}).get("model") == "size":
+    if _size_only(run):
         text.append("The gate ranks by its size-only model alone (<code>gate.model = \"size\"</code>): a "
                     "monotone fit of the connections, the baseline every predictor must beat.")
     elif any(model == "size" for model in ranked_by.values()):
@@ -497,8 +503,7 @@ def importances(run: SearchRun, seed: int = 0) -> list[tuple[str, float]] | None
     """Permutation importances (R² drop) of the gate's kind of model (ensembles with at most 50
     members) refitted on the run's trained rows."""
     rows = _gate_rows(run)
-    gate = run.config.get("gate", {})
-    if gate.get("predictor", "none") == "none" or gate.get("model", "rf") == "size" or len(rows) < 8:
+    if run.config.get("gate", {}).get("predictor", "none") == "none" or _size_only(run) or len(rows) < 8:
         return None
     model, names, x, y = _gate_model(run, rows, seed)
     model.fit(x, y)

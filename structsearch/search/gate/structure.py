@@ -158,13 +158,14 @@ class PredictorGate:
         """Fit the online predictor on every row so far and the pretrain rows (the search calls it
         once there are ``warmup`` of them together); with the rows' ``sizes`` (connections) the
         size baseline too, and with their ``generations`` the choice between the two."""
-        x, y = self._matrix(features), np.asarray(targets, dtype=float)
+        y = np.asarray(targets, dtype=float)
         if self.config.model == SizeModel.name:  # the size-only gate: nothing else is fitted or compared
             if sizes is None:
                 raise ValueError("the size-only gate needs the rows' sizes")
             self.size = SizeModel(self.seed).fit(sizes, y)
             self.predictor, self.choice = self.size, SizeModel.name
             return
+        x = self._matrix(features)
         model = self._fit_model(x, y, self.seed)
         self.ensemble = []
         if (ACQUISITIONS.lookup(self.config.acquisition).spread and self.config.model not in SPREAD_MODELS
